@@ -1,0 +1,21 @@
+# vlmprune: which transformer blocks of a vision-language model can be removed, and at what cost.
+# The DAG only; the rules call thin scripts in workflow/scripts, which call the vlmprune library.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/evaluate.smk"
+include: "rules/importance.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

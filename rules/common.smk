@@ -1,0 +1,93 @@
+# Helpers and input functions shared by the rules. Each rule's params carry only its own
+# slice of the config, so that adding a dataset or changing one leaves the others' jobs alone.
+
+import json
+import re
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from vlmprune.data.registry import get_spec
+from vlmprune.demo.blocks import demo_block_count
+from vlmprune.models.loading import count_blocks
+
+
+validate(config, workflow.source_path("../workflow/schemas/config.schema.yaml"))
+
+DEMO_MODEL = "data/models/demo-llava"
+SCRIPTS = Path(workflow.basedir, "workflow", "scripts")
+DATASETS = list(config["datasets"])
+for _name in DATASETS:
+    get_spec(_name)  # an unknown name stops here with the list of known ones
+SPLITS = sorted({s for d in config["datasets"].values() for s in d["splits"]})
+ANALYSIS_SPLIT = config["evaluation"]["analysis_split"]
+for _name, _entry in config["datasets"].items():
+    if ANALYSIS_SPLIT not in _entry["splits"]:
+        raise ValueError(
+            f"datasets.{_name}.splits is {_entry['splits']} but evaluation.analysis_split is {ANALYSIS_SPLIT!r}; add it to the splits"
+        )
+
+
+wildcard_constraints:
+    dataset="|".join(re.escape(d) for d in DATASETS),
+    split="|".join(SPLITS),
+
+
+def model_path():
+    return config["model"]["path"]
+
+
+def model_input():
+    """The model directory as an input: the demo model is built by rule demo_model."""
+    path = model_path()
+    if path != DEMO_MODEL and not Path(path).exists():
+        raise ValueError(
+            f"model.path {path!r} does not exist; point it at a directory written by save_pretrained"
+        )
+    return path
+
+
+def model_params():
+    return json.dumps({**config["model"], "component": config["ablation"]["component"]})
+
+
+def num_blocks():
+    component = config["ablation"]["component"]
+    if model_path() == DEMO_MODEL and not Path(DEMO_MODEL, "config.json").exists():
+        return demo_block_count(config.get("demo_model", {}), component)
+    return count_blocks(model_path(), adapter=config["model"]["adapter"], component=component)
+
+
+def evaluation_params(wildcards):
+    """This dataset's evaluation settings (dataset entries override the global ones)."""
+    spec = get_spec(wildcards.dataset)
+    entry = config["datasets"][wildcards.dataset]
+    evaluation = config["evaluation"]
+    return json.dumps(
+        {
+            "num_samples": entry.get("num_samples", evaluation["num_samples"]),
+            "seed": evaluation["seed"],
+            "batch_size": evaluation["batch_size"],
+            "chunk_size": evaluation["chunk_size"],
+            "metric": entry.get("metric", spec.metric),
+            "max_new_tokens": spec.max_new_tokens,
+        }
+    )
+
+
+def prepared(dataset="{dataset}", split="{split}"):
+    return f"data/prepared/{dataset}/{split}"
+
+
+def eval_store(variant, dataset="{dataset}", split="{split}"):
+    return f"results/evals/{dataset}/{split}/{variant}.h5"
+
+
+def single_block_stores(wildcards):
+    return [eval_store(f"drop-{i}", wildcards.dataset, wildcards.split) for i in range(num_blocks())]
+
+
+def all_targets():
+    return [f"results/importance/{d}.json" for d in DATASETS] + [
+        f"results/importance/{d}/{s}.json" for d in DATASETS for s in config["datasets"][d]["splits"]
+    ]

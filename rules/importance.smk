@@ -1,0 +1,29 @@
+rule importance:
+    input:
+        full=eval_store("full"),
+        dropped=single_block_stores,
+    output:
+        scores="results/importance/{dataset}/{split}.json",
+        details="results/importance/{dataset}/{split}.details.json",
+    log:
+        "logs/importance/{dataset}/{split}.log",
+    benchmark:
+        "benchmarks/importance/{dataset}/{split}.tsv"
+    params:
+        importance=json.dumps(config["importance"]),
+    shell:
+        "python {SCRIPTS}/importance.py --full {input.full} --dropped {input.dropped} "
+        "--out {output.scores} --details {output.details} --params {params.importance:q} > {log} 2>&1"
+
+
+rule importance_analysis_split:
+    input:
+        f"results/importance/{{dataset}}/{ANALYSIS_SPLIT}.json",
+    output:
+        "results/importance/{dataset}.json",
+    log:
+        "logs/importance/{dataset}.log",
+    benchmark:
+        "benchmarks/importance/{dataset}.tsv"
+    shell:
+        "cp {input} {output} 2> {log}"

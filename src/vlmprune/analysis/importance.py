@@ -1,0 +1,79 @@
+"""Block importance: accuracy(full) - accuracy(drop-i), with a paired bootstrap interval."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from vlmprune.engine.store import EvalStore
+
+
+def paired_difference_interval(
+    full: np.ndarray, other: np.ndarray, *, confidence: float = 0.95, resamples: int = 1000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of mean(full) - mean(other), resampling samples jointly."""
+    if len(full) < 2 or np.array_equal(full, other):
+        diff = float(np.mean(full - other)) if len(full) else float("nan")
+        return diff, diff
+    result = stats.bootstrap(
+        (full, other),
+        lambda a, b, axis=-1: np.mean(a, axis=axis) - np.mean(b, axis=axis),
+        paired=True,
+        vectorized=True,
+        confidence_level=confidence,
+        n_resamples=resamples,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def check_aligned(full: EvalStore, other: EvalStore, name: str) -> None:
+    if full.sample_ids != other.sample_ids:
+        raise ValueError(f"store of {name} was evaluated on other samples than the baseline; rerun it")
+
+
+def block_importance(
+    full: EvalStore,
+    dropped: Mapping[int, EvalStore],
+    *,
+    confidence: float = 0.95,
+    resamples: int = 1000,
+    seed: int = 0,
+    warnings: list[str] | None = None,
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """The flat importance map (``{"0": 0.6015, …}``) and its details."""
+    blocks: dict[str, dict[str, float]] = {}
+    for block in sorted(dropped):
+        store = dropped[block]
+        check_aligned(full, store, f"drop-{block}")
+        low, high = paired_difference_interval(full.scores, store.scores, confidence=confidence, resamples=resamples, seed=seed)
+        blocks[str(block)] = {
+            "accuracy": store.accuracy,
+            "importance": full.accuracy - store.accuracy,
+            "ci_low": low,
+            "ci_high": high,
+        }
+    flat = {b: v["importance"] for b, v in blocks.items()}
+    details = {
+        "model": full.attrs.get("model"),
+        "dataset": full.attrs.get("dataset"),
+        "split": full.attrs.get("split"),
+        "metric": full.attrs.get("metric"),
+        "n": len(full.scores),
+        "baseline_accuracy": full.accuracy,
+        "confidence_level": confidence,
+        "bootstrap_resamples": resamples,
+        "blocks": blocks,
+        "warnings": list(warnings or []) + _store_warnings(full),
+    }
+    return flat, details
+
+
+def _store_warnings(store: EvalStore) -> list[str]:
+    raw = store.attrs.get("warnings", "[]")
+    return json.loads(raw) if isinstance(raw, str) else list(raw)

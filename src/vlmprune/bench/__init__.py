@@ -1,0 +1,11 @@
+"""Benchmarks, one subcommand each: ``python -m vlmprune.bench NAME [args]``.
+
+Each entry of :data:`SUBCOMMANDS` names a module with ``main(argv: list[str]) -> int``;
+modules are imported only when their subcommand runs.
+"""
+
+from __future__ import annotations
+
+SUBCOMMANDS: dict[str, str] = {
+    "multiflow": "vlmprune.bench.multiflow",
+}

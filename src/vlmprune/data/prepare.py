@@ -1,0 +1,46 @@
+"""Turn a registered dataset's split into records on disk, and choose evaluation samples."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import datasets
+import numpy as np
+
+from vlmprune.data.records import check_records
+from vlmprune.data.registry import load_split
+
+
+def prepare_dataset(name: str, split: str, out_dir: str | Path, *, local_path: str | None = None) -> datasets.Dataset:
+    """Write the split's records with ``save_to_disk``; the directory appears only when complete."""
+    records = load_split(name, split, local_path=local_path)
+    check_records(records, name)
+    out_dir = Path(out_dir)
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    records.save_to_disk(str(tmp))
+    shutil.rmtree(out_dir, ignore_errors=True)
+    tmp.rename(out_dir)
+    return records
+
+
+def load_prepared(path: str | Path, name: str) -> datasets.Dataset:
+    records = datasets.load_from_disk(str(path))
+    check_records(records, name)
+    return records
+
+
+def select_samples(records: datasets.Dataset, num_samples: int, seed: int) -> tuple[datasets.Dataset, list[str]]:
+    """``num_samples`` records chosen by a seeded permutation, kept in dataset order.
+
+    A smaller request selects a subset of a larger one with the same seed. A request
+    larger than the split is clamped; the returned warnings say so.
+    """
+    warnings = []
+    n = len(records)
+    if num_samples > n:
+        warnings.append(f"num_samples {num_samples} is larger than the split ({n} records); clamped to {n}")
+        num_samples = n
+    chosen = np.sort(np.random.default_rng(seed).permutation(n)[:num_samples])
+    return records.select(chosen.tolist()), warnings

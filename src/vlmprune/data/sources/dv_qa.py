@@ -1,0 +1,54 @@
+"""DVQA (Kafle et al., CVPR 2018): questions over synthetic bar charts.
+
+Published at https://github.com/kushalkafle/DVQA_dataset (Google Drive links), as read by
+Molmo's ``DvQaBuilder`` (allenai/molmo ``olmo/hf_datasets/dv_qa.py``). Under the local path::
+
+    qa/{split}_qa.json        [{"image": "bar_train_00000000.png", "question", "answer" str,
+                                "question_id" int, "template_id", "answer_bbox", ...}, ...]
+                              ({split}_qa.json directly under the path is read too)
+    images/bar_{split}_{image_id:08d}.png
+
+with ``split`` = ``train``, ``val_easy`` or ``val_hard`` (the paper's Test-Familiar and
+Test-Novel). Each question is one record.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import datasets
+
+from vlmprune.data.sources.common import (
+    ImageFiles,
+    LayoutError,
+    Row,
+    Target,
+    answer_text,
+    read_json,
+    require_file,
+    require_keys,
+    require_root,
+    to_dataset,
+)
+
+
+def load_records(target: Target, split: str, local_path: str | Path | None, *, how_to_get: str = "") -> datasets.Dataset:
+    root = require_root(target, local_path, how_to_get=how_to_get)
+    path = require_file(target, root, f"qa/{split}_qa.json", f"{split}_qa.json")
+    data = read_json(target, path)
+    if not isinstance(data, list):
+        raise LayoutError(f"dataset {target.name!r}: {path} should hold a JSON list of questions")
+    image = ImageFiles(target)
+
+    def rows():
+        for qa in data:
+            require_keys(target, path, qa, ["image", "question", "answer", "question_id"], "a question")
+            yield Row(
+                f"{target.name}/{split}/{qa['question_id']}",
+                image(root / "images" / qa["image"]),
+                qa["question"],
+                [answer_text(qa["answer"])],
+                [],
+            )
+
+    return to_dataset(target, rows())

@@ -1,0 +1,161 @@
+"""Evaluate a list of variants on one selection of records, writing one store per variant.
+
+Work proceeds in chunks of ``chunk_size`` samples: each rank generates for its share of a
+chunk, the main rank gathers the answers in sample order, scores them and appends one
+chunk to every store. A rerun resumes each store after its last complete chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from vlmprune.engine.distributed import World
+from vlmprune.engine.store import EvalStore, StoreWriter
+from vlmprune.engine.variants import variant_id
+from vlmprune.metrics import get_metric
+from vlmprune.models.base import ModelAdapter
+from vlmprune.models.skipping import skip_blocks
+
+log = logging.getLogger(__name__)
+
+Predict = Callable[[ModelAdapter, Sequence[dict], Sequence[tuple[int, ...]], int], dict[tuple[int, ...], list[str]]]
+
+
+@dataclass
+class BatchSizer:
+    """Micro-batch size for generation: grows as blocks are removed, halves on out-of-memory."""
+
+    base: int
+    num_blocks: int
+    halvings: int = 0
+    events: list[str] = field(default_factory=list)
+
+    def size_for(self, removed: int) -> int:
+        kept = max(1, self.num_blocks - removed)
+        return max(1, (self.base * self.num_blocks // kept) >> self.halvings)
+
+    def halve(self, size: int) -> None:
+        if size <= 1:
+            raise RuntimeError("out of memory at batch size 1; use a smaller model dtype or a larger device")
+        self.halvings += 1
+        self.events.append(f"out of memory at batch size {size}; halved")
+        log.warning(self.events[-1])
+
+
+def _is_oom(error: BaseException) -> bool:
+    return isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error).lower()
+
+
+def generate_batched(
+    adapter: ModelAdapter, records: Sequence[dict], removed: tuple[int, ...], max_new_tokens: int, sizer: BatchSizer
+) -> list[str]:
+    """Answers for ``records`` with ``removed`` blocks skipped, in micro-batches that survive OOM."""
+    answers: list[str] = []
+    start = 0
+    with skip_blocks(adapter.blocks, removed):
+        while start < len(records):
+            size = sizer.size_for(len(removed))
+            try:
+                answers.extend(adapter.generate(records[start : start + size], max_new_tokens))
+            except (torch.OutOfMemoryError, RuntimeError) as error:
+                if not _is_oom(error):
+                    raise
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                sizer.halve(size)
+                continue
+            start += size
+    return answers
+
+
+def predict_per_variant(
+    adapter: ModelAdapter, records: Sequence[dict], variants: Sequence[tuple[int, ...]], max_new_tokens: int, sizer: BatchSizer
+) -> dict[tuple[int, ...], list[str]]:
+    """One full generation per variant: the reference the fused engine must equal."""
+    return {v: generate_batched(adapter, records, v, max_new_tokens, sizer) for v in variants}
+
+
+def fingerprint(**parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def score_answers(metric: str, predictions: Sequence[str], records: Sequence[dict]) -> list[float]:
+    fn = get_metric(metric)
+    return [fn(p, r["answers"], choices=r.get("choices") or ()) for p, r in zip(predictions, records)]
+
+
+def evaluate_variants(
+    adapter: ModelAdapter,
+    records: Any,
+    variants: Sequence[tuple[int, ...]],
+    stores: Sequence[str | Path],
+    *,
+    metric: str,
+    max_new_tokens: int,
+    batch_size: int,
+    chunk_size: int,
+    attrs: Mapping[str, Any],
+    identity: Mapping[str, Any],
+    world: World = World(),
+    predict: Predict | None = None,
+) -> dict[str, EvalStore]:
+    """Evaluate ``variants`` on ``records`` (a ``datasets.Dataset`` or a list of record dicts).
+
+    ``identity`` names the inputs (model, data, selection) for the resume fingerprint;
+    ``attrs`` are written on every store. Returns the finished stores on the main rank.
+    """
+    if len(variants) != len(stores):
+        raise ValueError(f"{len(variants)} variants but {len(stores)} store paths")
+    started = time.perf_counter()
+    sizer = BatchSizer(batch_size, len(adapter.blocks))
+    predict = predict or (lambda a, r, v, m: predict_per_variant(a, r, v, m, sizer))
+    sample_ids = list(records["sample_id"])
+    n = len(sample_ids)
+    writers: dict[tuple[int, ...], StoreWriter] = {}
+    if world.is_main:
+        selection = hashlib.sha256("\n".join(sample_ids).encode()).hexdigest()
+        for removed, path in zip(variants, stores):
+            key = fingerprint(**identity, selection=selection, variant=variant_id(removed), metric=metric, max_new_tokens=max_new_tokens)
+            writers[removed] = StoreWriter(path, key, {**attrs, "blocks_removed": list(removed), "variant": variant_id(removed)})
+    done = world.broadcast({v: w.done for v, w in writers.items()})
+    start = min(done.values(), default=n)
+    if start:
+        log.info("resuming after %d of %d samples", start, n)
+
+    progress = tqdm(total=n * len(variants), initial=sum(done.values()), desc="samples x variants", disable=not world.is_main, mininterval=5)
+    for chunk_start in range(start, n, chunk_size):
+        chunk_end = min(n, chunk_start + chunk_size)
+        todo = [v for v in variants if done[v] < chunk_end]
+        shard = list(range(chunk_start + world.rank, chunk_end, world.size))
+        shard_records = [records[i] for i in shard]
+        answers = predict(adapter, shard_records, todo, max_new_tokens)
+        gathered = world.gather((shard, answers))
+        if world.is_main:
+            order = sorted((i, rank_answers, pos) for ranked_shard, rank_answers in gathered for pos, i in enumerate(ranked_shard))
+            chunk_records = [records[i] for i in range(chunk_start, chunk_end)]
+            for v in todo:
+                predictions = [rank_answers[v][pos] for _, rank_answers, pos in order]
+                scores = score_answers(metric, predictions, chunk_records)
+                skip = max(done[v], chunk_start) - chunk_start
+                writers[v].append(sample_ids[chunk_start + skip : chunk_end], predictions[skip:], scores[skip:])
+                progress.update(chunk_end - chunk_start - skip)
+                done[v] = chunk_end
+    progress.close()
+    world.barrier()
+    if not world.is_main:
+        return {}
+    seconds = time.perf_counter() - started
+    finished = {}
+    for removed, writer in writers.items():
+        finished[variant_id(removed)] = writer.finish({"seconds": seconds, "batch_events": json.dumps(sizer.events)})
+    return finished

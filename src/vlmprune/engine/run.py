@@ -1,0 +1,79 @@
+"""One evaluation job: load the prepared records and the model, evaluate, write stores and summary."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from vlmprune.data.prepare import load_prepared, select_samples
+from vlmprune.engine.distributed import World
+from vlmprune.engine.evaluate import evaluate_variants
+from vlmprune.engine.variants import parse_variant
+from vlmprune.io import write_json
+from vlmprune.models.loading import load_adapter
+
+log = logging.getLogger(__name__)
+
+
+def model_identity(path: str | Path) -> dict[str, Any]:
+    """What identifies the weights for resuming: path, and size and mtime of each weight file."""
+    path = Path(path)
+    files = sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin"))
+    return {"model": str(path), "weights": [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files]}
+
+
+def run_evaluation(
+    *,
+    data: Path,
+    dataset: str,
+    split: str,
+    variants: Sequence[str],
+    stores: Sequence[Path],
+    summary: Path | None,
+    model: Mapping[str, Any],
+    evaluation: Mapping[str, Any],
+    world: World = World(),
+) -> None:
+    removed = [parse_variant(v) for v in variants]
+    records, warnings = select_samples(load_prepared(data, dataset), evaluation["num_samples"], evaluation["seed"])
+    for warning in warnings:
+        log.warning("%s: %s", dataset, warning)
+    adapter = load_adapter(
+        model["path"],
+        adapter=model.get("adapter", "auto"),
+        dtype=model.get("dtype", "auto"),
+        device=world.device(model.get("device", "auto")),
+        component=model.get("component", "language"),
+        block_path=model.get("block_path"),
+    )
+    log.info("%s/%s: %d samples, %d variants, %d blocks, world of %d", dataset, split, len(records), len(variants), len(adapter.blocks), world.size)
+    attrs = {
+        "model": str(model["path"]),
+        "dataset": dataset,
+        "split": split,
+        "metric": evaluation["metric"],
+        "num_blocks": len(adapter.blocks),
+        "component": adapter.component,
+        "warnings": json.dumps(warnings),
+    }
+    finished = evaluate_variants(
+        adapter,
+        records,
+        removed,
+        stores,
+        metric=evaluation["metric"],
+        max_new_tokens=evaluation["max_new_tokens"],
+        batch_size=evaluation["batch_size"],
+        chunk_size=evaluation["chunk_size"],
+        attrs=attrs,
+        identity={**model_identity(model["path"]), "dataset": dataset, "split": split, "component": model.get("component", "language"), "block_path": model.get("block_path")},
+        world=world,
+    )
+    for name, store in finished.items():
+        log.info("%s: accuracy %.4f on %d samples", name, store.accuracy, len(store.scores))
+    if summary is not None and world.is_main:
+        first = finished[variants[0]]
+        write_json(summary, {**{k: v for k, v in first.attrs.items() if k != "fingerprint"}, "warnings": warnings})

@@ -1,0 +1,106 @@
+"""The HDF5 evaluation store: one file per variant, per-sample predictions and scores.
+
+A store is written to ``<path>.partial`` chunk by chunk and renamed into place when complete,
+so a killed job leaves no file at ``path`` and, when rerun with the same inputs, resumes after
+the last complete chunk. The ``fingerprint`` attribute identifies the inputs (model, data,
+selection, variant, metric); a partial file with another fingerprint is discarded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+STR = h5py.string_dtype("utf-8")
+
+
+@dataclass(frozen=True)
+class EvalStore:
+    """A complete store, read back."""
+
+    sample_ids: list[str]
+    predictions: list[str]
+    scores: np.ndarray
+    attrs: dict[str, Any]
+
+    @property
+    def accuracy(self) -> float:
+        return float(self.scores.mean()) if len(self.scores) else float("nan")
+
+
+def partial_path(path: str | Path) -> Path:
+    return Path(f"{path}.partial")
+
+
+class StoreWriter:
+    """Appends chunks to ``<path>.partial``; ``finish`` writes the summary attributes and renames."""
+
+    def __init__(self, path: str | Path, fingerprint: str, attrs: Mapping[str, Any]) -> None:
+        self.path = Path(path)
+        self.partial = partial_path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.partial.exists() and not self._resumable(fingerprint):
+            self.partial.unlink()
+        if not self.partial.exists():
+            with h5py.File(self.partial, "w") as f:
+                f.attrs["fingerprint"] = fingerprint
+                for key, value in attrs.items():
+                    f.attrs[key] = value
+                for name, dtype in (("sample_id", STR), ("prediction", STR), ("score", "f8")):
+                    f.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(1024,), track_times=False)
+
+    def _resumable(self, fingerprint: str) -> bool:
+        try:
+            with h5py.File(self.partial, "r") as f:
+                return f.attrs.get("fingerprint") == fingerprint
+        except OSError:  # torn write of the last chunk: start over
+            return False
+
+    @property
+    def done(self) -> int:
+        with h5py.File(self.partial, "r") as f:
+            return int(f["score"].shape[0])
+
+    def append(self, sample_ids: Sequence[str], predictions: Sequence[str], scores: Sequence[float]) -> None:
+        with h5py.File(self.partial, "a") as f:
+            start = f["score"].shape[0]
+            for name, values in (("sample_id", sample_ids), ("prediction", predictions), ("score", scores)):
+                f[name].resize((start + len(values),))
+                f[name][start:] = np.asarray(values, dtype=object if name != "score" else "f8")
+            f.flush()
+
+    def finish(self, attrs: Mapping[str, Any]) -> EvalStore:
+        with h5py.File(self.partial, "a") as f:
+            scores = f["score"][:]
+            f.attrs["n"] = len(scores)
+            f.attrs["accuracy"] = float(scores.mean()) if len(scores) else float("nan")
+            for key, value in attrs.items():
+                f.attrs[key] = value
+        os.replace(self.partial, self.path)
+        return read_store(self.path)
+
+
+def _plain(value: Any) -> Any:
+    """An HDF5 attribute as a plain Python value (numpy scalars and arrays converted)."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.tolist()
+    return value
+
+
+def read_store(path: str | Path) -> EvalStore:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"evaluation store {str(path)!r} does not exist")
+    with h5py.File(path, "r") as f:
+        return EvalStore(
+            sample_ids=[s.decode() if isinstance(s, bytes) else s for s in f["sample_id"][:]],
+            predictions=[s.decode() if isinstance(s, bytes) else s for s in f["prediction"][:]],
+            scores=f["score"][:].astype(np.float64),
+            attrs={k: _plain(v) for k, v in f.attrs.items()},
+        )

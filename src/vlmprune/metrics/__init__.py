@@ -1,0 +1,78 @@
+"""Metrics: per-sample functions in ``METRICS`` and corpus-level ones in ``CORPUS_METRICS``.
+
+A per-sample metric is ``METRICS[name](prediction, answers, **kw) -> float`` in [0, 1];
+consumers pass the record's options as ``choices=`` (metrics that do not use them ignore
+them). A dataset's score is the mean over its samples.
+
+A corpus metric (CIDEr for ``coco_caption``) cannot score one sample alone: its weights come
+from all references scored together. ``CORPUS_METRICS[name](predictions, references)``
+returns ``(corpus score, per-sample scores)``; consumers call it once on every prediction of
+a split (or of a chunk they then re-score as a whole) and store the per-sample scores like
+any other. ``score_all`` hides the difference.
+
+Registered: ``exact_match``, ``vqa_official``, ``vqa_molmo``, ``count_exact_match``
+(``metrics.vqa``), ``anls``, ``relaxed_correctness`` (``metrics.text``), ``mc``, ``mmmu``
+(``metrics.choice``); corpus: ``cider`` (``metrics.cider``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+Metric = Callable[..., float]
+CorpusMetric = Callable[[Sequence[str], Sequence[Sequence[str]]], tuple[float, list[float]]]
+
+METRICS: dict[str, Metric] = {}
+
+
+def register(name: str) -> Callable[[Metric], Metric]:
+    def add(fn: Metric) -> Metric:
+        METRICS[name] = fn
+        return fn
+
+    return add
+
+
+def get_metric(name: str) -> Metric:
+    try:
+        return METRICS[name]
+    except KeyError:
+        if name in CORPUS_METRICS:
+            raise KeyError(f"metric {name!r} is corpus-level: use CORPUS_METRICS[{name!r}] or score_all") from None
+        raise KeyError(f"unknown metric {name!r}; known metrics: {sorted(METRICS)}, corpus metrics: {sorted(CORPUS_METRICS)}") from None
+
+
+def is_known(name: str) -> bool:
+    return name in METRICS or name in CORPUS_METRICS
+
+
+@register("exact_match")
+def exact_match(prediction: str, answers: Sequence[str], **_: object) -> float:
+    """1.0 if the prediction equals any reference after stripping and lower-casing."""
+    guess = prediction.strip().lower()
+    return float(any(guess == a.strip().lower() for a in answers))
+
+
+def score_all(
+    name: str,
+    predictions: Sequence[str],
+    references: Sequence[Sequence[str]],
+    choices: Sequence[Sequence[str]] | None = None,
+) -> tuple[float, list[float]]:
+    """``(dataset score, per-sample scores)`` under metric ``name``, per-sample or corpus-level."""
+    if len(predictions) != len(references):
+        raise ValueError(f"{len(predictions)} predictions but {len(references)} reference lists")
+    if name in CORPUS_METRICS:
+        return CORPUS_METRICS[name](predictions, references)
+    metric = get_metric(name)
+    options = choices if choices is not None else [()] * len(predictions)
+    scores = [metric(p, refs, choices=opts) for p, refs, opts in zip(predictions, references, options)]
+    return (sum(scores) / len(scores) if scores else 0.0), scores
+
+
+from vlmprune.metrics import choice, text, vqa  # noqa: E402  (modules register their metrics on import)
+from vlmprune.metrics.cider import cider  # noqa: E402
+
+CORPUS_METRICS: dict[str, CorpusMetric] = {"cider": cider}
+
+__all__ = ["CORPUS_METRICS", "METRICS", "choice", "exact_match", "get_metric", "is_known", "register", "score_all", "text", "vqa"]

@@ -1,0 +1,112 @@
+"""The adapter interface: everything the workflow needs to know about one model family."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from vlmprune.errors import ModelError
+
+COMPONENTS = ("language", "vision")
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    if dtype == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    try:
+        return DTYPES[dtype]
+    except KeyError:
+        raise ModelError(f"model.dtype {dtype!r} is not one of {['auto', *DTYPES]}") from None
+
+
+def read_model_config(path: str | Path) -> dict[str, Any]:
+    """The checkpoint's ``config.json``, with a message that says what is wrong if there is none."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(
+            f"model path {str(path)!r} does not exist; set model.path in the config to a directory "
+            "written by save_pretrained (or leave the default to train the demo model)"
+        )
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise ModelError(f"model path {str(path)!r} has no config.json; is it a directory written by save_pretrained?")
+    return json.loads(config_file.read_text())
+
+
+def module_at(root: nn.Module, dotted: str) -> nn.Module | None:
+    module: nn.Module | None = root
+    for part in dotted.split("."):
+        module = getattr(module, part, None)
+        if module is None:
+            return None
+    return module
+
+
+class ModelAdapter:
+    """Loads one model family and exposes its blocks, prompts and generation.
+
+    Subclasses name the ``model_types`` they serve (``config.json``'s ``model_type``) and
+    the module paths of their block lists per component; a config may name another path.
+    """
+
+    name: ClassVar[str]
+    model_types: ClassVar[tuple[str, ...]]
+    block_paths: ClassVar[dict[str, tuple[str, ...]]]
+
+    def __init__(self, model: nn.Module, processor: Any, *, component: str = "language", block_path: str | None = None) -> None:
+        if component not in COMPONENTS:
+            raise ModelError(f"ablation.component must be one of {COMPONENTS}, not {component!r}")
+        self.model = model.eval()
+        self.processor = processor
+        self.component = component
+        self.blocks = self._find_blocks(block_path)
+
+    def _find_blocks(self, block_path: str | None) -> nn.ModuleList:
+        candidates = (block_path,) if block_path else self.block_paths[self.component]
+        for dotted in candidates:
+            module = module_at(self.model, dotted)
+            if isinstance(module, nn.ModuleList):
+                return module
+        raise ModelError(
+            f"no {self.component} block list at {list(candidates)} in {type(self.model).__name__}; "
+            "name the module path of the block list with model.block_path in the config"
+        )
+
+    @classmethod
+    def count_blocks(cls, config: dict[str, Any], component: str) -> int:
+        """Number of blocks, read from ``config.json`` without loading weights."""
+        raise NotImplementedError
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def prompt(self, question: str, style: str, choices: Sequence[str] = ()) -> str:
+        raise NotImplementedError
+
+    def encode(self, records: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """Model inputs for a batch of records (prompts built and tokenised, images processed)."""
+        raise NotImplementedError
+
+    def decode(self, generated: torch.Tensor) -> list[str]:
+        raise NotImplementedError
+
+    @torch.inference_mode()
+    def generate(self, records: Sequence[dict[str, Any]], max_new_tokens: int) -> list[str]:
+        """Greedy answers for a batch of records."""
+        inputs = self.encode(records)
+        output = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+        return self.decode(output[:, inputs["input_ids"].shape[1] :])

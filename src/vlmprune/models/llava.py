@@ -1,0 +1,41 @@
+"""LLaVA (``LlavaForConditionalGeneration``), as in ``llava-hf/llava-1.5-7b-hf`` and the demo model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from vlmprune.models.base import ModelAdapter
+from vlmprune.models.prompts import llava_prompt
+
+
+class LlavaAdapter(ModelAdapter):
+    name = "llava"
+    model_types = ("llava",)
+    block_paths = {
+        "language": ("model.language_model.layers",),
+        "vision": ("model.vision_tower.encoder.layers", "model.vision_tower.vision_model.encoder.layers"),
+    }
+
+    @classmethod
+    def count_blocks(cls, config: dict[str, Any], component: str) -> int:
+        key = "text_config" if component == "language" else "vision_config"
+        return int(config[key]["num_hidden_layers"])
+
+    def prompt(self, question: str, style: str, choices: Sequence[str] = ()) -> str:
+        return llava_prompt(question, style, choices)
+
+    def encode(self, records: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        prompts = [self.prompt(r["question"], r["style"], r.get("choices") or ()) for r in records]
+        images = [r["image"].convert("RGB") for r in records]
+        inputs = self.processor(text=prompts, images=images, return_tensors="pt", padding=True)
+        dtype = next(self.model.parameters()).dtype
+        return {
+            k: (v.to(self.device, dtype) if k == "pixel_values" else v.to(self.device))
+            for k, v in inputs.items()
+        }
+
+    def decode(self, generated: torch.Tensor) -> list[str]:
+        return [text.strip() for text in self.processor.batch_decode(generated, skip_special_tokens=True)]

@@ -1,0 +1,54 @@
+"""Block removal: a removed block returns its input unchanged.
+
+Swapping a decoder layer for a pass-through module (rather than deleting it) keeps every
+other layer's index, so its KV-cache slot and its attention type stay where they were.
+That this equals a model physically built without the block, generation and cache
+included, is pinned by ``tests/test_skipping.py`` for every adapter.
+
+The removed block still records a placeholder (one head of width one) in the KV cache:
+Hugging Face caches answer "how many tokens are cached" and the attention-mask sizes from
+layer 0, so with block 0 removed and nothing recorded there, decoding would see an empty
+cache and place its tokens wrongly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+
+class PassThroughBlock(nn.Module):
+    """Stands in for a removed block: returns the hidden states it was given."""
+
+    def __init__(self, index: int, returns_tuple: bool = False) -> None:
+        super().__init__()
+        self.index = index
+        self.returns_tuple = returns_tuple
+
+    def forward(self, hidden_states: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor | tuple:
+        cache = kwargs.get("past_key_values")
+        if cache is not None and hasattr(cache, "update"):
+            batch, length = hidden_states.shape[:2]
+            placeholder = hidden_states.new_zeros(batch, 1, length, 1)
+            cache.update(placeholder, placeholder, self.index)
+        return (hidden_states,) if self.returns_tuple else hidden_states
+
+
+@contextmanager
+def skip_blocks(blocks: nn.ModuleList, removed: Iterable[int], *, returns_tuple: bool = False) -> Iterator[None]:
+    """Within the context, the blocks at ``removed`` indices pass their input through."""
+    removed = sorted(set(removed))
+    for index in removed:
+        if not 0 <= index < len(blocks):
+            raise IndexError(f"block {index} does not exist; the model has blocks 0..{len(blocks) - 1}")
+    originals = {index: blocks[index] for index in removed}
+    try:
+        for index in removed:
+            blocks[index] = PassThroughBlock(index, returns_tuple)
+        yield
+    finally:
+        for index, block in originals.items():
+            blocks[index] = block

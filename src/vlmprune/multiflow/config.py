@@ -1,0 +1,50 @@
+"""The ``multiflow`` section of config/config.yaml.
+
+.. code-block:: yaml
+
+    multiflow:
+      # one results/multiflow/sparsity_distribution_{s}.json (+ .png) per target
+      targets: [0.3, 0.5, 0.7]
+      # auto | llava-original | llava-hf | molmo; auto reads the tensor names, then
+      # config.json's model_type
+      architecture: auto
+      # per modality, regexes searched in tensor names; a modality listed here replaces the
+      # architecture's default list, the others keep theirs. Example:
+      #   patterns: {vision: ['(^|\\.)vision_tower\\.'], fusion: ['(^|\\.)mm_projector\\.', '(^|\\.)layers\\.\\d+\\.']}
+      patterns: {}
+      # regexes of tensors never pruned; null keeps the architecture's default
+      # (embeddings, output head, norms, biases). Only 2-D ``*.weight`` tensors are ever prunable.
+      exclude: null
+
+``targets`` drives which files ``rule all`` asks for; the rule's ``params`` carry the rest of
+the section, so adding a target reruns nothing that exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_TARGETS = (0.3, 0.5, 0.7)
+
+
+@dataclass(frozen=True)
+class MultiflowConfig:
+    architecture: str = "auto"
+    patterns: dict[str, list[str]] = field(default_factory=dict)
+    exclude: list[str] | None = None
+
+    @classmethod
+    def from_mapping(cls, section: Mapping | None) -> "MultiflowConfig":
+        section = dict(section or {})
+        section.pop("targets", None)
+        unknown = set(section) - {"architecture", "patterns", "exclude"}
+        if unknown:
+            raise ValueError(f"unknown keys in the multiflow config section: {sorted(unknown)}")
+        patterns = section.get("patterns") or {}
+        exclude = section.get("exclude")
+        return cls(
+            architecture=str(section.get("architecture") or "auto"),
+            patterns={str(k): [str(p) for p in v] for k, v in patterns.items()},
+            exclude=None if exclude is None else [str(p) for p in exclude],
+        )

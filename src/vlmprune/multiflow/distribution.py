@@ -1,0 +1,208 @@
+"""MULTIFLOW step 1: each layer's sparsity budget from a per-modality magnitude ranking.
+
+Within each modality, all prunable weights are ranked by |W| together and the
+``k = round(target * total)`` smallest are pruned (``round`` is Python's, half to even), with
+ties broken as :mod:`vlmprune.multiflow.select` describes; the fraction of each layer that
+falls below the line is that layer's sparsity budget. Tensors are streamed from the weight
+files (:mod:`vlmprune.multiflow.checkpoint`); nothing concatenates the scores.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vlmprune.multiflow import select
+from vlmprune.multiflow.checkpoint import TensorInfo, iter_tensor_chunks, list_tensors, weight_files
+from vlmprune.multiflow.config import MultiflowConfig
+from vlmprune.multiflow.modality import MODALITIES, ModalityRules, detect_architecture
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Layer:
+    name: str  # tensor name without ".weight"
+    modality: str
+    numel: int
+    pruned: int = 0
+
+    @property
+    def sparsity(self) -> float:
+        return self.pruned / self.numel
+
+
+@dataclass
+class Modality:
+    name: str
+    layers: list[Layer] = field(default_factory=list)  # model order: pattern index, then natural name order
+    threshold: float | None = None  # |W| of the k-th smallest weight; None when nothing is pruned
+
+    @property
+    def total(self) -> int:
+        return sum(layer.numel for layer in self.layers)
+
+    @property
+    def pruned(self) -> int:
+        return sum(layer.pruned for layer in self.layers)
+
+    def stats(self) -> dict:
+        sparsities = np.array([layer.sparsity for layer in self.layers])
+        return {
+            "num_layers": len(self.layers),
+            "total_params": self.total,
+            "pruned_params": self.pruned,
+            "actual_sparsity": self.pruned / self.total,
+            "min_layer_sparsity": float(sparsities.min()),
+            "max_layer_sparsity": float(sparsities.max()),
+            "mean_layer_sparsity": float(sparsities.mean()),
+            "std_layer_sparsity": float(sparsities.std()),
+            "threshold": self.threshold,
+        }
+
+
+@dataclass
+class Distribution:
+    target: float
+    architecture: str
+    modalities: dict[str, Modality]  # every modality, in MODALITIES order, empty ones included
+
+    @property
+    def layers(self) -> list[Layer]:
+        return [layer for m in self.modalities.values() for layer in m.layers]
+
+    def to_json(self) -> dict:
+        return {
+            "target_sparsity": self.target,
+            "architecture": self.architecture,
+            "modality_stats": {name: m.stats() for name, m in self.modalities.items() if m.layers},
+            "layer_distribution": {layer.name: layer.sparsity for layer in self.layers},
+        }
+
+
+def _natural_key(name: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def _assign(infos: list[TensorInfo], rules: ModalityRules) -> dict[str, list[TensorInfo]]:
+    groups: dict[str, list[TensorInfo]] = {m: [] for m in MODALITIES}
+    unassigned = []
+    for info in infos:
+        if rules.is_prunable(info.name, info.shape):
+            modality = rules.modality(info.name)
+            (groups[modality] if modality else unassigned).append(info)
+    if unassigned:
+        log.warning("%d prunable tensors match no modality pattern and are left out: %s%s", len(unassigned),
+                    ", ".join(i.name for i in unassigned[:5]), " …" if len(unassigned) > 5 else "")
+    return groups
+
+
+def compute_distribution(
+    model_path: str | os.PathLike,
+    target: float,
+    config: MultiflowConfig | None = None,
+    chunk_bytes: int = 64 * 2**20,
+) -> Distribution:
+    """Per-layer sparsity budgets for one target, streaming the checkpoint in ``model_path``."""
+    if not 0.0 <= target <= 1.0:
+        raise ValueError(f"target sparsity must lie in [0, 1], not {target}")
+    config = config or MultiflowConfig()
+    files = weight_files(model_path)
+    infos = list_tensors(files)
+    model_dir = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
+    architecture = config.architecture
+    if architecture == "auto" and set(config.patterns) != set(MODALITIES):
+        architecture = detect_architecture((i.name for i in infos), model_dir)
+    rules = ModalityRules.build(architecture, config.patterns, config.exclude)
+    groups = _assign(infos, rules)
+    if not any(groups.values()):
+        raise ValueError(f"no prunable weights found in {model_path} for architecture {architecture!r}; "
+                         "check multiflow.patterns and multiflow.exclude")
+    log.info("architecture %s; %s", architecture,
+             ", ".join(f"{m}: {len(g)} tensors" for m, g in groups.items()))
+
+    # A modality is read with 16-bit keys when all its tensors share one 16-bit dtype.
+    key_dtype = {}
+    for m, group in groups.items():
+        dtypes = {i.dtype for i in group}
+        key_dtype[m] = dtypes.pop() if len(dtypes) == 1 and not dtypes & {"F32"} else None
+    modality_of = {i.name: m for m, g in groups.items() for i in g}
+    prunable = [i for g in groups.values() for i in g]
+
+    high: dict[str, np.ndarray] = {}
+    for info, chunks in iter_tensor_chunks(prunable, chunk_bytes):
+        wide = key_dtype[modality_of[info.name]] is None
+        hist = np.zeros(select.MAG_BINS, dtype=np.int64)
+        for bits in chunks:
+            hist += select.high_histogram(bits, info.dtype, wide)
+        high[info.name] = hist
+
+    result: dict[str, Modality] = {}
+    second_pass: dict[str, int] = {}  # wide modality -> high bucket to resolve
+    below: dict[str, int] = {}
+    ties: dict[str, int] = {}
+    ks: dict[str, int] = {}
+    for m, group in groups.items():
+        total = sum(i.numel for i in group)
+        ks[m] = k = int(round(target * total))
+        result[m] = Modality(m)
+        if k == 0:
+            below.update({i.name: 0 for i in group})
+            ties.update({i.name: 0 for i in group})
+            continue
+        bucket, _ = select.locate(sum(high[i.name] for i in group), k)
+        for i in group:
+            below[i.name] = int(high[i.name][:bucket].sum())
+            ties[i.name] = int(high[i.name][bucket])
+        if key_dtype[m] is None:
+            second_pass[m] = bucket
+        else:
+            result[m].threshold = select.key_to_float(bucket, key_dtype[m])
+
+    if second_pass:
+        wanted = [i for i in prunable if modality_of[i.name] in second_pass and ties[i.name] > 0]
+        low: dict[str, np.ndarray] = {}
+        for info, chunks in iter_tensor_chunks(wanted, chunk_bytes):
+            bucket = second_pass[modality_of[info.name]]
+            hist = np.zeros(select.BINS, dtype=np.int64)
+            for bits in chunks:
+                hist += select.low_histogram(bits, info.dtype, bucket)
+            low[info.name] = hist
+        for m, high_bucket in second_pass.items():
+            names = [i.name for i in wanted if modality_of[i.name] == m]
+            still = ks[m] - sum(below[i.name] for i in groups[m])
+            low_bucket, _ = select.locate(sum(low[n] for n in names), still)
+            for n in names:
+                below[n] += int(low[n][:low_bucket].sum())
+                ties[n] = int(low[n][low_bucket])
+            result[m].threshold = select.key_to_float((high_bucket << 16) | low_bucket, None)
+
+    for m, group in groups.items():
+        needed = ks[m] - sum(below[i.name] for i in group)
+        taken = select.split_ties({i.name: ties[i.name] for i in group}, needed)
+        for info in sorted(group, key=lambda i: (rules.rank(i.name, m), _natural_key(i.name))):
+            result[m].layers.append(Layer(info.name.removesuffix(".weight"), m, info.numel,
+                                          below[info.name] + taken[info.name]))
+    return Distribution(target, architecture, result)
+
+
+def write_json_atomic(path: str | os.PathLike, data: dict) -> None:
+    """Write JSON next to its destination, then rename, so a killed run leaves no half file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

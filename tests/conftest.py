@@ -1,0 +1,39 @@
+"""Shared fixtures: a tiny randomly initialised LLaVA saved like a real checkpoint."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def save_tiny_llava(out_dir: Path, *, text_layers: int = 4, seed: int = 0) -> Path:
+    """A random LLaVA with the demo model's tokenizer and processor, written by save_pretrained."""
+    import torch
+
+    from vlmprune.data.sources.easy_vqa import answer_vocabulary, iter_questions
+    from vlmprune.demo.tokenizer import build_tokenizer
+    from vlmprune.demo.train import build_model, build_processor
+
+    torch.manual_seed(seed)
+    texts = [row["question"] for _, row in zip(range(2000), iter_questions("train"))] + answer_vocabulary()
+    tokenizer = build_tokenizer(texts)
+    processor = build_processor(tokenizer, patch_size=16)
+    model = build_model(
+        tokenizer, patch_size=16, vision_hidden=32, vision_layers=2, text_hidden=32, text_layers=text_layers, heads=2
+    )
+    model.save_pretrained(out_dir)
+    processor.save_pretrained(out_dir)
+    return out_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_llava(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_llava(tmp_path_factory.mktemp("models") / "tiny-llava")

@@ -1,0 +1,74 @@
+"""The demo model: tokenizer, determinism, and loading like a real checkpoint."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+from transformers import AutoModelForImageTextToText, AutoProcessor
+
+from vlmprune.data.sources.easy_vqa import iter_questions
+from vlmprune.demo import build_tokenizer, train_demo_model
+from vlmprune.demo.train import prompt_ids
+from vlmprune.models.prompts import llava_prompt
+
+TINY = {"vision_steps": 2, "llava_steps": 3, "batch_size": 4}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple:
+    root = tmp_path_factory.mktemp("demo")
+    facts = [train_demo_model(root / name, seed=3, **TINY) for name in ("a", "b")]
+    return root, facts
+
+
+def test_tokenizer_round_trips_a_question() -> None:
+    tokenizer = build_tokenizer(["what color is the shape?", "blue"])
+    prompt = llava_prompt("what color is the shape?", "vqa2")
+    ids = tokenizer(prompt)["input_ids"]
+    assert ids[0] == tokenizer.bos_token_id
+    assert tokenizer.unk_token_id not in ids
+    assert tokenizer.convert_tokens_to_ids("<image>") in ids
+    decoded = tokenizer.decode(ids, skip_special_tokens=True)
+    assert decoded == "user : what color is the shape ? answer the question using a single word or phrase . assistant :"
+    assert tokenizer.decode(tokenizer(" blue", add_special_tokens=False)["input_ids"]) == "blue"
+
+
+def test_same_seed_gives_same_weights(trained) -> None:
+    root, facts = trained
+    assert facts[0]["llava_steps"] == TINY["llava_steps"]
+    a, b = load_file(root / "a" / "model.safetensors"), load_file(root / "b" / "model.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[key], b[key]) for key in a)
+    assert not any(path.name.endswith(".tmp") for path in root.iterdir())
+
+
+def test_saved_directory_generates_through_the_processor(trained) -> None:
+    root, _ = trained
+    processor = AutoProcessor.from_pretrained(root / "a")
+    model = AutoModelForImageTextToText.from_pretrained(root / "a").eval()
+    assert type(processor).__name__ == "LlavaProcessor"
+    assert type(processor.image_processor).__name__ == "CLIPImageProcessorPil"
+    assert processor.tokenizer.padding_side == "left"
+    assert model.config.text_config.num_hidden_layers == 8
+
+    rows = list(iter_questions("val"))[:3]
+    images = [Image.open(row["image_path"]).convert("RGB") for row in rows]
+    prompts = [llava_prompt(row["question"], "vqa2") for row in rows]
+    inputs = processor(text=prompts, images=images, return_tensors="pt", padding=True)
+    # The processor expands <image> exactly as training did, and pads on the left.
+    for row, ids, mask in zip(rows, inputs["input_ids"], inputs["attention_mask"]):
+        expected = prompt_ids(processor.tokenizer, row["question"], model.config.image_seq_length)
+        assert ids[mask.bool()].tolist() == expected
+    assert inputs["attention_mask"][:, -1].all()
+
+    with torch.no_grad():
+        out = model.generate(**inputs, max_new_tokens=3, do_sample=False)
+    answers = processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+    assert len(answers) == len(rows)
+    assert all(isinstance(answer, str) for answer in answers)

@@ -1,0 +1,43 @@
+"""Rules baseline and ablate: evaluate variants of the model on a dataset split, one store each.
+
+Run under ``torchrun --standalone --nproc-per-node=N``; samples are sharded across ranks.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+from vlmprune.cli import run_main
+from vlmprune.engine.distributed import close_world, init_world
+from vlmprune.engine.run import run_evaluation
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", required=True, help="prepared records (data/prepared/{dataset}/{split})")
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--split", required=True)
+    parser.add_argument("--variants", nargs="+", required=True, help="variant ids: full, drop-3, drop-3-7 …")
+    parser.add_argument("--stores", nargs="+", required=True, help="one HDF5 store per variant")
+    parser.add_argument("--summary", default=None, help="JSON summary of the first variant (baseline)")
+    parser.add_argument("--model", required=True, help="the config's model section, as JSON")
+    parser.add_argument("--evaluation", required=True, help="this dataset's evaluation settings, as JSON")
+    args = parser.parse_args()
+    world = init_world()
+    try:
+        run_evaluation(
+            data=Path(args.data),
+            dataset=args.dataset,
+            split=args.split,
+            variants=args.variants,
+            stores=[Path(s) for s in args.stores],
+            summary=Path(args.summary) if args.summary else None,
+            model=json.loads(args.model),
+            evaluation=json.loads(args.evaluation),
+            world=world,
+        )
+    finally:
+        close_world(world)
+
+
+run_main(main)
