@@ -13,6 +13,7 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/evaluate.smk"
 include: "rules/importance.smk"
+include: "rules/multiflow.smk"
 
 
 rule all:

@@ -88,6 +88,33 @@ def single_block_stores(wildcards):
 
 
 def all_targets():
-    return [f"results/importance/{d}.json" for d in DATASETS] + [
+    importance = [f"results/importance/{d}.json" for d in DATASETS] + [
         f"results/importance/{d}/{s}.json" for d in DATASETS for s in config["datasets"][d]["splits"]
     ]
+    multiflow = [f"results/multiflow/sparsity_distribution_{s}.json" for s in config["multiflow"]["targets"]]
+    return importance + multiflow
+
+
+def compared_datasets():
+    """The datasets configured with both splits: those the train-versus-validation comparison covers."""
+    return [d for d in DATASETS if {"train", "val"} <= set(config["datasets"][d]["splits"])]
+
+
+def compare_inputs(wildcards):
+    """Importance details, evaluation stores and one-pass proxies of both splits of a dataset."""
+    if wildcards.dataset not in compared_datasets():
+        raise ValueError(
+            f"datasets.{wildcards.dataset}.splits is {config['datasets'][wildcards.dataset]['splits']}; "
+            "the train-versus-validation comparison needs [train, val]"
+        )
+    inputs = {}
+    for split in ("train", "val"):
+        inputs[f"{split}_details"] = f"results/importance/{wildcards.dataset}/{split}.details.json"
+        inputs[f"{split}_full"] = eval_store("full", wildcards.dataset, split)
+        inputs[f"{split}_dropped"] = [eval_store(f"drop-{i}", wildcards.dataset, split) for i in range(num_blocks())]
+        inputs[f"{split}_proxies"] = f"results/baseline/{wildcards.dataset}/{split}.proxies.json"
+    return inputs
+
+
+def compare_targets():
+    return [f"results/compare/{d}.json" for d in compared_datasets()] + ["results/compare/all.json"]

@@ -1,6 +1,10 @@
 rule prepare_dataset:
+    input:
+        script=f"{SCRIPTS}/prepare_dataset.py",
     output:
         directory(prepared()),
+    conda:
+        "../envs/vlmprune.yaml"
     log:
         "logs/prepare_dataset/{dataset}/{split}.log",
     benchmark:
@@ -10,13 +14,17 @@ rule prepare_dataset:
     resources:
         mem_mb=4000,
     shell:
-        "python {SCRIPTS}/prepare_dataset.py --dataset {wildcards.dataset} --split {wildcards.split} "
+        "python {input.script} --dataset {wildcards.dataset} --split {wildcards.split} "
         "--out {output} --local-path={params.local_path:q} > {log} 2>&1"
 
 
 rule demo_model:
+    input:
+        script=f"{SCRIPTS}/demo_model.py",
     output:
         directory(DEMO_MODEL),
+    conda:
+        "../envs/vlmprune.yaml"
     log:
         "logs/demo_model.log",
     benchmark:
@@ -27,4 +35,4 @@ rule demo_model:
     resources:
         mem_mb=4000,
     shell:
-        "python {SCRIPTS}/demo_model.py --out {output} --params {params.demo:q} > {log} 2>&1"
+        "python {input.script} --out {output} --params {params.demo:q} > {log} 2>&1"

@@ -1,10 +1,13 @@
 rule importance:
     input:
+        script=f"{SCRIPTS}/importance.py",
         full=eval_store("full"),
         dropped=single_block_stores,
     output:
         scores="results/importance/{dataset}/{split}.json",
         details="results/importance/{dataset}/{split}.details.json",
+    conda:
+        "../envs/vlmprune.yaml"
     log:
         "logs/importance/{dataset}/{split}.log",
     benchmark:
@@ -12,7 +15,7 @@ rule importance:
     params:
         importance=json.dumps(config["importance"]),
     shell:
-        "python {SCRIPTS}/importance.py --full {input.full} --dropped {input.dropped} "
+        "python {input.script} --full {input.full} --dropped {input.dropped} "
         "--out {output.scores} --details {output.details} --params {params.importance:q} > {log} 2>&1"
 
 
@@ -21,6 +24,8 @@ rule importance_analysis_split:
         f"results/importance/{{dataset}}/{ANALYSIS_SPLIT}.json",
     output:
         "results/importance/{dataset}.json",
+    conda:
+        "../envs/vlmprune.yaml"
     log:
         "logs/importance/{dataset}.log",
     benchmark:

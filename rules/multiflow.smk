@@ -8,6 +8,8 @@ rule multiflow_step1:
     output:
         json="results/multiflow/sparsity_distribution_{sparsity}.json",
         png="results/multiflow/sparsity_distribution_{sparsity}.png",
+    conda:
+        "../envs/vlmprune.yaml"
     log:
         "logs/multiflow/sparsity_distribution_{sparsity}.log",
     benchmark:
@@ -16,7 +18,7 @@ rule multiflow_step1:
         sparsity=r"[0-9]*\.?[0-9]+",
     params:
         # the section without its list of targets, so adding a target reruns nothing that exists
-        multiflow={k: v for k, v in config.get("multiflow", {}).items() if k != "targets"},
+        multiflow={k: v for k, v in config["multiflow"].items() if k != "targets"},
         target=lambda wildcards: float(wildcards.sparsity),
     resources:
         mem_mb=4000,

@@ -27,7 +27,13 @@ def save_tiny_llava(out_dir: Path, *, text_layers: int = 4, seed: int = 0) -> Pa
     tokenizer = build_tokenizer(texts)
     processor = build_processor(tokenizer, patch_size=16)
     model = build_model(
-        tokenizer, patch_size=16, vision_hidden=32, vision_layers=2, text_hidden=32, text_layers=text_layers, heads=2
+        tokenizer, patch_size=16, vision_hidden=32,
+        vision_intermediate=64,
+        vision_layers=2,
+        text_hidden=32,
+        text_intermediate=64,
+        text_layers=text_layers,
+        heads=2,
     )
     model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)

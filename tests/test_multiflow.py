@@ -111,6 +111,14 @@ def test_equals_concatenating_reference(tmp_path, fmt, dtype, ties):
         check_against_reference(tmp_path, state, target, "llava-original", chunk_bytes=96)
 
 
+def test_legacy_bin_format(tmp_path, caplog):
+    """Pre-zip torch.save files cannot be memory-mapped: loaded whole, and their memory left alone."""
+    state = llava_original_state(torch.bfloat16, ties=True)
+    torch.save(state, tmp_path / "pytorch_model.bin", _use_new_zipfile_serialization=False)
+    check_against_reference(tmp_path, state, 0.5, "llava-original", chunk_bytes=96)
+    assert "legacy (non-zip) format" in caplog.text
+
+
 def test_mixed_dtypes_and_extreme_targets(tmp_path):
     state = llava_original_state(torch.float16, ties=True)
     state["model.mm_projector.0.weight"] = state["model.mm_projector.0.weight"].float() * 1.0001

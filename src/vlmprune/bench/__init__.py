@@ -7,5 +7,7 @@ modules are imported only when their subcommand runs.
 from __future__ import annotations
 
 SUBCOMMANDS: dict[str, str] = {
+    "dag": "vlmprune.bench.dag",
+    "engine": "vlmprune.bench.engine",
     "multiflow": "vlmprune.bench.multiflow",
 }

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -48,7 +47,8 @@ def llava_7b_shapes(layout: str) -> list[tuple[str, tuple[int, ...]]]:
             shapes += [(f"{p}.self_attn.{name}.weight", (v, v)), (f"{p}.self_attn.{name}.bias", (v,))]
         shapes += [(f"{p}.mlp.fc1.weight", (v_inter, v)), (f"{p}.mlp.fc1.bias", (v_inter,)),
                    (f"{p}.mlp.fc2.weight", (v, v_inter)), (f"{p}.mlp.fc2.bias", (v,))]
-        shapes += [(f"{p}.{norm}.{kind}", (v,)) for norm in ("layer_norm1", "layer_norm2") for kind in ("weight", "bias")]
+        shapes += [(f"{p}.{norm}.{kind}", (v,))
+                   for norm in ("layer_norm1", "layer_norm2") for kind in ("weight", "bias")]
     shapes += [(f"{tower}.post_layernorm.weight", (v,)), (f"{tower}.post_layernorm.bias", (v,)),
                (f"{proj[0]}.weight", (h, v)), (f"{proj[0]}.bias", (h,)),
                (f"{proj[1]}.weight", (h, h)), (f"{proj[1]}.bias", (h,)),
@@ -110,8 +110,9 @@ def write_checkpoint(directory: Path, layout: str = "hf", fmt: str = "safetensor
         if fmt == "safetensors":
             header, offset = {}, 0
             for name, shape in group:
-                header[name] = {"dtype": "F16", "shape": list(shape), "data_offsets": [offset, offset + 2 * _numel(shape)]}
-                offset += 2 * _numel(shape)
+                size = 2 * _numel(shape)
+                header[name] = {"dtype": "F16", "shape": list(shape), "data_offsets": [offset, offset + size]}
+                offset += size
             raw = json.dumps(header, separators=(",", ":")).encode()
             raw += b" " * (-len(raw) % 8)
             with open(directory / filename, "wb") as f:
@@ -144,14 +145,30 @@ def concatenation_estimate(layout: str) -> dict[str, float]:
     return {"model": model, "scores": scores, "kthvalue": scores, "total": model + 2 * scores}
 
 
+# Runs the CLI, then records the process's own peak RSS (VmHWM counts from exec on). The
+# parent's ru_maxrss for the child would not do: Linux carries the parent's high-water mark
+# (here, the checkpoint writer's) over into a child that forks and execs.
+CHILD = """
+import resource, sys
+from vlmprune.multiflow.__main__ import main
+code = main(sys.argv[2:])
+try:
+    peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+except OSError:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+open(sys.argv[1], "w").write(str(peak * 1024))
+sys.exit(code)
+"""
+
+
 def run_step1(model_dir: Path, target: float, out_dir: Path) -> tuple[int, float, float]:
-    """Run the CLI as a child; return its exit code, wall seconds and peak RSS in bytes."""
+    """Run the CLI in a fresh process; return its exit code, wall seconds and peak RSS in bytes."""
+    peak_file = out_dir.parent / "peak_rss_bytes"
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-m", "vlmprune.multiflow", "--model_path", str(model_dir),
-                              "--target_sparsity", str(target), "--output_dir", str(out_dir)])
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    return child.returncode, time.perf_counter() - started, usage.ru_maxrss * 1024.0
+    code = subprocess.call([sys.executable, "-c", CHILD, str(peak_file), "--model_path", str(model_dir),
+                            "--target_sparsity", str(target), "--output_dir", str(out_dir)])
+    wall = time.perf_counter() - started
+    return code, wall, float(peak_file.read_text()) if peak_file.exists() else float("nan")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -152,7 +152,8 @@ SEED_DATASETS: list[DatasetSpec] = [
     ),
     DatasetSpec(
         "doc_qa", "hub", {"train": "train", "val": "validation"}, "anls", "doc_qa", SHORT_ANSWER,
-        options={"adapter": "doc_qa"}, hub_id="HuggingFaceM4/DocumentVQA", how_to_get=_HUB_HOW.format("HuggingFaceM4/DocumentVQA"),
+        options={"adapter": "doc_qa"}, hub_id="HuggingFaceM4/DocumentVQA",
+        how_to_get=_HUB_HOW.format("HuggingFaceM4/DocumentVQA"),
     ),
     DatasetSpec(
         "chart_qa", "hub", {"train": "train", "val": "val"}, "relaxed_correctness", "chart_qa", SHORT_ANSWER,
@@ -269,7 +270,10 @@ def require_available(name: str, local_path: str | None = None) -> None:
     """Raise ``DatasetUnavailable`` (naming the dataset, hub id and config key) unless ``is_available``."""
     if not is_available(name, local_path):
         spec = get_spec(name)
-        reason = f"local path {local_path} does not exist" if local_path else "no local path is configured and it is not in the local Hugging Face cache"
+        if local_path:
+            reason = f"local path {local_path} does not exist"
+        else:
+            reason = "no local path is configured and it is not in the local Hugging Face cache"
         raise unavailable(name, spec.hub_id, reason, spec.how_to_get)
 
 

@@ -3,10 +3,14 @@
 Two stages, both for fixed step counts so that a seed fixes the weights:
 
 1. the CLIP vision tower alone learns each training image's colour and shape, labels read
-   off the training questions (a tower trained only through the language model learns far
-   more slowly);
-2. the whole LLaVA learns to continue the ``vqa2`` prompt with `` {answer}`` and EOS, the
-   loss on those tokens only.
+   off the training questions, through linear heads on its patch features max-pooled (a
+   shape fills a few patches; a mean would drown it in background);
+2. the projector and the language model learn to continue the ``vqa2`` prompt with
+   `` {answer}`` and EOS, the loss on those tokens only, while the tower stays frozen
+   (trained only through the language model, it learns shapes far more slowly).
+
+Images are mirrored left-right at random: no easy-VQA answer changes under that flip
+(triangles point up, so there is no vertical flip).
 
 Everything is saved with ``save_pretrained`` so that the directory loads like a real
 checkpoint through ``AutoProcessor`` and ``AutoModelForImageTextToText``.
@@ -210,6 +214,13 @@ def _schedule(optimizer: torch.optim.Optimizer, steps: int, warmup: int) -> torc
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def _pixels(examples: _Examples, images: np.ndarray) -> torch.Tensor:
+    """The images, each mirrored left-right with probability 1/2 (under torch's seeded RNG)."""
+    pixel_values = examples.pixel_values[images]
+    flip = torch.rand(len(images), 1, 1, 1) < 0.5
+    return torch.where(flip, pixel_values.flip(-1), pixel_values)
+
+
 def _collate(examples: _Examples, batch: np.ndarray, pad_id: int) -> dict[str, torch.Tensor]:
     """Left-padded inputs (as at generation) with labels on the answer and EOS only."""
     length = max(len(examples.input_ids[i]) for i in batch)
@@ -226,7 +237,7 @@ def _collate(examples: _Examples, batch: np.ndarray, pad_id: int) -> dict[str, t
     return {
         "input_ids": input_ids,
         "attention_mask": attention_mask,
-        "pixel_values": examples.pixel_values[examples.image_index[batch]],
+        "pixel_values": _pixels(examples, examples.image_index[batch]),
         "labels": labels,
     }
 
@@ -240,7 +251,7 @@ def _train_vision(
     learning_rate: float,
     rng: np.random.Generator,
 ) -> float:
-    """Stage 1: colour and shape classifiers on the mean of the tower's patch features."""
+    """Stage 1: colour and shape classifiers on the tower's patch features, max-pooled."""
     tower = model.model.vision_tower
     hidden = tower.config.hidden_size
     heads = torch.nn.ModuleDict({"color": torch.nn.Linear(hidden, len(COLORS)), "shape": torch.nn.Linear(hidden, len(SHAPES))})
@@ -250,7 +261,7 @@ def _train_vision(
     loss_value = float("nan")
     progress = tqdm(_batches(len(examples.colors), batch_size, steps, rng), total=steps, desc="vision tower")
     for batch in progress:
-        features = tower(examples.pixel_values[batch], output_hidden_states=True).hidden_states[-1][:, 1:].mean(1)
+        features = tower(_pixels(examples, batch), output_hidden_states=True).hidden_states[-1][:, 1:].amax(1)
         loss = F.cross_entropy(heads["color"](features), examples.colors[batch], ignore_index=IGNORE_INDEX)
         loss = loss + F.cross_entropy(heads["shape"](features), examples.shapes[batch], ignore_index=IGNORE_INDEX)
         optimizer.zero_grad(set_to_none=True)
@@ -273,8 +284,10 @@ def _train_llava(
     pad_id: int,
     rng: np.random.Generator,
 ) -> float:
-    """Stage 2: the whole model on answer tokens."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
+    """Stage 2: projector and language model on answer tokens, the vision tower frozen."""
+    model.model.vision_tower.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.01)
     scheduler = _schedule(optimizer, steps, warmup=max(1, steps // 20))
     loss_value = float("nan")
     progress = tqdm(_batches(len(examples.input_ids), batch_size, steps, rng), total=steps, desc="llava")
@@ -282,7 +295,7 @@ def _train_llava(
         loss = model(**_collate(examples, batch, pad_id)).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         scheduler.step()
         loss_value = loss.item()
@@ -294,11 +307,11 @@ def train_demo_model(
     out_dir: str | Path,
     *,
     seed: int = 0,
-    vision_steps: int = 600,
-    llava_steps: int = 1500,
+    vision_steps: int = 800,
+    llava_steps: int = 1200,
     batch_size: int = 64,
-    vision_learning_rate: float = 2e-3,
-    learning_rate: float = 1e-3,
+    vision_learning_rate: float = 3e-3,
+    learning_rate: float = 2e-3,
     patch_size: int = 16,
     vision_hidden: int = 96,
     vision_intermediate: int = 192,
@@ -348,6 +361,7 @@ def train_demo_model(
             pad_id=tokenizer.pad_token_id,
             rng=rng,
         )
+        model.requires_grad_(True)
         model.eval()
     finally:
         torch.use_deterministic_algorithms(deterministic)

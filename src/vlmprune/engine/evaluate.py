@@ -12,48 +12,23 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm import tqdm
 
+from vlmprune.engine.batching import BatchSizer, initial_batch_size, is_oom, recover_from_oom
 from vlmprune.engine.distributed import World
+from vlmprune.engine.fused import can_fuse, predict_fused
 from vlmprune.engine.store import EvalStore, StoreWriter
 from vlmprune.engine.variants import variant_id
 from vlmprune.metrics import get_metric
 from vlmprune.models.base import ModelAdapter
-from vlmprune.models.skipping import skip_blocks
 
 log = logging.getLogger(__name__)
 
 Predict = Callable[[ModelAdapter, Sequence[dict], Sequence[tuple[int, ...]], int], dict[tuple[int, ...], list[str]]]
-
-
-@dataclass
-class BatchSizer:
-    """Micro-batch size for generation: grows as blocks are removed, halves on out-of-memory."""
-
-    base: int
-    num_blocks: int
-    halvings: int = 0
-    events: list[str] = field(default_factory=list)
-
-    def size_for(self, removed: int) -> int:
-        kept = max(1, self.num_blocks - removed)
-        return max(1, (self.base * self.num_blocks // kept) >> self.halvings)
-
-    def halve(self, size: int) -> None:
-        if size <= 1:
-            raise RuntimeError("out of memory at batch size 1; use a smaller model dtype or a larger device")
-        self.halvings += 1
-        self.events.append(f"out of memory at batch size {size}; halved")
-        log.warning(self.events[-1])
-
-
-def _is_oom(error: BaseException) -> bool:
-    return isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error).lower()
 
 
 def generate_batched(
@@ -62,16 +37,15 @@ def generate_batched(
     """Answers for ``records`` with ``removed`` blocks skipped, in micro-batches that survive OOM."""
     answers: list[str] = []
     start = 0
-    with skip_blocks(adapter.blocks, removed):
+    with adapter.skip(removed):
         while start < len(records):
             size = sizer.size_for(len(removed))
             try:
                 answers.extend(adapter.generate(records[start : start + size], max_new_tokens))
             except (torch.OutOfMemoryError, RuntimeError) as error:
-                if not _is_oom(error):
+                if not is_oom(error):
                     raise
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()
+                recover_from_oom()
                 sizer.halve(size)
                 continue
             start += size
@@ -117,10 +91,15 @@ def evaluate_variants(
     if len(variants) != len(stores):
         raise ValueError(f"{len(variants)} variants but {len(stores)} store paths")
     started = time.perf_counter()
-    sizer = BatchSizer(batch_size, len(adapter.blocks))
-    predict = predict or (lambda a, r, v, m: predict_per_variant(a, r, v, m, sizer))
-    sample_ids = list(records["sample_id"])
+    sample_ids = list(records["sample_id"]) if hasattr(records, "column_names") else [r["sample_id"] for r in records]
     n = len(sample_ids)
+    base = initial_batch_size(adapter, batch_size, records[0], max_new_tokens) if n else batch_size
+    sizer = BatchSizer(base, len(adapter.blocks))
+    if predict is None:
+        engine = predict_fused if len(variants) > 1 and can_fuse(adapter) else predict_per_variant
+
+        def predict(a: ModelAdapter, r: Sequence[dict], v: Sequence[tuple[int, ...]], m: int) -> dict[tuple[int, ...], list[str]]:
+            return engine(a, r, v, m, sizer)
     writers: dict[tuple[int, ...], StoreWriter] = {}
     if world.is_main:
         selection = hashlib.sha256("\n".join(sample_ids).encode()).hexdigest()
@@ -149,7 +128,8 @@ def evaluate_variants(
                 skip = max(done[v], chunk_start) - chunk_start
                 writers[v].append(sample_ids[chunk_start + skip : chunk_end], predictions[skip:], scores[skip:])
                 progress.update(chunk_end - chunk_start - skip)
-                done[v] = chunk_end
+        for v in todo:
+            done[v] = chunk_end
     progress.close()
     world.barrier()
     if not world.is_main:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from vlmprune.analysis.proxies import proxies_path, record_proxies, write_proxies
 from vlmprune.data.prepare import load_prepared, select_samples
 from vlmprune.engine.distributed import World
 from vlmprune.engine.evaluate import evaluate_variants
@@ -59,19 +61,25 @@ def run_evaluation(
         "component": adapter.component,
         "warnings": json.dumps(warnings),
     }
-    finished = evaluate_variants(
-        adapter,
-        records,
-        removed,
-        stores,
-        metric=evaluation["metric"],
-        max_new_tokens=evaluation["max_new_tokens"],
-        batch_size=evaluation["batch_size"],
-        chunk_size=evaluation["chunk_size"],
-        attrs=attrs,
-        identity={**model_identity(model["path"]), "dataset": dataset, "split": split, "component": model.get("component", "language"), "block_path": model.get("block_path")},
-        world=world,
-    )
+    baseline = list(variants) == ["full"]  # the baseline pass also records the one-pass proxies
+    with record_proxies(adapter.model, adapter.blocks) if baseline else nullcontext() as proxies:
+        finished = evaluate_variants(
+            adapter,
+            records,
+            removed,
+            stores,
+            metric=evaluation["metric"],
+            max_new_tokens=evaluation["max_new_tokens"],
+            batch_size=evaluation["batch_size"],
+            chunk_size=evaluation["chunk_size"],
+            attrs=attrs,
+            identity={**model_identity(model["path"]), "dataset": dataset, "split": split, "component": model.get("component", "language"), "block_path": model.get("block_path")},
+            world=world,
+        )
+    if baseline and summary is not None:
+        parts = world.gather(proxies.totals())
+        if world.is_main:
+            write_proxies(proxies_path(summary), parts, attrs)
     for name, store in finished.items():
         log.info("%s: accuracy %.4f on %d samples", name, store.accuracy, len(store.scores))
     if summary is not None and world.is_main:

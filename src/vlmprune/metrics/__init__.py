@@ -39,7 +39,8 @@ def get_metric(name: str) -> Metric:
     except KeyError:
         if name in CORPUS_METRICS:
             raise KeyError(f"metric {name!r} is corpus-level: use CORPUS_METRICS[{name!r}] or score_all") from None
-        raise KeyError(f"unknown metric {name!r}; known metrics: {sorted(METRICS)}, corpus metrics: {sorted(CORPUS_METRICS)}") from None
+        known = f"known metrics: {sorted(METRICS)}, corpus metrics: {sorted(CORPUS_METRICS)}"
+        raise KeyError(f"unknown metric {name!r}; {known}") from None
 
 
 def is_known(name: str) -> bool:

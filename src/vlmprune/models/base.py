@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -65,6 +67,14 @@ class ModelAdapter:
     name: ClassVar[str]
     model_types: ClassVar[tuple[str, ...]]
     block_paths: ClassVar[dict[str, tuple[str, ...]]]
+    #: ``config.json`` ``architectures`` entries this adapter serves (used when ``model_type`` is unknown).
+    architectures: ClassVar[tuple[str, ...]] = ()
+    #: Whether a decoder layer of this family returns a tuple (``skipping.PassThroughBlock``).
+    returns_tuple: ClassVar[bool] = False
+    #: MULTIFLOW modality -> regexes (``re.search``) over the checkpoint's tensor names.
+    modality_patterns: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: The checkpoint's modelling code is remote (``trust_remote_code``): loaded only where the config allows it.
+    remote_code: ClassVar[bool] = False
 
     def __init__(self, model: nn.Module, processor: Any, *, component: str = "language", block_path: str | None = None) -> None:
         if component not in COMPONENTS:
@@ -104,9 +114,46 @@ class ModelAdapter:
     def decode(self, generated: torch.Tensor) -> list[str]:
         raise NotImplementedError
 
+    def skip(self, removed: Iterable[int]) -> AbstractContextManager[None]:
+        """Within the context, the blocks at ``removed`` return their input (as the family's layers do)."""
+        from vlmprune.models.skipping import skip_blocks
+
+        return skip_blocks(self.blocks, removed, returns_tuple=self.returns_tuple)
+
     @torch.inference_mode()
     def generate(self, records: Sequence[dict[str, Any]], max_new_tokens: int) -> list[str]:
         """Greedy answers for a batch of records."""
-        inputs = self.encode(records)
+        return self.generate_encoded(self.encode(records), max_new_tokens)
+
+    @torch.inference_mode()
+    def generate_encoded(self, inputs: dict[str, Any], max_new_tokens: int) -> list[str]:
+        """Greedy answers for inputs from :meth:`encode` (or :meth:`pre_encode`)."""
         output = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
         return self.decode(output[:, inputs["input_ids"].shape[1] :])
+
+    @torch.inference_mode()
+    def pre_encode(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """``inputs`` with the image/video encoder already run, for several generations on one batch.
+
+        Uses the ``mm_encoder_outputs`` argument of Hugging Face VLMs: the pixel inputs are
+        replaced by the output of the model's own ``get_{modality}_features``, called as
+        ``generate`` would call it. Models without that argument get ``inputs`` unchanged.
+        """
+        model = self.model
+        if "mm_encoder_outputs" not in inspect.signature(model.forward).parameters:
+            return dict(inputs)
+        rest = dict(inputs)
+        encoded = {}
+        used: set[str] = set()
+        for modality in ("image", "video"):
+            encoder = getattr(model.base_model, f"get_{modality}_features", None)
+            if modality not in getattr(model, "input_modalities", ()) or encoder is None:
+                continue
+            arguments = {k: inputs[k] for k in inspect.signature(encoder).parameters if k != "kwargs" and k in inputs}
+            if not any(k.startswith("pixel_values") for k in arguments):
+                continue
+            encoded[modality] = encoder(**arguments, return_dict=True)
+            used.update(arguments)
+        for key in used:
+            rest.pop(key)
+        return {**rest, "mm_encoder_outputs": encoded} if encoded else rest

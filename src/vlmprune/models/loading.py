@@ -1,38 +1,121 @@
-"""Choosing and loading the adapter for a checkpoint."""
+"""Choosing and loading the adapter for a checkpoint.
+
+The adapter comes from ``model.adapter`` when the config names one, else from
+``config.json``'s ``model_type``, else from its ``architectures``. Safety: the checkpoint's
+own modelling code runs only for an adapter that needs it (Molmo v1) *and* with
+``model.trust_remote_code: true``; weights load from safetensors unless
+``model.allow_pickle: true``.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
-
-from transformers import AutoModelForImageTextToText, AutoProcessor
+from typing import Any
 
 from vlmprune.errors import ModelError
 from vlmprune.models.base import ModelAdapter, read_model_config, resolve_device, resolve_dtype
+from vlmprune.models.idefics3 import Idefics3Adapter
 from vlmprune.models.llava import LlavaAdapter
+from vlmprune.models.molmo import MolmoAdapter
+from vlmprune.models.molmo2 import Molmo2Adapter
+from vlmprune.models.native import GenericAdapter
+from vlmprune.models.qwen2_vl import Qwen2VLAdapter
 
-ADAPTERS: dict[str, type[ModelAdapter]] = {cls.name: cls for cls in (LlavaAdapter,)}
+ADAPTERS: dict[str, type[ModelAdapter]] = {
+    cls.name: cls for cls in (LlavaAdapter, MolmoAdapter, Molmo2Adapter, Qwen2VLAdapter, Idefics3Adapter, GenericAdapter)
+}
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
+
+
+def resolve_model_path(path: str | Path, *, config_only: bool = False) -> Path:
+    """A local directory for ``path``: itself, or the hub snapshot of a hub id (``org/name``).
+
+    A hub id is fetched (or found in the local cache) with ``huggingface_hub``; offline and not
+    cached, the message says how to get the files onto this machine.
+    """
+    local = Path(path)
+    if local.exists() or not HUB_ID.match(str(path)):
+        return local
+    try:
+        from huggingface_hub import snapshot_download
+
+        offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
+        patterns = ["*.json"] if config_only else None
+        return Path(snapshot_download(str(path), local_files_only=offline, allow_patterns=patterns))
+    except Exception as error:  # offline, unknown repo, gated repo, no network: all mean "not here"
+        raise ModelError(
+            f"model.path {str(path)!r} is not a local directory, and as a Hugging Face hub id it could not be "
+            f"fetched or found in the local cache ({type(error).__name__}). Download it on a machine with internet "
+            f"(e.g. `hf download {path} --local-dir models/{str(path).split('/')[-1]}`), copy it here and set "
+            "model.path to that directory"
+        ) from None
+
+
+def known_adapters() -> str:
+    return "; ".join(
+        f"{name} (model_type {', '.join(cls.model_types) or '-'})" for name, cls in sorted(ADAPTERS.items())
+    )
 
 
 def adapter_class(path: str | Path, name: str = "auto") -> type[ModelAdapter]:
-    """The adapter named in the config, or the one that serves ``config.json``'s ``model_type``."""
-    if name != "auto":
+    """The adapter named in the config, or the one that serves ``config.json``'s ``model_type``/``architectures``."""
+    if name not in (None, "", "auto"):
         try:
             return ADAPTERS[name]
         except KeyError:
-            raise ModelError(f"model.adapter {name!r} is unknown; known adapters: {sorted(ADAPTERS)}") from None
-    model_type = read_model_config(path).get("model_type")
+            raise ModelError(f"model.adapter {name!r} is unknown; known adapters: {known_adapters()}") from None
+    config = read_model_config(resolve_model_path(path, config_only=True))
+    model_type = config.get("model_type")
     for cls in ADAPTERS.values():
         if model_type in cls.model_types:
             return cls
-    known = sorted(t for cls in ADAPTERS.values() for t in cls.model_types)
+    architectures = config.get("architectures") or []
+    for cls in ADAPTERS.values():
+        if any(arch in cls.architectures for arch in architectures):
+            return cls
     raise ModelError(
-        f"no adapter knows model_type {model_type!r} of {str(path)!r}; known model types: {known}. "
-        "Name an adapter with model.adapter and, if its block list lives elsewhere, its module path with model.block_path"
+        f"no adapter knows model_type {model_type!r} (architectures {architectures}) of {str(path)!r}; "
+        f"known adapters: {known_adapters()}. For another model that AutoModelForImageTextToText loads, set "
+        "model.adapter: generic and name its block list by module path with model.block_path "
+        "(e.g. model.block_path: model.language_model.layers)"
     )
 
 
 def count_blocks(path: str | Path, *, adapter: str = "auto", component: str = "language") -> int:
-    return adapter_class(path, adapter).count_blocks(read_model_config(path), component)
+    return adapter_class(path, adapter).count_blocks(read_model_config(resolve_model_path(path, config_only=True)), component)
+
+
+def check_weights(path: Path, allow_pickle: bool) -> None:
+    """Refuse a checkpoint whose weights exist only as pickle files, unless ``model.allow_pickle`` is set."""
+    if allow_pickle or not path.is_dir():
+        return
+    if any(path.glob("*.safetensors")) or any(path.glob("*.safetensors.index.json")):
+        return
+    pickles = sorted(p.name for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    if pickles:
+        raise ModelError(
+            f"{str(path)!r} has weights only as pickle files ({', '.join(pickles[:3])}); loading a pickle can run "
+            "arbitrary code. Convert them to safetensors, or set model.allow_pickle: true if you trust the files"
+        )
+
+
+def check_remote_code(cls: type[ModelAdapter], path: Path, trust_remote_code: bool) -> bool:
+    """Whether to pass ``trust_remote_code=True``: only for an adapter that needs it and where the config allows it."""
+    if not cls.remote_code:
+        return False
+    if not trust_remote_code:
+        auto_map = read_model_config(path).get("auto_map") or {}
+        files = sorted({str(v).split(".")[0] + ".py" for v in auto_map.values() if isinstance(v, str)})
+        raise ModelError(
+            f"the {cls.name} adapter loads modelling code shipped with the checkpoint ({', '.join(files) or 'auto_map'} "
+            f"in {str(path)!r}), which runs that code on this machine. Read it, then set "
+            "model.trust_remote_code: true to allow it"
+        )
+    return True
 
 
 def load_adapter(
@@ -43,12 +126,33 @@ def load_adapter(
     device: str = "auto",
     component: str = "language",
     block_path: str | None = None,
+    trust_remote_code: bool = False,
+    allow_pickle: bool = False,
 ) -> ModelAdapter:
     """Load model and processor with ``from_pretrained`` and wrap them in their adapter."""
-    cls = adapter_class(path, adapter)
+    local = resolve_model_path(path)
+    cls = adapter_class(local, adapter)
+    remote = check_remote_code(cls, local, trust_remote_code)
+    check_weights(local, allow_pickle)
     torch_device = resolve_device(device)
-    model = AutoModelForImageTextToText.from_pretrained(
-        str(path), dtype=resolve_dtype(dtype, torch_device), use_safetensors=True
-    ).to(torch_device)
-    processor = AutoProcessor.from_pretrained(str(path))
+    torch_dtype = resolve_dtype(dtype, torch_device)
+    from transformers import AutoModelForCausalLM, AutoModelForImageTextToText, AutoProcessor
+
+    auto_model = AutoModelForCausalLM if cls.remote_code else AutoModelForImageTextToText
+    kwargs: dict[str, Any] = {"dtype": torch_dtype, "use_safetensors": None if allow_pickle else True}
+    if remote:
+        kwargs["trust_remote_code"] = True
+    try:
+        model = auto_model.from_pretrained(str(local), **kwargs).to(torch_device)
+    except (ValueError, KeyError) as error:
+        raise ModelError(
+            f"{auto_model.__name__} cannot load {str(path)!r} with the {cls.name} adapter: {error}"
+        ) from error
+    try:
+        processor = AutoProcessor.from_pretrained(str(local), **({"trust_remote_code": True} if remote else {}))
+    except ImportError as error:
+        raise ModelError(f"the processor of {str(path)!r} needs a package that is not installed: {error}".strip()) from error
+    except (OSError, ValueError, TypeError, AttributeError) as error:
+        hint = " (its video or image processor may need torchvision: pip install torchvision)"
+        raise ModelError(f"cannot load the processor of {str(path)!r}: {error}{hint}") from error
     return cls(model, processor, component=component, block_path=block_path)

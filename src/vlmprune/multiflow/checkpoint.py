@@ -72,7 +72,8 @@ def weight_files(model_path: str | os.PathLike) -> list[Path]:
         if path.suffix not in (".safetensors", ".bin"):
             raise CheckpointError(f"{path} is neither a .safetensors nor a .bin weight file.")
         return [path]
-    for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
+    for index_name, pattern in (("model.safetensors.index.json", "*.safetensors"),
+                                ("pytorch_model.bin.index.json", "pytorch_model*.bin")):
         index = path / index_name
         if index.exists():
             try:
@@ -84,7 +85,6 @@ def weight_files(model_path: str | os.PathLike) -> list[Path]:
                 raise CheckpointError(f"{index} lists shards that are missing from {path}: {', '.join(missing)}. "
                                       "Download the complete checkpoint.")
             return [path / s for s in shards]
-    for pattern in ("*.safetensors", "pytorch_model*.bin"):
         found = sorted(path.glob(pattern))
         if found:
             return found
@@ -127,7 +127,8 @@ def _safetensors_header(path: Path) -> list[TensorInfo]:
     return sorted(infos, key=lambda i: i.offset)
 
 
-def _load_bin(path: Path) -> dict[str, torch.Tensor]:
+def _load_bin(path: Path) -> tuple[dict[str, torch.Tensor], bool]:
+    """The shard's state dict, and whether its tensors are memory-mapped from the file."""
     legacy = not zipfile.is_zipfile(path)  # pre-1.6 torch.save format: cannot be memory-mapped
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=not legacy)
@@ -141,7 +142,7 @@ def _load_bin(path: Path) -> dict[str, torch.Tensor]:
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise _corrupt(path, "it does not hold a flat state dict of tensors")
-    return state
+    return state, not legacy
 
 
 def _bin_infos(path: Path, state: dict[str, torch.Tensor]) -> list[TensorInfo]:
@@ -156,7 +157,7 @@ def list_tensors(files: list[Path]) -> list[TensorInfo]:
         if path.suffix == ".safetensors":
             infos.extend(_safetensors_header(path))
         else:
-            state = _load_bin(path)
+            state, _ = _load_bin(path)
             infos.extend(_bin_infos(path, state))
             del state
     seen: dict[str, Path] = {}
@@ -173,7 +174,12 @@ _PAGE = mmap.PAGESIZE
 
 
 def _release_pages(tensor: torch.Tensor) -> None:
-    """Drop the process's mapping of the pages under a (read-only, file-backed) tensor."""
+    """Drop the process's mapping of the pages under a read-only, file-backed tensor.
+
+    The kernel rounds the range out to whole pages, which may take in the neighbours' first
+    and last pages; they are clean file pages, so a later read faults them in again. Never
+    call this on anonymous memory: there it would zero the data.
+    """
     if _libc is None or tensor.numel() == 0:
         return
     begin = tensor.data_ptr()
@@ -199,12 +205,14 @@ def _safetensors_chunks(fd: int, info: TensorInfo, buffer: np.ndarray) -> Iterat
         done += count
 
 
-def _bin_chunks(tensor: torch.Tensor, dtype: str, per_chunk: int) -> Iterator[np.ndarray]:
+def _bin_chunks(tensor: torch.Tensor, dtype: str, per_chunk: int, mapped: bool) -> Iterator[np.ndarray]:
     flat = tensor.reshape(-1).view(TORCH_BITS[dtype])
+    mapped = mapped and flat.data_ptr() == tensor.data_ptr()  # reshape did not copy
     for start in range(0, flat.numel(), per_chunk):
         piece = flat[start : start + per_chunk]
         yield piece.numpy().view(BITS_DTYPE[dtype])
-        _release_pages(piece)
+        if mapped:
+            _release_pages(piece)
 
 
 def iter_tensor_chunks(
@@ -234,7 +242,7 @@ def iter_tensor_chunks(
             finally:
                 os.close(fd)
         else:
-            state = _load_bin(path)
+            state, mapped = _load_bin(path)
             for info in wanted:
-                yield info, _bin_chunks(state[info.name], info.dtype, buffer.nbytes // ITEMSIZE[info.dtype])
+                yield info, _bin_chunks(state[info.name], info.dtype, buffer.nbytes // ITEMSIZE[info.dtype], mapped)
             del state

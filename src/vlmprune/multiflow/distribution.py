@@ -118,8 +118,13 @@ def compute_distribution(
     infos = list_tensors(files)
     model_dir = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
     architecture = config.architecture
-    if architecture == "auto" and set(config.patterns) != set(MODALITIES):
-        architecture = detect_architecture((i.name for i in infos), model_dir)
+    if architecture == "auto":
+        try:
+            architecture = detect_architecture((i.name for i in infos), model_dir)
+        except ValueError:
+            if set(config.patterns) != set(MODALITIES):
+                raise
+            architecture = "custom"  # every modality's patterns given; exclusions from config only
     rules = ModalityRules.build(architecture, config.patterns, config.exclude)
     groups = _assign(infos, rules)
     if not any(groups.values()):

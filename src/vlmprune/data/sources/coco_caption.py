@@ -55,7 +55,8 @@ def _karpathy(target: Target, root: Path, split: str):
         require_keys(target, path, entry, ["filepath", "filename", "cocoid", "split", "sentences"], "an image")
         if entry["split"] in KARPATHY_SPLITS[split]:
             captions = [s["raw"] for s in entry["sentences"]]
-            yield Row(f"{target.name}/{split}/{entry['cocoid']}", image(root / entry["filepath"] / entry["filename"]), "", captions, [])
+            path = root / entry["filepath"] / entry["filename"]
+            yield Row(f"{target.name}/{split}/{entry['cocoid']}", image(path), "", captions, [])
 
 
 def _official(target: Target, root: Path, split: str):
@@ -70,4 +71,5 @@ def _official(target: Target, root: Path, split: str):
     for entry in data["images"]:
         require_keys(target, path, entry, ["id", "file_name"], "an image")
         if captions[entry["id"]]:
-            yield Row(f"{target.name}/{split}/{entry['id']}", image(root / f"{split}2014" / entry["file_name"]), "", captions[entry["id"]], [])
+            path = root / f"{split}2014" / entry["file_name"]
+            yield Row(f"{target.name}/{split}/{entry['id']}", image(path), "", captions[entry["id"]], [])

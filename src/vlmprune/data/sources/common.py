@@ -1,8 +1,8 @@
 """What every source shares: its two errors, layout checks, and building records.
 
 Sources that read local files reference images by absolute path (``{"path": ..., "bytes":
-None}``) instead of copying them, so preparing VQA v2 does not duplicate COCO; the prepared
-records stay valid as long as the raw files stay where they are.
+None}``) instead of reading them, so loading VQA v2 does not copy all of COCO into memory;
+``save_to_disk`` (datasets 5) embeds the bytes of the records it writes.
 """
 
 from __future__ import annotations

@@ -156,7 +156,6 @@ def load_rows(
     split: str,
     *,
     config: str | None = None,
-    revision: str | None = None,
     local_path: str | Path | None = None,
     how_to_get: str = "",
 ) -> datasets.Dataset:
@@ -167,7 +166,7 @@ def load_rows(
             raise LayoutError(f"dataset {target.name!r}: local path {root} is not a directory (set by {config_key(target.name)})")
         return _load_local(target, root, config, split)
     try:
-        return datasets.load_dataset(hub_id, config, split=split, revision=revision)
+        return datasets.load_dataset(hub_id, config, split=split)
     except (ConnectionError, DatasetNotFoundError) as err:
         raise unavailable(
             target.name, hub_id, f"it is not in the local Hugging Face cache and the hub cannot be reached ({err})", how_to_get
@@ -191,7 +190,6 @@ def load_records(
     *,
     adapter: str,
     configs: Sequence[str | None] = (None,),
-    revision: str | None = None,
     local_path: str | Path | None = None,
     how_to_get: str = "",
 ) -> datasets.Dataset:
@@ -199,11 +197,16 @@ def load_records(
     spec = ADAPTERS[adapter]
     parts = []
     for config in configs:
-        rows = load_rows(target, hub_id, split, config=config, revision=revision, local_path=local_path, how_to_get=how_to_get)
-        where = f"split {split!r}" + (f" of config {config!r}" if config else "") + (f" under {local_path}" if local_path else f" of {hub_id}")
+        rows = load_rows(target, hub_id, split, config=config, local_path=local_path, how_to_get=how_to_get)
+        where = f"split {split!r}" + (f" of config {config!r}" if config else "")
+        where += f" under {local_path}" if local_path else f" of {hub_id}"
         require_columns(target, where, rows.column_names, spec.columns)
+        # Images pass through as stored bytes: decoding and re-encoding them would only cost time.
         rows = rows.cast_column(spec.image_column, datasets.Image(decode=False))
-        parts.append(rows.map(_converter(target, split, spec), batched=True, with_indices=True, remove_columns=rows.column_names, features=RECORD_FEATURES))
+        convert = _converter(target, split, spec)
+        parts.append(
+            rows.map(convert, batched=True, with_indices=True, remove_columns=rows.column_names, features=RECORD_FEATURES)
+        )
     records = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
     if len(records) == 0:
         raise LayoutError(f"dataset {target.name!r}: split {split!r} holds no question with an image")

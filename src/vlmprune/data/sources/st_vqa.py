@@ -39,12 +39,14 @@ def load_records(target: Target, split: str, local_path: str | Path | None, *, h
         require_keys(target, path, entry, ["question_id", "question", "file_path"], "a question")
     if split != "test":
         entries = sorted(entries, key=lambda e: e["question_id"])
+        # The same order as Molmo's RandomState(63069).shuffle of the sorted list.
         order = np.random.RandomState(HELD_OUT_SEED).permutation(len(entries))
         chosen = order[:HELD_OUT] if split == "heldout" else order[HELD_OUT:]
         entries = [entries[i] for i in chosen]
     image = ImageFiles(target)
     rows = (
-        Row(f"{target.name}/{split}/{e['question_id']}", image(root / e["file_path"]), e["question"], list(e.get("answers", [])), [])
+        Row(f"{target.name}/{split}/{e['question_id']}", image(root / e["file_path"]), e["question"],
+            list(e.get("answers", [])), [])
         for e in entries
     )
     return to_dataset(target, rows)

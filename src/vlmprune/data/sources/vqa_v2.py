@@ -23,7 +23,17 @@ from pathlib import Path
 
 import datasets
 
-from vlmprune.data.sources.common import ImageFiles, LayoutError, Row, Target, read_json, require_file, require_keys, require_root, to_dataset
+from vlmprune.data.sources.common import (
+    ImageFiles,
+    LayoutError,
+    Row,
+    Target,
+    read_json,
+    require_file,
+    require_keys,
+    require_root,
+    to_dataset,
+)
 
 VQA_V2_FILES = {
     "questions": "v2_OpenEnded_mscoco_{split}_questions.json",
@@ -73,7 +83,9 @@ def load_records(
             require_keys(target, questions_path, question, ["image_id", "question", "question_id"], "a question")
             qid = question["question_id"]
             if qid not in answers_of:
-                raise LayoutError(f"dataset {target.name!r}: question {qid} of {questions_path} has no annotation in {annotations_path}")
+                raise LayoutError(
+                    f"dataset {target.name!r}: question {qid} of {questions_path} has no annotation in {annotations_path}"
+                )
             path = root / IMAGE_PATTERN.format(split=split, image_id=question["image_id"])
             yield Row(f"{target.name}/{split}/{qid}", image(path), question["question"], answers_of[qid], [])
 

@@ -1,0 +1,1 @@
+"""The comparison stage: train versus validation per dataset, and across datasets."""

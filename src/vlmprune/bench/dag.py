@@ -1,0 +1,144 @@
+"""Benchmark how long Snakemake takes to plan the workflow at full scale (``snakemake -n``).
+
+Writes a config with every registered dataset (:data:`vlmprune.data.registry.DATASETS`) and
+both splits into a temporary working directory, then times ``snakemake -n`` there a few
+times and prints each run, the number of jobs in the plan, and the median. The model is the
+embedded default (``data/models/demo-llava``, counted without being built), and each dataset
+gets a ``path`` to an empty stand-in folder so that datasets that need local data count as
+available. Nothing runs: this is the time a user waits before the first job is submitted.
+
+    python -m vlmprune.bench dag [--repeats 5] [--extra 'beam: {max_blocks: 4}']
+
+It also times the plan of one dataset and one split: the difference is what the DAG's size
+costs, the rest is Snakemake's and the rules' fixed start-up (imports at parse time).
+
+``--extra`` merges a YAML mapping into the config (for sections such as beam search). The last
+line is ``dag plan seconds (median of N): X.XX, jobs: J``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vlmprune.data.registry import DATASETS
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def full_scale_config(stub_dir: Path, splits: list[str], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every registered dataset with ``splits``; datasets point at empty stand-in folders under ``stub_dir``."""
+    datasets = {}
+    for name in DATASETS:
+        stub = stub_dir / name
+        stub.mkdir(parents=True, exist_ok=True)
+        datasets[name] = {"splits": list(splits), "path": str(stub)}
+    config = {
+        "model": {"path": "data/models/demo-llava"},
+        "datasets": datasets,
+        "evaluation": {"num_samples": 500},
+    }
+    return _merge(config, extra or {})
+
+
+def snakemake_command() -> list[str]:
+    exe = Path(sys.executable).with_name("snakemake")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "snakemake"]
+
+
+def count_jobs(output: str) -> int:
+    """The ``total`` row of Snakemake's "Job stats" table."""
+    match = re.search(r"^total\s+(\d+)\s*$", output, flags=re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"no job stats in snakemake's output:\n{output[-3000:]}")
+    return int(match.group(1))
+
+
+def time_dry_run(workdir: Path, snakefile: Path, extra_args: list[str]) -> tuple[float, int, dict[str, int]]:
+    """Seconds of one ``snakemake -n`` in ``workdir``, the number of jobs and the jobs per rule."""
+    cmd = [*snakemake_command(), "-s", str(snakefile), "-n", "--cores", "1", *extra_args]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    output = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output[-3000:]}")
+    per_rule = {
+        m.group(1): int(m.group(2))
+        for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", output.split("Job stats:", 1)[-1], flags=re.MULTILINE)
+        if m.group(1) != "total"
+    }
+    return seconds, count_jobs(output), per_rule
+
+
+def measure(workdir: Path, config: dict[str, Any], args: argparse.Namespace, label: str) -> dict[str, Any]:
+    """Write ``config`` into ``workdir`` and time ``args.repeats`` dry runs there."""
+    (workdir / "config").mkdir(parents=True, exist_ok=True)
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    runs, jobs, per_rule = [], 0, {}
+    for i in range(args.repeats):
+        seconds, jobs, per_rule = time_dry_run(workdir, args.snakefile.resolve(), args.snakemake_args)
+        runs.append(seconds)
+        print(f"{label} run {i + 1}: {seconds:.2f} s, {jobs} jobs", flush=True)
+    return {"seconds": runs, "median_seconds": statistics.median(runs), "jobs": jobs, "jobs_per_rule": per_rule}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vlmprune.bench dag", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5, help="timed dry runs (the median is reported)")
+    parser.add_argument("--splits", nargs="+", default=["train", "val"])
+    parser.add_argument("--extra", default="", help="YAML mapping merged into the config, e.g. 'beam: {max_blocks: 4}'")
+    parser.add_argument("--snakefile", type=Path, default=REPO / "Snakefile")
+    parser.add_argument("--no-small", action="store_true",
+                        help="skip the reference plan of one dataset and one split (the fixed start-up cost)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("snakemake_args", nargs="*", help="extra snakemake arguments (after --)")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+
+    extra = yaml.safe_load(args.extra) if args.extra else {}
+    if not isinstance(extra, dict):
+        parser.error("--extra must be a YAML mapping")
+    root = Path(tempfile.mkdtemp(prefix="vlmprune-dag-"))
+    try:
+        config = full_scale_config(root / "stub-data", args.splits, extra)
+        print(f"config: {len(config['datasets'])} datasets x {len(args.splits)} splits ({' '.join(args.splits)})"
+              + (f", extra {json.dumps(extra)}" if extra else ""), flush=True)
+        figures: dict[str, Any] = {"datasets": len(config["datasets"]), "splits": args.splits, "extra": extra}
+        if not args.no_small:
+            first = next(iter(config["datasets"]))
+            small = {**config, "datasets": {first: {**config["datasets"][first], "splits": args.splits[:1]}}}
+            figures["small"] = measure(root / "small", small, args, "1 dataset x 1 split")
+        figures["full"] = full = measure(root / "full", config, args, "full scale")
+        print("jobs per rule: " + ", ".join(f"{rule} {n}" for rule, n in full["jobs_per_rule"].items()))
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2))
+        if "small" in figures:
+            print(f"start-up (1 dataset x 1 split, {figures['small']['jobs']} jobs): "
+                  f"{figures['small']['median_seconds']:.2f} s")
+        print(f"dag plan seconds (median of {len(full['seconds'])}): {full['median_seconds']:.2f}, jobs: {full['jobs']}")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+if __name__ == "__main__":
+    sys.exit(main())

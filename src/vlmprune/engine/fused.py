@@ -1,0 +1,171 @@
+"""Fused evaluation of many variants on one batch (DESIGN §4).
+
+Removing blocks leaves every hidden state before the first removed block unchanged, so per
+micro-batch the image encoder runs once and the prompt prefill of each block runs once:
+
+- the variant whose first removed block comes last runs first, with its leading blocks
+  wrapped in :class:`Recorder`, which keeps each block's prefill output and the keys and
+  values it writes into the KV cache;
+- every other variant runs ``generate`` with its leading blocks replaced by
+  :class:`Replay`, which at prefill writes the recorded keys and values into the cache and
+  returns the recorded output without computing, and at decode runs the real block.
+
+Only the model's own ``generate`` runs, so no model's forward is rewritten; the only model
+knowledge used is the block list and the cache's ``update``, common to Hugging Face decoders.
+Adapters that replace :meth:`ModelAdapter.generate` (remote code with its own cache) are
+evaluated variant by variant instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+
+from vlmprune.engine.batching import BatchSizer, is_oom, recover_from_oom
+from vlmprune.models.base import ModelAdapter
+
+Variant = tuple[int, ...]
+
+
+def first_removed(variant: Variant, num_blocks: int) -> int:
+    """Index of the first removed block; ``num_blocks`` for the full model."""
+    return min(variant, default=num_blocks)
+
+
+def can_fuse(adapter: ModelAdapter) -> bool:
+    """Whether the adapter generates through Hugging Face ``generate`` and a ``Cache`` (the base method)."""
+    return type(adapter).generate is ModelAdapter.generate
+
+
+class Recorder(nn.Module):
+    """Runs the real block; at its first call (the prefill) keeps its output and its cache writes."""
+
+    def __init__(self, block: nn.Module) -> None:
+        super().__init__()
+        self.block = block
+        self.output: Any = None
+        self.writes: list[tuple[tuple, dict]] = []
+
+    def forward(self, hidden_states: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        if self.output is not None:
+            return self.block(hidden_states, *args, **kwargs)
+        with _record_updates(kwargs.get("past_key_values"), self.writes):
+            self.output = self.block(hidden_states, *args, **kwargs)
+        return self.output
+
+
+class Replay(nn.Module):
+    """At the prefill, replays a :class:`Recorder`'s cache writes and output; then runs the real block."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        super().__init__()
+        self.recorder = recorder
+        self.replayed = False
+
+    def forward(self, hidden_states: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        if self.replayed:
+            return self.recorder.block(hidden_states, *args, **kwargs)
+        self.replayed = True
+        recorded = self.recorder.output
+        shape = (recorded[0] if isinstance(recorded, tuple) else recorded).shape
+        if hidden_states.shape != shape:
+            raise RuntimeError(f"replayed prefill of shape {tuple(shape)} given hidden states of shape {tuple(hidden_states.shape)}")
+        cache = kwargs.get("past_key_values")
+        for args_, kwargs_ in self.recorder.writes:
+            cache.update(*args_, **kwargs_)
+        return recorded
+
+
+@contextmanager
+def _record_updates(cache: Any, writes: list[tuple[tuple, dict]]) -> Iterator[None]:
+    """Within the context, every ``cache.update(...)`` call is also appended to ``writes``."""
+    if cache is None or not hasattr(cache, "update"):
+        yield
+        return
+    update = cache.update
+
+    def recording_update(*args: Any, **kwargs: Any) -> Any:
+        writes.append((args, kwargs))
+        return update(*args, **kwargs)
+
+    cache.update = recording_update
+    try:
+        yield
+    finally:
+        del cache.update  # the instance attribute goes; the class method shows through again
+
+
+@contextmanager
+def _swapped(blocks: nn.ModuleList, replacements: dict[int, nn.Module]) -> Iterator[None]:
+    originals = {i: blocks[i] for i in replacements}
+    try:
+        for i, module in replacements.items():
+            blocks[i] = module
+        yield
+    finally:
+        for i, module in originals.items():
+            blocks[i] = module
+
+
+def _fused_batch(
+    adapter: ModelAdapter, inputs: dict[str, Any], variants: Sequence[Variant], max_new_tokens: int
+) -> dict[Variant, list[str]]:
+    """Answers of every variant for one encoded micro-batch, sharing encoder and prefix prefill."""
+    blocks = adapter.blocks
+    n = len(blocks)
+    shared = adapter.pre_encode(inputs)
+    groups: dict[int, list[Variant]] = {}
+    for v in variants:
+        groups.setdefault(first_removed(v, n), []).append(v)
+    order = sorted(groups, reverse=True)
+    # the leading group runs for real; the recorded prefix is as deep as the next group needs
+    depth = order[1] if len(order) > 1 else 0
+    recorders = [Recorder(blocks[i]) for i in range(depth)]
+    answers: dict[Variant, list[str]] = {}
+    lead, *rest = groups[order[0]]
+    with _swapped(blocks, dict(enumerate(recorders))), adapter.skip(lead):
+        answers[lead] = adapter.generate_encoded(shared, max_new_tokens)
+    for v in rest:
+        with adapter.skip(v):
+            answers[v] = adapter.generate_encoded(shared, max_new_tokens)
+    for start in order[1:]:
+        for v in groups[start]:
+            with _swapped(blocks, {i: Replay(recorders[i]) for i in range(start)}), adapter.skip(v):
+                answers[v] = adapter.generate_encoded(shared, max_new_tokens)
+    return answers
+
+
+def predict_fused(
+    adapter: ModelAdapter, records: Sequence[dict], variants: Sequence[Variant], max_new_tokens: int, sizer: BatchSizer
+) -> dict[Variant, list[str]]:
+    """Answers of every variant for ``records``; equal, sample by sample, to ``predict_per_variant``.
+
+    One micro-batch serves all variants, sized for the variant that removes fewest blocks;
+    on out-of-memory the micro-batch is halved and redone.
+    """
+    if not can_fuse(adapter):
+        raise TypeError(f"{type(adapter).__name__} replaces generate(); evaluate its variants one by one")
+    answers: dict[Variant, list[str]] = {v: [] for v in variants}
+    if not variants:
+        return answers
+    fewest = min(len(v) for v in variants)
+    start = 0
+    while start < len(records):
+        size = sizer.size_for(fewest)
+        try:
+            with torch.inference_mode():
+                batch = _fused_batch(adapter, adapter.encode(records[start : start + size]), variants, max_new_tokens)
+        except (torch.OutOfMemoryError, RuntimeError) as error:
+            if not is_oom(error):
+                raise
+            recover_from_oom()
+            sizer.halve(size)
+            continue
+        for v in variants:
+            answers[v].extend(batch[v])
+        start += size
+    return answers

@@ -1,0 +1,31 @@
+"""Molmo2 (``Molmo2ForConditionalGeneration``, native in ``transformers`` 5), e.g. ``allenai/Molmo2-8B``.
+
+Language blocks at ``model.language_model.layers`` (each layer picks the scaled or unscaled
+rotary table by its index, so removal keeps indices); vision blocks at
+``model.vision_tower.layers``. The prompt comes from the processor's chat template; a
+checkpoint without one gets the Qwen-style turn its tokenizer is built on. Molmo2's image
+and video processors need ``torchvision``.
+"""
+
+from __future__ import annotations
+
+from vlmprune.models.native import ChatTemplateAdapter
+
+
+class Molmo2Adapter(ChatTemplateAdapter):
+    name = "molmo2"
+    model_types = ("molmo2",)
+    architectures = ("Molmo2ForConditionalGeneration",)
+    block_paths = {
+        "language": ("model.language_model.layers",),
+        "vision": ("model.vision_tower.layers",),
+    }
+    image_placeholder = "<|image|>"
+    fallback_format = "<|im_start|>user\n{image}{body}<|im_end|>\n<|im_start|>assistant\n"
+    # Names as transformers 5 loads and saves them: model.vision_tower.…, model.multi_modal_projector.…,
+    # model.language_model.layers.N, model.language_model.embed_tokens, lm_head.
+    modality_patterns = {
+        "vision": (r"(^|\.)vision_tower\.",),
+        "fusion": (r"(^|\.)multi_modal_projector\.", r"(^|\.)language_model\.layers\.\d+\."),
+        "text": (r"(^|\.)embed_tokens\.", r"(^|\.)lm_head\."),
+    }

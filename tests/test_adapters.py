@@ -1,0 +1,391 @@
+"""Adapters: tiny random checkpoints of each native family, Molmo v1 through stand-ins, bad input.
+
+For each architecture: the blocks found, generation, and removal of block 0 and of the last
+block equal to a model physically built without it (generation and KV cache included).
+Qwen2-VL and Molmo2 processors need torchvision (their video/image processors have no PIL
+version in transformers 5.23); without it their checkpoints load to a clear error and the
+removal test feeds the model inputs built by hand.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from vlmprune.errors import ModelError
+from vlmprune.models.base import module_at
+from vlmprune.models.loading import ADAPTERS, adapter_class, load_adapter
+from vlmprune.models.molmo import MolmoAdapter
+from vlmprune.models.molmo2 import Molmo2Adapter
+from vlmprune.models.native import GenericAdapter
+from vlmprune.models.qwen2_vl import Qwen2VLAdapter
+
+HAS_TORCHVISION = importlib.util.find_spec("torchvision") is not None
+WORDS = "what color is the shape ? which how many answer question using a single word or phrase . red blue green circle"
+
+
+def word_tokenizer(special: list[str], **kwargs):
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {t: i for i, t in enumerate([*special, "[UNK]", *sorted(set(WORDS.split()))])}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.Lowercase()
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation("isolated")])
+    tokenizer.add_special_tokens(special)
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", padding_side="left", **kwargs)
+
+
+def records(n: int = 2) -> list[dict]:
+    colours = [(255, 0, 0), (0, 0, 255), (0, 255, 0)]
+    return [
+        {"image": Image.new("RGB", (40 + 8 * i, 48), colours[i % 3]), "question": "what color is the shape?",
+         "answers": ["red"], "style": "vqa2", "choices": None}
+        for i in range(n)
+    ]
+
+
+def physically_removed(model: nn.Module, blocks_path: str, block: int) -> nn.Module:
+    """A deep copy with the block deleted and the later layers (and per-layer tables) renumbered."""
+    model = copy.deepcopy(model)
+    text = module_at(model, blocks_path.rsplit(".", 1)[0])
+    del text.layers[block]
+    for index, layer in enumerate(text.layers):
+        layer.self_attn.layer_idx = index
+    text.config.num_hidden_layers -= 1
+    if getattr(text.config, "layer_types", None):
+        text.config.layer_types = text.config.layer_types[:block] + text.config.layer_types[block + 1 :]
+    if hasattr(text, "rope_types"):  # Molmo2: scaled or unscaled rotary table per layer
+        text.rope_types = text.rope_types[:block] + text.rope_types[block + 1 :]
+    return model
+
+
+def greedy(model, inputs):
+    out = model.generate(**inputs, max_new_tokens=4, min_new_tokens=4, do_sample=False, output_logits=True,
+                         return_dict_in_generate=True)
+    return out.sequences, torch.stack(out.logits)
+
+
+@torch.inference_mode()
+def check_removal_equals_physical(adapter, inputs, blocks_path):
+    full, full_scores = greedy(adapter.model, inputs)
+    for block in (0, len(adapter.blocks) - 1):
+        reference, reference_scores = greedy(physically_removed(adapter.model, blocks_path, block), inputs)
+        with adapter.skip([block]):
+            tokens, scores = greedy(adapter.model, inputs)
+        assert torch.equal(tokens, reference), f"block {block}"
+        torch.testing.assert_close(scores, reference_scores, rtol=1e-5, atol=1e-5)
+        assert not torch.allclose(scores, full_scores)
+    again, _ = greedy(adapter.model, inputs)
+    assert torch.equal(again, full)
+
+
+# ---------------------------------------------------------------- native: LLaVA, Idefics3
+
+
+def save_tiny_llava(out: Path) -> Path:
+    """Built here (not with the demo's builder) so that this test pins only the adapter."""
+    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+    tok = word_tokenizer(["[PAD]", "[BOS]", "[EOS]", "<image>", "user", "assistant", ":"], pad_token="[PAD]",
+                         bos_token="[BOS]", eos_token="[EOS]", extra_special_tokens=["<image>"])
+    images = CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    processor = LlavaProcessor(image_processor=images, tokenizer=tok, patch_size=16, vision_feature_select_strategy="default",
+                               num_additional_image_tokens=1, image_token="<image>")
+    config = LlavaConfig(
+        vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                       image_size=32, patch_size=16, projection_dim=32),
+        text_config=LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                                num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128,
+                                pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id),
+        image_token_index=tok.convert_tokens_to_ids("<image>"), image_seq_length=4, vision_feature_select_strategy="default",
+        vision_feature_layer=-1,
+    )
+    torch.manual_seed(0)
+    LlavaForConditionalGeneration(config).save_pretrained(out)
+    processor.save_pretrained(out)
+    return out
+
+
+def save_tiny_idefics3(out: Path) -> Path:
+    from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor
+    from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
+
+    special = ["<|endoftext|>", "<|begin_of_text|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>",
+               "<global-img>", "user", "assistant", ":"] + [f"<row_{i + 1}_col_{j + 1}>" for i in range(6) for j in range(6)]
+    tok = word_tokenizer(special, pad_token="<|endoftext|>", eos_token="<end_of_utterance>", bos_token="<|begin_of_text|>")
+    images = Idefics3ImageProcessorPil(do_image_splitting=False, size={"longest_edge": 32}, max_image_size={"longest_edge": 32})
+    processor = Idefics3Processor(image_processor=images, tokenizer=tok, image_seq_len=4)
+    config = Idefics3Config(
+        text_config=dict(model_type="llama", vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=256,
+                         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=32, patch_size=8),
+        image_token_id=tok.convert_tokens_to_ids("<image>"), scale_factor=2,
+    )
+    torch.manual_seed(0)
+    Idefics3ForConditionalGeneration(config).save_pretrained(out)
+    processor.save_pretrained(out)
+    return out
+
+
+@pytest.mark.parametrize("family", ["llava", "idefics3"])
+def test_native_family_end_to_end(family, tmp_path):
+    path = {"llava": save_tiny_llava, "idefics3": save_tiny_idefics3}[family](tmp_path / family)
+    adapter = load_adapter(path, device="cpu", dtype="float32")
+    assert adapter.name == family and adapter_class(path) is type(adapter)
+    config = json.loads((path / "config.json").read_text())
+    assert len(adapter.blocks) == type(adapter).count_blocks(config, "language")
+    answers = adapter.generate(records(), max_new_tokens=3)
+    assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
+    blocks_path = {"llava": "model.language_model.layers", "idefics3": "model.text_model.layers"}[family]
+    check_removal_equals_physical(adapter, adapter.encode(records()), blocks_path)
+    vision = type(adapter)(adapter.model, adapter.processor, component="vision")
+    assert len(vision.blocks) == type(vision).count_blocks(config, "vision")
+    assert set(adapter.modality_patterns) <= {"vision", "fusion", "text"}
+    assert list(GenericAdapter(adapter.model, adapter.processor).blocks) == list(adapter.blocks)
+
+
+# ---------------------------------------------------------------- native: Qwen2-VL, Molmo2
+
+
+def tiny_qwen2_vl():
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
+    tok = word_tokenizer(special, pad_token="<|endoftext|>", eos_token="<|im_end|>")
+    images = Qwen2VLImageProcessorPil(min_pixels=56 * 56, max_pixels=56 * 56, patch_size=14, merge_size=2, temporal_patch_size=2)
+    ids = {t: tok.convert_tokens_to_ids(t) for t in special}
+    config = Qwen2VLConfig(
+        # hybrid cache: block 0 (and 2) use a sliding window shorter than the prompt
+        text_config=dict(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=4, num_attention_heads=2,
+                         num_key_value_heads=1, max_position_embeddings=256, use_sliding_window=True, sliding_window=6,
+                         layer_types=["sliding_attention", "full_attention", "sliding_attention", "full_attention"],
+                         rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+                         eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"], bos_token_id=None),
+        vision_config=dict(depth=2, embed_dim=32, hidden_size=32, num_heads=2, mlp_ratio=2, patch_size=14,
+                           spatial_merge_size=2, temporal_patch_size=2),
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+    )
+    torch.manual_seed(0)
+    return Qwen2VLForConditionalGeneration(config).eval(), tok, images
+
+
+def tiny_molmo2():
+    from transformers import Molmo2Config, Molmo2ForConditionalGeneration
+
+    config = Molmo2Config(
+        text_config=dict(hidden_size=32, num_attention_heads=2, num_key_value_heads=1, head_dim=16, vocab_size=64,
+                         additional_vocab_size=8, num_hidden_layers=4, intermediate_size=64, max_position_embeddings=128,
+                         rope_scaling_layers=[0, 2], rope_parameters={"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0}),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                           num_key_value_heads=2, head_dim=16, image_size=[28, 28], patch_size=14),
+        adapter_config=dict(vision_feature_layer=[-1], hidden_size=32, num_attention_heads=2, num_key_value_heads=2,
+                            head_dim=16, intermediate_size=64, text_hidden_size=32),
+        image_start_token_id=64, low_res_image_start_token_id=65, image_end_token_id=66, image_patch_id=67,
+        frame_start_token_id=68, frame_end_token_id=69,
+    )
+    torch.manual_seed(0)
+    return Molmo2ForConditionalGeneration(config).eval()
+
+
+def test_qwen2_vl_removal_with_mrope_and_a_sliding_window_cache():
+    model, tok, images = tiny_qwen2_vl()
+    adapter = Qwen2VLAdapter(model, None)
+    assert len(adapter.blocks) == 4 and adapter.blocks is model.model.language_model.layers
+    assert len(Qwen2VLAdapter(model, None, component="vision").blocks) == 2
+    pixels = images([Image.new("RGB", (56, 56), (255, 0, 0)), Image.new("RGB", (56, 56), (0, 0, 255))], return_tensors="pt")
+    n_image = int(pixels["image_grid_thw"][0].prod()) // 4
+    prompts = [Qwen2VLAdapter.fallback_format.format(image=Qwen2VLAdapter.image_placeholder.replace("<|image_pad|>", "<|image_pad|>" * n_image),
+                                                     body=q) for q in ("what color is the shape?", "which?")]
+    inputs = {**tok(prompts, return_tensors="pt", padding=True), **pixels}
+    check_removal_equals_physical(adapter, inputs, "model.language_model.layers")
+
+
+def test_molmo2_removal_with_per_layer_rotary_tables():
+    model = tiny_molmo2()
+    adapter = Molmo2Adapter(model, None)
+    assert len(adapter.blocks) == 4 and len(Molmo2Adapter(model, None, component="vision").blocks) == 2
+    ids = torch.randint(1, 60, (2, 9), generator=torch.Generator().manual_seed(0))
+    mask = torch.ones_like(ids)
+    mask[1, :3] = 0  # left padding
+    check_removal_equals_physical(adapter, {"input_ids": ids, "attention_mask": mask}, "model.language_model.layers")
+
+
+@pytest.mark.skipif(HAS_TORCHVISION, reason="with torchvision the processor loads")
+def test_processors_that_need_torchvision_fail_clearly(tmp_path):
+    model = tiny_molmo2()
+    model.save_pretrained(tmp_path)
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps({"image_processor_type": "Molmo2ImageProcessor"}))
+    with pytest.raises(ModelError, match="processor"):
+        load_adapter(tmp_path, device="cpu", dtype="float32")
+
+
+# ---------------------------------------------------------------- Molmo v1 (remote code) through stand-ins
+
+
+class StandInMolmoBlock(nn.Module):
+    """Molmo's block contract: ``(x, (k, v))`` with a legacy per-layer cache, positions from ``position_ids``."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.qkv, self.out = nn.Linear(d, 3 * d), nn.Linear(d, d)
+
+    def forward(self, x, attention_bias=None, position_ids=None, drop_mask=None, layer_past=None, use_cache=False):
+        q, k, v = self.qkv(x).unsqueeze(1).chunk(3, dim=-1)
+        angle = position_ids[:, None, :, None].float() / 3.0
+        q, k = q * torch.cos(angle), k * torch.cos(angle) + torch.sin(angle)
+        if layer_past is not None:
+            k, v = torch.cat([layer_past[0], k], dim=-2), torch.cat([layer_past[1], v], dim=-2)
+        scores = q @ k.transpose(-1, -2) / k.shape[-1] ** 0.5 + attention_bias[:, :, -x.shape[1]:, : k.shape[-2]]
+        x = x + self.out((scores.softmax(-1) @ v).squeeze(1))
+        return x, ((k, v) if use_cache else None)
+
+
+class StandInMolmo(nn.Module):
+    """``model.transformer.blocks``, a vision tower, and ``generate_from_batch`` as Molmo's remote code has them."""
+
+    def __init__(self, vocab: int = 50, d: int = 16, n_layers: int = 3) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.model = nn.Module()
+        self.model.transformer = nn.ModuleDict(
+            {"wte": nn.Embedding(vocab, d), "blocks": nn.ModuleList(StandInMolmoBlock(d) for _ in range(n_layers))}
+        )
+        self.model.vision_backbone = nn.Module()
+        self.model.vision_backbone.image_vit = nn.Module()
+        self.model.vision_backbone.image_vit.transformer = nn.Module()
+        self.model.vision_backbone.image_vit.transformer.resblocks = nn.ModuleList(nn.Linear(12, 12) for _ in range(2))
+        self.project = nn.Linear(12, d)
+        self.lm_head = nn.Linear(d, vocab)
+
+    def step(self, input_ids, attention_mask, position_ids, past, images=None, image_input_idx=None):
+        batch, length = input_ids.shape
+        past_length = past[0][0].size(-2) if past else 0
+        x = self.model.transformer.wte(input_ids.clamp(min=0))
+        if images is not None:
+            feats = images
+            for block in self.model.vision_backbone.image_vit.transformer.resblocks:
+                feats = feats + torch.tanh(block(feats))
+            feats = self.project(feats.clamp(min=-1)).flatten(1, 2)  # (batch, patches, d): a 3-D source
+            index = (image_input_idx.flatten(1) + torch.arange(batch)[:, None] * length).flatten()
+            x = x.clone().view(-1, x.shape[-1])
+            x.index_add_(0, index, feats)  # needs the compat fix, as modeling_molmoe.py does
+            x = x.view(batch, length, -1)
+        total = past_length + length
+        causal = torch.full((total, total), float("-inf")).triu(1)[None, None]
+        bias = causal + (1.0 - attention_mask[:, None, None, :total].float()) * -1e9
+        caches = []
+        for i, block in enumerate(self.model.transformer.blocks):
+            x, cache = block(x, attention_bias=bias, position_ids=position_ids, layer_past=past[i] if past else None, use_cache=True)
+            caches.append(cache)
+        return self.lm_head(x), caches
+
+    @torch.no_grad()
+    def generate_from_batch(self, batch, generation_config, tokenizer=None):
+        input_ids = batch["input_ids"]
+        valid = input_ids != -1
+        positions = (valid.long().cumsum(-1) - 1).clamp(min=0)
+        last = valid.sum(-1) - 1
+        mask = torch.cat([valid, valid.new_ones(input_ids.shape[0], generation_config.max_new_tokens)], dim=1)
+        logits, past = self.step(input_ids, mask, positions, None, batch["images"], batch["image_input_idx"])
+        logits = logits[torch.arange(len(last)), last][:, None]
+        out, position = [input_ids], positions.gather(1, last[:, None])
+        self.scores = []
+        for _ in range(generation_config.max_new_tokens):
+            self.scores.append(logits[:, -1])
+            token = logits[:, -1].argmax(-1, keepdim=True)
+            out.append(token)
+            position = position + 1
+            logits, past = self.step(token, mask, position, past)
+        return torch.cat(out, dim=1)
+
+
+class StandInMolmoProcessor:
+    """``process`` gives one sample's unbatched tensors; the prompt must arrive already formatted."""
+
+    class tokenizer:
+        @staticmethod
+        def batch_decode(ids, skip_special_tokens=True):
+            return [" ".join(f"t{int(i)}" for i in row) for row in ids]
+
+    def process(self, images, text, message_format, always_start_with_space):
+        assert message_format == "none" and not always_start_with_space and text.startswith(" User: ")
+        ids = torch.tensor([ord(c) % 50 for c in text])
+        pixels = torch.as_tensor(np.array(images[0].resize((2, 2))), dtype=torch.float32).flatten() / 255
+        return {"input_ids": ids, "images": pixels.view(1, 1, 12).repeat(1, 2, 1), "image_input_idx": torch.tensor([[1, 2]]),
+                "image_masks": torch.ones(1, 2)}
+
+
+def test_molmo_adapter_with_stand_ins():
+    model = StandInMolmo()
+    adapter = MolmoAdapter(model, StandInMolmoProcessor())
+    assert adapter.prompt("What is it?", "vqa2") == " User: vqa2: What is it? Assistant:"
+    assert len(adapter.blocks) == 3 and adapter.returns_tuple
+    vision = MolmoAdapter(model, StandInMolmoProcessor(), component="vision")
+    assert len(vision.blocks) == 2 and not vision.returns_tuple
+    batch = [dict(r, question=q) for r, q in zip(records(3), ["what?", "what color is the big shape?", "how many?"])]
+    full = adapter.generate(batch, max_new_tokens=4)
+    full_scores = torch.stack(model.scores)
+    assert len(full) == 3 and all(len(a.split()) == 4 for a in full)
+    for block in (0, 1, 2):
+        physical = copy.deepcopy(model)
+        del physical.model.transformer.blocks[block]
+        reference = MolmoAdapter(physical, StandInMolmoProcessor()).generate(batch, max_new_tokens=4)
+        reference_scores = torch.stack(physical.scores)
+        with adapter.skip([block]):
+            skipped = adapter.generate(batch, max_new_tokens=4)
+        assert skipped == reference, f"block {block}"
+        torch.testing.assert_close(torch.stack(model.scores), reference_scores)
+        assert not torch.allclose(reference_scores, full_scores)
+    assert adapter.generate(batch, max_new_tokens=4) == full
+    assert torch.Tensor.index_add_.__name__ == "index_add_"  # the fix is gone after generate
+
+
+def test_molmo_remote_code_needs_the_config_to_allow_it(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({
+        "model_type": "molmo", "architectures": ["MolmoForCausalLM"], "n_layers": 16,
+        "auto_map": {"AutoModelForCausalLM": "modeling_molmoe.MolmoForCausalLM"},
+    }))
+    assert adapter_class(tmp_path) is MolmoAdapter
+    with pytest.raises(ModelError, match="model.trust_remote_code: true.*") as error:
+        load_adapter(tmp_path, device="cpu")
+    assert "modeling_molmoe.py" in str(error.value)
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_bad_input_gives_clear_messages(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelError, match="no config.json"):
+        load_adapter(tmp_path / "empty")
+    unknown = tmp_path / "unknown"
+    unknown.mkdir()
+    (unknown / "config.json").write_text(json.dumps({"model_type": "blip_2", "architectures": ["Blip2ForConditionalGeneration"]}))
+    with pytest.raises(ModelError, match="model.block_path") as error:
+        load_adapter(unknown)
+    assert all(name in str(error.value) for name in ADAPTERS)
+    with pytest.raises(ModelError, match="model.adapter 'nope' is unknown"):
+        load_adapter(unknown, adapter="nope")
+    with pytest.raises(ModelError, match="model.path 'allenai/MolmoE-1B-0924' is not a local directory.*set model.path"):
+        load_adapter("allenai/MolmoE-1B-0924")
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    (pickled / "config.json").write_text(json.dumps({"model_type": "llava"}))
+    (pickled / "pytorch_model.bin").write_bytes(b"")
+    with pytest.raises(ModelError, match="model.allow_pickle: true"):
+        load_adapter(pickled)

@@ -1,0 +1,167 @@
+"""The fused engine equals per-variant evaluation; stores are deterministic and survive out-of-memory."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from transformers import LlavaConfig, LlavaForConditionalGeneration, OlmoeConfig, Qwen2Config
+
+from vlmprune.data.registry import load_split
+from vlmprune.engine.batching import BatchSizer
+from vlmprune.engine.evaluate import evaluate_variants, predict_per_variant
+from vlmprune.engine.fused import predict_fused
+from vlmprune.engine.store import read_store
+from vlmprune.models.llava import LlavaAdapter
+from vlmprune.models.loading import load_adapter
+
+MAX_NEW_TOKENS = 4
+
+
+@pytest.fixture(scope="module")
+def adapter(tiny_llava):
+    return load_adapter(tiny_llava, device="cpu", dtype="float32")
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return load_split("easy_vqa", "val").select(range(12))
+
+
+@pytest.fixture(scope="module")
+def records(dataset):
+    return [dataset[i] for i in range(len(dataset))]
+
+
+VARIANT_SETS = {
+    "single blocks and full": [(), (0,), (1,), (2,), (3,)],
+    "first and last": [(3,), (0,)],
+    "multi-block": [(1, 3), (1, 2), (0, 2), (3,), (0, 1, 2)],
+    "one variant": [(2,)],
+}
+
+
+@pytest.mark.parametrize("name", VARIANT_SETS)
+def test_fused_equals_per_variant(adapter, records, name):
+    variants = VARIANT_SETS[name]
+    reference = predict_per_variant(adapter, records, variants, MAX_NEW_TOKENS, BatchSizer(5, len(adapter.blocks)))
+    fused = predict_fused(adapter, records, variants, MAX_NEW_TOKENS, BatchSizer(5, len(adapter.blocks)))
+    assert fused == reference
+    assert len({tuple(a) for a in reference.values()}) > 1 or len(variants) == 1  # variants do differ
+
+
+def test_fused_runs_encoder_and_prefix_once(adapter, records):
+    """Block i's prefill runs once for the full model and once per variant removing a block before i."""
+    prefill_calls = [0] * len(adapter.blocks)
+    encoder_calls = []
+
+    def count(index):
+        def hook(module, args, kwargs, output):
+            hidden = args[0] if args else kwargs["hidden_states"]
+            prefill_calls[index] += hidden.shape[1] > 1
+
+        return hook
+
+    handles = [block.register_forward_hook(count(i), with_kwargs=True) for i, block in enumerate(adapter.blocks)]
+    handles.append(adapter.model.model.vision_tower.register_forward_hook(lambda *_: encoder_calls.append(1)))
+    try:
+        variants = [(), *[(i,) for i in range(len(adapter.blocks))]]
+        predict_fused(adapter, records[:4], variants, MAX_NEW_TOKENS, BatchSizer(4, len(adapter.blocks)))
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert prefill_calls == [1 + i for i in range(len(adapter.blocks))]
+    assert len(encoder_calls) == 1
+
+
+def tiny_llava_with(text_config, tiny_llava_adapter) -> LlavaAdapter:
+    """The tiny LLaVA's vision tower and processor around another randomly initialised decoder."""
+    torch.manual_seed(0)
+    config = copy.deepcopy(tiny_llava_adapter.model.config).to_dict()
+    config["text_config"] = text_config.to_dict()
+    model = LlavaForConditionalGeneration(LlavaConfig(**config))
+    model.generation_config = copy.deepcopy(tiny_llava_adapter.model.generation_config)
+    return LlavaAdapter(model.float(), tiny_llava_adapter.processor)
+
+
+TEXT_CONFIGS = {
+    "qwen2": lambda vocab, pad: Qwen2Config(
+        vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=4, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=128, pad_token_id=pad,
+    ),
+    "olmoe": lambda vocab, pad: OlmoeConfig(
+        vocab_size=vocab, hidden_size=32, intermediate_size=32, num_hidden_layers=4, num_attention_heads=4,
+        num_key_value_heads=4, num_experts=4, num_experts_per_tok=2, max_position_embeddings=128, pad_token_id=pad,
+    ),
+}
+
+
+@pytest.mark.parametrize("architecture", TEXT_CONFIGS)
+def test_fused_equals_per_variant_for_other_decoders(adapter, records, architecture):
+    text = adapter.model.config.text_config
+    other = tiny_llava_with(TEXT_CONFIGS[architecture](text.vocab_size, text.pad_token_id), adapter)
+    variants = [(), (0,), (2,), (3,), (1, 3)]
+    reference = predict_per_variant(other, records[:6], variants, MAX_NEW_TOKENS, BatchSizer(3, 4))
+    fused = predict_fused(other, records[:6], variants, MAX_NEW_TOKENS, BatchSizer(3, 4))
+    assert fused == reference
+
+
+def evaluate(adapter, dataset, variants, out_dir, **kwargs):
+    stores = [out_dir / f"{i}.h5" for i in range(len(variants))]
+    evaluate_variants(
+        adapter, dataset, variants, stores, metric="exact_match", max_new_tokens=MAX_NEW_TOKENS, batch_size=4,
+        chunk_size=5, attrs={"model": "tiny"}, identity={"model": "tiny"}, **kwargs,
+    )
+    return [read_store(s) for s in stores]
+
+
+def same_results(a, b) -> None:
+    assert a.sample_ids == b.sample_ids
+    assert a.predictions == b.predictions
+    assert a.scores.tolist() == b.scores.tolist()
+
+
+def assert_same_stores(a, b) -> None:
+    same_results(a, b)
+    assert {k: v for k, v in a.attrs.items() if k != "seconds"} == {k: v for k, v in b.attrs.items() if k != "seconds"}
+
+
+VARIANTS = [(), (0,), (3,), (1, 2)]
+
+
+def test_two_runs_give_identical_stores(adapter, dataset, tmp_path):
+    first = evaluate(adapter, dataset, VARIANTS, tmp_path / "a")
+    second = evaluate(adapter, dataset, VARIANTS, tmp_path / "b")
+    for a, b in zip(first, second):
+        assert_same_stores(a, b)
+    assert len(first[0].sample_ids) == len(dataset)
+
+
+def test_evaluate_stores_per_variant_results(adapter, dataset, records, tmp_path):
+    stores = evaluate(adapter, dataset, VARIANTS, tmp_path)
+    reference = predict_per_variant(adapter, records, VARIANTS, MAX_NEW_TOKENS, BatchSizer(4, len(adapter.blocks)))
+    for variant, store in zip(VARIANTS, stores):
+        assert store.predictions == reference[variant]
+        assert store.attrs["blocks_removed"] == list(variant)
+
+
+@pytest.mark.parametrize("variants", [VARIANTS, [(2,)]], ids=["fused", "single"])
+def test_injected_out_of_memory_halves_the_batch(adapter, dataset, tmp_path, monkeypatch, variants):
+    expected = evaluate(adapter, dataset, variants, tmp_path / "reference")
+    generate = adapter.model.generate
+    sizes = []
+
+    def generate_or_oom(*args, **kwargs):
+        batch = kwargs["input_ids"].shape[0]
+        sizes.append(batch)
+        if batch > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected)")
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(adapter.model, "generate", generate_or_oom)
+    got = evaluate(adapter, dataset, variants, tmp_path / "oom")
+    assert max(sizes) > 2 and sizes[-1] <= 2
+    for a, b in zip(expected, got):
+        same_results(a, b)
+        assert "out of memory at batch size" in b.attrs["batch_events"]

@@ -1,0 +1,91 @@
+"""End to end: the workflow on a small slice, every output checked against the HDF5 stores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vlmprune.data.prepare import load_prepared, select_samples
+from vlmprune.engine.store import read_store
+from vlmprune.metrics import get_metric
+from workflow_helpers import TINY_DEMO, planned_jobs, snakemake, write_config
+
+pytestmark = pytest.mark.e2e
+
+NUM_SAMPLES = 64
+DATASETS = {"easy_vqa": ["train", "val"], "easy_vqa_yesno": ["train"]}
+
+
+def config_for(datasets: dict[str, list[str]]) -> dict:
+    return {
+        "model": {"path": "data/models/demo-llava", "device": "cpu"},
+        "demo_model": TINY_DEMO,
+        "datasets": {name: {"splits": splits} for name, splits in datasets.items()},
+        "evaluation": {"num_samples": NUM_SAMPLES, "batch_size": 32, "chunk_size": 32},
+    }
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("workflow")
+    write_config(workdir, config_for(DATASETS))
+    snakemake(workdir, "--cores", "2")
+    return workdir
+
+
+@pytest.mark.parametrize("dataset, split", [(d, s) for d, splits in DATASETS.items() for s in splits])
+def test_importance_equals_baseline_minus_ablated_accuracy_from_the_stores(run, dataset, split):
+    evals = run / "results" / "evals" / dataset / split
+    full = read_store(evals / "full.h5")
+    records, _ = select_samples(load_prepared(run / "data" / "prepared" / dataset / split, dataset), NUM_SAMPLES, 0)
+    assert full.sample_ids == list(records["sample_id"])
+    metric = get_metric(full.attrs["metric"])
+    importance = json.loads((run / "results" / "importance" / dataset / f"{split}.json").read_text())
+    details = json.loads((run / "results" / "importance" / dataset / f"{split}.details.json").read_text())
+    num_blocks = TINY_DEMO["text_layers"]
+    assert list(importance) == [str(i) for i in range(num_blocks)]
+    assert details["n"] == NUM_SAMPLES and details["warnings"] == []
+    assert details["baseline_accuracy"] == pytest.approx(full.scores.mean())
+    for block in range(num_blocks):
+        dropped = read_store(evals / f"drop-{block}.h5")
+        assert dropped.sample_ids == full.sample_ids
+        assert dropped.attrs["blocks_removed"] == [block]
+        rescored = [metric(p, r["answers"]) for p, r in zip(dropped.predictions, records)]
+        assert rescored == list(dropped.scores)
+        expected = full.scores.mean() - dropped.scores.mean()
+        assert importance[str(block)] == pytest.approx(expected, abs=1e-12)
+        entry = details["blocks"][str(block)]
+        assert entry["ci_low"] <= entry["importance"] + 1e-12 and entry["importance"] <= entry["ci_high"] + 1e-12
+
+
+def test_dataset_importance_is_the_analysis_split(run):
+    for dataset in DATASETS:
+        summary = json.loads((run / "results" / "importance" / f"{dataset}.json").read_text())
+        assert summary == json.loads((run / "results" / "importance" / dataset / "train.json").read_text())
+
+
+def test_baseline_summary_matches_its_store(run):
+    summary = json.loads((run / "results" / "baseline" / "easy_vqa" / "val.json").read_text())
+    store = read_store(run / "results" / "evals" / "easy_vqa" / "val" / "full.h5")
+    assert summary["accuracy"] == pytest.approx(store.accuracy)
+    assert summary["n"] == NUM_SAMPLES and summary["dataset"] == "easy_vqa" and summary["split"] == "val"
+
+
+def test_a_finished_target_is_a_no_op(run):
+    result = snakemake(run, "-n", "--cores", "2", "results/importance/easy_vqa.json")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_a_new_dataset_builds_only_its_own_jobs(run):
+    write_config(run, config_for({**DATASETS, "easy_vqa_color": ["train"]}))
+    try:
+        result = snakemake(run, "-n", "--cores", "2", "results/importance/easy_vqa_color.json")
+        jobs = planned_jobs(result.stdout)
+        assert sorted(rule for rule, _ in jobs) == sorted(
+            ["prepare_dataset", "baseline", "ablate", "importance", "importance_analysis_split"]
+        )
+        assert {w.get("dataset") for _, w in jobs} == {"easy_vqa_color"}
+    finally:
+        write_config(run, config_for(DATASETS))
