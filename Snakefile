@@ -9,10 +9,14 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/evaluate.smk"
 include: "rules/importance.smk"
+include: "rules/compare.smk"
 include: "rules/multiflow.smk"
 
 

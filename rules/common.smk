@@ -7,7 +7,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from vlmprune.data.registry import get_spec
+from vlmprune.data.registry import available_datasets, get_spec
 from vlmprune.demo.blocks import demo_block_count
 from vlmprune.models.loading import count_blocks
 
@@ -16,6 +16,16 @@ validate(config, workflow.source_path("../workflow/schemas/config.schema.yaml"))
 
 DEMO_MODEL = "data/models/demo-llava"
 SCRIPTS = Path(workflow.basedir, "workflow", "scripts")
+if config["datasets"] == "all":
+    config["datasets"] = {"all": {}}
+if "all" in config["datasets"]:
+    # every registered dataset whose data is present, with the "all" entry's settings
+    _defaults = config["datasets"].pop("all")
+    _paths = {name: entry["path"] for name, entry in config["datasets"].items() if "path" in entry}
+    for _name in available_datasets(_paths):
+        config["datasets"].setdefault(_name, {"splits": ["train", "val"], **_defaults})
+for _entry in config["datasets"].values():
+    _entry.setdefault("splits", ["train", "val"])
 DATASETS = list(config["datasets"])
 for _name in DATASETS:
     get_spec(_name)  # an unknown name stops here with the list of known ones
@@ -92,7 +102,7 @@ def all_targets():
         f"results/importance/{d}/{s}.json" for d in DATASETS for s in config["datasets"][d]["splits"]
     ]
     multiflow = [f"results/multiflow/sparsity_distribution_{s}.json" for s in config["multiflow"]["targets"]]
-    return importance + multiflow
+    return importance + multiflow + compare_targets()
 
 
 def compared_datasets():
@@ -118,3 +128,33 @@ def compare_inputs(wildcards):
 
 def compare_targets():
     return [f"results/compare/{d}.json" for d in compared_datasets()] + ["results/compare/all.json"]
+
+
+def beam_step_files(wildcards):
+    """Steps 1..max_blocks_to_remove of a dataset's beam search; at least one block must remain."""
+    steps = config["beam"]["max_blocks_to_remove"]
+    if steps >= num_blocks():
+        raise ValueError(f"beam.max_blocks_to_remove is {steps} but the model has {num_blocks()} blocks; set it below that")
+    return [f"results/beam/{wildcards.dataset}/step{k}.json" for k in range(1, steps + 1)]
+
+
+def beam_previous_step(wildcards):
+    return f"results/beam/{wildcards.dataset}/step{int(wildcards.k) - 1}.json"
+
+
+def beam_validation(wildcards):
+    """The beams evaluated on beam.validate_on ([] when it is null), a configured split other than the analysis split."""
+    split = config["beam"]["validate_on"]
+    if split is None:
+        return []
+    splits = config["datasets"][wildcards.dataset]["splits"]
+    if split == ANALYSIS_SPLIT or split not in splits:
+        raise ValueError(
+            f"beam.validate_on is {split!r}: it must be one of datasets.{wildcards.dataset}.splits {splits} "
+            f"other than evaluation.analysis_split {ANALYSIS_SPLIT!r}"
+        )
+    return [f"results/beam/{wildcards.dataset}/validate_{split}.json"]
+
+
+def beam_targets():
+    return [f"results/beam/{d}.json" for d in DATASETS]

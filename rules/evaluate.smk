@@ -6,6 +6,7 @@ rule baseline:
     output:
         store=eval_store("full"),
         summary="results/baseline/{dataset}/{split}.json",
+        proxies="results/baseline/{dataset}/{split}.proxies.json",
     conda:
         "../envs/vlmprune.yaml"
     log:

@@ -52,6 +52,7 @@ def _config(model: Path, datasets: dict[str, dict]) -> dict:
         "model": {"path": str(model), "device": "cpu"},
         "datasets": datasets,
         "evaluation": {"num_samples": 8, "batch_size": 8, "chunk_size": 8},
+        "multiflow": {"targets": [0.5]},  # an aggregate: no dataset in its path
     }
 
 

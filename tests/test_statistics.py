@@ -31,6 +31,9 @@ def test_constant_importance_gives_nan_without_warnings():
         for fn in (st.spearman, st.kendall, st.pearson):
             assert all(math.isnan(v) for v in fn(np.zeros(5), np.arange(5.0)))
         assert all(math.isnan(v) for v in st.spearman_interval(np.zeros((20, 4)), np.ones((10, 4))))
+        # rho exists for the data but not for every resample (few samples): no interval
+        sparse = np.array([[1, 0, 0], [0, 0, 0], [0, 0, 0]], dtype=float)
+        assert all(math.isnan(v) for v in st.spearman_interval(sparse, np.eye(3)[[0, 1, 1]], resamples=200))
     with pytest.raises(ValueError, match="different lengths"):
         st.spearman(np.arange(3.0), np.arange(4.0))
 
@@ -47,7 +50,7 @@ def test_spearman_interval_equals_a_plain_scipy_bootstrap():
     low, high = st.spearman_interval(train, val, confidence=0.9, resamples=300, seed=7)
 
     def rho(a, b, axis=-1):  # blocks first, resamples (if any) next: spearmanr resample by resample
-        mean_a, mean_b = a.mean(axis=axis), b.mean(axis=axis)
+        mean_a, mean_b = np.broadcast_arrays(a.mean(axis=axis), b.mean(axis=axis))
         if mean_a.ndim == 1:
             return stats.spearmanr(mean_a, mean_b).statistic
         return np.array([stats.spearmanr(mean_a[:, k], mean_b[:, k]).statistic for k in range(mean_a.shape[1])])

@@ -38,10 +38,14 @@ def plot_dataset(comparison: Mapping[str, Any], path: str | Path) -> None:
     """Bars of importance per block for both splits with intervals, train against validation, proxies."""
     blocks = comparison["blocks"]
     proxies = comparison.get("proxies", {})
-    ncols = 3 if proxies else 2
-    fig, axes = plt.subplots(
-        1, ncols, figsize=(6 + 0.35 * len(blocks) + 4.5 * (ncols - 1), 4.8), width_ratios=[2.2, 1.2, 1.6][:ncols], layout="constrained"
-    )
+    panels = 3 if proxies else 2
+    if len(blocks) <= 12:  # one row: bars, scatter, proxies
+        fig, axes = plt.subplots(1, panels, figsize=(6 + 0.35 * len(blocks) + 4.5 * (panels - 1), 4.8),
+                                 width_ratios=[2.2, 1.2, 1.6][:panels], layout="constrained")
+    else:  # many blocks: the bars get their own row
+        fig = plt.figure(figsize=(max(14.0, 0.45 * len(blocks)), 10.5), layout="constrained")
+        grid = fig.add_gridspec(2, 2, width_ratios=[1, 1.8] if proxies else [1, 1])
+        axes = [fig.add_subplot(grid[0, :]), fig.add_subplot(grid[1, 0])] + ([fig.add_subplot(grid[1, 1])] if proxies else [])
     _importance_bars(axes[0], comparison, blocks)
     _train_val_scatter(axes[1], comparison, blocks)
     if proxies:
@@ -95,7 +99,7 @@ def _train_val_scatter(ax: plt.Axes, comparison: Mapping[str, Any], blocks: list
     ax.set_aspect("equal", adjustable="box")
     s = comparison["spearman"]
     ax.set_title(
-        f"Spearman ρ = {_fmt(s['rho'], 3)}  [{_fmt(s['ci_low'])}, {_fmt(s['ci_high'])}]\n"
+        f"Spearman ρ = {_fmt(s['rho'], 3)}, over resampled samples {s['confidence_level']:.0%}: [{_fmt(s['ci_low'])}, {_fmt(s['ci_high'])}]\n"
         f"threshold {comparison['threshold']}: {comparison['verdict']}",
         fontsize=10,
     )
@@ -186,6 +190,7 @@ def _proxy_bars(ax: plt.Axes, summary: Mapping[str, Any]) -> None:
     ax.axhline(summary["threshold"], color="tab:red", linestyle="--", linewidth=1, label=f"threshold {summary['threshold']}")
     ax.axhline(0, color="0.3", linewidth=0.8)
     ax.set_xticks(x, keys, rotation=20 if len(keys) > 6 else 0, ha="right" if len(keys) > 6 else "center")
+    ax.set_xlim(-0.6, len(keys) - 0.4)
     ax.set_ylim(-1, 1)
     ax.set_xlabel("dataset / split")
     ax.set_ylabel("Spearman ρ with ablation importance")

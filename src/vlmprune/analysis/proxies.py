@@ -21,9 +21,6 @@ from torch import nn
 
 from vlmprune.io import write_json
 
-PROXIES = ("block_influence", "angular_distance")
-
-
 class ProxyRecorder:
     """Sums of cosine and angular distance, and token counts, per block (read with ``totals``)."""
 

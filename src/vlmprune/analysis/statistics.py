@@ -83,8 +83,14 @@ def spearman_interval(
     whole population), so the bootstrap resamples samples: each split's rows of per-sample
     differences (``n_split x blocks``, score(full) - score(drop-i)) are resampled
     independently, importance is recomputed per block as the mean difference, and rho is
-    recomputed, by ``scipy.stats.bootstrap``. ``(nan, nan)`` when rho is undefined for the
-    data or for some resample (a constant importance vector).
+    recomputed, by ``scipy.stats.bootstrap``.
+
+    Resampling adds a second layer of sampling noise to both importance vectors, so the
+    resampled rho sits below the observed one when blocks differ by little compared with that
+    noise; the interval can then lie below the observed rho, which says that the ranking is
+    limited by the number of samples. (A BCa interval, tried instead, moves to the extreme
+    upper tail of the resamples in that case and becomes unstable.) ``(nan, nan)`` when rho is
+    undefined for the data or for some resample (a constant importance vector).
     """
     train_differences = np.asarray(train_differences, dtype=float)
     val_differences = np.asarray(val_differences, dtype=float)
@@ -92,20 +98,22 @@ def spearman_interval(
         raise ValueError(f"train has {train_differences.shape[1]} blocks and validation {val_differences.shape[1]}")
     if np.isnan(_rho_of_mean_differences(train_differences.T, val_differences.T)) or min(len(train_differences), len(val_differences)) < 2:
         return float("nan"), float("nan")
-    result = stats.bootstrap(
-        (train_differences, val_differences),
-        _rho_of_mean_differences,
-        vectorized=True,
-        paired=False,
-        axis=0,
-        confidence_level=confidence,
-        n_resamples=resamples,
-        batch=max(1, 2**24 // train_differences.size),
-        method="percentile",
-        rng=np.random.default_rng(seed),
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)  # a resample without a rho: (nan, nan) below
+        result = stats.bootstrap(
+            (train_differences, val_differences),
+            _rho_of_mean_differences,
+            vectorized=True,
+            paired=False,
+            axis=0,
+            confidence_level=confidence,
+            n_resamples=resamples,
+            batch=max(1, 2**24 // train_differences.size),
+            method="percentile",
+            rng=np.random.default_rng(seed),
+        )
     low, high = result.confidence_interval
-    if np.isnan(result.bootstrap_distribution).any():
+    if np.isnan(result.bootstrap_distribution).any() or np.isnan([low, high]).any():
         return float("nan"), float("nan")
     return float(low), float(high)
 

@@ -3,11 +3,11 @@
 Two stages, both for fixed step counts so that a seed fixes the weights:
 
 1. the CLIP vision tower alone learns each training image's colour and shape, labels read
-   off the training questions, through linear heads on its patch features max-pooled (a
-   shape fills a few patches; a mean would drown it in background);
-2. the projector and the language model learn to continue the ``vqa2`` prompt with
-   `` {answer}`` and EOS, the loss on those tokens only, while the tower stays frozen
-   (trained only through the language model, it learns shapes far more slowly).
+   off the training questions, through linear heads on its max-pooled patch features (a
+   shape fills a few patches: a mean would drown it in background). A tower trained only
+   through the language model learns shapes far more slowly;
+2. with the tower frozen, the projector and the language model learn to continue the
+   ``vqa2`` prompt with `` {answer}`` and EOS, the loss on those tokens only.
 
 Images are mirrored left-right at random: no easy-VQA answer changes under that flip
 (triangles point up, so there is no vertical flip).
@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -242,6 +242,32 @@ def _collate(examples: _Examples, batch: np.ndarray, pad_id: int) -> dict[str, t
     }
 
 
+def _optimize(
+    params: list[torch.nn.Parameter],
+    loss_of: Callable[[np.ndarray], torch.Tensor],
+    batches: Iterator[np.ndarray],
+    *,
+    steps: int,
+    learning_rate: float,
+    desc: str,
+) -> float:
+    """AdamW with warmup and cosine decay over ``steps`` batches; returns the last batch's loss."""
+    optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.01)
+    scheduler = _schedule(optimizer, steps, warmup=max(1, steps // 20))
+    loss_value = float("nan")
+    progress = tqdm(batches, total=steps, desc=desc)
+    for batch in progress:
+        loss = loss_of(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        scheduler.step()
+        loss_value = loss.item()
+        progress.set_postfix(loss=f"{loss_value:.4f}")
+    return loss_value
+
+
 def _train_vision(
     model: LlavaForConditionalGeneration,
     examples: _Examples,
@@ -254,24 +280,17 @@ def _train_vision(
     """Stage 1: colour and shape classifiers on the tower's patch features, max-pooled."""
     tower = model.model.vision_tower
     hidden = tower.config.hidden_size
-    heads = torch.nn.ModuleDict({"color": torch.nn.Linear(hidden, len(COLORS)), "shape": torch.nn.Linear(hidden, len(SHAPES))})
-    params = [*tower.parameters(), *heads.parameters()]
-    optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.01)
-    scheduler = _schedule(optimizer, steps, warmup=max(1, steps // 20))
-    loss_value = float("nan")
-    progress = tqdm(_batches(len(examples.colors), batch_size, steps, rng), total=steps, desc="vision tower")
-    for batch in progress:
-        features = tower(_pixels(examples, batch), output_hidden_states=True).hidden_states[-1][:, 1:].amax(1)
-        loss = F.cross_entropy(heads["color"](features), examples.colors[batch], ignore_index=IGNORE_INDEX)
-        loss = loss + F.cross_entropy(heads["shape"](features), examples.shapes[batch], ignore_index=IGNORE_INDEX)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        scheduler.step()
-        loss_value = loss.item()
-        progress.set_postfix(loss=f"{loss_value:.4f}")
-    return loss_value
+    color_head, shape_head = torch.nn.Linear(hidden, len(COLORS)), torch.nn.Linear(hidden, len(SHAPES))
+
+    def loss_of(images: np.ndarray) -> torch.Tensor:
+        features = tower(_pixels(examples, images), output_hidden_states=True).hidden_states[-1][:, 1:].amax(1)
+        color_loss = F.cross_entropy(color_head(features), examples.colors[images], ignore_index=IGNORE_INDEX)
+        shape_loss = F.cross_entropy(shape_head(features), examples.shapes[images], ignore_index=IGNORE_INDEX)
+        return color_loss + shape_loss
+
+    params = [*tower.parameters(), *color_head.parameters(), *shape_head.parameters()]
+    batches = _batches(len(examples.colors), batch_size, steps, rng)
+    return _optimize(params, loss_of, batches, steps=steps, learning_rate=learning_rate, desc="vision tower")
 
 
 def _train_llava(
@@ -287,20 +306,12 @@ def _train_llava(
     """Stage 2: projector and language model on answer tokens, the vision tower frozen."""
     model.model.vision_tower.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.01)
-    scheduler = _schedule(optimizer, steps, warmup=max(1, steps // 20))
-    loss_value = float("nan")
-    progress = tqdm(_batches(len(examples.input_ids), batch_size, steps, rng), total=steps, desc="llava")
-    for batch in progress:
-        loss = model(**_collate(examples, batch, pad_id)).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        scheduler.step()
-        loss_value = loss.item()
-        progress.set_postfix(loss=f"{loss_value:.4f}")
-    return loss_value
+    batches = _batches(len(examples.input_ids), batch_size, steps, rng)
+
+    def loss_of(questions: np.ndarray) -> torch.Tensor:
+        return model(**_collate(examples, questions, pad_id)).loss
+
+    return _optimize(params, loss_of, batches, steps=steps, learning_rate=learning_rate, desc="llava")
 
 
 def train_demo_model(

@@ -12,14 +12,14 @@ micro-batch the image encoder runs once and the prompt prefill of each block run
 
 Only the model's own ``generate`` runs, so no model's forward is rewritten; the only model
 knowledge used is the block list and the cache's ``update``, common to Hugging Face decoders.
-Adapters that replace :meth:`ModelAdapter.generate` (remote code with its own cache) are
-evaluated variant by variant instead.
+Where :func:`can_fuse` says no, ``evaluate_variants`` evaluates variant by variant instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from itertools import groupby
 from typing import Any
 
 import torch
@@ -37,8 +37,12 @@ def first_removed(variant: Variant, num_blocks: int) -> int:
 
 
 def can_fuse(adapter: ModelAdapter) -> bool:
-    """Whether the adapter generates through Hugging Face ``generate`` and a ``Cache`` (the base method)."""
-    return type(adapter).generate is ModelAdapter.generate
+    """Whether the blocks are the language model's and generation is Hugging Face ``generate`` with a ``Cache``.
+
+    Vision-tower blocks run before any prompt token, and an adapter that replaces
+    :meth:`ModelAdapter.generate` (remote code with its own cache) may not call ``cache.update``.
+    """
+    return adapter.component == "language" and type(adapter).generate is ModelAdapter.generate
 
 
 class Recorder(nn.Module):
@@ -116,24 +120,17 @@ def _fused_batch(
 ) -> dict[Variant, list[str]]:
     """Answers of every variant for one encoded micro-batch, sharing encoder and prefix prefill."""
     blocks = adapter.blocks
-    n = len(blocks)
     shared = adapter.pre_encode(inputs)
-    groups: dict[int, list[Variant]] = {}
-    for v in variants:
-        groups.setdefault(first_removed(v, n), []).append(v)
-    order = sorted(groups, reverse=True)
-    # the leading group runs for real; the recorded prefix is as deep as the next group needs
-    depth = order[1] if len(order) > 1 else 0
+    by_start = sorted(variants, key=lambda v: first_removed(v, len(blocks)), reverse=True)
+    lead, others = by_start[0], by_start[1:]
+    # the lead runs for real, recording as deep a prefix as any other variant resumes from
+    depth = max((first_removed(v, len(blocks)) for v in others), default=0)
     recorders = [Recorder(blocks[i]) for i in range(depth)]
     answers: dict[Variant, list[str]] = {}
-    lead, *rest = groups[order[0]]
     with _swapped(blocks, dict(enumerate(recorders))), adapter.skip(lead):
         answers[lead] = adapter.generate_encoded(shared, max_new_tokens)
-    for v in rest:
-        with adapter.skip(v):
-            answers[v] = adapter.generate_encoded(shared, max_new_tokens)
-    for start in order[1:]:
-        for v in groups[start]:
+    for start, group in groupby(others, key=lambda v: first_removed(v, len(blocks))):
+        for v in group:
             with _swapped(blocks, {i: Replay(recorders[i]) for i in range(start)}), adapter.skip(v):
                 answers[v] = adapter.generate_encoded(shared, max_new_tokens)
     return answers
@@ -148,7 +145,7 @@ def predict_fused(
     on out-of-memory the micro-batch is halved and redone.
     """
     if not can_fuse(adapter):
-        raise TypeError(f"{type(adapter).__name__} replaces generate(); evaluate its variants one by one")
+        raise TypeError(f"{type(adapter).__name__} ({adapter.component} blocks) cannot be fused; evaluate its variants one by one")
     answers: dict[Variant, list[str]] = {v: [] for v in variants}
     if not variants:
         return answers

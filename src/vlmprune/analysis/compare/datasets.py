@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import statistics as pystats
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from vlmprune.analysis import statistics as st
-from vlmprune.analysis.compare.splits import num
-from vlmprune.analysis.proxies import PROXIES
+from vlmprune.analysis.compare.splits import PROXIES, num
 
 
 def compare_datasets(
@@ -76,7 +74,9 @@ def proxy_summary(comparisons: Mapping[str, Mapping[str, Any]], threshold: float
         agreeing = sum(v > threshold for v in defined)
         summary = f"Spearman rho with the ablation importance above {threshold} on {agreeing} of {len(rhos)} dataset splits"
         if defined:
-            summary += f" (median {pystats.median(defined):.2f})"
+            summary += f" (median {np.median(defined):.2f})"
+        if len(defined) < len(rhos):
+            summary += f"; undefined on {len(rhos) - len(defined)} (importance constant over blocks)"
         if rhos and agreeing == len(rhos):
             summary += "; on these data its ranking could stand in for most single-block ablations"
         out[proxy] = {"spearman_rho": rhos, "agreeing": agreeing, "summary": summary}

@@ -11,7 +11,6 @@ import numpy as np
 from vlmprune.analysis.compare.splits import SplitImportance
 from vlmprune.analysis.importance import check_aligned
 from vlmprune.analysis.plots import plot_all, plot_dataset
-from vlmprune.analysis.proxies import proxies_path
 from vlmprune.analysis.tables import all_tables, dataset_tables, write_html
 from vlmprune.engine.store import read_store
 from vlmprune.io import read_json, write_json
@@ -36,7 +35,7 @@ def split_paths(results: Path, dataset: str, split: str) -> tuple[Path, Path, li
     details = results / "importance" / dataset / f"{split}.details.json"
     blocks = sorted(read_json(details)["blocks"], key=int)
     stores = results / "evals" / dataset / split
-    proxies = proxies_path(results / "baseline" / dataset / f"{split}.json")
+    proxies = results / "baseline" / dataset / f"{split}.proxies.json"
     return details, stores / "full.h5", [stores / f"drop-{b}.h5" for b in blocks], proxies if proxies.is_file() else None
 
 

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from vlmprune.analysis import statistics as st
-from vlmprune.analysis.proxies import PROXIES
+
+PROXIES = ("block_influence", "angular_distance")  # the keys of the proxies files (vlmprune.analysis.proxies)
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def compare_splits(
             "ci_high": num(high),
             "confidence_level": confidence,
             "bootstrap_resamples": bootstrap_resamples,
-            "bootstrap": "percentile; samples resampled within each split, importance and rho recomputed",
+            "bootstrap": "percentile; samples resampled within each split, importance and rho recomputed (below rho when the ranking is limited by the number of samples)",
         },
         "kendall": {"tau": num(tau.statistic), "p_value": num(tau.p_value)},
         "pearson": {"r": num(r.statistic), "p_value": num(r.p_value)},

@@ -1,0 +1,110 @@
+# Beam search over sets of removed blocks (the seed's §3), one rule per step: step k's params carry
+# beam_width but not max_blocks_to_remove, so a longer search adds steps and reruns none.
+
+
+rule beam_step_1:
+    input:
+        script=f"{SCRIPTS}/beam_step1.py",
+        full=eval_store("full", split=ANALYSIS_SPLIT),
+        dropped=[eval_store(f"drop-{i}", split=ANALYSIS_SPLIT) for i in range(num_blocks())],
+    output:
+        "results/beam/{dataset}/step1.json",
+    conda:
+        "../envs/vlmprune.yaml"
+    log:
+        "logs/beam/{dataset}/step1.log",
+    benchmark:
+        "benchmarks/beam/{dataset}/step1.tsv"
+    params:
+        beam_width=config["beam"]["beam_width"],
+        importance=json.dumps(config["importance"]),
+    shell:
+        "python {input.script} --full {input.full} --dropped {input.dropped} --beam-width {params.beam_width} "
+        "--importance {params.importance:q} --out {output} > {log} 2>&1"
+
+
+rule beam_step:
+    input:
+        script=f"{SCRIPTS}/beam_step.py",
+        previous=beam_previous_step,
+        step1="results/beam/{dataset}/step1.json",
+        full=eval_store("full", split=ANALYSIS_SPLIT),
+        data=prepared(split=ANALYSIS_SPLIT),
+        model=model_input(),
+    output:
+        "results/beam/{dataset}/step{k}.json",
+    wildcard_constraints:
+        k="[2-9]|[1-9][0-9]+",
+    conda:
+        "../envs/vlmprune.yaml"
+    log:
+        "logs/beam/{dataset}/step{k}.log",
+    benchmark:
+        "benchmarks/beam/{dataset}/step{k}.tsv"
+    params:
+        split=ANALYSIS_SPLIT,
+        beam_width=config["beam"]["beam_width"],
+        model=model_params(),
+        evaluation=evaluation_params,
+        importance=json.dumps(config["importance"]),
+    threads: 2
+    resources:
+        gpu=config["resources"]["gpus_per_job"],
+        mem_mb=8000,
+    shell:
+        "torchrun --standalone --nproc-per-node=$(( {resources.gpu} > 0 ? {resources.gpu} : 1 )) {input.script} "
+        "--data {input.data} --dataset {wildcards.dataset} --split {params.split} "
+        "--previous {input.previous} --step1 {input.step1} --evals-dir $(dirname {input.full}) "
+        "--beam-width {params.beam_width} --model {params.model:q} --evaluation {params.evaluation:q} "
+        "--importance {params.importance:q} --out {output} > {log} 2>&1"
+
+
+rule beam_validate:
+    input:
+        script=f"{SCRIPTS}/beam_validate.py",
+        steps=beam_step_files,
+        full=eval_store("full"),
+        dropped=single_block_stores,
+        data=prepared(),
+        model=model_input(),
+    output:
+        "results/beam/{dataset}/validate_{split}.json",
+    conda:
+        "../envs/vlmprune.yaml"
+    log:
+        "logs/beam/{dataset}/validate_{split}.log",
+    benchmark:
+        "benchmarks/beam/{dataset}/validate_{split}.tsv"
+    params:
+        model=model_params(),
+        evaluation=evaluation_params,
+        importance=json.dumps(config["importance"]),
+    threads: 2
+    resources:
+        gpu=config["resources"]["gpus_per_job"],
+        mem_mb=8000,
+    shell:
+        "torchrun --standalone --nproc-per-node=$(( {resources.gpu} > 0 ? {resources.gpu} : 1 )) {input.script} "
+        "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
+        "--steps {input.steps} --evals-dir $(dirname {input.full}) "
+        "--model {params.model:q} --evaluation {params.evaluation:q} "
+        "--importance {params.importance:q} --out {output} > {log} 2>&1"
+
+
+rule beam:
+    input:
+        script=f"{SCRIPTS}/beam_summary.py",
+        steps=beam_step_files,
+        validation=beam_validation,
+    output:
+        json="results/beam/{dataset}.json",
+        png="results/beam/{dataset}.png",
+    conda:
+        "../envs/vlmprune.yaml"
+    log:
+        "logs/beam/{dataset}.log",
+    benchmark:
+        "benchmarks/beam/{dataset}.tsv"
+    shell:
+        "python {input.script} --steps {input.steps} --validation {input.validation} "
+        "--json {output.json} --png {output.png} > {log} 2>&1"

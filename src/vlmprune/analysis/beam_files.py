@@ -1,0 +1,240 @@
+"""The beam search's files: step records from evaluation stores, store reuse, the summary.
+
+Step k's candidate sets are known only once step k-1 has run, so their stores cannot be
+declared outputs of the DAG. They are written next to the others in
+``results/evals/{dataset}/{split}/`` and an existing complete store is reused when its
+``fingerprint`` attribute equals the one this job would write (same model weights, data,
+selection, variant, metric): a set reached again (another beam width, a longer search, the
+greedy baseline) costs nothing, and a store of other inputs is evaluated again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+
+from vlmprune.analysis.beam import Blocks, extend, greedy_set, keep, rank, seed_evaluations
+from vlmprune.analysis.importance import check_aligned, paired_difference_interval
+from vlmprune.engine.store import EvalStore, read_store
+from vlmprune.engine.variants import parse_variant, variant_id
+
+
+def interval_settings(importance: Mapping[str, Any]) -> dict[str, Any]:
+    """The bootstrap settings of the config's importance section, as keyword arguments."""
+    return {
+        "confidence": importance.get("confidence", 0.95),
+        "resamples": importance.get("bootstrap_resamples", 1000),
+        "seed": importance.get("seed", 0),
+    }
+
+
+def score_entry(full: EvalStore, store: EvalStore, blocks: Blocks, importance: Mapping[str, Any]) -> dict[str, Any]:
+    """One evaluated set: accuracy, drop from the baseline and the paired bootstrap interval of the drop."""
+    name = variant_id(blocks)
+    check_aligned(full, store, name)
+    low, high = paired_difference_interval(full.scores, store.scores, **interval_settings(importance))
+    return {
+        "blocks": list(blocks),
+        "variant": name,
+        "accuracy": store.accuracy,
+        "drop": full.accuracy - store.accuracy,
+        "ci_low": low,
+        "ci_high": high,
+    }
+
+
+def _header(full: EvalStore) -> dict[str, Any]:
+    return {
+        "model": full.attrs.get("model"),
+        "dataset": full.attrs.get("dataset"),
+        "split": full.attrs.get("split"),
+        "metric": full.attrs.get("metric"),
+        "n": len(full.scores),
+        "num_blocks": int(full.attrs["num_blocks"]),
+        "baseline_accuracy": full.accuracy,
+    }
+
+
+def step_one(full_path: Path, dropped: Sequence[Path], beam_width: int, importance: Mapping[str, Any]) -> dict[str, Any]:
+    """Step 1 from the ablation's stores: every single block ranked, the best kept; nothing evaluated."""
+    full = read_store(full_path)
+    header = _header(full)
+    entries = {parse_variant(p.stem): score_entry(full, read_store(p), parse_variant(p.stem), importance) for p in dropped}
+    expected = {(i,) for i in range(header["num_blocks"])}
+    if set(entries) != expected:
+        missing = sorted(variant_id(b) for b in expected - set(entries))
+        raise ValueError(f"step 1 needs the store of every single block; missing or unexpected: {missing or sorted(entries)}")
+    accuracies = {b: e["accuracy"] for b, e in entries.items()}
+    ranked = rank(accuracies)
+    return {
+        **header,
+        "step": 1,
+        "beam_width": beam_width,
+        "candidates": [entries[b] for b in ranked],
+        "beams": [list(b) for b in keep(accuracies, beam_width)],
+        "greedy": entries[greedy_set(ranked, 1)],
+        "seed_evaluations": header["num_blocks"],
+        "evaluated": [],
+        "reused": [],
+    }
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """What step k evaluates: the distinct extensions of step k-1's beams and the greedy set of size k."""
+
+    step: int
+    candidates: dict[Blocks, list[Blocks]]
+    greedy: Blocks
+    seed_evaluations: int
+
+    @property
+    def variants(self) -> list[str]:
+        """Every set to evaluate, once, in lexicographic order of blocks."""
+        return [variant_id(b) for b in sorted(set(self.candidates) | {self.greedy})]
+
+
+def plan_step(previous: Mapping[str, Any], step1: Mapping[str, Any]) -> StepPlan:
+    step = int(previous["step"]) + 1
+    num_blocks = int(previous["num_blocks"])
+    if step >= num_blocks:
+        raise ValueError(f"step {step} would remove {step} of {num_blocks} blocks; max_blocks_to_remove must be below {num_blocks}")
+    beams = [tuple(b) for b in previous["beams"]]
+    singles = [tuple(e["blocks"]) for e in step1["candidates"]]
+    return StepPlan(step, extend(beams, num_blocks), greedy_set(singles, step), seed_evaluations(beams, num_blocks))
+
+
+def expected_fingerprints(
+    *, data: Path, dataset: str, split: str, variants: Sequence[str], model: Mapping[str, Any], evaluation: Mapping[str, Any]
+) -> dict[str, str]:
+    """The ``fingerprint`` that ``run_evaluation`` writes on each variant's store, without evaluating.
+
+    Mirrors the identity built in :func:`vlmprune.engine.run.run_evaluation`; a test checks
+    that a store written by it is recognised.
+    """
+    from vlmprune.data.prepare import load_prepared, select_samples
+    from vlmprune.engine.evaluate import fingerprint
+    from vlmprune.engine.run import model_identity
+
+    records, _ = select_samples(load_prepared(data, dataset), evaluation["num_samples"], evaluation["seed"])
+    selection = hashlib.sha256("\n".join(records["sample_id"]).encode()).hexdigest()
+    identity = {
+        **model_identity(model["path"]),
+        "dataset": dataset,
+        "split": split,
+        "component": model.get("component", "language"),
+        "block_path": model.get("block_path"),
+    }
+    return {
+        v: fingerprint(**identity, selection=selection, variant=v, metric=evaluation["metric"], max_new_tokens=evaluation["max_new_tokens"])
+        for v in variants
+    }
+
+
+def stored_fingerprint(path: Path) -> str | None:
+    """The fingerprint of a complete store, or None when there is none."""
+    if not path.is_file():
+        return None
+    try:
+        with h5py.File(path, "r") as f:
+            value = f.attrs.get("fingerprint")
+    except OSError:
+        return None
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def split_reusable(variants: Sequence[str], evals_dir: Path, fingerprints: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """(to evaluate, reused): a variant whose complete store has the expected fingerprint is reused."""
+    reused = [v for v in variants if stored_fingerprint(evals_dir / f"{v}.h5") == fingerprints[v]]
+    return [v for v in variants if v not in reused], reused
+
+
+def step_record(
+    plan: StepPlan, evals_dir: Path, beam_width: int, importance: Mapping[str, Any], *, evaluated: Sequence[str], reused: Sequence[str]
+) -> dict[str, Any]:
+    """Step k from its stores: every candidate ranked with the beams it extends, the kept beams, the greedy set."""
+    full = read_store(evals_dir / "full.h5")
+    entries = {b: score_entry(full, read_store(evals_dir / f"{variant_id(b)}.h5"), b, importance) for b in set(plan.candidates) | {plan.greedy}}
+    accuracies = {b: entries[b]["accuracy"] for b in plan.candidates}
+    return {
+        **_header(full),
+        "step": plan.step,
+        "beam_width": beam_width,
+        "candidates": [{**entries[b], "parents": [list(p) for p in plan.candidates[b]]} for b in rank(accuracies)],
+        "beams": [list(b) for b in keep(accuracies, beam_width)],
+        "greedy": entries[plan.greedy],
+        "seed_evaluations": plan.seed_evaluations,
+        "evaluated": list(evaluated),
+        "reused": list(reused),
+    }
+
+
+def validation_sets(steps: Sequence[Mapping[str, Any]]) -> list[Blocks]:
+    """The sets checked on the validation split: every step's kept beams and greedy set."""
+    sets = {tuple(b) for s in steps for b in s["beams"]} | {tuple(s["greedy"]["blocks"]) for s in steps}
+    return sorted(sets, key=lambda b: (len(b), b))
+
+
+def validation_record(
+    steps: Sequence[Mapping[str, Any]], evals_dir: Path, importance: Mapping[str, Any], *, evaluated: Sequence[str], reused: Sequence[str]
+) -> dict[str, Any]:
+    full = read_store(evals_dir / "full.h5")
+    sets = validation_sets(steps)
+    return {
+        **_header(full),
+        "sets": [score_entry(full, read_store(evals_dir / f"{variant_id(b)}.h5"), b, importance) for b in sets],
+        "evaluated": list(evaluated),
+        "reused": list(reused),
+    }
+
+
+def summarize(steps: Sequence[Mapping[str, Any]], validation: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Per budget k: the beams, the greedy set and the recommended set (best of both); the variant counts."""
+    steps = sorted(steps, key=lambda s: s["step"])
+    if [s["step"] for s in steps] != list(range(1, len(steps) + 1)):
+        raise ValueError(f"the summary needs steps 1..{len(steps)}, got {[s['step'] for s in steps]}")
+    held_out = {e["variant"]: e for e in validation["sets"]} if validation else None
+    budgets = []
+    for s in steps:
+        by_variant = {e["variant"]: e for e in s["candidates"]} | {s["greedy"]["variant"]: s["greedy"]}
+        beams = [by_variant[variant_id(b)] for b in s["beams"]]
+        best = rank({tuple(e["blocks"]): e["accuracy"] for e in [*beams, s["greedy"]]})[0]
+        budget = {
+            "removed": s["step"],
+            "recommended": by_variant[variant_id(best)],
+            "beams": beams,
+            "greedy": s["greedy"],
+            "beam_minus_greedy": beams[0]["accuracy"] - s["greedy"]["accuracy"],
+        }
+        if held_out is not None:
+            budget["validation"] = {
+                "recommended": held_out[variant_id(best)],
+                "beams": [held_out[e["variant"]] for e in beams],
+                "greedy": held_out[s["greedy"]["variant"]],
+            }
+        budgets.append(budget)
+    later = steps[1:]
+    candidates = sum(len(s["candidates"]) for s in later)
+    greedy_only = sum(s["greedy"]["variant"] not in {e["variant"] for e in s["candidates"]} for s in later)
+    first = steps[0]
+    return {
+        **{k: first[k] for k in ("model", "dataset", "split", "metric", "n", "num_blocks", "baseline_accuracy", "beam_width")},
+        "max_blocks_to_remove": len(steps),
+        "budgets": budgets,
+        "validation": None if validation is None else {k: validation[k] for k in ("split", "n", "baseline_accuracy")},
+        "variants": {
+            "read_from_ablation": first["num_blocks"],
+            "beam_candidates": candidates,
+            "greedy_only": greedy_only,
+            "evaluated": candidates + greedy_only,
+            "evaluated_by_engine": sum(len(s["evaluated"]) for s in later),
+            "reused": sum(len(s["reused"]) for s in later),
+            "seed_procedure": sum(s["seed_evaluations"] for s in steps),
+            "validation_sets": None if validation is None else len(validation["sets"]),
+        },
+    }

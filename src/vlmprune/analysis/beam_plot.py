@@ -1,0 +1,63 @@
+"""The beam search's figure: accuracy against the number of removed blocks (Agg backend, PNG)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from vlmprune.analysis.plots import _save  # noqa: E402
+
+
+def _label(blocks: list[int]) -> str:
+    return "{" + ",".join(map(str, blocks)) + "}"
+
+
+def _curve(baseline: float, entries: list[Mapping[str, Any]]) -> tuple[list[int], list[float], list[list[float]]]:
+    """x, accuracy and the asymmetric error bars of accuracy (baseline minus the drop's interval)."""
+    xs = [0] + [len(e["blocks"]) for e in entries]
+    ys = [baseline] + [e["accuracy"] for e in entries]
+    below = [0.0] + [e["accuracy"] - (baseline - e["ci_high"]) for e in entries]
+    above = [0.0] + [(baseline - e["ci_low"]) - e["accuracy"] for e in entries]
+    return xs, ys, [below, above]
+
+
+def plot_beam(summary: Mapping[str, Any], path: str | Path) -> None:
+    """Kept beams as points, the recommended set and the greedy baseline as lines with intervals, per budget."""
+    budgets = summary["budgets"]
+    fig, ax = plt.subplots(figsize=(8, 5))
+    base = summary["baseline_accuracy"]
+    for i, budget in enumerate(budgets):
+        ks = [budget["removed"]] * len(budget["beams"])
+        ax.scatter(ks, [e["accuracy"] for e in budget["beams"]], s=18, color="tab:gray", alpha=0.6, zorder=2, label="kept beams" if i == 0 else None)
+    xs, ys, err = _curve(base, [b["recommended"] for b in budgets])
+    ax.errorbar(xs, ys, yerr=err, marker="o", color="tab:blue", capsize=3, zorder=3, label=f"recommended set ({summary['split']})")
+    for budget in budgets:
+        rec = budget["recommended"]
+        ax.annotate(_label(rec["blocks"]), (budget["removed"], rec["accuracy"]), textcoords="offset points", xytext=(6, 6), fontsize=8, color="tab:blue")
+    xs, ys, err = _curve(base, [b["greedy"] for b in budgets])
+    ax.errorbar([x + 0.06 for x in xs], ys, yerr=err, marker="s", color="tab:orange", capsize=3, zorder=3, label=f"greedy: k least important ({summary['split']})")
+    if summary.get("validation"):
+        held = summary["validation"]
+        xs, ys, err = _curve(held["baseline_accuracy"], [b["validation"]["recommended"] for b in budgets])
+        ax.errorbar([x - 0.06 for x in xs], ys, yerr=err, marker="o", linestyle="--", color="tab:green", capsize=3, label=f"recommended set ({held['split']})")
+        xs, ys, err = _curve(held["baseline_accuracy"], [b["validation"]["greedy"] for b in budgets])
+        ax.errorbar([x + 0.12 for x in xs], ys, yerr=err, marker="s", linestyle="--", color="tab:red", capsize=3, label=f"greedy ({held['split']})")
+    counts = summary["variants"]
+    ax.set_title(
+        f"Beam search on {summary['dataset']} ({summary['split']}, n={summary['n']}, beam width {summary['beam_width']})\n"
+        f"{counts['evaluated']} sets evaluated beyond the ablation; the seed's procedure: {counts['seed_procedure']}",
+        fontsize=10,
+    )
+    ax.set_xlabel("removed blocks")
+    ax.set_ylabel(f"accuracy ({summary['metric']})")
+    ax.set_xticks(range(0, len(budgets) + 1))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    _save(fig, path)

@@ -1,0 +1,156 @@
+"""Benchmark the fused engine against naive per-variant evaluation.
+
+Evaluates the baseline and every single-block ablation on easy-VQA val, once the naive way
+(one full ``generate`` per variant) and once fused (DESIGN §4), with the same micro-batches,
+on the demo model (if present) and on a randomly initialised LLaVA of about 100M parameters.
+Rounds alternate naive and fused so that a change in machine load hits both alike. Prints
+the wall times, the encoder and block forward passes each way, and the floor those counts
+allow; the last line is ``fused/naive wall ratio: X.XX`` for the larger model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+
+from vlmprune.data.registry import load_split
+from vlmprune.engine.batching import BatchSizer
+from vlmprune.engine.evaluate import predict_per_variant
+from vlmprune.engine.fused import predict_fused
+from vlmprune.models.base import ModelAdapter
+from vlmprune.models.llava import LlavaAdapter
+from vlmprune.models.loading import load_adapter
+
+Variant = tuple[int, ...]
+
+
+class PassCounter:
+    """Counts and times forward calls of the vision tower and of each real block (prefill vs decode).
+
+    The naive way's mean time per call of each kind weighs the counts into the floor.
+    """
+
+    def __init__(self, adapter: ModelAdapter) -> None:
+        self.counts: Counter[str] = Counter()
+        self.seconds: Counter[str] = Counter()
+        self._started: dict[int, float] = {}
+        modules = [("encoder", adapter.model.model.vision_tower)] + [("block", b) for b in adapter.blocks]
+        self.handles = []
+        for kind, module in modules:
+            self.handles.append(module.register_forward_pre_hook(self._start))
+            self.handles.append(module.register_forward_hook(self._stop(kind), with_kwargs=True))
+
+    def _start(self, module: torch.nn.Module, args: tuple) -> None:
+        self._started[id(module)] = time.perf_counter()
+
+    def _stop(self, kind: str) -> Callable:
+        def hook(module: torch.nn.Module, args: tuple, kwargs: dict, output: object) -> None:
+            if kind == "block":
+                hidden = args[0] if args else kwargs["hidden_states"]
+                kind_ = "block prefill" if hidden.shape[1] > 1 else "block decode"
+            else:
+                kind_ = kind
+            self.counts[kind_] += 1
+            self.seconds[kind_] += time.perf_counter() - self._started.pop(id(module))
+
+        return hook
+
+    def close(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+
+
+def random_llava(hidden: int, layers: int) -> LlavaAdapter:
+    """A randomly initialised LLaVA with the demo model's tokenizer and processor (8x8 patches: 64 image tokens)."""
+    from vlmprune.data.sources.easy_vqa import answer_vocabulary, iter_questions
+    from vlmprune.demo.tokenizer import build_tokenizer
+    from vlmprune.demo.train import build_model, build_processor
+
+    torch.manual_seed(0)
+    texts = [row["question"] for row in iter_questions("train")] + answer_vocabulary()
+    tokenizer = build_tokenizer(texts)
+    processor = build_processor(tokenizer, patch_size=8)
+    model = build_model(
+        tokenizer, patch_size=8, vision_hidden=256, vision_intermediate=1024, vision_layers=4,
+        text_hidden=hidden, text_intermediate=int(2.75 * hidden), text_layers=layers, heads=hidden // 64,
+    )
+    return LlavaAdapter(model.float(), processor)
+
+
+def compare(adapter: ModelAdapter, records: Sequence[dict], batch_size: int, max_new_tokens: int, rounds: int) -> float:
+    """Time naive and fused evaluation of the baseline and all single-block ablations; return fused/naive."""
+    n = len(adapter.blocks)
+    variants: list[Variant] = [(), *[(i,) for i in range(n)]]
+    params = sum(p.numel() for p in adapter.model.parameters())
+    prompt = adapter.encode(records[:1])["input_ids"].shape[1]
+    print(f"  {params / 1e6:.1f}M parameters, {n} blocks, {len(records)} samples, batch {batch_size}, "
+          f"{max_new_tokens} new tokens, prompt of {prompt} tokens, {len(variants)} variants, {rounds} rounds")
+    predictors = {"naive": predict_per_variant, "fused": predict_fused}
+    wall = dict.fromkeys(predictors, 0.0)
+    counts = {way: Counter() for way in predictors}
+    seconds = {way: Counter() for way in predictors}
+    answers = {way: {v: [] for v in variants} for way in predictors}
+    adapter.generate(records[:batch_size], max_new_tokens)  # warm-up
+    per_round = -(-len(records) // rounds)
+    for r in range(rounds):
+        part = records[r * per_round : (r + 1) * per_round]
+        for way, predict in predictors.items():
+            counter = PassCounter(adapter)
+            started = time.perf_counter()
+            for start in range(0, len(part), batch_size):
+                # a sizer at least as large as the batch for every variant: same micro-batches both ways
+                got = predict(adapter, part[start : start + batch_size], variants, max_new_tokens, BatchSizer(batch_size, n))
+                for v in variants:
+                    answers[way][v].extend(got[v])
+            wall[way] += time.perf_counter() - started
+            counter.close()
+            counts[way].update(counter.counts)
+            seconds[way].update(counter.seconds)
+    for way in predictors:
+        passes = ", ".join(f"{counts[way][k]} {k}" for k in ("encoder", "block prefill", "block decode"))
+        print(f"  {way}: {wall[way]:.1f} s wall; forward passes: {passes}")
+    naive, fused = counts["naive"], counts["fused"]
+    cost = {k: seconds["naive"][k] / naive[k] for k in naive}  # seconds per call, measured in the naive runs
+    weighted = sum(fused[k] * cost[k] for k in cost) / sum(naive[k] * cost[k] for k in cost)
+    prefill = fused["block prefill"] / naive["block prefill"]
+    print(f"  floor from block prefill passes alone (no encoder share, (N+1)/2N): {prefill:.2f}")
+    print(f"  floor from all encoder and block passes, weighted by their measured cost: {weighted:.2f}")
+    print(f"  answers identical both ways: {'yes' if answers['naive'] == answers['fused'] else 'NO'}")
+    ratio = wall["fused"] / wall["naive"]
+    print(f"  measured ratio {ratio:.2f}, {100 * (ratio / weighted - 1):+.0f}% over the weighted floor")
+    return ratio
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vlmprune.bench engine", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--demo-model", type=Path, default=Path("data/models/demo-llava"))
+    parser.add_argument("--demo-samples", type=int, default=128)
+    parser.add_argument("--samples", type=int, default=16, help="samples for the ~100M-parameter model")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-new-tokens", type=int, default=4, help="easy-VQA's generation length")
+    parser.add_argument("--rounds", type=int, default=1, help="naive and fused alternate this many times, each on its share of the samples")
+    parser.add_argument("--hidden", type=int, default=1024, help="hidden size of the random LLaVA's decoder")
+    parser.add_argument("--layers", type=int, default=8)
+    args = parser.parse_args(argv)
+    data = load_split("easy_vqa", "val")
+    records = [data[i] for i in range(max(args.demo_samples, args.samples))]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads" + (", CUDA" if torch.cuda.is_available() else ""))
+
+    if (args.demo_model / "config.json").is_file():
+        print(f"demo model {args.demo_model}:")
+        demo = load_adapter(args.demo_model, device="cpu", dtype="float32")
+        compare(demo, records[: args.demo_samples], args.batch_size, args.max_new_tokens, args.rounds)
+    else:
+        print(f"demo model {args.demo_model} is absent (build it with the workflow's demo_model rule); skipped")
+
+    print(f"random LLaVA, decoder hidden size {args.hidden}, {args.layers} layers:")
+    large = random_llava(args.hidden, args.layers)
+    ratio = compare(large, records[: args.samples], args.batch_size, args.max_new_tokens, args.rounds)
+    print(f"fused/naive wall ratio: {ratio:.2f}")
+    return 0

@@ -1,0 +1,69 @@
+"""A job killed after its first chunk resumes when rerun, and ends with the stores of an uninterrupted run."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import pytest
+
+from test_distributed import VARIANTS, environment, evaluate_command
+from vlmprune.data.prepare import prepare_dataset
+from vlmprune.engine.store import partial_path, read_store
+
+NUM_SAMPLES = 12
+CHUNK = 4
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("data") / "easy_vqa-val"
+    prepare_dataset("easy_vqa", "val", out)
+    return out
+
+
+def samples_done(partial: Path, scratch: Path) -> int:
+    """Rows in a store being written, read from a copy so the writer never meets a reader's lock."""
+    try:
+        shutil.copyfile(partial, scratch)
+        with h5py.File(scratch, "r") as f:
+            return int(f["score"].shape[0])
+    except (OSError, KeyError):  # not there yet, or copied mid-write
+        return 0
+
+
+def run(args: list[str]) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, *args], env=environment(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result
+
+
+def test_killed_job_resumes_and_equals_an_uninterrupted_run(tiny_llava, prepared, tmp_path):
+    args = evaluate_command(tiny_llava, prepared, tmp_path / "killed", num_samples=NUM_SAMPLES, chunk_size=CHUNK)
+    job = subprocess.Popen([sys.executable, *args], env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    partial = partial_path(tmp_path / "killed" / f"{VARIANTS[-1]}.h5")
+    deadline = time.monotonic() + 300
+    try:
+        while samples_done(partial, tmp_path / "copy.h5") < CHUNK:
+            assert job.poll() is None, f"the job ended before it could be killed:\n{job.stderr.read()[-4000:]}"
+            assert time.monotonic() < deadline, "no chunk was written within 300 s"
+            time.sleep(0.05)
+    finally:
+        job.kill()
+        job.wait()
+    assert not (tmp_path / "killed" / f"{VARIANTS[-1]}.h5").exists()
+    assert CHUNK <= samples_done(partial, tmp_path / "copy.h5") < NUM_SAMPLES
+
+    resumed = run(args)
+    assert "resuming after" in resumed.stderr
+    run(evaluate_command(tiny_llava, prepared, tmp_path / "whole", num_samples=NUM_SAMPLES, chunk_size=CHUNK))
+    for variant in VARIANTS:
+        a, b = read_store(tmp_path / "killed" / f"{variant}.h5"), read_store(tmp_path / "whole" / f"{variant}.h5")
+        assert len(a.sample_ids) == NUM_SAMPLES
+        assert (a.sample_ids, a.predictions, a.scores.tolist()) == (b.sample_ids, b.predictions, b.scores.tolist())
+        assert {k: v for k, v in a.attrs.items() if k != "seconds"} == {k: v for k, v in b.attrs.items() if k != "seconds"}
+        assert not partial_path(tmp_path / "killed" / f"{variant}.h5").exists()

@@ -1,0 +1,60 @@
+"""Rule beam_step: step k of the beam search, evaluating the distinct extensions of step k-1's beams.
+
+Run under ``torchrun --standalone --nproc-per-node=N``. The stores go to ``--evals-dir``; a
+complete store with the fingerprint this job would write is reused instead of evaluated.
+"""
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from vlmprune.analysis.beam_files import expected_fingerprints, plan_step, split_reusable, step_record
+from vlmprune.cli import run_main
+from vlmprune.engine.distributed import close_world, init_world
+from vlmprune.engine.run import run_evaluation
+from vlmprune.io import read_json, write_json
+
+log = logging.getLogger("beam_step")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", required=True, help="prepared records of the analysis split")
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--split", required=True)
+    parser.add_argument("--previous", required=True, help="step k-1's JSON")
+    parser.add_argument("--step1", required=True, help="step 1's JSON (the single-block ranking, for the greedy set)")
+    parser.add_argument("--evals-dir", required=True, help="results/evals/{dataset}/{split}, holding full.h5")
+    parser.add_argument("--beam-width", type=int, required=True)
+    parser.add_argument("--model", required=True, help="the config's model section, as JSON")
+    parser.add_argument("--evaluation", required=True, help="this dataset's evaluation settings, as JSON")
+    parser.add_argument("--importance", required=True, help="the config's importance section (interval settings), as JSON")
+    parser.add_argument("--out", required=True, help="results/beam/{dataset}/step{k}.json")
+    args = parser.parse_args()
+    evals_dir, model, evaluation = Path(args.evals_dir), json.loads(args.model), json.loads(args.evaluation)
+    plan = plan_step(read_json(args.previous), read_json(args.step1))
+    fingerprints = expected_fingerprints(data=Path(args.data), dataset=args.dataset, split=args.split, variants=plan.variants, model=model, evaluation=evaluation)
+    todo, reused = split_reusable(plan.variants, evals_dir, fingerprints)
+    log.info("step %d: %d distinct sets (the seed would evaluate %d); %d to evaluate, %d reused", plan.step, len(plan.variants), plan.seed_evaluations, len(todo), len(reused))
+    world = init_world()
+    try:
+        if todo:
+            run_evaluation(
+                data=Path(args.data),
+                dataset=args.dataset,
+                split=args.split,
+                variants=todo,
+                stores=[evals_dir / f"{v}.h5" for v in todo],
+                summary=None,
+                model=model,
+                evaluation=evaluation,
+                world=world,
+            )
+        if world.is_main:
+            write_json(args.out, step_record(plan, evals_dir, args.beam_width, json.loads(args.importance), evaluated=todo, reused=reused))
+    finally:
+        close_world(world)
+
+
+run_main(main)

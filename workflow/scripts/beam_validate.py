@@ -1,0 +1,56 @@
+"""Rule beam_validate: every step's kept beams and greedy set evaluated on another split.
+
+Run under ``torchrun --standalone --nproc-per-node=N``. Single blocks are read from that
+split's ablation stores; larger sets are evaluated into ``--evals-dir`` or reused.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+from vlmprune.analysis.beam_files import expected_fingerprints, split_reusable, validation_record, validation_sets
+from vlmprune.cli import run_main
+from vlmprune.engine.distributed import close_world, init_world
+from vlmprune.engine.run import run_evaluation
+from vlmprune.engine.variants import variant_id
+from vlmprune.io import read_json, write_json
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", required=True, help="prepared records of the validation split")
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--split", required=True)
+    parser.add_argument("--steps", nargs="+", required=True, help="the JSON of steps 1..max")
+    parser.add_argument("--evals-dir", required=True, help="results/evals/{dataset}/{split}, holding full.h5 and drop-{i}.h5")
+    parser.add_argument("--model", required=True, help="the config's model section, as JSON")
+    parser.add_argument("--evaluation", required=True, help="this dataset's evaluation settings, as JSON")
+    parser.add_argument("--importance", required=True, help="the config's importance section (interval settings), as JSON")
+    parser.add_argument("--out", required=True, help="results/beam/{dataset}/validate_{split}.json")
+    args = parser.parse_args()
+    evals_dir, model, evaluation = Path(args.evals_dir), json.loads(args.model), json.loads(args.evaluation)
+    steps = [read_json(p) for p in args.steps]
+    larger = [variant_id(b) for b in validation_sets(steps) if len(b) > 1]
+    fingerprints = expected_fingerprints(data=Path(args.data), dataset=args.dataset, split=args.split, variants=larger, model=model, evaluation=evaluation)
+    todo, reused = split_reusable(larger, evals_dir, fingerprints)
+    world = init_world()
+    try:
+        if todo:
+            run_evaluation(
+                data=Path(args.data),
+                dataset=args.dataset,
+                split=args.split,
+                variants=todo,
+                stores=[evals_dir / f"{v}.h5" for v in todo],
+                summary=None,
+                model=model,
+                evaluation=evaluation,
+                world=world,
+            )
+        if world.is_main:
+            write_json(args.out, validation_record(steps, evals_dir, json.loads(args.importance), evaluated=todo, reused=reused))
+    finally:
+        close_world(world)
+
+
+run_main(main)
