@@ -100,6 +100,7 @@ class StepPlan:
 
 
 def plan_step(previous: Mapping[str, Any], step1: Mapping[str, Any]) -> StepPlan:
+    """Step k's work from step k-1's record (its beams) and step 1's (the ranking the greedy set takes)."""
     step = int(previous["step"]) + 1
     num_blocks = int(previous["num_blocks"])
     if step >= num_blocks:

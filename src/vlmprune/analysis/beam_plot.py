@@ -19,11 +19,14 @@ def _label(blocks: list[int]) -> str:
 
 
 def _curve(baseline: float, entries: list[Mapping[str, Any]]) -> tuple[list[int], list[float], list[list[float]]]:
-    """x, accuracy and the asymmetric error bars of accuracy (baseline minus the drop's interval)."""
+    """x, accuracy and the asymmetric error bars of accuracy (baseline minus the drop's interval).
+
+    A percentile bootstrap interval may miss its own point estimate; the bar then stops at the point.
+    """
     xs = [0] + [len(e["blocks"]) for e in entries]
     ys = [baseline] + [e["accuracy"] for e in entries]
-    below = [0.0] + [e["accuracy"] - (baseline - e["ci_high"]) for e in entries]
-    above = [0.0] + [(baseline - e["ci_low"]) - e["accuracy"] for e in entries]
+    below = [0.0] + [max(0.0, e["accuracy"] - (baseline - e["ci_high"])) for e in entries]
+    above = [0.0] + [max(0.0, (baseline - e["ci_low"]) - e["accuracy"]) for e in entries]
     return xs, ys, [below, above]
 
 

@@ -13,7 +13,7 @@ It also times the plan of one dataset and one split: the difference is what the 
 costs, the rest is Snakemake's and the rules' fixed start-up (imports at parse time).
 
 ``--extra`` merges a YAML mapping into the config (for sections such as beam search). The last
-line is ``dag plan seconds (median of N): X.XX, jobs: J``.
+line is ``dag plan seconds (median of N): X.XX, jobs: J`` (wall time); CPU seconds are printed too.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -73,13 +74,21 @@ def count_jobs(output: str) -> int:
     return int(match.group(1))
 
 
-def time_dry_run(workdir: Path, snakefile: Path, extra_args: list[str]) -> tuple[float, int, dict[str, int]]:
-    """Seconds of one ``snakemake -n`` in ``workdir``, the number of jobs and the jobs per rule."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_dry_run(workdir: Path, snakefile: Path, extra_args: list[str]) -> tuple[float, float, int, dict[str, int]]:
+    """Wall and CPU seconds of one ``snakemake -n`` in ``workdir``, the number of jobs and the jobs per rule.
+
+    The CPU seconds (user + system of the child) hardly depend on what else the machine runs.
+    """
     cmd = [*snakemake_command(), "-s", str(snakefile), "-n", "--cores", "1", *extra_args]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    start = time.perf_counter()
+    cpu_start, start = _children_cpu(), time.perf_counter()
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu_start
     output = proc.stdout + proc.stderr
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output[-3000:]}")
@@ -88,19 +97,21 @@ def time_dry_run(workdir: Path, snakefile: Path, extra_args: list[str]) -> tuple
         for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", output.split("Job stats:", 1)[-1], flags=re.MULTILINE)
         if m.group(1) != "total"
     }
-    return seconds, count_jobs(output), per_rule
+    return seconds, cpu, count_jobs(output), per_rule
 
 
 def measure(workdir: Path, config: dict[str, Any], args: argparse.Namespace, label: str) -> dict[str, Any]:
     """Write ``config`` into ``workdir`` and time ``args.repeats`` dry runs there."""
     (workdir / "config").mkdir(parents=True, exist_ok=True)
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    runs, jobs, per_rule = [], 0, {}
+    runs, cpus, jobs, per_rule = [], [], 0, {}
     for i in range(args.repeats):
-        seconds, jobs, per_rule = time_dry_run(workdir, args.snakefile.resolve(), args.snakemake_args)
+        seconds, cpu, jobs, per_rule = time_dry_run(workdir, args.snakefile.resolve(), args.snakemake_args)
         runs.append(seconds)
-        print(f"{label} run {i + 1}: {seconds:.2f} s, {jobs} jobs", flush=True)
-    return {"seconds": runs, "median_seconds": statistics.median(runs), "jobs": jobs, "jobs_per_rule": per_rule}
+        cpus.append(cpu)
+        print(f"{label} run {i + 1}: {seconds:.2f} s wall, {cpu:.2f} s CPU, {jobs} jobs", flush=True)
+    return {"seconds": runs, "median_seconds": statistics.median(runs), "cpu_seconds": cpus,
+            "median_cpu_seconds": statistics.median(cpus), "jobs": jobs, "jobs_per_rule": per_rule}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,8 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2))
         if "small" in figures:
-            print(f"start-up (1 dataset x 1 split, {figures['small']['jobs']} jobs): "
-                  f"{figures['small']['median_seconds']:.2f} s")
+            small = figures["small"]
+            print(f"start-up (1 dataset x 1 split, {small['jobs']} jobs): {small['median_seconds']:.2f} s wall, "
+                  f"{small['median_cpu_seconds']:.2f} s CPU")
+        print(f"full scale CPU seconds (median): {full['median_cpu_seconds']:.2f}")
         print(f"dag plan seconds (median of {len(full['seconds'])}): {full['median_seconds']:.2f}, jobs: {full['jobs']}")
     finally:
         shutil.rmtree(root, ignore_errors=True)

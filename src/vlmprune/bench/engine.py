@@ -113,7 +113,9 @@ def compare(adapter: ModelAdapter, records: Sequence[dict], batch_size: int, max
             seconds[way].update(counter.seconds)
     for way in predictors:
         passes = ", ".join(f"{counts[way][k]} {k}" for k in ("encoder", "block prefill", "block decode"))
-        print(f"  {way}: {wall[way]:.1f} s wall; forward passes: {passes}")
+        inside = sum(seconds[way].values())
+        print(f"  {way}: {wall[way]:.1f} s wall; forward passes: {passes}; "
+              f"{inside:.1f} s inside them, {wall[way] - inside:.1f} s outside (embedding, head, generate)")
     naive, fused = counts["naive"], counts["fused"]
     cost = {k: seconds["naive"][k] / naive[k] for k in naive}  # seconds per call, measured in the naive runs
     weighted = sum(fused[k] * cost[k] for k in cost) / sum(naive[k] * cost[k] for k in cost)
