@@ -131,10 +131,8 @@ def compare_targets():
 
 
 def beam_step_files(wildcards):
-    """Steps 1..max_blocks_to_remove of a dataset's beam search; at least one block must remain."""
-    steps = config["beam"]["max_blocks_to_remove"]
-    if steps >= num_blocks():
-        raise ValueError(f"beam.max_blocks_to_remove is {steps} but the model has {num_blocks()} blocks; set it below that")
+    """Steps 1..max_blocks_to_remove of a dataset's beam search, stopping where one block would remain."""
+    steps = min(config["beam"]["max_blocks_to_remove"], num_blocks() - 1)
     return [f"results/beam/{wildcards.dataset}/step{k}.json" for k in range(1, steps + 1)]
 
 

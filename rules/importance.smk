@@ -19,6 +19,10 @@ rule importance:
         "--out {output.scores} --details {output.details} --params {params.importance:q} > {log} 2>&1"
 
 
+localrules:
+    importance_analysis_split,
+
+
 rule importance_analysis_split:
     input:
         f"results/importance/{{dataset}}/{ANALYSIS_SPLIT}.json",

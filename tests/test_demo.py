@@ -13,8 +13,8 @@ from safetensors.torch import load_file
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from vlmprune.data.sources.easy_vqa import iter_questions
-from vlmprune.demo import build_tokenizer, train_demo_model
-from vlmprune.demo.train import prompt_ids
+from vlmprune.demo.tokenizer import build_tokenizer
+from vlmprune.demo.train import prompt_ids, train_demo_model
 from vlmprune.models.prompts import llava_prompt
 
 TINY = {"vision_steps": 2, "llava_steps": 3, "batch_size": 4}

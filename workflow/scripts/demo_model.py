@@ -4,7 +4,7 @@ import argparse
 import json
 
 from vlmprune.cli import run_main
-from vlmprune.demo import train_demo_model
+from vlmprune.demo.train import train_demo_model
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
-"""The embedded demo model: a tiny LLaVA trained on easy-VQA, saved like a real checkpoint."""
+"""The embedded demo model: a tiny LLaVA trained on easy-VQA, saved like a real checkpoint.
 
-from vlmprune.demo.tokenizer import build_tokenizer
-from vlmprune.demo.train import train_demo_model
-
-__all__ = ["build_tokenizer", "train_demo_model"]
+Import from the submodules (``vlmprune.demo.train``, ``vlmprune.demo.tokenizer``): the
+workflow reads the block counts from ``vlmprune.demo.blocks`` when it builds its DAG, which
+must not pay for importing torch and transformers.
+"""

@@ -41,6 +41,7 @@ from transformers import (
 )
 
 from vlmprune.data.sources.easy_vqa import ANSWER_TYPES, iter_questions
+from vlmprune.demo.blocks import TEXT_LAYERS, VISION_LAYERS
 from vlmprune.demo.tokenizer import build_tokenizer
 from vlmprune.models.prompts import LLAVA_IMAGE_TOKEN, llava_prompt
 
@@ -326,10 +327,10 @@ def train_demo_model(
     patch_size: int = 16,
     vision_hidden: int = 96,
     vision_intermediate: int = 192,
-    vision_layers: int = 3,
+    vision_layers: int = VISION_LAYERS,
     text_hidden: int = 96,
     text_intermediate: int = 256,
-    text_layers: int = 8,
+    text_layers: int = TEXT_LAYERS,
     heads: int = 4,
 ) -> dict:
     """Train the demo LLaVA on easy-VQA train and save model, tokenizer and processor into ``out_dir``.
