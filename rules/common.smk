@@ -48,13 +48,15 @@ def model_path():
 
 
 def model_input():
-    """The model directory as an input: the demo model is built by rule demo_model."""
+    """The model directory as an input (the demo model is built by rule demo_model); none for a hub id."""
     path = model_path()
-    if path != DEMO_MODEL and not Path(path).exists():
-        raise ValueError(
-            f"model.path {path!r} does not exist; point it at a directory written by save_pretrained"
-        )
-    return path
+    if path == DEMO_MODEL or Path(path).exists():
+        return path
+    if re.fullmatch(r"[\w.-]+/[\w.-]+", path):
+        return []
+    raise ValueError(
+        f"model.path {path!r} does not exist; point it at a directory written by save_pretrained (or a hub id org/name)"
+    )
 
 
 def model_params():

@@ -116,7 +116,8 @@ def expected_fingerprints(
     """The ``fingerprint`` that ``run_evaluation`` writes on each variant's store, without evaluating.
 
     Mirrors the identity built in :func:`vlmprune.engine.run.run_evaluation`; a test checks
-    that a store written by it is recognised.
+    that a store written by it is recognised. Imported here: the engine pulls in torch and
+    transformers, which reading and ranking stores does not need.
     """
     from vlmprune.data.prepare import load_prepared, select_samples
     from vlmprune.engine.evaluate import fingerprint

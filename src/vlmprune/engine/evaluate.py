@@ -23,7 +23,7 @@ from vlmprune.engine.distributed import World
 from vlmprune.engine.fused import can_fuse, predict_fused
 from vlmprune.engine.store import EvalStore, StoreWriter
 from vlmprune.engine.variants import variant_id
-from vlmprune.metrics import get_metric
+from vlmprune.metrics import CORPUS_METRICS, get_metric, score_all
 from vlmprune.models.base import ModelAdapter
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,19 @@ def fingerprint(**parts: Any) -> str:
 
 
 def score_answers(metric: str, predictions: Sequence[str], records: Sequence[dict]) -> list[float]:
+    """Per-sample scores; NaN for a corpus-level metric, which is scored once all predictions are in."""
+    if metric in CORPUS_METRICS:
+        return [float("nan")] * len(predictions)
     fn = get_metric(metric)
     return [fn(p, r["answers"], choices=r.get("choices") or ()) for p, r in zip(predictions, records)]
+
+
+def corpus_scores(metric: str, predictions: Sequence[str], records: Any) -> list[float] | None:
+    """Per-sample scores of a corpus-level metric (CIDEr) over the whole selection; None for other metrics."""
+    if metric not in CORPUS_METRICS:
+        return None
+    _, scores = score_all(metric, predictions, [records[i]["answers"] for i in range(len(records))])
+    return scores
 
 
 def evaluate_variants(
@@ -137,5 +148,6 @@ def evaluate_variants(
     seconds = time.perf_counter() - started
     finished = {}
     for removed, writer in writers.items():
-        finished[variant_id(removed)] = writer.finish({"seconds": seconds, "batch_events": json.dumps(sizer.events)})
+        scores = corpus_scores(metric, writer.predictions(), records)
+        finished[variant_id(removed)] = writer.finish({"seconds": seconds, "batch_events": json.dumps(sizer.events)}, scores)
     return finished

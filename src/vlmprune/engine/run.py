@@ -15,14 +15,14 @@ from vlmprune.engine.distributed import World
 from vlmprune.engine.evaluate import evaluate_variants
 from vlmprune.engine.variants import parse_variant
 from vlmprune.io import write_json
-from vlmprune.models.loading import load_adapter
+from vlmprune.models.loading import load_adapter, resolve_model_path
 
 log = logging.getLogger(__name__)
 
 
 def model_identity(path: str | Path) -> dict[str, Any]:
     """What identifies the weights for resuming: path, and size and mtime of each weight file."""
-    path = Path(path)
+    path = resolve_model_path(path)
     files = sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin"))
     return {"model": str(path), "weights": [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files]}
 
@@ -50,6 +50,8 @@ def run_evaluation(
         device=world.device(model.get("device", "auto")),
         component=model.get("component", "language"),
         block_path=model.get("block_path"),
+        trust_remote_code=bool(model.get("trust_remote_code", False)),
+        allow_pickle=bool(model.get("allow_pickle", False)),
     )
     log.info("%s/%s: %d samples, %d variants, %d blocks, world of %d", dataset, split, len(records), len(variants), len(adapter.blocks), world.size)
     attrs = {

@@ -75,8 +75,15 @@ class StoreWriter:
                 f[name][start:] = np.asarray(values, dtype=object if name != "score" else "f8")
             f.flush()
 
-    def finish(self, attrs: Mapping[str, Any]) -> EvalStore:
+    def predictions(self) -> list[str]:
+        with h5py.File(self.partial, "r") as f:
+            return [p.decode() if isinstance(p, bytes) else p for p in f["prediction"][:]]
+
+    def finish(self, attrs: Mapping[str, Any], scores: Sequence[float] | None = None) -> EvalStore:
+        """Write the summary attributes and rename into place; ``scores`` replace the per-chunk ones."""
         with h5py.File(self.partial, "a") as f:
+            if scores is not None:
+                f["score"][:] = np.asarray(scores, dtype="f8")
             scores = f["score"][:]
             f.attrs["n"] = len(scores)
             f.attrs["accuracy"] = float(scores.mean()) if len(scores) else float("nan")
