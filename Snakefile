@@ -18,6 +18,7 @@ include: "rules/evaluate.smk"
 include: "rules/importance.smk"
 include: "rules/compare.smk"
 include: "rules/multiflow.smk"
+include: "rules/beam.smk"
 
 
 rule all:

@@ -98,7 +98,13 @@ rule beam:
         validation=beam_validation,
     output:
         json="results/beam/{dataset}.json",
-        png="results/beam/{dataset}.png",
+        png=report(
+            "results/beam/{dataset}.png",
+            caption="../workflow/report/beam.rst",
+            category="Beam search",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}"},
+        ),
     conda:
         "../envs/vlmprune.yaml"
     log:

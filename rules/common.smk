@@ -104,7 +104,7 @@ def all_targets():
         f"results/importance/{d}/{s}.json" for d in DATASETS for s in config["datasets"][d]["splits"]
     ]
     multiflow = [f"results/multiflow/sparsity_distribution_{s}.json" for s in config["multiflow"]["targets"]]
-    return importance + multiflow + compare_targets()
+    return importance + multiflow + compare_targets() + beam_targets()
 
 
 def compared_datasets():

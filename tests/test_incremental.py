@@ -53,6 +53,7 @@ def _config(model: Path, datasets: dict[str, dict]) -> dict:
         "datasets": datasets,
         "evaluation": {"num_samples": 8, "batch_size": 8, "chunk_size": 8},
         "multiflow": {"targets": [0.5]},  # an aggregate: no dataset in its path
+        "beam": {"max_blocks_to_remove": 1},  # step 1 only: it reuses the ablation
     }
 
 

@@ -65,6 +65,7 @@ def _write_config(workdir: Path, model: Path) -> None:
         "datasets": {"easy_vqa_yesno": {"splits": ["train"]}},
         "evaluation": {"num_samples": 16, "batch_size": 8, "chunk_size": 8},
         "multiflow": {"targets": [0.5]},
+        "beam": {"max_blocks_to_remove": 1},  # step 1 only: it reuses the ablation
     }
     (workdir / "config").mkdir(parents=True)
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))

@@ -24,6 +24,8 @@ def config_for(datasets: dict[str, list[str]]) -> dict:
         "demo_model": TINY_DEMO,
         "datasets": {name: {"splits": splits} for name, splits in datasets.items()},
         "evaluation": {"num_samples": NUM_SAMPLES, "batch_size": 32, "chunk_size": 32},
+        "beam": {"max_blocks_to_remove": 1},  # step 1 only: the beam search has its own tests
+        "multiflow": {"targets": [0.5]},
     }
 
 
