@@ -6,8 +6,6 @@ CORES ?= 4
 export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
-# PyTorch threads that sleep while waiting: on a busy CPU, spinning ones slow every job several-fold.
-export OMP_WAIT_POLICY := PASSIVE
 
 .PHONY: env demo test lint clean
 
