@@ -9,10 +9,10 @@ import json
 import logging
 from pathlib import Path
 
-from vlmprune.analysis.beam_files import expected_fingerprints, plan_step, split_reusable, step_record
+from vlmprune.analysis.beam_evaluate import evaluate_missing
+from vlmprune.analysis.beam_files import plan_step, step_record
 from vlmprune.cli import run_main
 from vlmprune.engine.distributed import close_world, init_world
-from vlmprune.engine.run import run_evaluation
 from vlmprune.io import read_json, write_json
 
 log = logging.getLogger("beam_step")
@@ -34,23 +34,19 @@ def main() -> None:
     args = parser.parse_args()
     evals_dir, model, evaluation = Path(args.evals_dir), json.loads(args.model), json.loads(args.evaluation)
     plan = plan_step(read_json(args.previous), read_json(args.step1))
-    fingerprints = expected_fingerprints(data=Path(args.data), dataset=args.dataset, split=args.split, variants=plan.variants, model=model, evaluation=evaluation)
-    todo, reused = split_reusable(plan.variants, evals_dir, fingerprints)
-    log.info("step %d: %d distinct sets (the seed would evaluate %d); %d to evaluate, %d reused", plan.step, len(plan.variants), plan.seed_evaluations, len(todo), len(reused))
+    log.info("step %d: %d distinct sets (the seed would evaluate %d)", plan.step, len(plan.variants), plan.seed_evaluations)
     world = init_world()
     try:
-        if todo:
-            run_evaluation(
-                data=Path(args.data),
-                dataset=args.dataset,
-                split=args.split,
-                variants=todo,
-                stores=[evals_dir / f"{v}.h5" for v in todo],
-                summary=None,
-                model=model,
-                evaluation=evaluation,
-                world=world,
-            )
+        todo, reused = evaluate_missing(
+            data=Path(args.data),
+            dataset=args.dataset,
+            split=args.split,
+            variants=plan.variants,
+            evals_dir=evals_dir,
+            model=model,
+            evaluation=evaluation,
+            world=world,
+        )
         if world.is_main:
             write_json(args.out, step_record(plan, evals_dir, args.beam_width, json.loads(args.importance), evaluated=todo, reused=reused))
     finally:

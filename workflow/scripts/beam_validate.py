@@ -8,10 +8,10 @@ import argparse
 import json
 from pathlib import Path
 
-from vlmprune.analysis.beam_files import expected_fingerprints, split_reusable, validation_record, validation_sets
+from vlmprune.analysis.beam_evaluate import evaluate_missing
+from vlmprune.analysis.beam_files import validation_record, validation_sets
 from vlmprune.cli import run_main
 from vlmprune.engine.distributed import close_world, init_world
-from vlmprune.engine.run import run_evaluation
 from vlmprune.engine.variants import variant_id
 from vlmprune.io import read_json, write_json
 
@@ -31,22 +31,18 @@ def main() -> None:
     evals_dir, model, evaluation = Path(args.evals_dir), json.loads(args.model), json.loads(args.evaluation)
     steps = [read_json(p) for p in args.steps]
     larger = [variant_id(b) for b in validation_sets(steps) if len(b) > 1]
-    fingerprints = expected_fingerprints(data=Path(args.data), dataset=args.dataset, split=args.split, variants=larger, model=model, evaluation=evaluation)
-    todo, reused = split_reusable(larger, evals_dir, fingerprints)
     world = init_world()
     try:
-        if todo:
-            run_evaluation(
-                data=Path(args.data),
-                dataset=args.dataset,
-                split=args.split,
-                variants=todo,
-                stores=[evals_dir / f"{v}.h5" for v in todo],
-                summary=None,
-                model=model,
-                evaluation=evaluation,
-                world=world,
-            )
+        todo, reused = evaluate_missing(
+            data=Path(args.data),
+            dataset=args.dataset,
+            split=args.split,
+            variants=larger,
+            evals_dir=evals_dir,
+            model=model,
+            evaluation=evaluation,
+            world=world,
+        )
         if world.is_main:
             write_json(args.out, validation_record(steps, evals_dir, json.loads(args.importance), evaluated=todo, reused=reused))
     finally:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -43,6 +44,26 @@ def is_oom(error: BaseException) -> bool:
 def recover_from_oom() -> None:
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+
+
+T = TypeVar("T")
+
+
+def map_micro_batches(records: Sequence[dict], fn: Callable[[Sequence[dict]], T], sizer: BatchSizer, removed: int) -> Iterator[T]:
+    """``fn`` on consecutive micro-batches of ``records``; an out-of-memory error halves the size and redoes the batch."""
+    start = 0
+    while start < len(records):
+        size = sizer.size_for(removed)
+        try:
+            result = fn(records[start : start + size])
+        except (torch.OutOfMemoryError, RuntimeError) as error:
+            if not is_oom(error):
+                raise
+            recover_from_oom()
+            sizer.halve(size)
+            continue
+        yield result
+        start += size
 
 
 def bytes_per_sample(adapter: ModelAdapter, tokens: int, max_new_tokens: int) -> int:

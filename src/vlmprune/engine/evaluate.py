@@ -15,10 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 from tqdm import tqdm
 
-from vlmprune.engine.batching import BatchSizer, initial_batch_size, is_oom, recover_from_oom
+from vlmprune.engine.batching import BatchSizer, initial_batch_size, map_micro_batches
 from vlmprune.engine.distributed import World
 from vlmprune.engine.fused import can_fuse, predict_fused
 from vlmprune.engine.store import EvalStore, StoreWriter
@@ -36,19 +35,9 @@ def generate_batched(
 ) -> list[str]:
     """Answers for ``records`` with ``removed`` blocks skipped, in micro-batches that survive OOM."""
     answers: list[str] = []
-    start = 0
     with adapter.skip(removed):
-        while start < len(records):
-            size = sizer.size_for(len(removed))
-            try:
-                answers.extend(adapter.generate(records[start : start + size], max_new_tokens))
-            except (torch.OutOfMemoryError, RuntimeError) as error:
-                if not is_oom(error):
-                    raise
-                recover_from_oom()
-                sizer.halve(size)
-                continue
-            start += size
+        for batch in map_micro_batches(records, lambda b: adapter.generate(b, max_new_tokens), sizer, len(removed)):
+            answers.extend(batch)
     return answers
 
 

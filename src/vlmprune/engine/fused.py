@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from vlmprune.engine.batching import BatchSizer, is_oom, recover_from_oom
+from vlmprune.engine.batching import BatchSizer, map_micro_batches
 from vlmprune.models.base import ModelAdapter
 
 Variant = tuple[int, ...]
@@ -149,20 +149,11 @@ def predict_fused(
     answers: dict[Variant, list[str]] = {v: [] for v in variants}
     if not variants:
         return answers
-    fewest = min(len(v) for v in variants)
-    start = 0
-    while start < len(records):
-        size = sizer.size_for(fewest)
-        try:
-            with torch.inference_mode():
-                batch = _fused_batch(adapter, adapter.encode(records[start : start + size]), variants, max_new_tokens)
-        except (torch.OutOfMemoryError, RuntimeError) as error:
-            if not is_oom(error):
-                raise
-            recover_from_oom()
-            sizer.halve(size)
-            continue
+    def fused(batch: Sequence[dict]) -> dict[Variant, list[str]]:
+        with torch.inference_mode():
+            return _fused_batch(adapter, adapter.encode(batch), variants, max_new_tokens)
+
+    for batch_answers in map_micro_batches(records, fused, sizer, min(len(v) for v in variants)):
         for v in variants:
-            answers[v].extend(batch[v])
-        start += size
+            answers[v].extend(batch_answers[v])
     return answers
