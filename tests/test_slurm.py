@@ -26,7 +26,8 @@ SLURM_UP = REPO / ".ci" / "slurm-up"
 PROFILE = REPO / "profiles" / "slurm-test"
 GPU_RULES = {"baseline", "ablate", "ablate_block", "beam_step", "beam_validate"}  # run torchrun
 RAN_GPU = {"baseline", "ablate"}  # the GPU rules the tiny configuration runs
-RAN_CPU = {"prepare_dataset", "importance", "importance_analysis_split", "multiflow_step1"}
+RAN_CPU = {"prepare_dataset", "importance", "multiflow_step1"}
+RAN_LOCAL = {"importance_analysis_split"}  # localrules: a file copy, not worth a submission
 
 PROFILE_REAL = REPO / "profiles" / "slurm"
 
@@ -143,9 +144,11 @@ def test_slurm_run_equals_local_run(slurm_cluster, tiny_llava: Path, tmp_path: P
     assert proc.returncode == 0, f"SLURM run failed:\n{output[-5000:]}\n{_slurm_diagnostics(cluster)}"
     assert local_run.returncode == 0, f"local run failed:\n{local_out[-5000:]}"
 
-    # every job went through SLURM, GPU rules on the gpu partition, the others on cpu
+    # every job but the local rules went through SLURM, GPU rules on the gpu partition, the others on cpu
     jobs = _submitted_jobs(output)
     assert RAN_GPU | RAN_CPU <= set(jobs.values()), output[-5000:]
+    assert not RAN_LOCAL & set(jobs.values())
+    assert all(f"localrule {rule}:" in output for rule in RAN_LOCAL), output[-5000:]
     for job_id, rule in jobs.items():
         expected = "gpu" if rule in GPU_RULES else "cpu"
         assert _partition(job_id) == expected, f"rule {rule} ran on the wrong partition"
