@@ -68,6 +68,13 @@ def corpus_scores(metric: str, predictions: Sequence[str], records: Any) -> list
     return scores
 
 
+def reference_columns(records: Any) -> list[dict[str, Any]]:
+    """Each record's ``answers`` and ``choices`` alone: scoring needs them, not the decoded images."""
+    if hasattr(records, "column_names"):
+        return records.select_columns([c for c in ("answers", "choices") if c in records.column_names]).to_list()
+    return [{"answers": r["answers"], "choices": r.get("choices")} for r in records]
+
+
 def evaluate_variants(
     adapter: ModelAdapter,
     records: Any,
@@ -92,6 +99,7 @@ def evaluate_variants(
         raise ValueError(f"{len(variants)} variants but {len(stores)} store paths")
     started = time.perf_counter()
     sample_ids = list(records["sample_id"]) if hasattr(records, "column_names") else [r["sample_id"] for r in records]
+    references = reference_columns(records)
     n = len(sample_ids)
     base = initial_batch_size(adapter, batch_size, records[0], max_new_tokens) if n else batch_size
     sizer = BatchSizer(base, len(adapter.blocks))
@@ -121,10 +129,10 @@ def evaluate_variants(
         gathered = world.gather((shard, answers))
         if world.is_main:
             order = sorted((i, rank_answers, pos) for ranked_shard, rank_answers in gathered for pos, i in enumerate(ranked_shard))
-            chunk_records = [records[i] for i in range(chunk_start, chunk_end)]
+            chunk_references = references[chunk_start:chunk_end]
             for v in todo:
                 predictions = [rank_answers[v][pos] for _, rank_answers, pos in order]
-                scores = score_answers(metric, predictions, chunk_records)
+                scores = score_answers(metric, predictions, chunk_references)
                 skip = max(done[v], chunk_start) - chunk_start
                 writers[v].append(sample_ids[chunk_start + skip : chunk_end], predictions[skip:], scores[skip:])
                 progress.update(chunk_end - chunk_start - skip)
@@ -137,6 +145,6 @@ def evaluate_variants(
     seconds = time.perf_counter() - started
     finished = {}
     for removed, writer in writers.items():
-        scores = corpus_scores(metric, writer.predictions(), records)
+        scores = corpus_scores(metric, writer.predictions(), references)
         finished[variant_id(removed)] = writer.finish({"seconds": seconds, "batch_events": json.dumps(sizer.events)}, scores)
     return finished

@@ -23,8 +23,8 @@ sees ``n_layers`` cache entries and layer 0's past length stays correct.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import torch
@@ -55,22 +55,6 @@ class MolmoPassThroughBlock(nn.Module):
         if layer_past is not None:
             placeholder = torch.cat([layer_past[0], placeholder], dim=-2)
         return x, (placeholder, placeholder)
-
-
-@contextmanager
-def skip_molmo_blocks(blocks: nn.ModuleList, removed: Iterable[int]) -> Iterator[None]:
-    removed = sorted(set(removed))
-    for index in removed:
-        if not 0 <= index < len(blocks):
-            raise IndexError(f"block {index} does not exist; the model has blocks 0..{len(blocks) - 1}")
-    originals = {index: blocks[index] for index in removed}
-    try:
-        for index in removed:
-            blocks[index] = MolmoPassThroughBlock(index)
-        yield
-    finally:
-        for index, block in originals.items():
-            blocks[index] = block
 
 
 def pad_stack(tensors: Sequence[torch.Tensor], value: int | float = PAD) -> torch.Tensor:
@@ -120,7 +104,7 @@ class MolmoAdapter(ModelAdapter):
 
     def skip(self, removed: Iterable[int]) -> AbstractContextManager[None]:
         if self.component == "language":
-            return skip_molmo_blocks(self.blocks, removed)
+            return skip_blocks(self.blocks, removed, stand_in=MolmoPassThroughBlock)
         return skip_blocks(self.blocks, removed)
 
     @property

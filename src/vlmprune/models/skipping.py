@@ -13,7 +13,7 @@ cache and place its tokens wrongly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -38,8 +38,19 @@ class PassThroughBlock(nn.Module):
 
 
 @contextmanager
-def skip_blocks(blocks: nn.ModuleList, removed: Iterable[int], *, returns_tuple: bool = False) -> Iterator[None]:
-    """Within the context, the blocks at ``removed`` indices pass their input through."""
+def skip_blocks(
+    blocks: nn.ModuleList,
+    removed: Iterable[int],
+    *,
+    returns_tuple: bool = False,
+    stand_in: Callable[[int], nn.Module] | None = None,
+) -> Iterator[None]:
+    """Within the context, the blocks at ``removed`` indices pass their input through.
+
+    ``stand_in(index)`` builds the replacement for architectures whose blocks return more
+    than hidden states (Molmo v1); the default is :class:`PassThroughBlock`.
+    """
+    stand_in = stand_in or (lambda index: PassThroughBlock(index, returns_tuple))
     removed = sorted(set(removed))
     for index in removed:
         if not 0 <= index < len(blocks):
@@ -47,7 +58,7 @@ def skip_blocks(blocks: nn.ModuleList, removed: Iterable[int], *, returns_tuple:
     originals = {index: blocks[index] for index in removed}
     try:
         for index in removed:
-            blocks[index] = PassThroughBlock(index, returns_tuple)
+            blocks[index] = stand_in(index)
         yield
     finally:
         for index, block in originals.items():
