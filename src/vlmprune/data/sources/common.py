@@ -74,6 +74,14 @@ def read_json(target: Target, path: Path) -> Any:
         raise LayoutError(f"dataset {target.name!r}: {path} is not valid JSON ({err})") from None
 
 
+def read_json_list(target: Target, path: Path, what: str) -> list:
+    """A JSON file that must hold a list (of ``what``)."""
+    data = read_json(target, path)
+    if not isinstance(data, list):
+        raise LayoutError(f"dataset {target.name!r}: {path} should hold a JSON list of {what}")
+    return data
+
+
 def require_keys(target: Target, path: Path, entry: Mapping, keys: Iterable[str], what: str = "an entry") -> None:
     if not isinstance(entry, Mapping):
         raise LayoutError(f"dataset {target.name!r}: {what} of {path} is a {type(entry).__name__}, not a JSON object")

@@ -20,11 +20,10 @@ import datasets
 
 from vlmprune.data.sources.common import (
     ImageFiles,
-    LayoutError,
     Row,
     Target,
     answer_text,
-    read_json,
+    read_json_list,
     require_file,
     require_keys,
     require_root,
@@ -35,9 +34,7 @@ from vlmprune.data.sources.common import (
 def load_records(target: Target, split: str, local_path: str | Path | None, *, how_to_get: str = "") -> datasets.Dataset:
     root = require_root(target, local_path, how_to_get=how_to_get)
     path = require_file(target, root, f"qa/{split}_qa.json", f"{split}_qa.json")
-    data = read_json(target, path)
-    if not isinstance(data, list):
-        raise LayoutError(f"dataset {target.name!r}: {path} should hold a JSON list of questions")
+    data = read_json_list(target, path, "questions")
     image = ImageFiles(target)
 
     def rows():
