@@ -12,7 +12,7 @@ from pathlib import Path
 from vlmprune.analysis.beam_evaluate import evaluate_missing
 from vlmprune.analysis.beam_files import plan_step, step_record
 from vlmprune.cli import run_main
-from vlmprune.engine.distributed import close_world, init_world
+from vlmprune.engine.distributed import torchrun_world
 from vlmprune.io import read_json, write_json
 
 log = logging.getLogger("beam_step")
@@ -35,8 +35,7 @@ def main() -> None:
     evals_dir, model, evaluation = Path(args.evals_dir), json.loads(args.model), json.loads(args.evaluation)
     plan = plan_step(read_json(args.previous), read_json(args.step1))
     log.info("step %d: %d distinct sets (the seed would evaluate %d)", plan.step, len(plan.variants), plan.seed_evaluations)
-    world = init_world()
-    try:
+    with torchrun_world() as world:
         todo, reused = evaluate_missing(
             data=Path(args.data),
             dataset=args.dataset,
@@ -49,8 +48,6 @@ def main() -> None:
         )
         if world.is_main:
             write_json(args.out, step_record(plan, evals_dir, args.beam_width, json.loads(args.importance), evaluated=todo, reused=reused))
-    finally:
-        close_world(world)
 
 
 run_main(main)

@@ -11,7 +11,7 @@ from pathlib import Path
 from vlmprune.analysis.beam_evaluate import evaluate_missing
 from vlmprune.analysis.beam_files import validation_record, validation_sets
 from vlmprune.cli import run_main
-from vlmprune.engine.distributed import close_world, init_world
+from vlmprune.engine.distributed import torchrun_world
 from vlmprune.engine.variants import variant_id
 from vlmprune.io import read_json, write_json
 
@@ -31,8 +31,7 @@ def main() -> None:
     evals_dir, model, evaluation = Path(args.evals_dir), json.loads(args.model), json.loads(args.evaluation)
     steps = [read_json(p) for p in args.steps]
     larger = [variant_id(b) for b in validation_sets(steps) if len(b) > 1]
-    world = init_world()
-    try:
+    with torchrun_world() as world:
         todo, reused = evaluate_missing(
             data=Path(args.data),
             dataset=args.dataset,
@@ -45,8 +44,6 @@ def main() -> None:
         )
         if world.is_main:
             write_json(args.out, validation_record(steps, evals_dir, json.loads(args.importance), evaluated=todo, reused=reused))
-    finally:
-        close_world(world)
 
 
 run_main(main)

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from vlmprune.cli import run_main
-from vlmprune.engine.distributed import close_world, init_world
+from vlmprune.engine.distributed import torchrun_world
 from vlmprune.engine.run import run_evaluation
 
 
@@ -23,8 +23,7 @@ def main() -> None:
     parser.add_argument("--model", required=True, help="the config's model section, as JSON")
     parser.add_argument("--evaluation", required=True, help="this dataset's evaluation settings, as JSON")
     args = parser.parse_args()
-    world = init_world()
-    try:
+    with torchrun_world() as world:
         run_evaluation(
             data=Path(args.data),
             dataset=args.dataset,
@@ -36,8 +35,6 @@ def main() -> None:
             evaluation=json.loads(args.evaluation),
             world=world,
         )
-    finally:
-        close_world(world)
 
 
 run_main(main)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,11 +49,17 @@ class World:
             dist.barrier()
 
 
-def init_world() -> World:
-    """Join the torchrun process group if launched by torchrun with more than one process."""
+@contextmanager
+def torchrun_world() -> Iterator[World]:
+    """The torchrun world for the duration of the context.
+
+    With more than one process the context joins the process group (nccl on GPU, gloo on
+    CPU) and leaves it on exit, whether or not the work inside succeeded.
+    """
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size == 1:
-        return World()
+        yield World()
+        return
     rank = int(os.environ["RANK"])
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if torch.cuda.is_available():
@@ -61,9 +69,8 @@ def init_world() -> World:
         backend = "gloo"
     if not dist.is_initialized():
         dist.init_process_group(backend=backend)
-    return World(rank=rank, size=size, local_rank=local_rank)
-
-
-def close_world(world: World) -> None:
-    if world.size > 1 and dist.is_initialized():
-        dist.destroy_process_group()
+    try:
+        yield World(rank=rank, size=size, local_rank=local_rank)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
