@@ -23,5 +23,5 @@ include: "rules/beam.smk"
 
 rule all:
     input:
-        all_targets(),
+        get_all_targets(),
     default_target: True

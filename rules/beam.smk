@@ -1,4 +1,4 @@
-# Beam search over sets of removed blocks (the seed's §3), one rule per step: step k's params carry
+# Beam search over sets of removed blocks, one rule per step: step k's params carry
 # beam_width but not max_blocks_to_remove, so a longer search adds steps and reruns none.
 
 
@@ -6,7 +6,7 @@ rule beam_step_1:
     input:
         script=f"{SCRIPTS}/beam_step1.py",
         full=eval_store("full", split=ANALYSIS_SPLIT),
-        dropped=[eval_store(f"drop-{i}", split=ANALYSIS_SPLIT) for i in range(num_blocks())],
+        dropped=[eval_store(f"drop-{i}", split=ANALYSIS_SPLIT) for i in range(NUM_BLOCKS)],
     output:
         "results/beam/{dataset}/step1.json",
     conda:
@@ -26,11 +26,11 @@ rule beam_step_1:
 rule beam_step:
     input:
         script=f"{SCRIPTS}/beam_step.py",
-        previous=beam_previous_step,
+        previous=get_beam_previous_step,
         step1="results/beam/{dataset}/step1.json",
         full=eval_store("full", split=ANALYSIS_SPLIT),
         data=prepared(split=ANALYSIS_SPLIT),
-        model=model_input(),
+        model=get_model(),
     output:
         "results/beam/{dataset}/step{k}.json",
     wildcard_constraints:
@@ -44,16 +44,14 @@ rule beam_step:
     params:
         split=ANALYSIS_SPLIT,
         beam_width=config["beam"]["beam_width"],
-        model=model_params(),
-        evaluation=evaluation_params,
+        model=MODEL_SETTINGS,
+        evaluation=get_evaluation_settings,
         importance=json.dumps(config["importance"]),
-    threads: 2
+    threads: EVALUATION_THREADS
     resources:
-        gpu=config["resources"]["gpus_per_job"],
-        mem_mb=8000,
+        **GPU_RESOURCES,
     shell:
-        "torchrun --standalone --nproc-per-node=$(( {resources.gpu} > 0 ? {resources.gpu} : 1 )) {input.script} "
-        "--data {input.data} --dataset {wildcards.dataset} --split {params.split} "
+        TORCHRUN + " --data {input.data} --dataset {wildcards.dataset} --split {params.split} "
         "--previous {input.previous} --step1 {input.step1} --evals-dir $(dirname {input.full}) "
         "--beam-width {params.beam_width} --model {params.model:q} --evaluation {params.evaluation:q} "
         "--importance {params.importance:q} --out {output} > {log} 2>&1"
@@ -62,11 +60,11 @@ rule beam_step:
 rule beam_validate:
     input:
         script=f"{SCRIPTS}/beam_validate.py",
-        steps=beam_step_files,
+        steps=get_beam_step_files,
         full=eval_store("full"),
-        dropped=single_block_stores,
+        dropped=get_single_block_stores,
         data=prepared(),
-        model=model_input(),
+        model=get_model(),
     output:
         "results/beam/{dataset}/validate_{split}.json",
     conda:
@@ -76,16 +74,14 @@ rule beam_validate:
     benchmark:
         "benchmarks/beam/{dataset}/validate_{split}.tsv"
     params:
-        model=model_params(),
-        evaluation=evaluation_params,
+        model=MODEL_SETTINGS,
+        evaluation=get_evaluation_settings,
         importance=json.dumps(config["importance"]),
-    threads: 2
+    threads: EVALUATION_THREADS
     resources:
-        gpu=config["resources"]["gpus_per_job"],
-        mem_mb=8000,
+        **GPU_RESOURCES,
     shell:
-        "torchrun --standalone --nproc-per-node=$(( {resources.gpu} > 0 ? {resources.gpu} : 1 )) {input.script} "
-        "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
+        TORCHRUN + " --data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
         "--steps {input.steps} --evals-dir $(dirname {input.full}) "
         "--model {params.model:q} --evaluation {params.evaluation:q} "
         "--importance {params.importance:q} --out {output} > {log} 2>&1"
@@ -94,8 +90,8 @@ rule beam_validate:
 rule beam:
     input:
         script=f"{SCRIPTS}/beam_summary.py",
-        steps=beam_step_files,
-        validation=beam_validation,
+        steps=get_beam_step_files,
+        validation=get_beam_validation,
     output:
         json="results/beam/{dataset}.json",
         png=report(

@@ -5,37 +5,32 @@ import json
 import re
 from pathlib import Path
 
-from snakemake.utils import validate
-
-from vlmprune.data.registry import available_datasets, get_spec
 from vlmprune.demo.blocks import demo_block_count
 from vlmprune.models.loading import count_blocks
+from vlmprune.settings import evaluation_settings, load_config, model_settings
 
 
-validate(config, workflow.source_path("../workflow/schemas/config.schema.yaml"))
+load_config(config, workflow.source_path("../workflow/schemas/config.schema.yaml"))
 
 DEMO_MODEL = "data/models/demo-llava"
 SCRIPTS = Path(workflow.basedir, "workflow", "scripts")
-if config["datasets"] == "all":
-    config["datasets"] = {"all": {}}
-if "all" in config["datasets"]:
-    # every registered dataset whose data is present, with the "all" entry's settings
-    _defaults = config["datasets"].pop("all")
-    _paths = {name: entry["path"] for name, entry in config["datasets"].items() if "path" in entry}
-    for _name in available_datasets(_paths):
-        config["datasets"].setdefault(_name, {"splits": ["train", "val"], **_defaults})
-for _entry in config["datasets"].values():
-    _entry.setdefault("splits", ["train", "val"])
 DATASETS = list(config["datasets"])
-for _name in DATASETS:
-    get_spec(_name)  # an unknown name stops here with the list of known ones
 SPLITS = sorted({s for d in config["datasets"].values() for s in d["splits"]})
 ANALYSIS_SPLIT = config["evaluation"]["analysis_split"]
-for _name, _entry in config["datasets"].items():
-    if ANALYSIS_SPLIT not in _entry["splits"]:
-        raise ValueError(
-            f"datasets.{_name}.splits is {_entry['splits']} but evaluation.analysis_split is {ANALYSIS_SPLIT!r}; add it to the splits"
-        )
+
+# An evaluation job runs one process per GPU (one on the CPU) and shares its threads among
+# them: Snakemake sets OMP_NUM_THREADS and MKL_NUM_THREADS to the job's threads, and torchrun
+# passes them on unchanged to every process. On a CPU, two one-thread jobs side by side finish
+# the demo's DAG sooner than one two-thread job at a time (README, "Threads"); on SLURM the
+# profile's set-threads gives each job its cpus_per_gpu.
+EVALUATION_THREADS = 1
+TORCHRUN = (
+    "nproc=$(( {resources.gpu} > 0 ? {resources.gpu} : 1 )); "
+    "per_process=$(( {threads} / nproc > 0 ? {threads} / nproc : 1 )); "
+    "OMP_NUM_THREADS=$per_process MKL_NUM_THREADS=$per_process "
+    "torchrun --standalone --nproc-per-node=$nproc {input.script}"
+)
+GPU_RESOURCES = {"gpu": config["resources"]["gpus_per_job"], "mem_mb": 8000}
 
 
 wildcard_constraints:
@@ -43,13 +38,9 @@ wildcard_constraints:
     split="|".join(SPLITS),
 
 
-def model_path():
-    return config["model"]["path"]
-
-
-def model_input():
+def get_model():
     """The model directory as an input (the demo model is built by rule demo_model); none for a hub id."""
-    path = model_path()
+    path = config["model"]["path"]
     if path == DEMO_MODEL or Path(path).exists():
         return path
     if re.fullmatch(r"[\w.-]+/[\w.-]+", path):
@@ -59,32 +50,21 @@ def model_input():
     )
 
 
-def model_params():
-    return json.dumps({**config["model"], "component": config["ablation"]["component"]})
+def get_num_blocks():
+    """How many blocks the ablated component has, read from config.json (the demo's from its recipe)."""
+    path, component = config["model"]["path"], config["ablation"]["component"]
+    if path == DEMO_MODEL and not Path(DEMO_MODEL, "config.json").exists():
+        return demo_block_count(config["demo_model"], component)
+    return count_blocks(path, adapter=config["model"]["adapter"], component=component)
 
 
-def num_blocks():
-    component = config["ablation"]["component"]
-    if model_path() == DEMO_MODEL and not Path(DEMO_MODEL, "config.json").exists():
-        return demo_block_count(config.get("demo_model", {}), component)
-    return count_blocks(model_path(), adapter=config["model"]["adapter"], component=component)
+NUM_BLOCKS = get_num_blocks()
+MODEL_SETTINGS = json.dumps(model_settings(config))
 
 
-def evaluation_params(wildcards):
+def get_evaluation_settings(wildcards):
     """This dataset's evaluation settings (dataset entries override the global ones)."""
-    spec = get_spec(wildcards.dataset)
-    entry = config["datasets"][wildcards.dataset]
-    evaluation = config["evaluation"]
-    return json.dumps(
-        {
-            "num_samples": entry.get("num_samples", evaluation["num_samples"]),
-            "seed": evaluation["seed"],
-            "batch_size": evaluation["batch_size"],
-            "chunk_size": evaluation["chunk_size"],
-            "metric": entry.get("metric", spec.metric),
-            "max_new_tokens": spec.max_new_tokens,
-        }
-    )
+    return json.dumps(evaluation_settings(config, wildcards.dataset))
 
 
 def prepared(dataset="{dataset}", split="{split}"):
@@ -95,16 +75,20 @@ def eval_store(variant, dataset="{dataset}", split="{split}"):
     return f"results/evals/{dataset}/{split}/{variant}.h5"
 
 
-def single_block_stores(wildcards):
-    return [eval_store(f"drop-{i}", wildcards.dataset, wildcards.split) for i in range(num_blocks())]
+def single_block_stores(dataset="{dataset}", split="{split}"):
+    return [eval_store(f"drop-{i}", dataset, split) for i in range(NUM_BLOCKS)]
 
 
-def all_targets():
+def get_single_block_stores(wildcards):
+    return single_block_stores(wildcards.dataset, wildcards.split)
+
+
+def get_all_targets():
     importance = [f"results/importance/{d}.json" for d in DATASETS] + [
         f"results/importance/{d}/{s}.json" for d in DATASETS for s in config["datasets"][d]["splits"]
     ]
     multiflow = [f"results/multiflow/sparsity_distribution_{s}.json" for s in config["multiflow"]["targets"]]
-    return importance + multiflow + compare_targets() + beam_targets()
+    return importance + multiflow + get_compare_targets() + get_beam_targets()
 
 
 def compared_datasets():
@@ -112,7 +96,7 @@ def compared_datasets():
     return [d for d in DATASETS if {"train", "val"} <= set(config["datasets"][d]["splits"])]
 
 
-def compare_inputs(wildcards):
+def get_compare_inputs(wildcards):
     """Importance details, evaluation stores and one-pass proxies of both splits of a dataset."""
     if wildcards.dataset not in compared_datasets():
         raise ValueError(
@@ -123,38 +107,32 @@ def compare_inputs(wildcards):
     for split in ("train", "val"):
         inputs[f"{split}_details"] = f"results/importance/{wildcards.dataset}/{split}.details.json"
         inputs[f"{split}_full"] = eval_store("full", wildcards.dataset, split)
-        inputs[f"{split}_dropped"] = [eval_store(f"drop-{i}", wildcards.dataset, split) for i in range(num_blocks())]
+        inputs[f"{split}_dropped"] = single_block_stores(wildcards.dataset, split)
         inputs[f"{split}_proxies"] = f"results/baseline/{wildcards.dataset}/{split}.proxies.json"
     return inputs
 
 
-def compare_targets():
+def get_compare_targets():
     return [f"results/compare/{d}.json" for d in compared_datasets()] + ["results/compare/all.json"]
 
 
-def beam_step_files(wildcards):
+def get_beam_step_files(wildcards):
     """Steps 1..max_blocks_to_remove of a dataset's beam search, stopping where one block would remain."""
-    steps = min(config["beam"]["max_blocks_to_remove"], num_blocks() - 1)
+    steps = min(config["beam"]["max_blocks_to_remove"], NUM_BLOCKS - 1)
     return [f"results/beam/{wildcards.dataset}/step{k}.json" for k in range(1, steps + 1)]
 
 
-def beam_previous_step(wildcards):
+def get_beam_previous_step(wildcards):
     return f"results/beam/{wildcards.dataset}/step{int(wildcards.k) - 1}.json"
 
 
-def beam_validation(wildcards):
-    """The beams evaluated on beam.validate_on ([] when it is null), a configured split other than the analysis split."""
+def get_beam_validation(wildcards):
+    """The beams evaluated on beam.validate_on, where this dataset is configured with that split ([] otherwise)."""
     split = config["beam"]["validate_on"]
-    if split is None:
+    if split is None or split not in config["datasets"][wildcards.dataset]["splits"]:
         return []
-    splits = config["datasets"][wildcards.dataset]["splits"]
-    if split == ANALYSIS_SPLIT or split not in splits:
-        raise ValueError(
-            f"beam.validate_on is {split!r}: it must be one of datasets.{wildcards.dataset}.splits {splits} "
-            f"other than evaluation.analysis_split {ANALYSIS_SPLIT!r}"
-        )
     return [f"results/beam/{wildcards.dataset}/validate_{split}.json"]
 
 
-def beam_targets():
+def get_beam_targets():
     return [f"results/beam/{d}.json" for d in DATASETS]

@@ -1,6 +1,6 @@
 rule compare:
     input:
-        unpack(compare_inputs),
+        unpack(get_compare_inputs),
         script=f"{SCRIPTS}/compare.py",
     output:
         json="results/compare/{dataset}.json",

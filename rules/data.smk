@@ -30,7 +30,7 @@ rule demo_model:
     benchmark:
         "benchmarks/demo_model.tsv"
     params:
-        demo=json.dumps(config.get("demo_model", {})),
+        demo=json.dumps(config["demo_model"]),
     threads: 2
     resources:
         mem_mb=4000,

@@ -2,7 +2,7 @@ rule baseline:
     input:
         script=f"{SCRIPTS}/evaluate.py",
         data=prepared(),
-        model=model_input(),
+        model=get_model(),
     output:
         store=eval_store("full"),
         summary="results/baseline/{dataset}/{split}.json",
@@ -14,29 +14,28 @@ rule baseline:
     benchmark:
         "benchmarks/baseline/{dataset}/{split}.tsv"
     params:
-        model=model_params(),
-        evaluation=evaluation_params,
-    threads: 2
+        model=MODEL_SETTINGS,
+        evaluation=get_evaluation_settings,
+    threads: EVALUATION_THREADS
     resources:
-        gpu=config["resources"]["gpus_per_job"],
-        mem_mb=8000,
+        **GPU_RESOURCES,
     shell:
-        "torchrun --standalone --nproc-per-node=$(( {resources.gpu} > 0 ? {resources.gpu} : 1 )) {input.script} "
-        "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
+        TORCHRUN + " --data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
         "--variants full --stores {output.store} --summary {output.summary} "
         "--model {params.model:q} --evaluation {params.evaluation:q} > {log} 2>&1"
 
 
 if config["ablation"]["fused"]:
 
-    # One job evaluates every single-block variant, sharing encoder and prefill (DESIGN §4).
+    # One job evaluates every single-block variant: they share the image encoding and the prefix
+    # of every prefill up to their removed block.
     rule ablate:
         input:
             script=f"{SCRIPTS}/evaluate.py",
             data=prepared(),
-            model=model_input(),
+            model=get_model(),
         output:
-            stores=[eval_store(f"drop-{i}") for i in range(num_blocks())],
+            stores=[eval_store(f"drop-{i}") for i in range(NUM_BLOCKS)],
         conda:
             "../envs/vlmprune.yaml"
         log:
@@ -44,16 +43,14 @@ if config["ablation"]["fused"]:
         benchmark:
             "benchmarks/ablate/{dataset}/{split}.tsv"
         params:
-            model=model_params(),
-            evaluation=evaluation_params,
-            variants=" ".join(f"drop-{i}" for i in range(num_blocks())),
-        threads: 2
+            model=MODEL_SETTINGS,
+            evaluation=get_evaluation_settings,
+            variants=" ".join(f"drop-{i}" for i in range(NUM_BLOCKS)),
+        threads: EVALUATION_THREADS
         resources:
-            gpu=config["resources"]["gpus_per_job"],
-            mem_mb=8000,
+            **GPU_RESOURCES,
         shell:
-            "torchrun --standalone --nproc-per-node=$(( {resources.gpu} > 0 ? {resources.gpu} : 1 )) {input.script} "
-            "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
+            TORCHRUN + " --data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
             "--variants {params.variants} --stores {output.stores} "
             "--model {params.model:q} --evaluation {params.evaluation:q} > {log} 2>&1"
 
@@ -64,7 +61,7 @@ else:
         input:
             script=f"{SCRIPTS}/evaluate.py",
             data=prepared(),
-            model=model_input(),
+            model=get_model(),
         output:
             store=eval_store("drop-{block}"),
         conda:
@@ -76,14 +73,12 @@ else:
         wildcard_constraints:
             block="[0-9]+",
         params:
-            model=model_params(),
-            evaluation=evaluation_params,
-        threads: 2
+            model=MODEL_SETTINGS,
+            evaluation=get_evaluation_settings,
+        threads: EVALUATION_THREADS
         resources:
-            gpu=config["resources"]["gpus_per_job"],
-            mem_mb=8000,
+            **GPU_RESOURCES,
         shell:
-            "torchrun --standalone --nproc-per-node=$(( {resources.gpu} > 0 ? {resources.gpu} : 1 )) {input.script} "
-            "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
+            TORCHRUN + " --data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
             "--variants drop-{wildcards.block} --stores {output.store} "
             "--model {params.model:q} --evaluation {params.evaluation:q} > {log} 2>&1"

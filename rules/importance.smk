@@ -2,7 +2,7 @@ rule importance:
     input:
         script=f"{SCRIPTS}/importance.py",
         full=eval_store("full"),
-        dropped=single_block_stores,
+        dropped=get_single_block_stores,
     output:
         scores="results/importance/{dataset}/{split}.json",
         details="results/importance/{dataset}/{split}.details.json",

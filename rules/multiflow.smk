@@ -4,7 +4,7 @@
 
 rule multiflow_step1:
     input:
-        model=model_input(),
+        model=get_model(),
     output:
         json="results/multiflow/sparsity_distribution_{sparsity}.json",
         png="results/multiflow/sparsity_distribution_{sparsity}.png",

@@ -2,8 +2,8 @@
 
 A random model scores 0 on every sample, so every candidate ties: the run checks that ties go
 to the lower block indices. The incremental behaviour is read from ``snakemake -n``; that a
-step reuses a store instead of evaluating it again rests on the fingerprint test here and on
-``split_reusable``'s unit test.
+step reuses a store instead of evaluating it again rests on the one fingerprint function
+(``vlmprune.engine.identity``) and on ``split_reusable``'s unit test.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import pytest
 
 from conftest import save_tiny_llava
 from vlmprune.analysis.beam import extend, rank
-from vlmprune.analysis.beam_files import expected_fingerprints, stored_fingerprint
-from vlmprune.data.registry import get_spec
+from vlmprune.analysis.beam_files import stored_fingerprint
 from vlmprune.engine.run import run_evaluation
 from vlmprune.engine.store import read_store
+from vlmprune.settings import evaluation_settings, load_config, model_settings
 from workflow_helpers import planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.e2e
@@ -52,10 +52,8 @@ def read(run: Path, name: str) -> dict:
 
 def engine_settings(run: Path) -> tuple[dict, dict]:
     """The model and evaluation settings the workflow's evaluation rules pass to run_evaluation."""
-    spec = get_spec("easy_vqa")
-    model = {"path": str(run / "tiny-llava"), "device": "cpu", "component": "language"}
-    evaluation = {"num_samples": SAMPLES, "seed": 0, "batch_size": SAMPLES, "chunk_size": SAMPLES, "metric": spec.metric, "max_new_tokens": spec.max_new_tokens}
-    return model, evaluation
+    config = load_config(config_for(run / "tiny-llava", 3, 2))
+    return model_settings(config), evaluation_settings(config, "easy_vqa")
 
 
 def test_step_one_reads_the_ablation_and_evaluates_nothing(run):
@@ -97,14 +95,6 @@ def test_fused_step_equals_evaluating_each_candidate_alone(run, tmp_path):
         assert fused.sample_ids == single.sample_ids and fused.predictions == single.predictions
         assert list(fused.scores) == list(single.scores)
         assert stored_fingerprint(evals / f"{variant}.h5") == single.attrs["fingerprint"]
-
-
-def test_the_reuse_fingerprint_matches_what_the_engine_writes(run):
-    evals = run / "results/evals/easy_vqa/train"
-    variants = ["full", "drop-0", *read(run, "easy_vqa/step2.json")["evaluated"]]
-    model, evaluation = engine_settings(run)
-    expected = expected_fingerprints(data=run / "data/prepared/easy_vqa/train", dataset="easy_vqa", split="train", variants=variants, model=model, evaluation=evaluation)
-    assert {v: stored_fingerprint(evals / f"{v}.h5") for v in variants} == expected
 
 
 def test_raising_max_blocks_plans_only_the_new_steps(run):

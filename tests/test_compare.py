@@ -21,7 +21,7 @@ from vlmprune.analysis.compare.datasets import compare_datasets
 from vlmprune.analysis.compare.files import load_split, split_paths, write_dataset_comparison, write_summary
 from vlmprune.analysis.compare.splits import compare_splits
 from vlmprune.analysis.importance_files import write_importance
-from vlmprune.analysis.proxies import proxy_summary, record_proxies
+from vlmprune.engine.proxies import proxy_summary, record_proxies
 from vlmprune.engine.store import StoreWriter
 from vlmprune.io import read_json, write_json
 
@@ -111,7 +111,7 @@ def write_split(results: Path, dataset: str, split: str, profile: np.ndarray, n:
         store(f"drop-{block}", full * (rng.random(n) >= p))
     importance = results / "importance" / dataset
     write_importance(stores / "full.h5", [stores / f"drop-{b}.h5" for b in range(len(profile))],
-                     importance / f"{split}.json", importance / f"{split}.details.json", bootstrap_resamples=100)
+                     importance / f"{split}.json", importance / f"{split}.details.json", confidence=0.95, bootstrap_resamples=100, seed=0)
     cosine = 1 - profile - rng.uniform(0, 0.05, len(profile))
     totals = {"cosine": list(cosine * 10), "angular": list(np.arccos(cosine) / np.pi * 10), "tokens": [10] * len(profile), "sequences": n}
     write_json(results / "baseline" / dataset / f"{split}.json", {**attrs, "n": n})
@@ -130,7 +130,7 @@ def results(tmp_path_factory) -> Path:
 
 def _compare(results: Path, dataset: str) -> dict:
     train, val = (load_split(*split_paths(results, dataset, s)) for s in ("train", "val"))
-    return compare_splits(dataset, train, val, k_least=2, bootstrap_resamples=200)
+    return compare_splits(dataset, train, val, threshold=0.9, k_least=2, confidence=0.95, bootstrap_resamples=200, seed=0)
 
 
 def test_comparison_statistics_and_verdicts(results):
@@ -154,14 +154,14 @@ def test_comparison_statistics_and_verdicts(results):
 def test_summary_across_datasets(results):
     comparisons = {d: _compare(results, d) for d in ("easy_vqa", "easy_vqa_yesno")}
     importances = {d: read_json(results / "importance" / d / "train.details.json") for d in comparisons}
-    summary = compare_datasets(comparisons, importances, threshold=0.9)
+    summary = compare_datasets(comparisons, importances, threshold=0.9, analysis_split="train")
     assert {d: row["verdict"] for d, row in summary["datasets"].items()} == {"easy_vqa": "consistent", "easy_vqa_yesno": "inconsistent"}
     rho = summary["dataset_correlation"]["spearman"][0][1]
     a, b = ([importances[d]["blocks"][str(i)]["importance"] for i in range(len(PROFILE))] for d in importances)
     assert rho == pytest.approx(stats.spearmanr(a, b).statistic)
     assert 0 in summary["blocks_important_everywhere"] and 3 not in summary["blocks_important_everywhere"]
     assert set(summary["proxies"]["block_influence"]["spearman_rho"]) == {"easy_vqa/train", "easy_vqa/val", "easy_vqa_yesno/train", "easy_vqa_yesno/val"}
-    only_one = compare_datasets({}, {"easy_vqa": importances["easy_vqa"]})
+    only_one = compare_datasets({}, {"easy_vqa": importances["easy_vqa"]}, threshold=0.9, analysis_split="train")
     assert only_one["datasets"]["easy_vqa"]["verdict"].startswith("not compared")
 
 
@@ -169,7 +169,7 @@ def test_plots_and_tables_are_written(results, tmp_path):
     comparisons = {d: _compare(results, d) for d in ("easy_vqa", "easy_vqa_yesno")}
     importances = {d: read_json(results / "importance" / d / "train.details.json") for d in comparisons}
     write_dataset_comparison(comparisons["easy_vqa"], tmp_path / "easy_vqa.json", tmp_path / "easy_vqa.png", tmp_path / "easy_vqa.html")
-    write_summary(compare_datasets(comparisons, importances), tmp_path / "all.json", tmp_path / "all.png", tmp_path / "all.html")
+    write_summary(compare_datasets(comparisons, importances, threshold=0.9, analysis_split="train"), tmp_path / "all.json", tmp_path / "all.png", tmp_path / "all.html")
     for name in ("easy_vqa", "all"):
         image = matplotlib.image.imread(tmp_path / f"{name}.png")
         assert image.shape[0] > 400 and image.shape[1] > 1000

@@ -13,7 +13,7 @@ def store(scores, ids=None):
 
 def test_importance_is_baseline_minus_ablated_accuracy():
     full = store([1, 1, 1, 0])
-    flat, details = block_importance(full, {0: store([0, 0, 1, 0]), 1: store([1, 1, 1, 1])}, resamples=200)
+    flat, details = block_importance(full, {0: store([0, 0, 1, 0]), 1: store([1, 1, 1, 1])}, confidence=0.95, resamples=200, seed=0)
     assert flat == {"0": pytest.approx(0.5), "1": pytest.approx(-0.25)}
     assert details["baseline_accuracy"] == 0.75
     assert details["blocks"]["0"]["accuracy"] == 0.25
@@ -25,7 +25,7 @@ def test_paired_interval_contains_the_difference_and_is_narrower_than_unpaired()
     full = (rng.random(400) < 0.8).astype(float)
     flips = rng.random(400) < 0.1
     other = np.where(flips, 0.0, full)
-    low, high = paired_difference_interval(full, other, resamples=2000)
+    low, high = paired_difference_interval(full, other, confidence=0.95, resamples=2000, seed=0)
     diff = full.mean() - other.mean()
     assert low <= diff <= high
     assert low > 0  # the ablation only ever loses answers: a paired interval excludes 0
@@ -33,9 +33,9 @@ def test_paired_interval_contains_the_difference_and_is_narrower_than_unpaired()
 
 
 def test_identical_scores_give_a_zero_width_interval():
-    assert paired_difference_interval(np.ones(10), np.ones(10)) == (0.0, 0.0)
+    assert paired_difference_interval(np.ones(10), np.ones(10), confidence=0.95, resamples=1000, seed=0) == (0.0, 0.0)
 
 
 def test_misaligned_stores_are_rejected():
     with pytest.raises(ValueError, match="other samples"):
-        block_importance(store([1, 0], ["a", "b"]), {0: store([1, 0], ["a", "c"])})
+        block_importance(store([1, 0], ["a", "b"]), {0: store([1, 0], ["a", "c"])}, confidence=0.95, resamples=1000, seed=0)

@@ -30,10 +30,10 @@ def test_constant_importance_gives_nan_without_warnings():
         warnings.simplefilter("error")
         for fn in (st.spearman, st.kendall, st.pearson):
             assert all(math.isnan(v) for v in fn(np.zeros(5), np.arange(5.0)))
-        assert all(math.isnan(v) for v in st.spearman_interval(np.zeros((20, 4)), np.ones((10, 4))))
+        assert all(math.isnan(v) for v in st.spearman_interval(np.zeros((20, 4)), np.ones((10, 4)), confidence=0.95, resamples=1000, seed=0))
         # rho exists for the data but not for every resample (few samples): no interval
         sparse = np.array([[1, 0, 0], [0, 0, 0], [0, 0, 0]], dtype=float)
-        assert all(math.isnan(v) for v in st.spearman_interval(sparse, np.eye(3)[[0, 1, 1]], resamples=200))
+        assert all(math.isnan(v) for v in st.spearman_interval(sparse, np.eye(3)[[0, 1, 1]], confidence=0.95, resamples=200, seed=0))
     with pytest.raises(ValueError, match="different lengths"):
         st.spearman(np.arange(3.0), np.arange(4.0))
 
@@ -68,11 +68,11 @@ def test_spearman_interval_equals_a_plain_scipy_bootstrap():
 def test_spearman_interval_is_wider_for_fewer_samples_and_reproducible():
     rng = np.random.default_rng(0)
     profile = np.linspace(0.05, 0.4, 8)
-    small = st.spearman_interval(_differences(profile, 30, rng), _differences(profile, 30, rng), resamples=200)
-    large = st.spearman_interval(_differences(profile, 600, rng), _differences(profile, 600, rng), resamples=200)
+    small = st.spearman_interval(_differences(profile, 30, rng), _differences(profile, 30, rng), confidence=0.95, resamples=200, seed=0)
+    large = st.spearman_interval(_differences(profile, 600, rng), _differences(profile, 600, rng), confidence=0.95, resamples=200, seed=0)
     assert large[1] - large[0] < small[1] - small[0]
     a, b = _differences(profile, 50, rng), _differences(profile, 40, rng)
-    assert st.spearman_interval(a, b, resamples=200, seed=1) == st.spearman_interval(a, b, resamples=200, seed=1)
+    assert st.spearman_interval(a, b, confidence=0.95, resamples=200, seed=1) == st.spearman_interval(a, b, confidence=0.95, resamples=200, seed=1)
 
 
 def test_least_important_blocks_and_their_overlap():

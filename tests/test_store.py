@@ -3,7 +3,7 @@ import time
 import numpy as np
 import pytest
 
-from vlmprune.engine.store import StoreWriter, partial_path, read_store
+from vlmprune.engine.store import StoreWriter, partial_path
 
 
 def test_store_round_trip_and_atomic_rename(tmp_path):

@@ -7,3 +7,7 @@ class VlmpruneError(ValueError):
 
 class ModelError(VlmpruneError):
     """A model that cannot be used as configured."""
+
+
+class ConfigError(VlmpruneError):
+    """A configuration whose keys contradict each other or name something unknown."""

@@ -1,20 +1,64 @@
-"""Writing result files atomically, so that a failed job never leaves one half-written."""
+"""Writing result files atomically, so that a failed job never leaves one half-written.
+
+Every output of the library, JSON, figure, dataset or model directory, is written through
+:func:`atomic_path`: to a temporary name beside its destination, which replaces the
+destination only once the writing has succeeded.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 
-def write_json(path: str | Path, obj: Any) -> None:
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` (same suffix) to write a file or directory to.
+
+    When the block succeeds the temporary replaces ``path`` (an existing directory there is
+    removed first); when it raises, the temporary is removed and ``path`` is left as it was.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    _remove(tmp)
+    try:
+        yield tmp
+    except BaseException:
+        _remove(tmp)
+        raise
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
     os.replace(tmp, path)
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2) + "\n")
 
 
 def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text())
+
+
+def save_figure(fig: Any, path: str | Path, **savefig: Any) -> None:
+    """Save a matplotlib figure atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, **savefig)
+    finally:
+        plt.close(fig)

@@ -1,4 +1,4 @@
-"""Beam search over sets of removed blocks (the seed's §3), as plain functions on block tuples.
+"""Beam search over sets of removed blocks, as plain functions on block tuples.
 
 Step 1 ranks the single-block ablations and keeps the best ``beam_width`` sets; step k
 extends every kept set by one more block and keeps the best ``beam_width`` of the distinct

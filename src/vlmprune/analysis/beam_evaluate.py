@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from vlmprune.analysis.beam_files import expected_fingerprints, split_reusable
+from vlmprune.analysis.beam_files import split_reusable
 from vlmprune.engine.distributed import World
-from vlmprune.engine.run import run_evaluation
+from vlmprune.engine.run import expected_fingerprints, run_evaluation
 
 log = logging.getLogger(__name__)
 

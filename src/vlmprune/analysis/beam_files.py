@@ -10,7 +10,6 @@ greedy baseline) costs nothing, and a store of other inputs is evaluated again.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +26,9 @@ from vlmprune.engine.variants import parse_variant, variant_id
 def interval_settings(importance: Mapping[str, Any]) -> dict[str, Any]:
     """The bootstrap settings of the config's importance section, as keyword arguments."""
     return {
-        "confidence": importance.get("confidence", 0.95),
-        "resamples": importance.get("bootstrap_resamples", 1000),
-        "seed": importance.get("seed", 0),
+        "confidence": importance["confidence"],
+        "resamples": importance["bootstrap_resamples"],
+        "seed": importance["seed"],
     }
 
 
@@ -108,34 +107,6 @@ def plan_step(previous: Mapping[str, Any], step1: Mapping[str, Any]) -> StepPlan
     beams = [tuple(b) for b in previous["beams"]]
     singles = [tuple(e["blocks"]) for e in step1["candidates"]]
     return StepPlan(step, extend(beams, num_blocks), greedy_set(singles, step), seed_evaluations(beams, num_blocks))
-
-
-def expected_fingerprints(
-    *, data: Path, dataset: str, split: str, variants: Sequence[str], model: Mapping[str, Any], evaluation: Mapping[str, Any]
-) -> dict[str, str]:
-    """The ``fingerprint`` that ``run_evaluation`` writes on each variant's store, without evaluating.
-
-    Mirrors the identity built in :func:`vlmprune.engine.run.run_evaluation`; a test checks
-    that a store written by it is recognised. Imported here: the engine pulls in torch and
-    transformers, which reading and ranking stores does not need.
-    """
-    from vlmprune.data.prepare import load_prepared, select_samples
-    from vlmprune.engine.evaluate import fingerprint
-    from vlmprune.engine.run import model_identity
-
-    records, _ = select_samples(load_prepared(data, dataset), evaluation["num_samples"], evaluation["seed"])
-    selection = hashlib.sha256("\n".join(records["sample_id"]).encode()).hexdigest()
-    identity = {
-        **model_identity(model["path"]),
-        "dataset": dataset,
-        "split": split,
-        "component": model.get("component", "language"),
-        "block_path": model.get("block_path"),
-    }
-    return {
-        v: fingerprint(**identity, selection=selection, variant=v, metric=evaluation["metric"], max_new_tokens=evaluation["max_new_tokens"])
-        for v in variants
-    }
 
 
 def stored_fingerprint(path: Path) -> str | None:

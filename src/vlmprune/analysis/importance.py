@@ -13,7 +13,7 @@ from vlmprune.engine.store import EvalStore
 
 
 def paired_difference_interval(
-    full: np.ndarray, other: np.ndarray, *, confidence: float = 0.95, resamples: int = 1000, seed: int = 0
+    full: np.ndarray, other: np.ndarray, *, confidence: float, resamples: int, seed: int
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of mean(full) - mean(other), resampling samples jointly."""
     if len(full) < 2 or np.array_equal(full, other):
@@ -41,9 +41,9 @@ def block_importance(
     full: EvalStore,
     dropped: Mapping[int, EvalStore],
     *,
-    confidence: float = 0.95,
-    resamples: int = 1000,
-    seed: int = 0,
+    confidence: float,
+    resamples: int,
+    seed: int,
     warnings: list[str] | None = None,
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """The flat importance map (``{"0": 0.6015, …}``) and its details."""

@@ -12,7 +12,7 @@ from vlmprune.io import write_json
 
 
 def write_importance(
-    full: Path, dropped: Sequence[Path], out: Path, details: Path, *, confidence: float = 0.95, bootstrap_resamples: int = 1000, seed: int = 0
+    full: Path, dropped: Sequence[Path], out: Path, details: Path, *, confidence: float, bootstrap_resamples: int, seed: int
 ) -> None:
     stores = {}
     for path in dropped:

@@ -12,6 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from vlmprune.io import save_figure  # noqa: E402
+
 SPLIT_STYLE = {"train": ("tab:blue", "train"), "val": ("tab:orange", "validation")}
 PROXY_LABELS = {"block_influence": "Block Influence (1 − cos)", "angular_distance": "angular distance (arccos cos / π)"}
 VERDICT_COLORS = {"consistent": "#c7e9c0", "inconsistent": "#fcbba1", "undetermined": "#e0e0e0"}
@@ -26,12 +28,7 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 
 
 def _save(fig: plt.Figure, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path, dpi=110)
 
 
 def plot_dataset(comparison: Mapping[str, Any], path: str | Path) -> None:

@@ -73,9 +73,9 @@ def spearman_interval(
     train_differences: np.ndarray,
     val_differences: np.ndarray,
     *,
-    confidence: float = 0.95,
-    resamples: int = 1000,
-    seed: int = 0,
+    confidence: float,
+    resamples: int,
+    seed: int,
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of Spearman's rho between train and validation importance.
 
@@ -132,7 +132,7 @@ def least_important_overlap(a: np.ndarray, b: np.ndarray, k: int) -> float:
     return len(set(least_important(a, k)) & set(least_important(b, k))) / k
 
 
-def verdict(rho: float, threshold: float = 0.9) -> str:
+def verdict(rho: float, threshold: float) -> str:
     """The seed's rule: rho above the threshold is consistent, at or below it inconsistent."""
     if np.isnan(rho):
         return UNDETERMINED

@@ -1,7 +1,7 @@
 """Benchmark the fused engine against naive per-variant evaluation.
 
 Evaluates the baseline and every single-block ablation on easy-VQA val, once the naive way
-(one full ``generate`` per variant) and once fused (DESIGN §4), with the same micro-batches,
+(one full ``generate`` per variant) and once fused (``vlmprune.engine.fused``), with the same micro-batches,
 on the demo model (if present) and on a randomly initialised LLaVA of about 100M parameters.
 Rounds alternate naive and fused so that a change in machine load hits both alike. Prints
 the wall times, the encoder and block forward passes each way, and the floor those counts

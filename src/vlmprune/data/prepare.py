@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import datasets
@@ -10,18 +9,15 @@ import numpy as np
 
 from vlmprune.data.records import check_records
 from vlmprune.data.registry import load_split
+from vlmprune.io import atomic_path
 
 
 def prepare_dataset(name: str, split: str, out_dir: str | Path, *, local_path: str | None = None) -> datasets.Dataset:
     """Write the split's records with ``save_to_disk``; the directory appears only when complete."""
     records = load_split(name, split, local_path=local_path)
     check_records(records, name)
-    out_dir = Path(out_dir)
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    records.save_to_disk(str(tmp))
-    shutil.rmtree(out_dir, ignore_errors=True)
-    tmp.rename(out_dir)
+    with atomic_path(out_dir) as tmp:
+        records.save_to_disk(str(tmp))
     return records
 
 

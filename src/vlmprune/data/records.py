@@ -1,4 +1,4 @@
-"""The common record schema every dataset source produces (DESIGN §3)."""
+"""The common record schema every dataset source produces."""
 
 from __future__ import annotations
 

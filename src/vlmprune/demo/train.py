@@ -19,7 +19,6 @@ checkpoint through ``AutoProcessor`` and ``AutoModelForImageTextToText``.
 from __future__ import annotations
 
 import math
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from transformers import (
 from vlmprune.data.sources.easy_vqa import ANSWER_TYPES, iter_questions
 from vlmprune.demo.blocks import TEXT_LAYERS, VISION_LAYERS
 from vlmprune.demo.tokenizer import build_tokenizer
+from vlmprune.io import atomic_path
 from vlmprune.models.prompts import LLAVA_IMAGE_TOKEN, llava_prompt
 
 IMAGE_SIZE = 64
@@ -378,13 +378,9 @@ def train_demo_model(
     finally:
         torch.use_deterministic_algorithms(deterministic)
 
-    tmp_dir = out_dir.with_name(f".{out_dir.name}.tmp")
-    shutil.rmtree(tmp_dir, ignore_errors=True)
-    model.save_pretrained(tmp_dir)
-    processor.save_pretrained(tmp_dir)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    tmp_dir.rename(out_dir)
+    with atomic_path(out_dir) as tmp_dir:
+        model.save_pretrained(tmp_dir)
+        processor.save_pretrained(tmp_dir)
     return {
         "seed": seed,
         "vision_steps": vision_steps,

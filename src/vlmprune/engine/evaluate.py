@@ -7,7 +7,6 @@ chunk to every store. A rerun resumes each store after its last complete chunk.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -20,6 +19,7 @@ from tqdm import tqdm
 from vlmprune.engine.batching import BatchSizer, initial_batch_size, map_micro_batches
 from vlmprune.engine.distributed import World
 from vlmprune.engine.fused import can_fuse, predict_fused
+from vlmprune.engine.identity import store_fingerprint
 from vlmprune.engine.store import EvalStore, StoreWriter
 from vlmprune.engine.variants import variant_id
 from vlmprune.metrics import CORPUS_METRICS, get_metric, score_all
@@ -48,10 +48,6 @@ def predict_per_variant(
     return {v: generate_batched(adapter, records, v, max_new_tokens, sizer) for v in variants}
 
 
-def fingerprint(**parts: Any) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def score_answers(metric: str, predictions: Sequence[str], records: Sequence[dict]) -> list[float]:
     """Per-sample scores; NaN for a corpus-level metric, which is scored once all predictions are in."""
     if metric in CORPUS_METRICS:
@@ -75,6 +71,29 @@ def reference_columns(records: Any) -> list[dict[str, Any]]:
     return [{"answers": r["answers"], "choices": r.get("choices")} for r in records]
 
 
+def open_writers(
+    variants: Sequence[tuple[int, ...]], stores: Sequence[str | Path], sample_ids: Sequence[str], *,
+    identity: Mapping[str, Any], metric: str, max_new_tokens: int, attrs: Mapping[str, Any],
+) -> dict[tuple[int, ...], StoreWriter]:
+    """A writer per variant, each resuming its store when the store's fingerprint matches."""
+    writers = {}
+    for removed, path in zip(variants, stores):
+        name = variant_id(removed)
+        key = store_fingerprint(identity, sample_ids, name, metric, max_new_tokens)
+        writers[removed] = StoreWriter(path, key, {**attrs, "blocks_removed": list(removed), "variant": name})
+    return writers
+
+
+def default_predict(adapter: ModelAdapter, variants: Sequence[tuple[int, ...]], sizer: BatchSizer) -> Predict:
+    """The fused engine for several variants of an adapter that can fuse; one generation per variant otherwise."""
+    engine = predict_fused if len(variants) > 1 and can_fuse(adapter) else predict_per_variant
+
+    def predict(a: ModelAdapter, r: Sequence[dict], v: Sequence[tuple[int, ...]], m: int) -> dict[tuple[int, ...], list[str]]:
+        return engine(a, r, v, m, sizer)
+
+    return predict
+
+
 def evaluate_variants(
     adapter: ModelAdapter,
     records: Any,
@@ -92,8 +111,9 @@ def evaluate_variants(
 ) -> dict[str, EvalStore]:
     """Evaluate ``variants`` on ``records`` (a ``datasets.Dataset`` or a list of record dicts).
 
-    ``identity`` names the inputs (model, data, selection) for the resume fingerprint;
-    ``attrs`` are written on every store. Returns the finished stores on the main rank.
+    ``identity`` names the inputs (model, data) for the resume fingerprint
+    (:func:`vlmprune.engine.identity.store_fingerprint`); ``attrs`` are written on every
+    store. Returns the finished stores on the main rank.
     """
     if len(variants) != len(stores):
         raise ValueError(f"{len(variants)} variants but {len(stores)} store paths")
@@ -103,17 +123,8 @@ def evaluate_variants(
     n = len(sample_ids)
     base = initial_batch_size(adapter, batch_size, records[0], max_new_tokens) if n else batch_size
     sizer = BatchSizer(base, len(adapter.blocks))
-    if predict is None:
-        engine = predict_fused if len(variants) > 1 and can_fuse(adapter) else predict_per_variant
-
-        def predict(a: ModelAdapter, r: Sequence[dict], v: Sequence[tuple[int, ...]], m: int) -> dict[tuple[int, ...], list[str]]:
-            return engine(a, r, v, m, sizer)
-    writers: dict[tuple[int, ...], StoreWriter] = {}
-    if world.is_main:
-        selection = hashlib.sha256("\n".join(sample_ids).encode()).hexdigest()
-        for removed, path in zip(variants, stores):
-            key = fingerprint(**identity, selection=selection, variant=variant_id(removed), metric=metric, max_new_tokens=max_new_tokens)
-            writers[removed] = StoreWriter(path, key, {**attrs, "blocks_removed": list(removed), "variant": variant_id(removed)})
+    predict = predict or default_predict(adapter, variants, sizer)
+    writers = open_writers(variants, stores, sample_ids, identity=identity, metric=metric, max_new_tokens=max_new_tokens, attrs=attrs) if world.is_main else {}
     done = world.broadcast({v: w.done for v, w in writers.items()})
     start = min(done.values(), default=n)
     if start:
@@ -124,27 +135,30 @@ def evaluate_variants(
         chunk_end = min(n, chunk_start + chunk_size)
         todo = [v for v in variants if done[v] < chunk_end]
         shard = list(range(chunk_start + world.rank, chunk_end, world.size))
-        shard_records = [records[i] for i in shard]
-        answers = predict(adapter, shard_records, todo, max_new_tokens)
+        answers = predict(adapter, [records[i] for i in shard], todo, max_new_tokens)
         gathered = world.gather((shard, answers))
         if world.is_main:
-            order = sorted((i, rank_answers, pos) for ranked_shard, rank_answers in gathered for pos, i in enumerate(ranked_shard))
-            chunk_references = references[chunk_start:chunk_end]
-            for v in todo:
-                predictions = [rank_answers[v][pos] for _, rank_answers, pos in order]
-                scores = score_answers(metric, predictions, chunk_references)
-                skip = max(done[v], chunk_start) - chunk_start
-                writers[v].append(sample_ids[chunk_start + skip : chunk_end], predictions[skip:], scores[skip:])
-                progress.update(chunk_end - chunk_start - skip)
+            write_chunk(writers, todo, done, gathered, metric, sample_ids, references[chunk_start:chunk_end], chunk_start, chunk_end, progress)
         for v in todo:
             done[v] = chunk_end
     progress.close()
     world.barrier()
     if not world.is_main:
         return {}
-    seconds = time.perf_counter() - started
-    finished = {}
-    for removed, writer in writers.items():
-        scores = corpus_scores(metric, writer.predictions(), references)
-        finished[variant_id(removed)] = writer.finish({"seconds": seconds, "batch_events": json.dumps(sizer.events)}, scores)
-    return finished
+    extra = {"seconds": time.perf_counter() - started, "batch_events": json.dumps(sizer.events)}
+    return {variant_id(v): w.finish(extra, corpus_scores(metric, w.predictions(), references)) for v, w in writers.items()}
+
+
+def write_chunk(
+    writers: Mapping[tuple[int, ...], StoreWriter], todo: Sequence[tuple[int, ...]], done: Mapping[tuple[int, ...], int],
+    gathered: Sequence[tuple[list[int], dict]], metric: str, sample_ids: Sequence[str], references: Sequence[dict],
+    chunk_start: int, chunk_end: int, progress: tqdm,
+) -> None:
+    """Score one chunk's answers, gathered from every rank, in sample order and append them to the stores."""
+    order = sorted((i, rank_answers, pos) for ranked_shard, rank_answers in gathered for pos, i in enumerate(ranked_shard))
+    for v in todo:
+        predictions = [rank_answers[v][pos] for _, rank_answers, pos in order]
+        scores = score_answers(metric, predictions, references)
+        skip = max(done[v], chunk_start) - chunk_start
+        writers[v].append(sample_ids[chunk_start + skip : chunk_end], predictions[skip:], scores[skip:])
+        progress.update(chunk_end - chunk_start - skip)

@@ -1,4 +1,4 @@
-"""Fused evaluation of many variants on one batch (DESIGN §4).
+"""Fused evaluation of many variants on one batch.
 
 Removing blocks leaves every hidden state before the first removed block unchanged, so per
 micro-batch the image encoder runs once and the prompt prefill of each block runs once:
@@ -37,12 +37,11 @@ def first_removed(variant: Variant, num_blocks: int) -> int:
 
 
 def can_fuse(adapter: ModelAdapter) -> bool:
-    """Whether the blocks are the language model's and generation is Hugging Face ``generate`` with a ``Cache``.
+    """Whether the adapter's generation admits the fused engine, for the blocks it ablates.
 
-    Vision-tower blocks run before any prompt token, and an adapter that replaces
-    :meth:`ModelAdapter.generate` (remote code with its own cache) may not call ``cache.update``.
+    Vision-tower blocks run before any prompt token, so only language blocks share a prefix.
     """
-    return adapter.component == "language" and type(adapter).generate is ModelAdapter.generate
+    return adapter.component == "language" and adapter.fuses
 
 
 class Recorder(nn.Module):

@@ -9,22 +9,59 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from vlmprune.analysis.proxies import proxies_path, record_proxies, write_proxies
 from vlmprune.data.prepare import load_prepared, select_samples
 from vlmprune.engine.distributed import World
 from vlmprune.engine.evaluate import evaluate_variants
+from vlmprune.engine.identity import evaluation_inputs, store_fingerprint
+from vlmprune.engine.proxies import proxies_path, record_proxies, write_proxies
+from vlmprune.engine.store import EvalStore
 from vlmprune.engine.variants import parse_variant
 from vlmprune.io import write_json
-from vlmprune.models.loading import load_adapter, resolve_model_path
+from vlmprune.models.base import ModelAdapter
+from vlmprune.models.loading import load_adapter
 
 log = logging.getLogger(__name__)
 
 
-def model_identity(path: str | Path) -> dict[str, Any]:
-    """What identifies the weights for resuming: path, and size and mtime of each weight file."""
-    path = resolve_model_path(path)
-    files = sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin"))
-    return {"model": str(path), "weights": [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files]}
+def selected_records(data: Path, dataset: str, evaluation: Mapping[str, Any]) -> tuple[Any, list[str]]:
+    """The records this job evaluates (``evaluation.num_samples`` drawn with its seed) and any warnings."""
+    return select_samples(load_prepared(data, dataset), evaluation["num_samples"], evaluation["seed"])
+
+
+def expected_fingerprints(
+    *, data: Path, dataset: str, split: str, variants: Sequence[str], model: Mapping[str, Any], evaluation: Mapping[str, Any]
+) -> dict[str, str]:
+    """The ``fingerprint`` each variant's store gets from :func:`run_evaluation`, without evaluating."""
+    records, _ = selected_records(data, dataset, evaluation)
+    inputs = evaluation_inputs(model, dataset, split)
+    return {v: store_fingerprint(inputs, records["sample_id"], v, evaluation["metric"], evaluation["max_new_tokens"]) for v in variants}
+
+
+def load_model(model: Mapping[str, Any], world: World) -> ModelAdapter:
+    """The adapter for the config's model section, on this rank's device."""
+    return load_adapter(
+        model["path"],
+        adapter=model["adapter"],
+        dtype=model["dtype"],
+        device=world.device(model["device"]),
+        component=model["component"],
+        block_path=model.get("block_path"),
+        trust_remote_code=bool(model["trust_remote_code"]),
+        allow_pickle=bool(model["allow_pickle"]),
+    )
+
+
+def store_attributes(model: Mapping[str, Any], dataset: str, split: str, metric: str, adapter: ModelAdapter, warnings: list[str]) -> dict[str, Any]:
+    """The attributes every store of this job carries."""
+    return {
+        "model": str(model["path"]),
+        "dataset": dataset,
+        "split": split,
+        "metric": metric,
+        "num_blocks": len(adapter.blocks),
+        "component": adapter.component,
+        "warnings": json.dumps(warnings),
+    }
 
 
 def run_evaluation(
@@ -39,31 +76,15 @@ def run_evaluation(
     evaluation: Mapping[str, Any],
     world: World = World(),
 ) -> None:
+    """Evaluate ``variants`` into ``stores``; the baseline (``["full"]`` alone) also records the one-pass proxies."""
     removed = [parse_variant(v) for v in variants]
-    records, warnings = select_samples(load_prepared(data, dataset), evaluation["num_samples"], evaluation["seed"])
+    records, warnings = selected_records(data, dataset, evaluation)
     for warning in warnings:
         log.warning("%s: %s", dataset, warning)
-    adapter = load_adapter(
-        model["path"],
-        adapter=model.get("adapter", "auto"),
-        dtype=model.get("dtype", "auto"),
-        device=world.device(model.get("device", "auto")),
-        component=model.get("component", "language"),
-        block_path=model.get("block_path"),
-        trust_remote_code=bool(model.get("trust_remote_code", False)),
-        allow_pickle=bool(model.get("allow_pickle", False)),
-    )
+    adapter = load_model(model, world)
     log.info("%s/%s: %d samples, %d variants, %d blocks, world of %d", dataset, split, len(records), len(variants), len(adapter.blocks), world.size)
-    attrs = {
-        "model": str(model["path"]),
-        "dataset": dataset,
-        "split": split,
-        "metric": evaluation["metric"],
-        "num_blocks": len(adapter.blocks),
-        "component": adapter.component,
-        "warnings": json.dumps(warnings),
-    }
-    baseline = list(variants) == ["full"]  # the baseline pass also records the one-pass proxies
+    attrs = store_attributes(model, dataset, split, evaluation["metric"], adapter, warnings)
+    baseline = list(variants) == ["full"]
     with record_proxies(adapter.model, adapter.blocks) if baseline else nullcontext() as proxies:
         finished = evaluate_variants(
             adapter,
@@ -75,15 +96,20 @@ def run_evaluation(
             batch_size=evaluation["batch_size"],
             chunk_size=evaluation["chunk_size"],
             attrs=attrs,
-            identity={**model_identity(model["path"]), "dataset": dataset, "split": split, "component": model.get("component", "language"), "block_path": model.get("block_path")},
+            identity=evaluation_inputs(model, dataset, split),
             world=world,
         )
     if baseline and summary is not None:
         parts = world.gather(proxies.totals())
         if world.is_main:
             write_proxies(proxies_path(summary), parts, attrs)
+    if world.is_main:
+        write_results(finished, variants[0], summary, warnings)
+
+
+def write_results(finished: Mapping[str, EvalStore], first: str, summary: Path | None, warnings: list[str]) -> None:
+    """Log each variant's accuracy; write the first variant's summary when one is asked for."""
     for name, store in finished.items():
         log.info("%s: accuracy %.4f on %d samples", name, store.accuracy, len(store.scores))
-    if summary is not None and world.is_main:
-        first = finished[variants[0]]
-        write_json(summary, {**{k: v for k, v in first.attrs.items() if k != "fingerprint"}, "warnings": warnings})
+    if summary is not None:
+        write_json(summary, {**{k: v for k, v in finished[first].attrs.items() if k != "fingerprint"}, "warnings": warnings})

@@ -73,6 +73,9 @@ class ModelAdapter:
     returns_tuple: ClassVar[bool] = False
     #: MULTIFLOW modality -> regexes (``re.search``) over the checkpoint's tensor names.
     modality_patterns: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: Generation is Hugging Face ``generate`` with a ``Cache`` whose ``update`` every block calls,
+    #: so the fused engine may feed recorded prefixes into it (``vlmprune.engine.fused``).
+    fuses: ClassVar[bool] = True
     #: The checkpoint's modelling code is remote (``trust_remote_code``): loaded only where the config allows it.
     remote_code: ClassVar[bool] = False
 

@@ -71,7 +71,8 @@ class MolmoAdapter(ModelAdapter):
     model_types = ("molmo", "molmoe")
     architectures = ("MolmoForCausalLM", "MOLMoForCausalLM", "OLMoForCausalLM")
     remote_code = True
-    returns_tuple = True
+    # Its published generate keeps its own cache, which the fused engine cannot feed.
+    fuses = False
     block_paths = {
         "language": ("model.transformer.blocks",),
         "vision": ("model.vision_backbone.image_vit.transformer.resblocks",),

@@ -7,9 +7,10 @@ import os
 import time
 from typing import TextIO
 
+from vlmprune.io import write_json
 from vlmprune.multiflow.checkpoint import CheckpointError
 from vlmprune.multiflow.config import MultiflowConfig
-from vlmprune.multiflow.distribution import Distribution, compute_distribution, write_json_atomic
+from vlmprune.multiflow.distribution import Distribution, compute_distribution
 
 __all__ = ["CheckpointError", "Distribution", "MultiflowConfig", "compute_distribution", "run_step1"]
 
@@ -31,7 +32,7 @@ def run_step1(
     dist = compute_distribution(model_path, target, config)
     log.info("step 1 computed in %.1f s", time.perf_counter() - started)
     print_report(dist, out)
-    write_json_atomic(json_path, dist.to_json())
+    write_json(json_path, dist.to_json())
     log.info("wrote %s", json_path)
     if png_path is not None:
         from vlmprune.multiflow.plot import plot_distribution

@@ -25,9 +25,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-DEFAULT_TARGETS = (0.3, 0.5, 0.7)
-
-
 @dataclass(frozen=True)
 class MultiflowConfig:
     architecture: str = "auto"

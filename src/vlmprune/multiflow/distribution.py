@@ -9,11 +9,9 @@ files (:mod:`vlmprune.multiflow.checkpoint`); nothing concatenates the scores.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -196,18 +194,3 @@ def compute_distribution(
             result[m].layers.append(Layer(info.name.removesuffix(".weight"), m, info.numel,
                                           below[info.name] + taken[info.name]))
     return Distribution(target, architecture, result)
-
-
-def write_json_atomic(path: str | os.PathLike, data: dict) -> None:
-    """Write JSON next to its destination, then rename, so a killed run leaves no half file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

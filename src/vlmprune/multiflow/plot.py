@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from vlmprune.io import save_figure  # noqa: E402
 from vlmprune.multiflow.distribution import Distribution  # noqa: E402
 
 COLOURS = {"vision": "tab:blue", "fusion": "tab:orange", "text": "tab:green"}
@@ -39,8 +39,4 @@ def plot_distribution(dist: Distribution, path: str | os.PathLike) -> None:
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="best", fontsize=9)
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path)

@@ -18,6 +18,7 @@ from vlmprune.analysis.compare.files import load_split, split_paths, write_datas
 from vlmprune.analysis.compare.splits import compare_splits
 from vlmprune.cli import run_main
 from vlmprune.io import read_json
+from vlmprune.settings import schema_defaults
 
 SPLITS = ("train", "val")
 
@@ -45,10 +46,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Compare train and validation block importance (Spearman's rho against a threshold).")
     parser.add_argument("--dataset_name", nargs="+", required=True, help="dataset names, or 'all' for every dataset with both splits")
     parser.add_argument("--results", default=Path("results"), type=Path, help="the workflow's results directory")
-    parser.add_argument("--threshold", type=float, default=0.9)
-    parser.add_argument("--k_least", type=int, default=3)
-    parser.add_argument("--bootstrap_resamples", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
+    defaults = schema_defaults("compare")
+    parser.add_argument("--threshold", type=float, default=defaults["threshold"])
+    parser.add_argument("--k_least", type=int, default=defaults["k_least"])
+    parser.add_argument("--confidence", type=float, default=defaults["confidence"])
+    parser.add_argument("--bootstrap_resamples", type=int, default=defaults["bootstrap_resamples"])
+    parser.add_argument("--seed", type=int, default=defaults["seed"])
+    parser.add_argument("--analysis_split", choices=SPLITS, default=schema_defaults("evaluation")["analysis_split"],
+                        help="the split whose importance the summary over datasets uses")
     parser.add_argument("--out", type=Path, help="also write the JSON, PNG and HTML files into this directory")
     args = parser.parse_args(argv)
     names = args.dataset_name
@@ -61,13 +66,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name in names:
         train, val = (load_split(*split_paths(args.results, name, s)) for s in SPLITS)
         comparisons[name] = compare_splits(
-            name, train, val, threshold=args.threshold, k_least=args.k_least, bootstrap_resamples=args.bootstrap_resamples, seed=args.seed
+            name, train, val, threshold=args.threshold, k_least=args.k_least, confidence=args.confidence,
+            bootstrap_resamples=args.bootstrap_resamples, seed=args.seed,
         )
         print(format_comparison(comparisons[name]), end="\n\n")
         if args.out:
             write_dataset_comparison(comparisons[name], args.out / f"{name}.json", args.out / f"{name}.png", args.out / f"{name}.html")
     if len(names) > 1:
-        summary = compare_datasets(comparisons, {n: read_json(args.results / "importance" / n / "train.details.json") for n in names}, threshold=args.threshold)
+        importances = {n: read_json(args.results / "importance" / n / f"{args.analysis_split}.details.json") for n in names}
+        summary = compare_datasets(comparisons, importances, threshold=args.threshold, analysis_split=args.analysis_split)
         for proxy, info in summary["proxies"].items():
             print(f"{proxy}: {info['summary']}")
         if args.out:

@@ -15,8 +15,8 @@ def compare_datasets(
     comparisons: Mapping[str, Mapping[str, Any]],
     importances: Mapping[str, Mapping[str, Any]],
     *,
-    threshold: float = 0.9,
-    analysis_split: str = "train",
+    threshold: float,
+    analysis_split: str,
 ) -> dict[str, Any]:
     """The summary over datasets (``results/compare/all.json``).
 

@@ -1,7 +1,7 @@
 """Train-versus-validation consistency of one dataset's block importance.
 
 The seed's check: measure importance on the training split and trust it when its ranking
-agrees with the validation split's (Spearman's rho above the threshold, default 0.9).
+agrees with the validation split's (Spearman's rho above ``compare.threshold``).
 """
 
 from __future__ import annotations
@@ -64,11 +64,11 @@ def compare_splits(
     train: SplitImportance,
     val: SplitImportance,
     *,
-    threshold: float = 0.9,
-    k_least: int = 3,
-    confidence: float = 0.95,
-    bootstrap_resamples: int = 1000,
-    seed: int = 0,
+    threshold: float,
+    k_least: int,
+    confidence: float,
+    bootstrap_resamples: int,
+    seed: int,
 ) -> dict[str, Any]:
     """The comparison of one dataset's train and validation importance (``results/compare/{dataset}.json``)."""
     if train.blocks != val.blocks:
