@@ -41,5 +41,15 @@ def save_tiny_llava(out_dir: Path, *, text_layers: int = 4, seed: int = 0) -> Pa
 
 
 @pytest.fixture(scope="session")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """easy-VQA val written by prepare_dataset, as rule prepare_dataset writes it."""
+    from vlmprune.data.prepare import prepare_dataset
+
+    out = tmp_path_factory.mktemp("data") / "easy_vqa-val"
+    prepare_dataset("easy_vqa", "val", out)
+    return out
+
+
+@pytest.fixture(scope="session")
 def tiny_llava(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_tiny_llava(tmp_path_factory.mktemp("models") / "tiny-llava")

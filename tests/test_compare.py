@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import matplotlib.image
@@ -24,8 +21,8 @@ from vlmprune.analysis.importance_files import write_importance
 from vlmprune.engine.proxies import proxy_summary, record_proxies
 from vlmprune.engine.store import StoreWriter
 from vlmprune.io import read_json, write_json
+from workflow_helpers import planned_jobs, snakemake, write_config
 
-REPO = Path(__file__).resolve().parents[1]
 PROFILE = np.array([0.6, 0.05, 0.1, 0.0, 0.3, 0.15])  # chance that removing block i breaks a sample
 
 
@@ -191,25 +188,17 @@ def test_command_line_prints_the_comparison(results, capsys):
 # ---------------------------------------------------------------- workflow
 
 
-def _snakemake(workdir: Path, *args: str) -> str:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores", "2", "results/compare/all.json", *args],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout + done.stderr
-
-
 def _config(workdir: Path, datasets: list[str]) -> None:
-    entries = "\n".join(f"  {d}: {{splits: [train, val]}}" for d in datasets)
-    (workdir / "config").mkdir(exist_ok=True)
-    (workdir / "config" / "config.yaml").write_text(
-        f"model: {{path: model, device: cpu}}\ndatasets:\n{entries}\nevaluation: {{num_samples: 64}}\n"
-        "importance: {bootstrap_resamples: 100}\ncompare: {bootstrap_resamples: 100}\n"
-    )
+    write_config(workdir, {
+        "model": {"path": "model", "device": "cpu"},
+        "datasets": {d: {"splits": ["train", "val"]} for d in datasets},
+        "evaluation": {"num_samples": 64},
+        "importance": {"bootstrap_resamples": 100},
+        "compare": {"bootstrap_resamples": 100},
+    })
 
 
+@pytest.mark.e2e
 def test_adding_a_dataset_reruns_only_the_summary(tmp_path):
     """Existing per-dataset jobs keep their outputs; the new dataset's jobs and compare_all run."""
     (tmp_path / "model").mkdir()
@@ -219,19 +208,14 @@ def test_adding_a_dataset_reruns_only_the_summary(tmp_path):
     for split, seed in (("train", 1), ("val", 2)):
         write_split(tmp_path / "results", "easy_vqa", split, PROFILE[:3], 40, seed)
     _config(tmp_path, ["easy_vqa"])
-    _snakemake(tmp_path)
+    snakemake(tmp_path, "--cores", "2", "results/compare/all.json")
     first = read_json(tmp_path / "results" / "compare" / "all.json")
     assert list(first["datasets"]) == ["easy_vqa"] and (tmp_path / "results" / "compare" / "easy_vqa.png").stat().st_size > 10_000
 
     _config(tmp_path, ["easy_vqa", "easy_vqa_yesno"])
-    planned = _snakemake(tmp_path, "--dry-run")
-    jobs = []  # (rule, wildcards) of every planned job
-    for line in planned.splitlines():
-        if match := re.match(r"(?:local)?rule (\w+):$", line):
-            jobs.append((match.group(1), ""))
-        elif (match := re.match(r"\s+wildcards: (.*)$", line)) and jobs:
-            jobs[-1] = (jobs[-1][0], match.group(1))
-    assert ("compare_all", "") in jobs, planned
+    jobs = planned_jobs(snakemake(tmp_path, "--cores", "2", "--dry-run", "results/compare/all.json").stdout)
+    assert ("compare_all", {}) in jobs, jobs
     others = [job for job in jobs if job[0] != "compare_all"]
-    assert all("dataset=easy_vqa_yesno" in wildcards for _, wildcards in others), planned
-    assert {rule for rule, _ in others} >= {"baseline", "ablate", "importance", "compare"}
+    assert all(wildcards.get("dataset") == "easy_vqa_yesno" for _, wildcards in others), jobs
+    per_split = [(rule, split) for rule in ("prepare_dataset", "baseline", "ablate", "importance") for split in ("train", "val")]
+    assert sorted((rule, w.get("split")) for rule, w in others) == sorted([*per_split, ("compare", None)]), jobs

@@ -8,30 +8,32 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
-from vlmprune.data.prepare import prepare_dataset
 from vlmprune.engine.store import read_store
+from vlmprune.settings import evaluation_settings, load_config, model_settings
 
 SCRIPT = Path(__file__).resolve().parents[1] / "workflow" / "scripts" / "evaluate.py"
 VARIANTS = ["full", "drop-0", "drop-3"]
 
 
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("data") / "easy_vqa-val"
-    prepare_dataset("easy_vqa", "val", out)
-    return out
+def rule_settings(model: Path, *, num_samples: int, chunk_size: int) -> tuple[dict, dict]:
+    """The model and evaluation settings rules baseline and ablate pass, for easy-VQA val."""
+    config = load_config({
+        "model": {"path": str(model), "device": "cpu", "dtype": "float32"},
+        "datasets": {"easy_vqa": {"splits": ["val"]}},
+        "evaluation": {"num_samples": num_samples, "batch_size": 2, "chunk_size": chunk_size, "analysis_split": "val"},
+        "beam": {"validate_on": None},
+    })
+    return model_settings(config), evaluation_settings(config, "easy_vqa")
 
 
 def evaluate_command(model: Path, data: Path, out: Path, *, num_samples: int, chunk_size: int) -> list[str]:
     """The arguments of workflow/scripts/evaluate.py, as rules baseline and ablate pass them."""
-    evaluation = {"num_samples": num_samples, "seed": 0, "batch_size": 2, "chunk_size": chunk_size, "metric": "exact_match", "max_new_tokens": 4}
+    model_json, evaluation = rule_settings(model, num_samples=num_samples, chunk_size=chunk_size)
     return [
         str(SCRIPT), "--data", str(data), "--dataset", "easy_vqa", "--split", "val",
         "--variants", *VARIANTS, "--stores", *[str(out / f"{v}.h5") for v in VARIANTS],
-        "--model", json.dumps({"path": str(model), "device": "cpu", "dtype": "float32"}),
-        "--evaluation", json.dumps(evaluation),
+        "--model", json.dumps(model_json), "--evaluation", json.dumps(evaluation),
     ]
 
 

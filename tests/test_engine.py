@@ -174,6 +174,7 @@ def test_ablation_fused_or_one_job_per_block_writes_identical_stores(tiny_llava,
             "model": {"path": str(tiny_llava), "device": "cpu"},
             "datasets": {"easy_vqa": {"splits": ["val"]}},
             "evaluation": {"num_samples": 8, "batch_size": 4, "chunk_size": 4, "analysis_split": "val"},
+            "beam": {"validate_on": None},
             "ablation": {"fused": fused},
         })
         snakemake(workdir, "--cores", "2", *targets)

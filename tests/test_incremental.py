@@ -1,50 +1,25 @@
 """Incremental runs: a finished run plus a config change plans only the jobs that change touches.
 
-One small run of the workflow (tiny random LLaVA, two easy-VQA datasets, train only) is made
+One small run of the workflow (tiny random LLaVA, two easy-VQA datasets, both splits) is made
 once; each test then dry-runs a modified config in a copy of it and reads the plan from
-``snakemake --summary`` (one row per output file with its plan: ``no update`` or a reason).
+``snakemake -n`` (the jobs) or ``snakemake --summary`` (one row per output file with its plan:
+``no update`` or a reason).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+from workflow_helpers import planned_jobs, snakemake, write_config
+
 FINISHED = ["easy_vqa_yesno", "easy_vqa_shape"]
 ADDED = "easy_vqa_color"
+SPLITS = ["train", "val"]
 
 pytestmark = pytest.mark.e2e
-
-
-def _env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "PATH": f"{SNAKEMAKE.parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "HF_HUB_OFFLINE": "1",
-        "HF_DATASETS_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-    }
-
-
-def _snakemake(workdir: Path, *args: str) -> str:
-    proc = subprocess.run(
-        [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), *args],
-        cwd=workdir,
-        env=_env(),
-        capture_output=True,
-        text=True,
-    )
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"snakemake {' '.join(args)} failed:\n{output[-4000:]}"
-    return output
 
 
 def _config(model: Path, datasets: dict[str, dict]) -> dict:
@@ -57,14 +32,10 @@ def _config(model: Path, datasets: dict[str, dict]) -> dict:
     }
 
 
-def _write_config(workdir: Path, config: dict) -> None:
-    (workdir / "config").mkdir(parents=True, exist_ok=True)
-    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-
-
 def planned_outputs(workdir: Path) -> dict[str, tuple[str, str]]:
     """Output files the plan would (re)build: path -> (rule, status), from ``snakemake --summary``."""
-    output = _snakemake(workdir, "--summary")
+    result = snakemake(workdir, "--summary")
+    output = result.stdout + result.stderr
     lines = output.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("output_file\t"))
     columns = lines[header].split("\t")
@@ -92,8 +63,8 @@ def dataset_of(path: str, names: list[str]) -> str | None:
 def finished_run(tmp_path_factory: pytest.TempPathFactory, tiny_llava: Path) -> tuple[Path, Path]:
     """A finished run of two datasets; each test works on a copy."""
     workdir = tmp_path_factory.mktemp("incremental")
-    _write_config(workdir, _config(tiny_llava, {name: {"splits": ["train"]} for name in FINISHED}))
-    _snakemake(workdir, "--cores", "2")
+    write_config(workdir, _config(tiny_llava, {name: {"splits": SPLITS} for name in FINISHED}))
+    snakemake(workdir, "--cores", "2")
     assert planned_outputs(workdir) == {}, "a finished run plans nothing"
     return workdir, tiny_llava
 
@@ -106,28 +77,26 @@ def run_copy(finished_run: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Pat
     return copy, model
 
 
-def test_adding_a_dataset_plans_only_its_jobs_and_the_aggregates(run_copy):
+def test_adding_a_dataset_plans_exactly_its_own_jobs_and_compare_all(run_copy):
     workdir, model = run_copy
-    names = [*FINISHED, ADDED]
-    _write_config(workdir, _config(model, {name: {"splits": ["train"]} for name in names}))
+    write_config(workdir, _config(model, {name: {"splits": SPLITS} for name in [*FINISHED, ADDED]}))
 
-    planned = planned_outputs(workdir)
+    jobs = planned_jobs(snakemake(workdir, "-n", "--cores", "2").stdout)
 
-    owners = {path: dataset_of(path, names) for path in planned}
-    assert not [p for p, owner in owners.items() if owner in FINISHED], f"finished datasets' outputs replanned: {planned}"
-    rules = {rule for path, (rule, _) in planned.items() if owners[path] == ADDED}
-    assert {"prepare_dataset", "baseline", "ablate", "importance", "importance_analysis_split"} <= rules, planned
-    assert f"results/importance/{ADDED}.json" in planned
-    # anything else is an aggregate over datasets (no dataset in its path)
-    assert all(owner in (ADDED, None) for owner in owners.values()), planned
+    key = lambda job: tuple(str(part) for part in job)  # noqa: E731 (None sorts with the names)
+    planned = sorted(((rule, w.get("dataset"), w.get("split")) for rule, w in jobs if rule != "all"), key=key)
+    per_split = [(rule, ADDED, split) for rule in ("prepare_dataset", "baseline", "ablate", "importance") for split in SPLITS]
+    per_dataset = [(rule, ADDED, None) for rule in ("importance_analysis_split", "compare", "beam_step_1", "beam")]
+    expected = [*per_split, *per_dataset, ("beam_validate", ADDED, "val"), ("compare_all", None, None)]
+    assert planned == sorted(expected, key=key), planned
 
 
 def test_changing_one_datasets_num_samples_reruns_only_that_dataset(run_copy):
     workdir, model = run_copy
     changed, kept = FINISHED[1], FINISHED[0]
-    _write_config(
+    write_config(
         workdir,
-        _config(model, {kept: {"splits": ["train"]}, changed: {"splits": ["train"], "num_samples": 12}}),
+        _config(model, {kept: {"splits": SPLITS}, changed: {"splits": SPLITS, "num_samples": 12}}),
     )
 
     planned = planned_outputs(workdir)
@@ -144,7 +113,7 @@ def test_changing_one_datasets_num_samples_reruns_only_that_dataset(run_copy):
 
 def test_moving_a_setting_into_a_dataset_entry_with_the_same_value_reruns_nothing(run_copy):
     workdir, model = run_copy
-    datasets = {name: {"splits": ["train"], "num_samples": 8} for name in FINISHED}
-    _write_config(workdir, _config(model, datasets))
+    datasets = {name: {"splits": SPLITS, "num_samples": 8} for name in FINISHED}
+    write_config(workdir, _config(model, datasets))
 
     assert planned_outputs(workdir) == {}

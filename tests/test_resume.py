@@ -11,19 +11,13 @@ from pathlib import Path
 import h5py
 import pytest
 
-from test_distributed import VARIANTS, environment, evaluate_command
-from vlmprune.data.prepare import prepare_dataset
+from test_distributed import VARIANTS, environment, evaluate_command, rule_settings
+from vlmprune.engine import evaluate
+from vlmprune.engine.run import run_evaluation
 from vlmprune.engine.store import partial_path, read_store
 
 NUM_SAMPLES = 12
 CHUNK = 4
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("data") / "easy_vqa-val"
-    prepare_dataset("easy_vqa", "val", out)
-    return out
 
 
 def samples_done(partial: Path, scratch: Path) -> int:
@@ -36,13 +30,35 @@ def samples_done(partial: Path, scratch: Path) -> int:
         return 0
 
 
+def resume_counting(model: Path, data: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Rerun the killed job in this process; return how many (sample, variant) answers it generated."""
+    generated = 0
+    default_predict = evaluate.default_predict
+
+    def counting_predict(adapter, variants, sizer):
+        predict = default_predict(adapter, variants, sizer)
+
+        def counted(a, records, todo, max_new_tokens):
+            nonlocal generated
+            generated += len(records) * len(todo)
+            return predict(a, records, todo, max_new_tokens)
+
+        return counted
+
+    monkeypatch.setattr(evaluate, "default_predict", counting_predict)
+    model_json, evaluation = rule_settings(model, num_samples=NUM_SAMPLES, chunk_size=CHUNK)
+    run_evaluation(data=data, dataset="easy_vqa", split="val", variants=VARIANTS, stores=[out / f"{v}.h5" for v in VARIANTS],
+                   summary=None, model=model_json, evaluation=evaluation)
+    return generated
+
+
 def run(args: list[str]) -> subprocess.CompletedProcess:
     result = subprocess.run([sys.executable, *args], env=environment(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]
     return result
 
 
-def test_killed_job_resumes_and_equals_an_uninterrupted_run(tiny_llava, prepared, tmp_path):
+def test_killed_job_resumes_and_equals_an_uninterrupted_run(tiny_llava, prepared, tmp_path, monkeypatch):
     args = evaluate_command(tiny_llava, prepared, tmp_path / "killed", num_samples=NUM_SAMPLES, chunk_size=CHUNK)
     job = subprocess.Popen([sys.executable, *args], env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     partial = partial_path(tmp_path / "killed" / f"{VARIANTS[-1]}.h5")
@@ -58,8 +74,10 @@ def test_killed_job_resumes_and_equals_an_uninterrupted_run(tiny_llava, prepared
     assert not (tmp_path / "killed" / f"{VARIANTS[-1]}.h5").exists()
     assert CHUNK <= samples_done(partial, tmp_path / "copy.h5") < NUM_SAMPLES
 
-    resumed = run(args)
-    assert "resuming after" in resumed.stderr
+    kept = {v: samples_done(partial_path(tmp_path / "killed" / f"{v}.h5"), tmp_path / "copy.h5") for v in VARIANTS}
+    generated = resume_counting(tiny_llava, prepared, tmp_path / "killed", monkeypatch)
+    # only what the killed job had not written is generated again: the kept chunks are not recomputed
+    assert generated == sum(NUM_SAMPLES - done for done in kept.values()) < NUM_SAMPLES * len(VARIANTS)
     run(evaluate_command(tiny_llava, prepared, tmp_path / "whole", num_samples=NUM_SAMPLES, chunk_size=CHUNK))
     for variant in VARIANTS:
         a, b = read_store(tmp_path / "killed" / f"{variant}.h5"), read_store(tmp_path / "whole" / f"{variant}.h5")

@@ -114,6 +114,7 @@ def _results(workdir: Path) -> tuple[dict[str, object], dict[str, tuple]]:
 
 @pytest.mark.slurm
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_slurm_run_equals_local_run(slurm_cluster, tiny_llava: Path, tmp_path: Path):
     local, cluster = tmp_path / "local", tmp_path / "slurm"
     for workdir in (local, cluster):

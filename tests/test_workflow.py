@@ -91,3 +91,39 @@ def test_a_new_dataset_builds_only_its_own_jobs(run):
         assert {w.get("dataset") for _, w in jobs} == {"easy_vqa_color"}
     finally:
         write_config(run, config_for(DATASETS))
+
+
+def test_beams_are_validated_on_the_other_split(run):
+    validation = json.loads((run / "results" / "beam" / "easy_vqa" / "validate_val.json").read_text())
+    step1 = json.loads((run / "results" / "beam" / "easy_vqa" / "step1.json").read_text())
+    expected = sorted({tuple(b) for b in step1["beams"]} | {tuple(step1["greedy"]["blocks"])})
+    assert sorted(tuple(e["blocks"]) for e in validation["sets"]) == expected
+    full = read_store(run / "results" / "evals" / "easy_vqa" / "val" / "full.h5")
+    for entry in validation["sets"]:
+        store = read_store(run / "results" / "evals" / "easy_vqa" / "val" / f"{entry['variant']}.h5")
+        assert entry["accuracy"] == pytest.approx(store.accuracy)
+        assert entry["drop"] == pytest.approx(full.accuracy - store.accuracy)
+    summary = json.loads((run / "results" / "beam" / "easy_vqa.json").read_text())
+    assert summary["validation"]["split"] == "val"
+    assert summary["budgets"][0]["validation"]["recommended"]["variant"] == summary["budgets"][0]["recommended"]["variant"]
+    # easy_vqa_yesno has no val split: no validation is planned for it
+    assert not (run / "results" / "beam" / "easy_vqa_yesno" / "validate_val.json").exists()
+
+
+def test_vision_blocks_are_ablated_end_to_end(tiny_llava, tmp_path):
+    write_config(tmp_path, {
+        "model": {"path": str(tiny_llava), "device": "cpu"},
+        "datasets": {"easy_vqa": {"splits": ["val"]}},
+        "evaluation": {"num_samples": 16, "batch_size": 16, "chunk_size": 16, "analysis_split": "val"},
+        "ablation": {"component": "vision"},
+        "beam": {"validate_on": None},
+    })
+    snakemake(tmp_path, "--cores", "2", "results/importance/easy_vqa/val.json")
+    importance = json.loads((tmp_path / "results" / "importance" / "easy_vqa" / "val.json").read_text())
+    assert list(importance) == ["0", "1"]  # the tiny LLaVA's two vision layers, not its four decoder layers
+    evals = tmp_path / "results" / "evals" / "easy_vqa" / "val"
+    full = read_store(evals / "full.h5")
+    for block in (0, 1):
+        store = read_store(evals / f"drop-{block}.h5")
+        assert store.attrs["component"] == "vision" and store.attrs["blocks_removed"] == [block]
+        assert importance[str(block)] == pytest.approx(full.accuracy - store.accuracy, abs=1e-12)

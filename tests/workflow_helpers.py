@@ -36,6 +36,7 @@ def write_config(workdir: Path, config: dict[str, Any]) -> Path:
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    # Every test run passes --cores itself; the tests' runs are small, so 2 is what CI's machine has.
     """Run snakemake on the repository's Snakefile in ``workdir`` with this interpreter's environment."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1"}
     result = subprocess.run(
@@ -53,8 +54,8 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 def planned_jobs(dry_run_output: str) -> list[tuple[str, dict[str, str]]]:
     """(rule, wildcards) of every job a ``snakemake -n`` output lists."""
     jobs = []
-    for block in re.split(r"\n(?=rule \w+:)", dry_run_output):
-        match = re.match(r"rule (\w+):", block.strip())
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", dry_run_output):
+        match = re.match(r"(?:local)?rule (\w+):", block.strip())
         if not match:
             continue
         wildcards = re.search(r"wildcards: (.*)", block)

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 from transformers import (
-    CLIPImageProcessorPil,
+    CLIPImageProcessor,
     CLIPVisionConfig,
     LlamaConfig,
     LlavaConfig,
@@ -67,8 +67,12 @@ class _Examples:
 def build_processor(
     tokenizer: PreTrainedTokenizerFast, *, patch_size: int, image_size: int = IMAGE_SIZE
 ) -> LlavaProcessor:
-    """The LLaVA processor; it expands ``<image>`` to one token per patch (the CLS token is dropped)."""
-    image_processor = CLIPImageProcessorPil(
+    """The LLaVA processor; it expands ``<image>`` to one token per patch (the CLS token is dropped).
+
+    The image processor is the class ``AutoProcessor`` loads back (the torchvision backend, where
+    torchvision is installed), so evaluation sees exactly the pixels training saw.
+    """
+    image_processor = CLIPImageProcessor(
         size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
     )
     return LlavaProcessor(
