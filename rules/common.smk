@@ -79,6 +79,7 @@ def evaluation_params(wildcards):
         {
             "num_samples": entry.get("num_samples", evaluation["num_samples"]),
             "seed": evaluation["seed"],
+            "selection": evaluation["selection"],
             "batch_size": evaluation["batch_size"],
             "chunk_size": evaluation["chunk_size"],
             "metric": entry.get("metric", spec.metric),

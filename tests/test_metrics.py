@@ -7,7 +7,7 @@ import math
 import pytest
 
 from vlmprune.metrics import CORPUS_METRICS, METRICS, get_metric, score_all
-from vlmprune.metrics.choice import parse_mmmu_choice, parse_mmmu_open, select_option
+from vlmprune.metrics.choice import answer_index, parse_mmmu_choice, parse_mmmu_open, select_option
 from vlmprune.metrics.cider import cider
 from vlmprune.metrics.vqa import normalize_answer
 
@@ -32,6 +32,17 @@ from vlmprune.metrics.vqa import normalize_answer
         ("isnt", "isn't"),
         ("couldnt've", "couldn't've"),
         ("its", "its"),  # words that look like contractions are left alone
+        # The official table as published (values from running vqaEval.py's processPunctuation and
+        # processDigitArticle): its capitalised keys never match lower-cased words ...
+        ("Im", "im"),
+        ("ive", "ive"),
+        ("shes", "shes"),
+        ("Ive got it", "ive got it"),
+        # ... and its odd entries are kept.
+        ("somebody'd", "somebodyd"),
+        ("yall'll", "y'all'll"),
+        ("Dont", "don't"),
+        ("whats", "what's"),
         ("  Yes\n", "yes"),
     ],
 )
@@ -54,6 +65,15 @@ def test_vqa_accuracy_normalises_references_and_prediction() -> None:
     assert METRICS["vqa_official"]("1000.", answers) == pytest.approx(0.9)
     assert METRICS["vqa_official"]("None", ["0"] * 10) == 1.0
     assert METRICS["vqa_molmo"]("A Dog", ["dog", "dog", "the dog"]) == 1.0
+
+
+def test_vqa_scores_use_the_official_contraction_table() -> None:
+    # "im" is not in the official table (only "Im", which never matches lower-cased text), so
+    # it does not equal "i'm"; the former table mapped it and scored 1.0 here.
+    answers = ["i'm"] * 10
+    assert METRICS["vqa_official"]("im", answers) == 0.0
+    assert METRICS["vqa_molmo"]("im", answers) == 0.0
+    assert METRICS["vqa_molmo"]("dont", ["don't"] * 3) == 1.0
 
 
 def test_vqa_official_edge_cases() -> None:
@@ -134,6 +154,10 @@ OPTIONS = ["a cat", "a dog", "a dog and a cat"]
         ("dog and", 2),  # part of exactly one option
         ("a dgo", 1),  # nearest option
         ("E", 0),  # out-of-range letter, in no option: nearest option by edit distance (first of a tie)
+        ("b", 1),  # a letter alone is read case-insensitively
+        ("(c)", 2),
+        ("B.", 1),
+        ("c)", 2),
     ],
 )
 def test_select_option(prediction: str, index: int) -> None:
@@ -146,6 +170,27 @@ def test_mc_scores_against_text_or_letter_reference() -> None:
     assert METRICS["mc"]("A", ["a dog"], choices=OPTIONS) == 0.0
     with pytest.raises(ValueError, match="choices"):
         METRICS["mc"]("A", ["a dog"])
+
+
+def test_mc_reads_a_letter_before_option_texts() -> None:
+    # The case: "A" with options [B, A, C] is the letter A (option 0), not the option whose text is "A".
+    letters = ["B", "A", "C"]
+    assert select_option("A", letters) == 0
+    assert select_option("a", letters) == 0
+    assert METRICS["mc"]("A", ["B"], choices=letters) == 1.0
+    assert METRICS["mc"]("A", ["A"], choices=letters) == 0.0
+
+
+def test_mc_reference_is_found_by_exact_text_first() -> None:
+    # "ff" with options [Ff, ff] is option 1 (exact), not option 0 (the first case-insensitive match).
+    assert answer_index("ff", ["Ff", "ff"]) == 1
+    assert answer_index("Ff", ["Ff", "ff"]) == 0
+    assert answer_index("FF", ["Ff", "gg"]) == 0  # no exact match: case-insensitive
+    assert answer_index("(b)", ["Ff", "gg"]) == 1  # neither: the letter
+    assert select_option("ff", ["Ff", "ff", "g"]) == 1
+    assert METRICS["mc"]("ff", ["ff"], choices=["Ff", "ff", "g"]) == 1.0
+    with pytest.raises(ValueError, match="neither"):
+        answer_index("zz", ["Ff", "gg"])
 
 
 # --- MMMU -----------------------------------------------------------------------------------
@@ -168,6 +213,35 @@ def test_mmmu_choice_parsing(response: str, letter: str) -> None:
 def test_mmmu_choice_without_any_candidate_is_reproducible() -> None:
     picks = {parse_mmmu_choice("no idea", ["w", "x", "y", "z"]) for _ in range(3)}
     assert len(picks) == 1 and picks <= {"A", "B", "C", "D"}
+
+
+def test_mmmu_multiple_choice_reference_is_a_letter() -> None:
+    # The case: reference "A" with options [C, A, B, D] means option A (text "C"), not option B.
+    options = ["C", "A", "B", "D"]
+    assert METRICS["mmmu"]("(A)", ["A"], choices=options) == 1.0
+    assert METRICS["mmmu"]("(B)", ["A"], choices=options) == 0.0
+    with pytest.raises(ValueError, match="letter"):
+        METRICS["mmmu"]("(A)", ["photosynthesis"], choices=options)
+
+
+@pytest.mark.parametrize(
+    ("response", "parsed"),
+    [
+        # Values from MMMU's parse_open_response run on the same strings.
+        ("The answer is 5cm", ["5cm"]),  # no number inside a word
+        ("The answer is 1,000kg", ["1,000kg"]),  # nor "000"
+        ("The answer is 5 cm", [5.0, "5 cm"]),
+        ("so it is 3.5cm", [3.5, "3.5cm"]),
+    ],
+)
+def test_mmmu_open_numbers_are_whole_tokens(response: str, parsed: list) -> None:
+    assert sorted(map(str, parse_mmmu_open(response))) == sorted(map(str, parsed))
+
+
+def test_mmmu_open_does_not_score_numbers_inside_words() -> None:
+    assert METRICS["mmmu"]("The answer is 5cm", ["5"]) == 0.0
+    assert METRICS["mmmu"]("The answer is 1,000kg", ["0"]) == 0.0
+    assert METRICS["mmmu"]("The answer is 5 cm", ["5"]) == 1.0
 
 
 def test_mmmu_open_parsing_and_scoring() -> None:

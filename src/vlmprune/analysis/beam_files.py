@@ -123,7 +123,9 @@ def expected_fingerprints(
     from vlmprune.engine.evaluate import fingerprint
     from vlmprune.engine.run import model_identity
 
-    records, _ = select_samples(load_prepared(data, dataset), evaluation["num_samples"], evaluation["seed"])
+    records, _ = select_samples(
+        load_prepared(data, dataset), evaluation["num_samples"], evaluation["seed"], evaluation.get("selection", "random")
+    )
     selection = hashlib.sha256("\n".join(records["sample_id"]).encode()).hexdigest()
     identity = {
         **model_identity(model["path"]),

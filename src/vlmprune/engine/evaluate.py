@@ -1,8 +1,9 @@
 """Evaluate a list of variants on one selection of records, writing one store per variant.
 
 Work proceeds in chunks of ``chunk_size`` samples: each rank generates for its share of a
-chunk, the main rank gathers the answers in sample order, scores them and appends one
-chunk to every store. A rerun resumes each store after its last complete chunk.
+chunk, the main rank gathers the answers in sample order, applies the adapter's answer
+clean-up, scores the cleaned answers and appends one chunk (cleaned and raw answers, scores)
+to every store. A rerun resumes each store after its last complete chunk.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def evaluate_variants(
     *,
     metric: str,
     max_new_tokens: int,
-    batch_size: int,
+    batch_size: int | str,
     chunk_size: int,
     attrs: Mapping[str, Any],
     identity: Mapping[str, Any],
@@ -101,7 +102,7 @@ def evaluate_variants(
     sample_ids = list(records["sample_id"]) if hasattr(records, "column_names") else [r["sample_id"] for r in records]
     references = reference_columns(records)
     n = len(sample_ids)
-    base = initial_batch_size(adapter, batch_size, records[0], max_new_tokens) if n else batch_size
+    base = initial_batch_size(adapter, batch_size, records[0], max_new_tokens) if n else 1
     sizer = BatchSizer(base, len(adapter.blocks))
     if predict is None:
         engine = predict_fused if len(variants) > 1 and can_fuse(adapter) else predict_per_variant
@@ -131,10 +132,11 @@ def evaluate_variants(
             order = sorted((i, rank_answers, pos) for ranked_shard, rank_answers in gathered for pos, i in enumerate(ranked_shard))
             chunk_references = references[chunk_start:chunk_end]
             for v in todo:
-                predictions = [rank_answers[v][pos] for _, rank_answers, pos in order]
+                raw = [rank_answers[v][pos] for _, rank_answers, pos in order]
+                predictions = [adapter.clean_answer(answer) for answer in raw]
                 scores = score_answers(metric, predictions, chunk_references)
                 skip = max(done[v], chunk_start) - chunk_start
-                writers[v].append(sample_ids[chunk_start + skip : chunk_end], predictions[skip:], scores[skip:])
+                writers[v].append(sample_ids[chunk_start + skip : chunk_end], predictions[skip:], scores[skip:], raw[skip:])
                 progress.update(chunk_end - chunk_start - skip)
         for v in todo:
             done[v] = chunk_end

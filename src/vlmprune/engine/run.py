@@ -40,7 +40,9 @@ def run_evaluation(
     world: World = World(),
 ) -> None:
     removed = [parse_variant(v) for v in variants]
-    records, warnings = select_samples(load_prepared(data, dataset), evaluation["num_samples"], evaluation["seed"])
+    records, warnings = select_samples(
+        load_prepared(data, dataset), evaluation["num_samples"], evaluation["seed"], evaluation.get("selection", "random")
+    )
     for warning in warnings:
         log.warning("%s: %s", dataset, warning)
     adapter = load_adapter(
