@@ -7,10 +7,9 @@ Sources (behaviour re-implemented, not copied):
   over all 10 choose 9 sets of human annotators".
 - The official evaluation code, GT-Vision-Lab/VQA ``PythonEvaluationTools/vqaEvaluation/vqaEval.py``
   (``processPunctuation``, ``processDigitArticle``): the normalisation below. Deliberate
-  difference: the official script strips the punctuation of the references only when the ten
-  annotators disagree (when all ten agree their answer is compared as it is, since VQA's
-  annotations are already normalised); here the references are always normalised, like the
-  prediction, as LLaVA does before submitting (its ``EvalAIAnswerProcessor``), so "Two" scores
+  difference: the official script strips only the punctuation of the references, and only
+  when the ten annotators disagree (when all ten agree their answer is compared as it is);
+  here the references are always fully normalised, like the prediction, as LLaVA does before submitting (its ``EvalAIAnswerProcessor``), so "Two" scores
   like "2". The contraction table is the official one, entry for entry, capitalised keys
   included (which never match, as in the official script).
 - Molmo (Deitke et al., 2024; allenai/molmo ``olmo/eval/vqa.py`` ``vqa_score``): the same
