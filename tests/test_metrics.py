@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 
 from vlmprune.metrics import CORPUS_METRICS, METRICS, get_metric, score_all
 from vlmprune.metrics.choice import answer_index, parse_mmmu_choice, parse_mmmu_open, select_option
-from vlmprune.metrics.cider import cider
+from vlmprune.metrics.cider import cider, tokenize
 from vlmprune.metrics.vqa import normalize_answer
 
 # --- VQA normalisation ----------------------------------------------------------------------
@@ -287,6 +289,40 @@ def test_cider_length_penalty_and_clipping() -> None:
     per_n = [0.5, 3 / math.sqrt(39), 2 / math.sqrt(20), 1 / math.sqrt(7)]
     assert scores[0] == pytest.approx(10 * math.exp(-16 / 72) * sum(per_n) / 4)
     assert scores[1] == pytest.approx(10.0)
+
+
+PYCOCOEVALCAP = json.loads((Path(__file__).parent / "data" / "cider_pycocoevalcap.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("caption", "tokens"),
+    [
+        ("A man's dog.", "a man 's dog"),
+        ("A black-and-white photo", "a black-and-white photo"),
+        ("a 3.5 inch screen", "a 3.5 inch screen"),
+        ("1,000 birds!", "1,000 birds"),
+        ("He can't; she won't", "he ca n't she wo n't"),
+        ("a laptop (open)", "a laptop -lrb- open -rrb-"),  # lower-cased bracket tokens survive the official filter
+        ('a "stop" sign at 5 p.m.', "a stop sign at 5 p.m."),
+        ("a $5 bill, 50% off", "a $ 5 bill 50 % off"),
+        ("the dogs' toys -- wow?!", "the dogs toys wow ?!"),
+    ],
+)
+def test_cider_tokenises_as_the_ptb_tokenizer(caption: str, tokens: str) -> None:
+    # Expected tokens: pycocoevalcap 1.2's PTBTokenizer (Stanford CoreNLP 3.4.1) run on the same captions.
+    assert " ".join(tokenize(caption)) == tokens
+
+
+def test_cider_tokens_equal_pycocoevalcaps_on_hundreds_of_captions() -> None:
+    differ = {c: (" ".join(tokenize(c)), t) for c, t in PYCOCOEVALCAP["ptb"].items() if " ".join(tokenize(c)) != t}
+    assert len(PYCOCOEVALCAP["ptb"]) > 500 and differ == {}
+
+
+def test_cider_on_raw_captions_equals_pycocoevalcap() -> None:
+    images = PYCOCOEVALCAP["images"]
+    corpus, per_image = cider([i["candidate"] for i in images], [i["references"] for i in images])
+    assert corpus == pytest.approx(PYCOCOEVALCAP["corpus"], rel=1e-12)
+    assert per_image == pytest.approx(PYCOCOEVALCAP["per_image"], rel=1e-9, abs=1e-12)
 
 
 def test_cider_validation_and_registry() -> None:
