@@ -83,6 +83,7 @@ def evaluation_params(wildcards):
             "batch_size": evaluation["batch_size"],
             "chunk_size": evaluation["chunk_size"],
             "metric": entry.get("metric", spec.metric),
+            "secondary_metric": spec.secondary_metric,
             "max_new_tokens": spec.max_new_tokens,
         }
     )

@@ -467,3 +467,9 @@ def test_sample_selection_random_or_first() -> None:
     assert len(everything) == 10 and "clamped to 10" in warnings[0]
     with pytest.raises(ValueError, match="evaluation.selection"):
         select_samples(records, 3, seed=0, selection="last")
+
+
+def test_secondary_metrics_are_exact_match_where_molmo_reports_it() -> None:
+    with_secondary = {name: spec.secondary_metric for name, spec in DATASETS.items() if spec.secondary_metric}
+    assert with_secondary == {name: "exact_match" for name in ("chart_qa", "doc_qa", "info_qa", "st_qa")}
+    assert all(is_known(metric) for metric in with_secondary.values())

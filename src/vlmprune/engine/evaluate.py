@@ -90,11 +90,15 @@ def evaluate_variants(
     identity: Mapping[str, Any],
     world: World = World(),
     predict: Predict | None = None,
+    secondary_metric: str | None = None,
 ) -> dict[str, EvalStore]:
     """Evaluate ``variants`` on ``records`` (a ``datasets.Dataset`` or a list of record dicts).
 
     ``identity`` names the inputs (model, data, selection) for the resume fingerprint;
-    ``attrs`` are written on every store. Returns the finished stores on the main rank.
+    ``attrs`` are written on every store. ``secondary_metric`` (the dataset's second number,
+    e.g. exact match beside ANLS) is computed on the same predictions and written as the
+    ``secondary_metric`` / ``secondary_accuracy`` attributes. Returns the finished stores on
+    the main rank.
     """
     if len(variants) != len(stores):
         raise ValueError(f"{len(variants)} variants but {len(stores)} store paths")
@@ -147,6 +151,12 @@ def evaluate_variants(
     seconds = time.perf_counter() - started
     finished = {}
     for removed, writer in writers.items():
-        scores = corpus_scores(metric, writer.predictions(), references)
-        finished[variant_id(removed)] = writer.finish({"seconds": seconds, "batch_events": json.dumps(sizer.events)}, scores)
+        predictions = writer.predictions()
+        scores = corpus_scores(metric, predictions, references)
+        summary: dict[str, Any] = {"seconds": seconds, "batch_events": json.dumps(sizer.events)}
+        if secondary_metric:
+            choices = [r.get("choices") or () for r in references]
+            summary["secondary_metric"] = secondary_metric
+            summary["secondary_accuracy"] = score_all(secondary_metric, predictions, [r["answers"] for r in references], choices)[0]
+        finished[variant_id(removed)] = writer.finish(summary, scores)
     return finished

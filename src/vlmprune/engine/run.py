@@ -73,6 +73,7 @@ def run_evaluation(
             removed,
             stores,
             metric=evaluation["metric"],
+            secondary_metric=evaluation.get("secondary_metric"),
             max_new_tokens=evaluation["max_new_tokens"],
             batch_size=evaluation["batch_size"],
             chunk_size=evaluation["chunk_size"],

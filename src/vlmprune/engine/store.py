@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,8 @@ class EvalStore:
     predictions: list[str]
     scores: np.ndarray
     attrs: dict[str, Any]
-    raw: list[str]
+    #: The generations before clean-up (``read_store`` always fills it).
+    raw: list[str] = field(default_factory=list)
 
     @property
     def accuracy(self) -> float:
