@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vlmprune.io import rounded
 from vlmprune.multiflow import select
 from vlmprune.multiflow.checkpoint import TensorInfo, iter_tensor_chunks, list_tensors, weight_files
 from vlmprune.multiflow.config import MultiflowConfig
@@ -207,13 +208,13 @@ def compute_distribution(
 
 
 def write_json_atomic(path: str | os.PathLike, data: dict) -> None:
-    """Write JSON next to its destination, then rename, so a killed run leaves no half file."""
+    """Write JSON (floats rounded as in every result file) next to its destination, then rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
+            json.dump(rounded(data), f, indent=2)
             f.write("\n")
         os.replace(tmp, path)
     except BaseException:
