@@ -23,7 +23,8 @@ from torch import nn
 from vlmprune.errors import ModelError
 from vlmprune.models.base import module_at
 from vlmprune.models.loading import ADAPTERS, adapter_class, load_adapter
-from vlmprune.models.molmo import MolmoAdapter
+from vlmprune.models.base import ModelAdapter
+from vlmprune.models.molmo import MolmoAdapter, molmo_answer
 from vlmprune.models.molmo2 import Molmo2Adapter
 from vlmprune.models.native import GenericAdapter
 from vlmprune.models.qwen2_vl import Qwen2VLAdapter
@@ -389,3 +390,28 @@ def test_bad_input_gives_clear_messages(tmp_path, monkeypatch):
     (pickled / "pytorch_model.bin").write_bytes(b"")
     with pytest.raises(ModelError, match="model.allow_pickle: true"):
         load_adapter(pickled)
+
+
+@pytest.mark.parametrize(
+    ("generation", "answer"),
+    [
+        # Molmo's VqaEval: the text after "Answer:" ...
+        ("The sign is red. Answer: red", "red"),
+        ("Answer:  two dogs ", "two dogs"),
+        ("Answer: 3 Answer: 4", "3"),  # up to a second "Answer:"
+        # ... else the most common line of a multi-line answer (white space collapsed, first on a tie) ...
+        ("yes\nno\n yes ", "yes"),
+        ("blue\nred", "blue"),
+        ("a  b\na b\nc", "a b"),
+        # ... else the answer with white space collapsed.
+        ("  two   dogs ", "two dogs"),
+    ],
+)
+def test_molmo_answer_clean_up(generation: str, answer: str) -> None:
+    assert molmo_answer(generation) == answer
+    assert MolmoAdapter.clean_answer(None, generation) == answer  # the adapter's clean-up is Molmo's
+
+
+def test_other_families_score_the_generation_as_decoded() -> None:
+    assert ModelAdapter.clean_answer(None, "Answer: red\nred") == "Answer: red\nred"
+    assert all(cls.clean_answer is ModelAdapter.clean_answer for cls in ADAPTERS.values() if cls is not MolmoAdapter)

@@ -70,7 +70,7 @@ def test_keep_returns_the_best_and_no_more_than_there_are():
 
 def test_extend_names_a_set_reached_from_two_beams_once():
     candidates = extend([(1,), (2,), (3,)], num_blocks=5)
-    assert len(candidates) == 9 and seed_evaluations([(1,), (2,), (3,)], 5) == 12
+    assert len(candidates) == 9 and seed_evaluations([(1,), (2,), (3,)], 5) == 9  # the seed's code dedupes too
     assert candidates[(1, 2)] == [(1,), (2,)] and candidates[(0, 3)] == [(3,)]
     assert list(candidates) == sorted(candidates)
     assert all(len(c) == 2 and c == canonical(c) for c in candidates)
@@ -86,7 +86,7 @@ def test_step_one_reads_the_ablation_stores_and_evaluates_nothing(evals):
     step1 = step_one(evals / "full.h5", sorted(evals.glob("drop-*.h5")), 3, IMPORTANCE)
     assert [c["blocks"] for c in step1["candidates"]] == [[1], [2], [3], [4], [0]]
     assert step1["beams"] == [[1], [2], [3]] and step1["greedy"]["blocks"] == [1]
-    assert step1["evaluated"] == [] and step1["seed_evaluations"] == 5
+    assert step1["evaluated"] == [] and step1["seed_evaluations"] == 6  # the seed re-runs the baseline and 5 removals
     first = step1["candidates"][0]
     assert first["accuracy"] == pytest.approx(10 / 12) and first["drop"] == pytest.approx(2 / 12)
     assert first["ci_low"] <= first["drop"] <= first["ci_high"]
@@ -102,8 +102,8 @@ def test_a_step_evaluates_each_distinct_candidate_once_and_finds_the_dependency(
     calls: list[list[str]] = []
     step2 = run_step(step1, step1, evals, calls)
     expected = sorted({variant_id(c) for c in extend([(1,), (2,), (3,)], 5)})
-    assert calls == [expected]  # 9 distinct of the seed's 12; the greedy {1,2} is among them
-    assert step2["seed_evaluations"] == 12 and step2["reused"] == []
+    assert calls == [expected]  # 9 distinct of 12 extensions; the greedy {1,2} is among them
+    assert step2["seed_evaluations"] == 9 and step2["reused"] == []
     assert step2["beams"] == [[1, 3], [1, 2], [1, 4]]  # ties at 8/12 go to the lower blocks
     assert step2["greedy"]["blocks"] == [1, 2] and step2["greedy"]["accuracy"] == pytest.approx(8 / 12)
     assert step2["candidates"][0]["parents"] == [[1], [3]]
@@ -134,7 +134,8 @@ def test_summary_counts_and_recommendations(evals, tmp_path):
     assert rec == [[1], [1, 3], [1, 2, 3]]
     assert summary["budgets"][1]["beam_minus_greedy"] == pytest.approx(1 / 12)
     counts = summary["variants"]
-    assert counts["seed_procedure"] == 5 + 12 + 3 * 3
+    # The seed's code: baseline + 5 single removals again at step 1, then the same distinct candidates.
+    assert counts["seed_procedure"] == 6 + 9 + len(step3["candidates"])
     assert counts["beam_candidates"] == 9 + len(step3["candidates"])
     assert counts["evaluated"] == counts["beam_candidates"] + counts["greedy_only"]
     assert counts["evaluated"] < counts["seed_procedure"]

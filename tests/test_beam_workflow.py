@@ -68,7 +68,7 @@ def test_step_two_evaluates_each_distinct_candidate_once_and_ranks_ties_by_block
     step1, step2 = read(run, "easy_vqa/step1.json"), read(run, "easy_vqa/step2.json")
     beams = [tuple(b) for b in step1["beams"]]
     distinct = extend(beams, BLOCKS)
-    assert step2["seed_evaluations"] == 3 * (BLOCKS - 1) > len(distinct)
+    assert step2["seed_evaluations"] == len(distinct) < 3 * (BLOCKS - 1)
     assert sorted(step2["evaluated"]) == sorted(e["variant"] for e in step2["candidates"]) and step2["reused"] == []
     assert len(step2["evaluated"]) == len(distinct)
     ranked = rank({tuple(e["blocks"]): e["accuracy"] for e in step2["candidates"]})
@@ -76,7 +76,7 @@ def test_step_two_evaluates_each_distinct_candidate_once_and_ranks_ties_by_block
     if len({e["accuracy"] for e in step2["candidates"]}) == 1:  # the random model: all tie
         assert step1["beams"] == [[0], [1], [2]] and step2["beams"] == [[0, 1], [0, 2], [0, 3]]
     summary = read(run, "easy_vqa.json")
-    assert summary["variants"]["evaluated"] == len(distinct) and summary["variants"]["seed_procedure"] == BLOCKS + 3 * (BLOCKS - 1)
+    assert summary["variants"]["evaluated"] == len(distinct) and summary["variants"]["seed_procedure"] == BLOCKS + 1 + len(distinct)
     assert [b["removed"] for b in summary["budgets"]] == [1, 2]
     assert (run / "results/beam/easy_vqa.png").stat().st_size > 0
 

@@ -9,7 +9,8 @@ import torch
 from transformers import LlavaConfig, LlavaForConditionalGeneration, OlmoeConfig, Qwen2Config
 
 from vlmprune.data.registry import load_split
-from vlmprune.engine.batching import BatchSizer
+from vlmprune.engine import batching
+from vlmprune.engine.batching import BatchSizer, bytes_per_sample, initial_batch_size
 from vlmprune.engine.evaluate import evaluate_variants, predict_per_variant
 from vlmprune.engine.fused import predict_fused
 from vlmprune.engine.store import read_store
@@ -138,6 +139,34 @@ def test_two_runs_give_identical_stores(adapter, dataset, records, tmp_path):
         assert_same_stores(a, b)
         assert a.predictions == reference[variant]
         assert a.attrs["blocks_removed"] == list(variant)
+
+
+def test_stores_hold_the_cleaned_prediction_and_the_raw_generation(adapter, dataset, records, tmp_path, monkeypatch):
+    dataset = dataset.select(range(5))
+    raw = predict_per_variant(adapter, records[:5], [()], MAX_NEW_TOKENS, BatchSizer(4, len(adapter.blocks)))[()]
+    # A family whose clean-up keeps the first word only, upper-cased: exact match then fails every sample.
+    monkeypatch.setattr(adapter, "clean_answer", lambda text: text.split()[0].upper() if text.split() else "", raising=False)
+    (store,) = evaluate(adapter, dataset, [()], tmp_path)
+    assert store.raw == raw
+    assert store.predictions == [text.split()[0].upper() if text.split() else "" for text in raw]
+    assert store.scores.tolist() == [float(p.lower() in [a.lower() for a in r["answers"]]) for p, r in zip(store.predictions, records)]
+
+
+def test_batch_size_is_the_configured_one_unless_auto(adapter, records, monkeypatch):
+    def no_memory_query(device):
+        raise AssertionError("free memory must not be queried for a configured batch size")
+
+    monkeypatch.setattr(batching, "free_memory", no_memory_query)
+    assert initial_batch_size(adapter, 7, records[0], MAX_NEW_TOKENS) == 7
+    tokens = int(adapter.encode([records[0]])["input_ids"].shape[1])
+    per_sample = bytes_per_sample(adapter, tokens, MAX_NEW_TOKENS)
+    # auto: 80% of the free memory over one sample's estimate (here room for 10.x samples).
+    monkeypatch.setattr(batching, "free_memory", lambda device: int(per_sample * 10.5 / 0.8))
+    assert initial_batch_size(adapter, "auto", records[0], MAX_NEW_TOKENS) == 10
+    monkeypatch.setattr(batching, "free_memory", lambda device: 0)
+    assert initial_batch_size(adapter, "auto", records[0], MAX_NEW_TOKENS) == 1
+    with pytest.raises(ValueError, match="auto"):
+        initial_batch_size(adapter, "big", records[0], MAX_NEW_TOKENS)
 
 
 @pytest.mark.parametrize("variants", [[(), (1,)], [(2,)]], ids=["fused", "single"])

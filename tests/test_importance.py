@@ -5,10 +5,10 @@ from vlmprune.analysis.importance import block_importance, paired_difference_int
 from vlmprune.engine.store import EvalStore
 
 
-def store(scores, ids=None):
+def store(scores, ids=None, **attrs):
     scores = np.asarray(scores, dtype=float)
     ids = ids or [str(i) for i in range(len(scores))]
-    return EvalStore(ids, ["p"] * len(scores), scores, {"model": "m", "dataset": "d", "split": "train", "metric": "exact_match"})
+    return EvalStore(ids, ["p"] * len(scores), scores, {"model": "m", "dataset": "d", "split": "train", "metric": "exact_match", **attrs})
 
 
 def test_importance_is_baseline_minus_ablated_accuracy():
@@ -18,6 +18,17 @@ def test_importance_is_baseline_minus_ablated_accuracy():
     assert details["baseline_accuracy"] == 0.75
     assert details["blocks"]["0"]["accuracy"] == 0.25
     assert details["n"] == 4
+
+
+def test_details_record_the_secondary_metric_when_the_stores_hold_it():
+    secondary = {"secondary_metric": "exact_match"}
+    full = store([1, 1, 1, 0], secondary_accuracy=0.5, **secondary)
+    _, details = block_importance(full, {0: store([0, 0, 1, 0], secondary_accuracy=0.125, **secondary)}, resamples=200)
+    assert details["secondary_metric"] == "exact_match" and details["baseline_secondary_accuracy"] == 0.5
+    assert details["blocks"]["0"]["secondary_accuracy"] == 0.125
+    assert details["blocks"]["0"]["secondary_importance"] == pytest.approx(0.375)
+    _, plain = block_importance(store([1, 0]), {0: store([0, 0])}, resamples=200)
+    assert "secondary_metric" not in plain and "secondary_accuracy" not in plain["blocks"]["0"]
 
 
 def test_paired_interval_contains_the_difference_and_is_narrower_than_unpaired():

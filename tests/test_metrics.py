@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 
 from vlmprune.metrics import CORPUS_METRICS, METRICS, get_metric, score_all
-from vlmprune.metrics.choice import parse_mmmu_choice, parse_mmmu_open, select_option
-from vlmprune.metrics.cider import cider
+from vlmprune.metrics.choice import answer_index, parse_mmmu_choice, parse_mmmu_open, select_option
+from vlmprune.metrics.cider import cider, tokenize
 from vlmprune.metrics.vqa import normalize_answer
 
 # --- VQA normalisation ----------------------------------------------------------------------
@@ -32,6 +34,17 @@ from vlmprune.metrics.vqa import normalize_answer
         ("isnt", "isn't"),
         ("couldnt've", "couldn't've"),
         ("its", "its"),  # words that look like contractions are left alone
+        # The official table as published (values from running vqaEval.py's processPunctuation and
+        # processDigitArticle): its capitalised keys never match lower-cased words ...
+        ("Im", "im"),
+        ("ive", "ive"),
+        ("shes", "shes"),
+        ("Ive got it", "ive got it"),
+        # ... and its odd entries are kept.
+        ("somebody'd", "somebodyd"),
+        ("yall'll", "y'all'll"),
+        ("Dont", "don't"),
+        ("whats", "what's"),
         ("  Yes\n", "yes"),
     ],
 )
@@ -54,6 +67,15 @@ def test_vqa_accuracy_normalises_references_and_prediction() -> None:
     assert METRICS["vqa_official"]("1000.", answers) == pytest.approx(0.9)
     assert METRICS["vqa_official"]("None", ["0"] * 10) == 1.0
     assert METRICS["vqa_molmo"]("A Dog", ["dog", "dog", "the dog"]) == 1.0
+
+
+def test_vqa_scores_use_the_official_contraction_table() -> None:
+    # "im" is not in the official table (only "Im", which never matches lower-cased text), so
+    # it does not equal "i'm"; the former table mapped it and scored 1.0 here.
+    answers = ["i'm"] * 10
+    assert METRICS["vqa_official"]("im", answers) == 0.0
+    assert METRICS["vqa_molmo"]("im", answers) == 0.0
+    assert METRICS["vqa_molmo"]("dont", ["don't"] * 3) == 1.0
 
 
 def test_vqa_official_edge_cases() -> None:
@@ -134,6 +156,10 @@ OPTIONS = ["a cat", "a dog", "a dog and a cat"]
         ("dog and", 2),  # part of exactly one option
         ("a dgo", 1),  # nearest option
         ("E", 0),  # out-of-range letter, in no option: nearest option by edit distance (first of a tie)
+        ("b", 1),  # a letter alone is read case-insensitively
+        ("(c)", 2),
+        ("B.", 1),
+        ("c)", 2),
     ],
 )
 def test_select_option(prediction: str, index: int) -> None:
@@ -146,6 +172,27 @@ def test_mc_scores_against_text_or_letter_reference() -> None:
     assert METRICS["mc"]("A", ["a dog"], choices=OPTIONS) == 0.0
     with pytest.raises(ValueError, match="choices"):
         METRICS["mc"]("A", ["a dog"])
+
+
+def test_mc_reads_a_letter_before_option_texts() -> None:
+    # The issue's case: "A" with options [B, A, C] is the letter A (option 0), not the option whose text is "A".
+    letters = ["B", "A", "C"]
+    assert select_option("A", letters) == 0
+    assert select_option("a", letters) == 0
+    assert METRICS["mc"]("A", ["B"], choices=letters) == 1.0
+    assert METRICS["mc"]("A", ["A"], choices=letters) == 0.0
+
+
+def test_mc_reference_is_found_by_exact_text_first() -> None:
+    # "ff" with options [Ff, ff] is option 1 (exact), not option 0 (the first case-insensitive match).
+    assert answer_index("ff", ["Ff", "ff"]) == 1
+    assert answer_index("Ff", ["Ff", "ff"]) == 0
+    assert answer_index("FF", ["Ff", "gg"]) == 0  # no exact match: case-insensitive
+    assert answer_index("(b)", ["Ff", "gg"]) == 1  # neither: the letter
+    assert select_option("ff", ["Ff", "ff", "g"]) == 1
+    assert METRICS["mc"]("ff", ["ff"], choices=["Ff", "ff", "g"]) == 1.0
+    with pytest.raises(ValueError, match="neither"):
+        answer_index("zz", ["Ff", "gg"])
 
 
 # --- MMMU -----------------------------------------------------------------------------------
@@ -168,6 +215,35 @@ def test_mmmu_choice_parsing(response: str, letter: str) -> None:
 def test_mmmu_choice_without_any_candidate_is_reproducible() -> None:
     picks = {parse_mmmu_choice("no idea", ["w", "x", "y", "z"]) for _ in range(3)}
     assert len(picks) == 1 and picks <= {"A", "B", "C", "D"}
+
+
+def test_mmmu_multiple_choice_reference_is_a_letter() -> None:
+    # The issue's case: reference "A" with options [C, A, B, D] means option A (text "C"), not option B.
+    options = ["C", "A", "B", "D"]
+    assert METRICS["mmmu"]("(A)", ["A"], choices=options) == 1.0
+    assert METRICS["mmmu"]("(B)", ["A"], choices=options) == 0.0
+    with pytest.raises(ValueError, match="letter"):
+        METRICS["mmmu"]("(A)", ["photosynthesis"], choices=options)
+
+
+@pytest.mark.parametrize(
+    ("response", "parsed"),
+    [
+        # Values from MMMU's parse_open_response run on the same strings.
+        ("The answer is 5cm", ["5cm"]),  # no number inside a word
+        ("The answer is 1,000kg", ["1,000kg"]),  # nor "000"
+        ("The answer is 5 cm", [5.0, "5 cm"]),
+        ("so it is 3.5cm", [3.5, "3.5cm"]),
+    ],
+)
+def test_mmmu_open_numbers_are_whole_tokens(response: str, parsed: list) -> None:
+    assert sorted(map(str, parse_mmmu_open(response))) == sorted(map(str, parsed))
+
+
+def test_mmmu_open_does_not_score_numbers_inside_words() -> None:
+    assert METRICS["mmmu"]("The answer is 5cm", ["5"]) == 0.0
+    assert METRICS["mmmu"]("The answer is 1,000kg", ["0"]) == 0.0
+    assert METRICS["mmmu"]("The answer is 5 cm", ["5"]) == 1.0
 
 
 def test_mmmu_open_parsing_and_scoring() -> None:
@@ -213,6 +289,40 @@ def test_cider_length_penalty_and_clipping() -> None:
     per_n = [0.5, 3 / math.sqrt(39), 2 / math.sqrt(20), 1 / math.sqrt(7)]
     assert scores[0] == pytest.approx(10 * math.exp(-16 / 72) * sum(per_n) / 4)
     assert scores[1] == pytest.approx(10.0)
+
+
+PYCOCOEVALCAP = json.loads((Path(__file__).parent / "data" / "cider_pycocoevalcap.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("caption", "tokens"),
+    [
+        ("A man's dog.", "a man 's dog"),
+        ("A black-and-white photo", "a black-and-white photo"),
+        ("a 3.5 inch screen", "a 3.5 inch screen"),
+        ("1,000 birds!", "1,000 birds"),
+        ("He can't; she won't", "he ca n't she wo n't"),
+        ("a laptop (open)", "a laptop -lrb- open -rrb-"),  # lower-cased bracket tokens survive the official filter
+        ('a "stop" sign at 5 p.m.', "a stop sign at 5 p.m."),
+        ("a $5 bill, 50% off", "a $ 5 bill 50 % off"),
+        ("the dogs' toys -- wow?!", "the dogs toys wow ?!"),
+    ],
+)
+def test_cider_tokenises_as_the_ptb_tokenizer(caption: str, tokens: str) -> None:
+    # Expected tokens: pycocoevalcap 1.2's PTBTokenizer (Stanford CoreNLP 3.4.1) run on the same captions.
+    assert " ".join(tokenize(caption)) == tokens
+
+
+def test_cider_tokens_equal_pycocoevalcaps_on_hundreds_of_captions() -> None:
+    differ = {c: (" ".join(tokenize(c)), t) for c, t in PYCOCOEVALCAP["ptb"].items() if " ".join(tokenize(c)) != t}
+    assert len(PYCOCOEVALCAP["ptb"]) > 500 and differ == {}
+
+
+def test_cider_on_raw_captions_equals_pycocoevalcap() -> None:
+    images = PYCOCOEVALCAP["images"]
+    corpus, per_image = cider([i["candidate"] for i in images], [i["references"] for i in images])
+    assert corpus == pytest.approx(PYCOCOEVALCAP["corpus"], rel=1e-12)
+    assert per_image == pytest.approx(PYCOCOEVALCAP["per_image"], rel=1e-9, abs=1e-12)
 
 
 def test_cider_validation_and_registry() -> None:

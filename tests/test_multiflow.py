@@ -282,3 +282,53 @@ def test_unsupported_dtype(tmp_path):
                "model.mm_projector.0.weight": torch.ones(4, 4, dtype=torch.float64)}, str(tmp_path / "m.safetensors"))
     with pytest.raises(CheckpointError, match="F64"):
         compute_distribution(tmp_path, 0.5)
+
+
+def split_original_layout(state: dict[str, torch.Tensor]) -> tuple[dict, dict]:
+    """The state as liuhaotian/llava-v1.5 ships it (no tower) and the tower as a CLIP checkpoint (with a text model)."""
+    prefix = "model.vision_tower.vision_tower."
+    llava = {n: t for n, t in state.items() if not n.startswith(prefix)}
+    clip = {n.removeprefix(prefix): t for n, t in state.items() if n.startswith(prefix)}
+    clip["text_model.encoder.layers.0.self_attn.q_proj.weight"] = torch.ones(8, 8)  # CLIPModel's text half: never read
+    clip["visual_projection.weight"] = torch.ones(4, 16)
+    return llava, clip
+
+
+@pytest.mark.parametrize("tower_format", ["safetensors", "bin"])
+def test_llava_original_layout_streams_the_tower_from_its_own_checkpoint(tmp_path, caplog, tower_format):
+    state = llava_original_state(torch.float16, ties=False)
+    llava, clip = split_original_layout(state)
+    (tmp_path / "llava").mkdir()
+    (tmp_path / "clip").mkdir()
+    write_safetensors(llava, tmp_path / "llava")
+    (write_bin if tower_format == "bin" else write_safetensors)(clip, tmp_path / "clip", shards=1)
+    (tmp_path / "llava" / "config.json").write_text(json.dumps({"model_type": "llava_llama", "mm_vision_tower": "openai/clip-vit-large-patch14-336"}))
+
+    # Without the tower: VISION is empty, and says so loudly.
+    with caplog.at_level("WARNING"):
+        empty = compute_distribution(tmp_path / "llava", 0.5, MultiflowConfig(architecture="llava-original"))
+    assert not empty.modalities["vision"].layers
+    assert "modality VISION is EMPTY" in caplog.text and "mm_vision_tower 'openai/clip-vit-large-patch14-336'" in caplog.text
+
+    # With multiflow.vision_tower_path: the same budgets as the checkpoint saved with its tower.
+    config = MultiflowConfig(architecture="llava-original", vision_tower_path=str(tmp_path / "clip"))
+    dist = compute_distribution(tmp_path / "llava", 0.5, config, chunk_bytes=96)
+    expected, _ = reference(state, ModalityRules.build("llava-original"), 0.5)
+    assert {layer.name: layer.pruned for layer in dist.layers} == expected
+    assert len(dist.modalities["vision"].layers) == 12  # 2 layers x (q, k, v, out, fc1, fc2)
+    assert all(layer.name.startswith("model.vision_tower.vision_tower.vision_model.encoder.") for layer in dist.modalities["vision"].layers)
+
+
+def test_llava_original_layout_reads_mm_vision_tower_as_a_directory_and_rejects_a_wrong_path(tmp_path):
+    state = llava_original_state(torch.float32, ties=False)
+    llava, clip = split_original_layout(state)
+    for name, part in (("llava", llava), ("clip", clip)):
+        (tmp_path / name).mkdir()
+        write_safetensors(part, tmp_path / name, shards=1)
+    (tmp_path / "llava" / "config.json").write_text(json.dumps({"model_type": "llava_llama", "mm_vision_tower": str(tmp_path / "clip")}))
+    dist = compute_distribution(tmp_path / "llava", 0.3, MultiflowConfig())
+    assert dist.architecture == "llava-original" and len(dist.modalities["vision"].layers) == 12
+    with pytest.raises(CheckpointError, match="vision_tower_path"):
+        compute_distribution(tmp_path / "llava", 0.3, MultiflowConfig(vision_tower_path=str(tmp_path / "nowhere")))
+    with pytest.raises(CheckpointError, match="no vision_model"):
+        compute_distribution(tmp_path / "llava", 0.3, MultiflowConfig(vision_tower_path=str(tmp_path / "llava")))

@@ -52,7 +52,10 @@ def test_validating_on_the_analysis_split_is_refused():
 def test_evaluation_settings_take_the_dataset_overrides():
     config = load_config(minimal(datasets={"easy_vqa": {"num_samples": 9, "metric": "vqa_official"}}, evaluation={"batch_size": 4}))
     settings = evaluation_settings(config, "easy_vqa")
-    assert settings == {"num_samples": 9, "seed": 0, "batch_size": 4, "chunk_size": 256, "metric": "vqa_official", "max_new_tokens": 4}
+    assert settings == {
+        "num_samples": 9, "seed": 0, "selection": "random", "batch_size": 4, "chunk_size": 256,
+        "metric": "vqa_official", "secondary_metric": None, "max_new_tokens": 4,
+    }
     assert model_settings(config)["component"] == "language"
 
 

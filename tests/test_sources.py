@@ -449,3 +449,27 @@ def test_mmmu_concatenates_subjects(tmp_path: Path) -> None:
     assert METRICS["mmmu"]("The total is 1,200", ds[1]["answers"]) == 1.0
     with pytest.raises(LayoutError, match="Agriculture/"):
         load_split("mmmu", "val", local_path=str(tmp_path))
+
+
+def test_sample_selection_random_or_first() -> None:
+    import numpy as np
+
+    from vlmprune.data.prepare import select_samples
+
+    records = datasets.Dataset.from_dict({"sample_id": [f"s{i}" for i in range(10)]})
+    first, warnings = select_samples(records, 3, seed=5, selection="first")
+    assert first["sample_id"] == ["s0", "s1", "s2"] and warnings == []
+    # random: the seeded permutation's first three, in dataset order (the default, as before).
+    expected = sorted(np.random.default_rng(5).permutation(10)[:3].tolist())
+    assert select_samples(records, 3, seed=5)[0]["sample_id"] == [f"s{i}" for i in expected]
+    assert select_samples(records, 3, seed=5, selection="random")[0]["sample_id"] == [f"s{i}" for i in expected]
+    everything, warnings = select_samples(records, 50, seed=0, selection="first")
+    assert len(everything) == 10 and "clamped to 10" in warnings[0]
+    with pytest.raises(ValueError, match="evaluation.selection"):
+        select_samples(records, 3, seed=0, selection="last")
+
+
+def test_secondary_metrics_are_exact_match_where_molmo_reports_it() -> None:
+    with_secondary = {name: spec.secondary_metric for name, spec in DATASETS.items() if spec.secondary_metric}
+    assert with_secondary == {name: "exact_match" for name in ("chart_qa", "doc_qa", "info_qa", "st_qa")}
+    assert all(is_known(metric) for metric in with_secondary.values())

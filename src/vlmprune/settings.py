@@ -74,11 +74,14 @@ def evaluation_settings(config: Mapping[str, Any], dataset: str) -> dict[str, An
     """One dataset's evaluation settings: the global ones, with the dataset entry's overrides."""
     entry = config["datasets"][dataset]
     evaluation = config["evaluation"]
+    spec = get_spec(dataset)
     return {
         "num_samples": entry.get("num_samples", evaluation["num_samples"]),
         "seed": evaluation["seed"],
+        "selection": evaluation["selection"],
         "batch_size": evaluation["batch_size"],
         "chunk_size": evaluation["chunk_size"],
-        "metric": entry.get("metric", get_spec(dataset).metric),
-        "max_new_tokens": get_spec(dataset).max_new_tokens,
+        "metric": entry.get("metric", spec.metric),
+        "secondary_metric": spec.secondary_metric,
+        "max_new_tokens": spec.max_new_tokens,
     }

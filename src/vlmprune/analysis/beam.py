@@ -52,8 +52,17 @@ def extend(beams: Sequence[Blocks], num_blocks: int) -> dict[Blocks, list[Blocks
 
 
 def seed_evaluations(beams: Sequence[Blocks], num_blocks: int) -> int:
-    """How many variants the seed's procedure evaluates to extend ``beams``: repeats included."""
-    return sum(num_blocks - len(canonical(beam)) for beam in beams)
+    """How many variants the seed's code evaluates to extend ``beams``: each distinct set once.
+
+    The seed's code, too, evaluates a set reached from two beams once within a step; what it
+    does not share is step 1 (see :func:`seed_first_step`).
+    """
+    return len(extend(beams, num_blocks))
+
+
+def seed_first_step(num_blocks: int) -> int:
+    """The seed's step 1: a re-run of the baseline and of every single-block removal, which the ablation already holds."""
+    return num_blocks + 1
 
 
 def greedy_set(singles: Sequence[Blocks], k: int) -> Blocks:

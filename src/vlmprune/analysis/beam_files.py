@@ -17,7 +17,7 @@ from typing import Any
 
 import h5py
 
-from vlmprune.analysis.beam import Blocks, extend, greedy_set, keep, rank, seed_evaluations
+from vlmprune.analysis.beam import Blocks, extend, greedy_set, keep, rank, seed_evaluations, seed_first_step
 from vlmprune.analysis.importance import check_aligned, paired_difference_interval
 from vlmprune.engine.store import EvalStore, read_store
 from vlmprune.engine.variants import parse_variant, variant_id
@@ -77,7 +77,7 @@ def step_one(full_path: Path, dropped: Sequence[Path], beam_width: int, importan
         "candidates": [entries[b] for b in ranked],
         "beams": [list(b) for b in keep(accuracies, beam_width)],
         "greedy": entries[greedy_set(ranked, 1)],
-        "seed_evaluations": header["num_blocks"],
+        "seed_evaluations": seed_first_step(header["num_blocks"]),
         "evaluated": [],
         "reused": [],
     }

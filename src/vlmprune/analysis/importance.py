@@ -57,6 +57,7 @@ def block_importance(
             "importance": full.accuracy - store.accuracy,
             "ci_low": low,
             "ci_high": high,
+            **_secondary(full, store),
         }
     flat = {b: v["importance"] for b, v in blocks.items()}
     details = {
@@ -66,12 +67,28 @@ def block_importance(
         "metric": full.attrs.get("metric"),
         "n": len(full.scores),
         "baseline_accuracy": full.accuracy,
+        **_baseline_secondary(full),
         "confidence_level": confidence,
         "bootstrap_resamples": resamples,
         "blocks": blocks,
         "warnings": list(warnings or []) + _store_warnings(full),
     }
     return flat, details
+
+
+def _baseline_secondary(full: EvalStore) -> dict[str, Any]:
+    """The dataset's secondary metric and its baseline accuracy, when the store records one."""
+    if "secondary_accuracy" not in full.attrs:
+        return {}
+    return {"secondary_metric": full.attrs["secondary_metric"], "baseline_secondary_accuracy": float(full.attrs["secondary_accuracy"])}
+
+
+def _secondary(full: EvalStore, store: EvalStore) -> dict[str, float]:
+    """The block's secondary-metric accuracy and importance, when both stores hold them."""
+    if "secondary_accuracy" not in full.attrs or "secondary_accuracy" not in store.attrs:
+        return {}
+    accuracy = float(store.attrs["secondary_accuracy"])
+    return {"secondary_accuracy": accuracy, "secondary_importance": float(full.attrs["secondary_accuracy"]) - accuracy}
 
 
 def _store_warnings(store: EvalStore) -> list[str]:

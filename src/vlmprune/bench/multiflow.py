@@ -5,6 +5,13 @@ Writes random fp16 weights with LLaVA-1.5-7B's tensor names and shapes (7.06 B p
 and prints that process's peak resident memory and wall time, plus what the public
 concatenate-and-``kthvalue`` approach would hold in memory. The last line is
 ``peak RSS GB: X.X``.
+
+Which layout it models: ``--layout hf`` is ``llava-hf/llava-1.5-7b-hf``, tower included, as
+published. ``--layout original`` uses the names of ``liuhaotian/llava-v1.5-7b`` but writes the
+CLIP tower into the same checkpoint (``model.vision_tower.vision_tower.…``), as LLaVA saves a
+model together with its tower; the published ``liuhaotian`` shards hold no tower, and step 1
+then reads it from ``mm_vision_tower``'s own checkpoint (``multiflow.vision_tower_path``):
+the same tensors, from two directories.
 """
 
 from __future__ import annotations
@@ -175,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vlmprune.bench multiflow", description=__doc__.split("\n")[0])
     parser.add_argument("--target", type=float, default=0.5)
     parser.add_argument("--layout", choices=["hf", "original"], default="hf",
-                        help="tensor names of llava-hf/llava-1.5-7b-hf or of liuhaotian/llava-v1.5-7b")
+                        help="tensor names of llava-hf/llava-1.5-7b-hf or of liuhaotian/llava-v1.5-7b "
+                             "(original: saved with its CLIP tower, which the published shards lack)")
     parser.add_argument("--format", choices=["safetensors", "bin"], default="safetensors")
     parser.add_argument("--dir", help="folder for the checkpoint (default: a temporary one, removed afterwards)")
     args = parser.parse_args(argv)
@@ -186,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         model_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         size = write_checkpoint(model_dir, args.layout, args.format)
-        print(f"wrote a synthetic fp16 LLaVA-1.5-7B checkpoint ({args.layout} names, {args.format}): "
+        tower = " + CLIP tower in the same checkpoint, unlike the published shards" if args.layout == "original" else ""
+        print(f"wrote a synthetic fp16 LLaVA-1.5-7B checkpoint ({args.layout} names{tower}, {args.format}): "
               f"{size / GB:.1f} GB in {time.perf_counter() - started:.0f} s to {model_dir}", flush=True)
         code, wall, peak = run_step1(model_dir, args.target, workdir / "out")
         if code:

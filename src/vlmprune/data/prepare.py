@@ -27,16 +27,27 @@ def load_prepared(path: str | Path, name: str) -> datasets.Dataset:
     return records
 
 
-def select_samples(records: datasets.Dataset, num_samples: int, seed: int) -> tuple[datasets.Dataset, list[str]]:
-    """``num_samples`` records chosen by a seeded permutation, kept in dataset order.
+SELECTIONS = ("random", "first")
 
-    A smaller request selects a subset of a larger one with the same seed. A request
-    larger than the split is clamped; the returned warnings say so.
+
+def select_samples(
+    records: datasets.Dataset, num_samples: int, seed: int, selection: str = "random"
+) -> tuple[datasets.Dataset, list[str]]:
+    """``num_samples`` records, kept in dataset order: by a seeded permutation, or the first ones.
+
+    ``random`` (``evaluation.selection``'s default): a smaller request selects a subset of a
+    larger one with the same seed. ``first``: the first ``num_samples`` records in dataset
+    order, as the seed experiments took them (``seed`` is unused). A request larger than the
+    split is clamped; the returned warnings say so.
     """
+    if selection not in SELECTIONS:
+        raise ValueError(f"evaluation.selection must be one of {list(SELECTIONS)}, not {selection!r}")
     warnings = []
     n = len(records)
     if num_samples > n:
         warnings.append(f"num_samples {num_samples} is larger than the split ({n} records); clamped to {n}")
         num_samples = n
+    if selection == "first":
+        return records.select(range(num_samples)), warnings
     chosen = np.sort(np.random.default_rng(seed).permutation(n)[:num_samples])
     return records.select(chosen.tolist()), warnings

@@ -52,6 +52,8 @@ class DatasetSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
     hub_id: str | None = None
     how_to_get: str = ""
+    #: A second per-sample metric recorded beside the first (Molmo also reports exact match on these).
+    secondary_metric: str | None = None
 
 
 Loader = Callable[..., datasets.Dataset]
@@ -152,15 +154,16 @@ SEED_DATASETS: list[DatasetSpec] = [
     ),
     DatasetSpec(
         "doc_qa", "hub", {"train": "train", "val": "validation"}, "anls", "doc_qa", SHORT_ANSWER,
-        options={"adapter": "doc_qa"}, hub_id="HuggingFaceM4/DocumentVQA",
+        secondary_metric="exact_match", options={"adapter": "doc_qa"}, hub_id="HuggingFaceM4/DocumentVQA",
         how_to_get=_HUB_HOW.format("HuggingFaceM4/DocumentVQA"),
     ),
     DatasetSpec(
         "chart_qa", "hub", {"train": "train", "val": "val"}, "relaxed_correctness", "chart_qa", SHORT_ANSWER,
-        options={"adapter": "chart_qa"}, hub_id="HuggingFaceM4/ChartQA", how_to_get=_HUB_HOW.format("HuggingFaceM4/ChartQA"),
+        secondary_metric="exact_match", options={"adapter": "chart_qa"}, hub_id="HuggingFaceM4/ChartQA", how_to_get=_HUB_HOW.format("HuggingFaceM4/ChartQA"),
     ),
     DatasetSpec(
         "info_qa", "info_qa", {"train": "train", "val": "val"}, "anls", "info_qa", SHORT_ANSWER,
+        secondary_metric="exact_match",
         how_to_get="register at https://rrc.cvc.uab.es/?ch=17 and download Task 3 (InfographicVQA): the annotation "
         "JSON files and the images, unzipped into one directory (images under images/)",
     ),
@@ -195,6 +198,7 @@ SEED_DATASETS: list[DatasetSpec] = [
     ),
     DatasetSpec(
         "st_qa", "st_vqa", {"train": "train", "val": "heldout"}, "anls", "st_qa", SHORT_ANSWER,
+        secondary_metric="exact_match",
         how_to_get="register at https://rrc.cvc.uab.es/?ch=11 and download Task 3 (train_task_3.json, "
         "test_task_3.json) and the images, unzipped into one directory",
     ),

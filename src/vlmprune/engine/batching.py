@@ -1,8 +1,9 @@
-"""Micro-batch sizes for generation: an estimate from free memory that halves on out-of-memory."""
+"""Micro-batch sizes for generation: the configured size (or an estimate from free memory) that halves on out-of-memory."""
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -86,14 +87,27 @@ def bytes_per_sample(adapter: ModelAdapter, tokens: int, max_new_tokens: int) ->
     return element * (len(adapter.blocks) * per_block + activations)
 
 
-def initial_batch_size(adapter: ModelAdapter, configured: int, sample: dict[str, Any], max_new_tokens: int) -> int:
-    """The configured size on CPU; on CUDA as many samples like ``sample`` as fit in 80% of free memory."""
-    device = adapter.device
-    if device.type != "cuda":
+def free_memory(device: torch.device) -> int:
+    """Bytes free on ``device``: GPU memory on CUDA, available RAM otherwise."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def initial_batch_size(adapter: ModelAdapter, configured: int | str, sample: dict[str, Any], max_new_tokens: int) -> int:
+    """The micro-batch size to start from: ``configured`` (``evaluation.batch_size``) on any device.
+
+    Only ``"auto"`` estimates it: as many samples like ``sample`` as fit in 80% of the free
+    memory of the model's device. Either way an out-of-memory error halves it later.
+    """
+    if configured != "auto":
+        if isinstance(configured, bool) or not isinstance(configured, int) or configured < 1:
+            raise ValueError(f"evaluation.batch_size must be a positive integer or 'auto', not {configured!r}")
         return configured
+    device = adapter.device
     tokens = int(adapter.encode([sample])["input_ids"].shape[1])
-    free, _ = torch.cuda.mem_get_info(device)
+    free = free_memory(device)
     estimate = int(0.8 * free) // max(1, bytes_per_sample(adapter, tokens, max_new_tokens))
     size = max(1, min(MAX_ESTIMATE, estimate))
-    log.info("batch size %d from %.1f GiB free (configured %d)", size, free / 2**30, configured)
+    log.info("batch size %d (auto) from %.1f GiB free on %s", size, free / 2**30, device.type)
     return size

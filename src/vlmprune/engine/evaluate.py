@@ -1,8 +1,9 @@
 """Evaluate a list of variants on one selection of records, writing one store per variant.
 
 Work proceeds in chunks of ``chunk_size`` samples: each rank generates for its share of a
-chunk, the main rank gathers the answers in sample order, scores them and appends one
-chunk to every store. A rerun resumes each store after its last complete chunk.
+chunk, the main rank gathers the answers in sample order, applies the adapter's answer
+clean-up, scores the cleaned answers and appends one chunk (cleaned and raw answers, scores)
+to every store. A rerun resumes each store after its last complete chunk.
 """
 
 from __future__ import annotations
@@ -102,18 +103,21 @@ def evaluate_variants(
     *,
     metric: str,
     max_new_tokens: int,
-    batch_size: int,
+    batch_size: int | str,
     chunk_size: int,
     attrs: Mapping[str, Any],
     identity: Mapping[str, Any],
     world: World = World(),
     predict: Predict | None = None,
+    secondary_metric: str | None = None,
 ) -> dict[str, EvalStore]:
     """Evaluate ``variants`` on ``records`` (a ``datasets.Dataset`` or a list of record dicts).
 
     ``identity`` names the inputs (model, data) for the resume fingerprint
     (:func:`vlmprune.engine.identity.store_fingerprint`); ``attrs`` are written on every
-    store. Returns the finished stores on the main rank.
+    store. ``secondary_metric`` (the dataset's second number, e.g. exact match beside ANLS) is
+    computed on the same predictions and written as the ``secondary_metric`` /
+    ``secondary_accuracy`` attributes. Returns the finished stores on the main rank.
     """
     if len(variants) != len(stores):
         raise ValueError(f"{len(variants)} variants but {len(stores)} store paths")
@@ -121,7 +125,7 @@ def evaluate_variants(
     sample_ids = list(records["sample_id"]) if hasattr(records, "column_names") else [r["sample_id"] for r in records]
     references = reference_columns(records)
     n = len(sample_ids)
-    base = initial_batch_size(adapter, batch_size, records[0], max_new_tokens) if n else batch_size
+    base = initial_batch_size(adapter, batch_size, records[0], max_new_tokens) if n else 1
     sizer = BatchSizer(base, len(adapter.blocks))
     predict = predict or default_predict(adapter, variants, sizer)
     writers = open_writers(variants, stores, sample_ids, identity=identity, metric=metric, max_new_tokens=max_new_tokens, attrs=attrs) if world.is_main else {}
@@ -138,7 +142,7 @@ def evaluate_variants(
         answers = predict(adapter, [records[i] for i in shard], todo, max_new_tokens)
         gathered = world.gather((shard, answers))
         if world.is_main:
-            write_chunk(writers, todo, done, gathered, metric, sample_ids, references[chunk_start:chunk_end], chunk_start, chunk_end, progress)
+            write_chunk(adapter, writers, todo, done, gathered, metric, sample_ids, references[chunk_start:chunk_end], chunk_start, chunk_end, progress)
         for v in todo:
             done[v] = chunk_end
     progress.close()
@@ -146,19 +150,33 @@ def evaluate_variants(
     if not world.is_main:
         return {}
     extra = {"seconds": time.perf_counter() - started, "batch_events": json.dumps(sizer.events)}
-    return {variant_id(v): w.finish(extra, corpus_scores(metric, w.predictions(), references)) for v, w in writers.items()}
+    return {variant_id(v): finish_store(w, extra, metric, secondary_metric, references) for v, w in writers.items()}
 
 
 def write_chunk(
-    writers: Mapping[tuple[int, ...], StoreWriter], todo: Sequence[tuple[int, ...]], done: Mapping[tuple[int, ...], int],
-    gathered: Sequence[tuple[list[int], dict]], metric: str, sample_ids: Sequence[str], references: Sequence[dict],
-    chunk_start: int, chunk_end: int, progress: tqdm,
+    adapter: ModelAdapter, writers: Mapping[tuple[int, ...], StoreWriter], todo: Sequence[tuple[int, ...]],
+    done: Mapping[tuple[int, ...], int], gathered: Sequence[tuple[list[int], dict]], metric: str, sample_ids: Sequence[str],
+    references: Sequence[dict], chunk_start: int, chunk_end: int, progress: tqdm,
 ) -> None:
-    """Score one chunk's answers, gathered from every rank, in sample order and append them to the stores."""
+    """Clean and score one chunk's answers, gathered from every rank, in sample order; append them to the stores."""
     order = sorted((i, rank_answers, pos) for ranked_shard, rank_answers in gathered for pos, i in enumerate(ranked_shard))
     for v in todo:
-        predictions = [rank_answers[v][pos] for _, rank_answers, pos in order]
+        raw = [rank_answers[v][pos] for _, rank_answers, pos in order]
+        predictions = [adapter.clean_answer(answer) for answer in raw]
         scores = score_answers(metric, predictions, references)
         skip = max(done[v], chunk_start) - chunk_start
-        writers[v].append(sample_ids[chunk_start + skip : chunk_end], predictions[skip:], scores[skip:])
+        writers[v].append(sample_ids[chunk_start + skip : chunk_end], predictions[skip:], scores[skip:], raw[skip:])
         progress.update(chunk_end - chunk_start - skip)
+
+
+def finish_store(
+    writer: StoreWriter, extra: Mapping[str, Any], metric: str, secondary_metric: str | None, references: Sequence[dict]
+) -> EvalStore:
+    """Rename a complete store into place, with corpus-level scores and the secondary metric's accuracy."""
+    predictions = writer.predictions()
+    summary = dict(extra)
+    if secondary_metric:
+        choices = [r.get("choices") or () for r in references]
+        summary["secondary_metric"] = secondary_metric
+        summary["secondary_accuracy"] = score_all(secondary_metric, predictions, [r["answers"] for r in references], choices)[0]
+    return writer.finish(summary, corpus_scores(metric, predictions, references))

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 def selected_records(data: Path, dataset: str, evaluation: Mapping[str, Any]) -> tuple[Any, list[str]]:
     """The records this job evaluates (``evaluation.num_samples`` drawn with its seed) and any warnings."""
-    return select_samples(load_prepared(data, dataset), evaluation["num_samples"], evaluation["seed"])
+    return select_samples(load_prepared(data, dataset), evaluation["num_samples"], evaluation["seed"], evaluation["selection"])
 
 
 def expected_fingerprints(
@@ -92,6 +92,7 @@ def run_evaluation(
             removed,
             stores,
             metric=evaluation["metric"],
+            secondary_metric=evaluation.get("secondary_metric"),
             max_new_tokens=evaluation["max_new_tokens"],
             batch_size=evaluation["batch_size"],
             chunk_size=evaluation["chunk_size"],

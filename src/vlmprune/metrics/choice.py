@@ -2,17 +2,22 @@
 
 Both take the record's options as ``choices=`` (a sequence of option texts, in letter order).
 
-- ``mc`` follows Molmo's ``select_mc_option`` (allenai/molmo ``olmo/eval/vqa.py``) and
-  LLaVA-1.5's ScienceQA evaluation (answer with the option's letter): a prediction is read as
-  an option's text, then as a letter ("B", "(B)", "B.", "The answer is B"), then as the one
-  option it is part of (or that is part of it), and failing all of that as the option nearest
-  in edit distance. The reference is the correct option's text (or its letter).
+- ``mc`` follows Molmo's ``select_mc_option`` (allenai/molmo ``olmo/eval/vqa.py``, which matches
+  the prediction against the option letters) and LLaVA-1.5's ScienceQA evaluation (answer with
+  the option's letter): a prediction that is a letter alone ("b", "(c)", "B.") is that letter,
+  case-insensitively; otherwise it is read as an option's text (exact, then ignoring case), then
+  as a stated letter ("B. a dog", "The answer is B"), then as the one option it is part of (or
+  that is part of it), and failing all of that as the option nearest in edit distance. The
+  reference is the correct option's text, found exactly first and ignoring case only when no
+  option matches exactly (or, failing both, its letter).
 - ``mmmu`` re-implements the answer extraction of MMMU's evaluation code (Yue et al., "MMMU",
   CVPR 2024; MMMU-Benchmark/MMMU ``eval/utils/eval_utils.py``: ``parse_multi_choice_response``,
   ``parse_open_response``, ``eval_multi_choice``, ``eval_open``). A multiple-choice question
-  (non-empty ``choices``) is scored by the letter found in the response; an open question by
+  (non-empty ``choices``) is scored by the letter found in the response against the reference
+  letter (MMMU's ``answer`` field: a letter, never an option text); an open question by
   whether a normalised reference (numbers rounded to 2 decimals, text lower-cased) occurs in
-  one of the key phrases or numbers extracted from the response. Where the official code
+  one of the key phrases or numbers extracted from the response. Numbers are whole tokens:
+  "5cm" holds no number, "1,000kg" none either. Where the official code
   picks a random letter (no letter or option found), this picks one seeded by the response,
   so that a score is reproducible.
 """
@@ -30,7 +35,7 @@ from vlmprune.metrics.text import levenshtein
 
 LETTERS = string.ascii_uppercase
 
-_LETTER_ALONE = re.compile(r"^\(?([A-Z])\)?[.:)]?$")
+_LETTER_ALONE = re.compile(r"^\(?([A-Za-z])\)?[.:)]?$")
 _LETTER_LEADING = re.compile(r"^\(?([A-Z])(?:\)|[.:])\s")
 _LETTER_STATED = re.compile(r"\b(?:answer|option|choice)\s*(?:is|:)?\s*\(?([A-Z])\)?(?![A-Za-z])", re.IGNORECASE)
 
@@ -39,19 +44,37 @@ def _clean(text: str) -> str:
     return text.strip().strip(".").strip().lower()
 
 
+def _find_text(text: str, choices: Sequence[str]) -> int | None:
+    """Index of the option ``text`` names: exact (outer space and full stops aside) first, then ignoring case."""
+    exact = [c.strip().strip(".").strip() for c in choices]
+    guess = text.strip().strip(".").strip()
+    if guess in exact:
+        return exact.index(guess)
+    folded = [c.lower() for c in exact]
+    return folded.index(guess.lower()) if guess.lower() in folded else None
+
+
+def _letter(pattern: re.Pattern[str], text: str, count: int) -> int | None:
+    found = pattern.search(text)
+    if found and LETTERS.index(found.group(1).upper()) < count:
+        return LETTERS.index(found.group(1).upper())
+    return None
+
+
 def select_option(prediction: str, choices: Sequence[str]) -> int:
     """Index of the option a free-text prediction names (see the module docstring for the order)."""
     if not choices:
         raise ValueError("a multiple-choice metric needs the record's choices (pass choices=...)")
+    text = prediction.strip()
+    for found in (_letter(_LETTER_ALONE, text, len(choices)), _find_text(text, choices)):
+        if found is not None:
+            return found
+    for pattern in (_LETTER_LEADING, _LETTER_STATED):
+        found = _letter(pattern, text, len(choices))
+        if found is not None:
+            return found
     options = [_clean(c) for c in choices]
     guess = _clean(prediction)
-    if guess in options:
-        return options.index(guess)
-    text = prediction.strip()
-    for pattern in (_LETTER_ALONE, _LETTER_LEADING, _LETTER_STATED):
-        found = pattern.search(text)
-        if found and LETTERS.index(found.group(1).upper()) < len(options):
-            return LETTERS.index(found.group(1).upper())
     if guess:
         containing = [i for i, option in enumerate(options) if guess in option]
         if len(containing) == 1:
@@ -64,14 +87,20 @@ def select_option(prediction: str, choices: Sequence[str]) -> int:
 
 
 def answer_index(answer: str, choices: Sequence[str]) -> int:
-    """Index of the reference answer, given as an option's text or as its letter."""
-    options = [_clean(c) for c in choices]
-    if _clean(answer) in options:
-        return options.index(_clean(answer))
+    """Index of the reference answer, given as an option's text (exact first, then ignoring case) or as its letter."""
+    found = _find_text(answer, choices)
+    if found is not None:
+        return found
+    letter = reference_letter(answer, choices)
+    if letter is None:
+        raise ValueError(f"reference answer {answer!r} is neither one of the options {list(choices)} nor their letter")
+    return LETTERS.index(letter)
+
+
+def reference_letter(answer: str, choices: Sequence[str]) -> str | None:
+    """The upper-case letter a reference such as "B" or "(b)" names, when it names one of ``choices``."""
     letter = answer.strip().strip("()").upper()
-    if len(letter) == 1 and letter in LETTERS[: len(choices)]:
-        return LETTERS.index(letter)
-    raise ValueError(f"reference answer {answer!r} is neither one of the options {list(choices)} nor their letter")
+    return letter if len(letter) == 1 and letter in LETTERS[: len(choices)] else None
 
 
 @register("mc")
@@ -114,7 +143,7 @@ _KEY_INDICATORS = ("could be ", "so ", "is ", "thus ", "therefore ", "final ", "
 _NUMBER_PATTERNS = (
     re.compile(r"-?\b\d{1,3}(?:,\d{3})+\b"),
     re.compile(r"-?\d+(?:\.\d+)?[eE][+-]?\d+"),
-    re.compile(r"-?(?:\d+\.\d+|\.\d+|\d+)(?![eE][+-]?\d+)(?![,\d])"),
+    re.compile(r"-?(?:\d+\.\d+|\.\d+|\d+\b)(?![eE][+-]?\d+)(?![,\d])"),
 )
 
 
@@ -179,6 +208,8 @@ def mmmu(prediction: str, answers: Sequence[str], choices: Sequence[str] = (), *
     if not answers:
         return 0.0
     if choices:
-        gold = LETTERS[answer_index(answers[0], choices)]
+        gold = reference_letter(answers[0], choices)
+        if gold is None:
+            raise ValueError(f"MMMU reference {answers[0]!r} is not the letter of one of {len(choices)} options")
         return float(parse_mmmu_choice(prediction, choices) == gold)
     return float(_mmmu_open_correct(answers, parse_mmmu_open(prediction)))

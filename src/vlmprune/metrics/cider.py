@@ -14,8 +14,16 @@ Vedantam, Zitnick and Parikh, "CIDEr: Consensus-based Image Description Evaluati
 
 The document frequencies come from the references of the evaluated corpus, so a per-image
 score depends on which images are scored together; compare scores of the same image set only.
-The tokenizer lower-cases and drops punctuation instead of running the Stanford PTB tokenizer
-(not available offline), so scores can differ slightly from the official ones.
+
+Captions are tokenised as the COCO evaluation does before scoring (``pycocoevalcap``'s
+``PTBTokenizer``: Stanford's PTB tokenizer with ``-preserveLines -lowerCase``, then its
+punctuation tokens dropped), re-implemented for what occurs in captions: clitics split off
+("man's" -> "man 's", "can't" -> "ca n't"), hyphenated words, decimals and numbers with
+thousands separators kept whole ("black-and-white", "3.5", "1,000"), "$", "#" and "%" split off,
+abbreviations such as "p.m." kept, brackets as ``-lrb-``/``-rrb-`` tokens (the official
+punctuation list names them in upper case, so lower-cased they stay), and the marks
+``. , ? ! : ; - -- ...`` and quotes dropped. Tests compare it with the Java tokenizer on a few
+hundred captions.
 """
 
 from __future__ import annotations
@@ -27,15 +35,45 @@ from collections.abc import Sequence
 
 MAX_N = 4
 SIGMA = 6.0
-
-_NON_WORD = re.compile(r"[^\w\s]")
-
 NGrams = Counter[tuple[str, ...]]
+
+_BRACKETS = {"(": " -lrb- ", ")": " -rrb- ", "[": " -lsb- ", "]": " -rsb- ", "{": " -lcb- ", "}": " -rcb- "}
+_DROPPED = frozenset({"'", "`", "''", "``", ".", "?", "!", ",", ":", ";", "-", "--", "..."})
+_ABBREVIATION = re.compile(r"^(?:[a-z]\.){2,}$")
+_TRAILING = re.compile(r"(?:\.\.\.|[?!]+|[.,;:'`]|--?)$")
+_LEADING = re.compile(r"^(?:['`]|--?)")
+_CLITIC = re.compile(r"^(.+?)(n't|'s|'re|'ve|'ll|'d|'m)$")
+_WHOLE = frozenset({*(token.strip() for token in _BRACKETS.values()), "n't", "'s", "'re", "'ve", "'ll", "'d", "'m"})
+
+
+def _split_word(word: str) -> list[str]:
+    """One white-space separated piece, lower-cased, as PTB tokens (punctuation not yet dropped)."""
+    if word in _DROPPED or word in _WHOLE or _ABBREVIATION.match(word):
+        return [word]
+    lead = _LEADING.match(word)
+    if lead and len(word) > len(lead.group()):
+        return [lead.group(), *_split_word(word[len(lead.group()) :])]
+    trail = _TRAILING.search(word)
+    if trail and trail.start() > 0:
+        return [*_split_word(word[: trail.start()]), trail.group()]
+    if word[0] in "$#" and len(word) > 1:
+        return [word[0], *_split_word(word[1:])]
+    if word.endswith("%") and len(word) > 1:
+        return [*_split_word(word[:-1]), "%"]
+    if word == "cannot":
+        return ["can", "not"]
+    clitic = _CLITIC.match(word)
+    if clitic:
+        return [clitic.group(1), clitic.group(2)]
+    return [word]
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower case, punctuation removed, split on white space."""
-    return _NON_WORD.sub(" ", text.lower()).split()
+    """A caption as the COCO evaluation tokenises it (PTB tokens, lower case, punctuation dropped)."""
+    text = text.lower().replace('"', " ")
+    for bracket, token in _BRACKETS.items():
+        text = text.replace(bracket, token)
+    return [token for word in text.split() for token in _split_word(word) if token not in _DROPPED]
 
 
 def ngram_counts(text: str) -> NGrams:

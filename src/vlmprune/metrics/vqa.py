@@ -7,11 +7,11 @@ Sources (behaviour re-implemented, not copied):
   over all 10 choose 9 sets of human annotators".
 - The official evaluation code, GT-Vision-Lab/VQA ``PythonEvaluationTools/vqaEvaluation/vqaEval.py``
   (``processPunctuation``, ``processDigitArticle``): the normalisation below. Deliberate
-  differences: the official script normalises only when the ten annotators disagree (its
-  references are already normalised); here the prediction is always normalised, as LLaVA does
-  before submitting (its ``EvalAIAnswerProcessor``), so "Two" scores like "2". The contraction
-  table is generated from canonical spellings instead of listed, and its lower-case keys fix
-  the official ``"Im"``/``"Ive"`` entries that never match lower-cased text.
+  difference: the official script strips only the punctuation of the references, and only
+  when the ten annotators disagree (when all ten agree their answer is compared as it is);
+  here the references are always fully normalised, like the prediction, as LLaVA does before submitting (its ``EvalAIAnswerProcessor``), so "Two" scores
+  like "2". The contraction table is the official one, entry for entry, capitalised keys
+  included (which never match, as in the official script).
 - Molmo (Deitke et al., 2024; allenai/molmo ``olmo/eval/vqa.py`` ``vqa_score``): the same
   normalisation of prediction and references, score min(matches / 3, 1) without the
   leave-one-out average — what Molmo reports on validation splits.
@@ -19,7 +19,6 @@ Sources (behaviour re-implemented, not copied):
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -44,33 +43,35 @@ NUMBER_WORDS = {
 ARTICLES = frozenset({"a", "an", "the"})
 PUNCTUATION = (";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@", "`", ",", "?", "!")
 
-# Contractions whose apostrophe-free spelling is not itself an English word ("its", "well",
-# "were", "ill", "shed", "wed", "id", "lets" are left alone, as in the official table).
-_CONTRACTIONS = """
-ain't aren't can't could've couldn't couldn't've didn't doesn't don't hadn't hadn't've hasn't
-haven't he'd he'd've he's how'd how'll how's i'd've i'm i've isn't it'd it'd've it'll ma'am
-mightn't mightn't've might've mustn't must've needn't not've o'clock oughtn't 'ow's'at shan't
-she'd've she's should've shouldn't shouldn't've somebody'd somebody'd've somebody'll somebody's
-someone'd someone'd've someone'll someone's something'd something'd've something'll that's
-there'd there'd've there're there's they'd they'd've they'll they're they've 'twas wasn't we'd've
-we've weren't what'll what're what's what've when's where'd where's where've who'd who'd've
-who'll who's who've why'll why're why's won't would've wouldn't wouldn't've y'all y'all'll
-y'all'd've you'd you'd've you'll you're you've
-""".split()
+# The official table (``vqaEval.py``'s ``contractions``), entry for entry, as "spelling=replacement".
+# It is applied to lower-cased words, so its capitalised keys ("Im", "Ive", "Id've") never
+# match, and lower-case "im", "ive" or "shes" stay as they are; "somebody'd" maps to
+# "somebodyd". Kept as published so that scores equal the official ones.
+_OFFICIAL_CONTRACTIONS = """
+aint=ain't arent=aren't cant=can't couldve=could've couldnt=couldn't couldn'tve=couldn't've
+couldnt've=couldn't've didnt=didn't doesnt=doesn't dont=don't hadnt=hadn't hadnt've=hadn't've
+hadn'tve=hadn't've hasnt=hasn't havent=haven't hed=he'd hed've=he'd've he'dve=he'd've hes=he's
+howd=how'd howll=how'll hows=how's Id've=I'd've I'dve=I'd've Im=I'm Ive=I've isnt=isn't itd=it'd
+itd've=it'd've it'dve=it'd've itll=it'll let's=let's maam=ma'am mightnt=mightn't
+mightnt've=mightn't've mightn'tve=mightn't've mightve=might've mustnt=mustn't mustve=must've
+neednt=needn't notve=not've oclock=o'clock oughtnt=oughtn't ow's'at='ow's'at 'ows'at='ow's'at
+'ow'sat='ow's'at shant=shan't shed've=she'd've she'dve=she'd've she's=she's shouldve=should've
+shouldnt=shouldn't shouldnt've=shouldn't've shouldn'tve=shouldn't've somebody'd=somebodyd
+somebodyd've=somebody'd've somebody'dve=somebody'd've somebodyll=somebody'll somebodys=somebody's
+someoned=someone'd someoned've=someone'd've someone'dve=someone'd've someonell=someone'll
+someones=someone's somethingd=something'd somethingd've=something'd've something'dve=something'd've
+somethingll=something'll thats=that's thered=there'd thered've=there'd've there'dve=there'd've
+therere=there're theres=there's theyd=they'd theyd've=they'd've they'dve=they'd've theyll=they'll
+theyre=they're theyve=they've twas='twas wasnt=wasn't wed've=we'd've we'dve=we'd've weve=we've
+werent=weren't whatll=what'll whatre=what're whats=what's whatve=what've whens=when's whered=where'd
+wheres=where's whereve=where've whod=who'd whod've=who'd've who'dve=who'd've wholl=who'll whos=who's
+whove=who've whyll=why'll whyre=why're whys=why's wont=won't wouldve=would've wouldnt=wouldn't
+wouldnt've=wouldn't've wouldn'tve=wouldn't've yall=y'all yall'll=y'all'll y'allll=y'all'll
+yall'd've=y'all'd've y'alld've=y'all'd've y'all'dve=y'all'd've youd=you'd youd've=you'd've
+you'dve=you'd've youll=you'll youre=you're youve=you've
+"""
 
-
-def _contraction_table() -> dict[str, str]:
-    """Every spelling of a contraction with some of its apostrophes dropped -> the canonical one."""
-    table: dict[str, str] = {}
-    for canonical in _CONTRACTIONS:
-        positions = [i for i, ch in enumerate(canonical) if ch == "'"]
-        for k in range(1, len(positions) + 1):
-            for dropped in itertools.combinations(positions, k):
-                table["".join(ch for i, ch in enumerate(canonical) if i not in dropped)] = canonical
-    return table
-
-
-CONTRACTIONS = _contraction_table()
+CONTRACTIONS: dict[str, str] = dict(pair.split("=") for pair in _OFFICIAL_CONTRACTIONS.split())
 
 _DIGIT_COMMA_DIGIT = re.compile(r"\d,\d")
 _PERIOD_NOT_BEFORE_DIGIT = re.compile(r"\.(?!\d)")

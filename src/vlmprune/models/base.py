@@ -117,6 +117,14 @@ class ModelAdapter:
     def decode(self, generated: torch.Tensor) -> list[str]:
         raise NotImplementedError
 
+    def clean_answer(self, generation: str) -> str:
+        """The answer the metric scores, from one decoded generation: the family's own clean-up.
+
+        The default keeps the generation as decoded; a family whose published evaluation
+        post-processes its answers (Molmo) overrides this, so its scores match its reports.
+        """
+        return generation
+
     def skip(self, removed: Iterable[int]) -> AbstractContextManager[None]:
         """Within the context, the blocks at ``removed`` return their input (as the family's layers do)."""
         from vlmprune.models.skipping import skip_blocks

@@ -23,6 +23,7 @@ sees ``n_layers`` cache entries and layer 0's past length stays correct.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -38,6 +39,24 @@ from vlmprune.models.skipping import skip_blocks
 
 MOLMO_STOP_STRING = "<|endoftext|>"
 PAD = -1
+
+
+def molmo_answer(generation: str) -> str:
+    """The answer Molmo's evaluation scores (``VqaEval`` in allenai/molmo ``olmo/eval/evaluators.py``).
+
+    The text after the first "Answer:" when there is one (up to a second "Answer:");
+    otherwise, for a multi-line generation, its most common line (white space collapsed, the
+    first such line on a tie); otherwise the generation with white space collapsed.
+    """
+    text = generation.strip()
+    if "Answer:" in text:
+        return text.split("Answer:")[1].strip()
+    if "\n" in text:
+        lines = [" ".join(line.split()) for line in text.split("\n")]
+        counts = Counter(lines)
+        top = max(counts.values())
+        return next(line for line in lines if counts[line] == top)
+    return " ".join(text.split())
 
 
 class MolmoPassThroughBlock(nn.Module):
@@ -132,6 +151,9 @@ class MolmoAdapter(ModelAdapter):
             stacked = pad_stack([s[key] for s in samples])
             batch[key] = stacked.to(self.device, dtype) if stacked.is_floating_point() else stacked.to(self.device)
         return batch
+
+    def clean_answer(self, generation: str) -> str:
+        return molmo_answer(generation)
 
     def decode(self, generated: torch.Tensor) -> list[str]:
         generated = generated.clamp(min=0)

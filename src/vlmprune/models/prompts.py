@@ -1,8 +1,28 @@
-"""Prompt templates per model family and dataset style.
+"""Prompts per model family and dataset: one table, ``TEMPLATES`` (``docs/datasets.md`` shows it).
 
-LLaVA-1.5's evaluation prompts (Liu et al., 2023, "Improved Baselines with Visual
-Instruction Tuning", appendix): a short-answer instruction for open questions and an
-option-letter instruction for multiple choice, in the ``USER: … ASSISTANT:`` chat format.
+A record's prompt is looked up by (family, dataset style, kind), ``kind`` being ``choice``
+when the record has options and ``open`` otherwise; a style with no row of its own uses the
+family's ``*`` row. Templates fill ``{question}``, ``{options}`` (one option a line, in the
+family's letter format) and ``{style}``.
+
+- ``llava``: LLaVA-1.5's evaluation prompts (Liu et al., 2023, "Improved Baselines with Visual
+  Instruction Tuning", appendix): a short-answer instruction for open questions, an
+  option-letter instruction for multiple choice, a one-sentence caption request; options as
+  "A. text". The adapters whose format is the processor's chat template (Qwen2-VL, Idefics3,
+  Molmo2, generic) put the same text in the user's turn.
+- ``molmo``: Molmo's data formatter (allenai/molmo ``olmo/data/data_formatter.py``, evaluation
+  with ``system_prompt="style"``): the dataset's style as a task prefix, ``"{style}: …"``;
+  options as ``format_options`` writes them ("A: text", one a line, the question first and a
+  new line last). MMMU has no style of its own: Molmo's MMMU loader
+  (``academic_datasets.py``) gives multiple-choice questions ``a_okvqa_mc`` and open ones
+  ``vqa2``. COCO captions use the first of Molmo's short-caption prompts (the one its
+  formatter picks when it does not sample). ScienceQA's hint comes on its own line before the
+  question, without the "Context: " label the source writes for LLaVA (Molmo's published
+  loader writes ``hint + "\n" + hint``, dropping the question, evidently a slip; the question
+  is kept here).
+
+MMMU questions whose options are images: Molmo (following LLaVA) then gives the model no
+image at all; here the record's first image is still shown (not followed yet).
 """
 
 from __future__ import annotations
@@ -13,44 +33,50 @@ LLAVA_IMAGE_TOKEN = "<image>"
 LLAVA_SHORT_ANSWER = "Answer the question using a single word or phrase."
 LLAVA_MULTIPLE_CHOICE = "Answer with the option's letter from the given choices directly."
 LLAVA_CAPTION = "Provide a one-sentence caption for the provided image."
+MOLMO_SHORT_CAPTION = "Caption the image with 1 or two sentences"
+
+#: (family, style, kind) -> the user's turn; "*" is every style without a row of its own.
+TEMPLATES: dict[tuple[str, str, str], str] = {
+    ("llava", "*", "open"): "{question}\n" + LLAVA_SHORT_ANSWER,
+    ("llava", "*", "choice"): "{question}\n{options}\n" + LLAVA_MULTIPLE_CHOICE,
+    ("llava", "coco_captioning", "open"): LLAVA_CAPTION,
+    ("molmo", "*", "open"): "{style}: {question}",
+    ("molmo", "*", "choice"): "{style}: {question}\n{options}\n",
+    ("molmo", "mmmu", "open"): "vqa2: {question}",
+    ("molmo", "mmmu", "choice"): "a_okvqa_mc: {question}\n{options}\n",
+    ("molmo", "coco_captioning", "open"): "coco_captioning: " + MOLMO_SHORT_CAPTION,
+}
+
+#: The ScienceQA source's question is "Context: {hint}\n{question}" (LLaVA's); Molmo's has no label.
+SCIENCE_QA_CONTEXT = "Context: "
+
+#: How each family writes the option with letter ``{letter}`` and text ``{text}``.
+OPTION_FORMATS = {"llava": "{letter}. {text}", "molmo": "{letter}: {text}"}
+
+
+def user_turn(family: str, question: str, style: str, choices: Sequence[str] = ()) -> str:
+    """The text of the user's turn for one record, from ``TEMPLATES``, without any chat markup."""
+    kind = "choice" if choices else "open"
+    template = TEMPLATES.get((family, style, kind)) or TEMPLATES[(family, "*", kind)]
+    options = "\n".join(OPTION_FORMATS[family].format(letter=chr(ord("A") + i), text=c) for i, c in enumerate(choices))
+    if family == "molmo" and style == "science_qa" and question.startswith(SCIENCE_QA_CONTEXT):
+        question = question[len(SCIENCE_QA_CONTEXT) :]
+    return template.format(question=question, options=options, style=style)
 
 
 def llava_prompt(question: str, style: str, choices: Sequence[str] = ()) -> str:
     """The LLaVA-1.5 prompt for one record (the image token is expanded by the processor)."""
-    if style == "coco_captioning":
-        body = LLAVA_CAPTION
-    elif choices:
-        options = "\n".join(f"{chr(ord('A') + i)}. {c}" for i, c in enumerate(choices))
-        body = f"{question}\n{options}\n{LLAVA_MULTIPLE_CHOICE}"
-    else:
-        body = f"{question}\n{LLAVA_SHORT_ANSWER}"
-    return f"USER: {LLAVA_IMAGE_TOKEN}\n{body} ASSISTANT:"
+    return f"USER: {LLAVA_IMAGE_TOKEN}\n{user_turn('llava', question, style, choices)} ASSISTANT:"
 
 
 def short_answer_body(question: str, style: str, choices: Sequence[str] = ()) -> str:
-    """The text of the user's turn in LLaVA-1.5's evaluation wording, without any chat markup.
-
-    Used by the adapters whose prompt format comes from the processor's chat template.
-    """
-    if style == "coco_captioning":
-        return LLAVA_CAPTION
-    if choices:
-        options = "\n".join(f"{chr(ord('A') + i)}. {c}" for i, c in enumerate(choices))
-        return f"{question}\n{options}\n{LLAVA_MULTIPLE_CHOICE}"
-    return f"{question}\n{LLAVA_SHORT_ANSWER}"
+    """The user's turn in LLaVA-1.5's evaluation wording, for the adapters whose markup comes from a chat template."""
+    return user_turn("llava", question, style, choices)
 
 
 def molmo_prompt(question: str, style: str, choices: Sequence[str] = ()) -> str:
-    """Molmo's evaluation prompt: the dataset's style as a task prefix, in Molmo's role format.
-
-    Molmo was trained with ``"{style}: {question}"`` for its academic datasets (``vqa2``,
-    ``text_vqa``, ``chart_qa``, ...); multiple-choice options follow the question one per
-    line, each with its letter.
-    """
-    if choices:
-        options = "\n".join(f"{chr(ord('A') + i)}. {c}" for i, c in enumerate(choices))
-        question = f"{question}\n{options}"
-    return f" User: {style}: {question} Assistant:"
+    """Molmo's evaluation prompt: the user's turn in Molmo's role format (``" User: … Assistant:"``)."""
+    return f" User: {user_turn('molmo', question, style, choices)} Assistant:"
 
 
 def chat_prompt(processor: object, body: str, *, image_placeholder: str, fallback: str) -> str:

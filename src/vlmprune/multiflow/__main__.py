@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output_dir", default=".", help="where sparsity_distribution_{s}.json/.png go")
     parser.add_argument("--architecture", choices=["auto", *ARCHITECTURES], default=None,
                         help="modality patterns to use (default: the config's, else auto)")
+    parser.add_argument("--vision_tower_path", default=None,
+                        help="LLaVA's original layout: the CLIP tower's checkpoint (default: the config's, else "
+                             "config.json's mm_vision_tower from the local Hugging Face cache)")
     parser.add_argument("--config", help="YAML file whose 'multiflow' section sets patterns and exclusions")
     parser.add_argument("--no_plot", action="store_true", help="skip the PNG")
     args = parser.parse_args(argv)
@@ -41,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
             section = (yaml.safe_load(Path(args.config).read_text()) or {}).get("multiflow") or {}
         if args.architecture:
             section = {**section, "architecture": args.architecture}
+        if args.vision_tower_path:
+            section = {**section, "vision_tower_path": args.vision_tower_path}
         config = MultiflowConfig.from_mapping(section)
         stem = Path(args.output_dir) / f"sparsity_distribution_{args.target_sparsity}"
         run_step1(args.model_path, args.target_sparsity, f"{stem}.json",

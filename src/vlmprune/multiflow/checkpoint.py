@@ -51,6 +51,7 @@ class TensorInfo:
     shape: tuple[int, ...]
     file: Path
     offset: int = 0  # absolute byte offset of the data (safetensors only)
+    source_name: str | None = None  # the name in the file, when ``name`` is another (a tower read from its own checkpoint)
 
     @property
     def numel(self) -> int:
@@ -244,5 +245,6 @@ def iter_tensor_chunks(
         else:
             state, mapped = _load_bin(path)
             for info in wanted:
-                yield info, _bin_chunks(state[info.name], info.dtype, buffer.nbytes // ITEMSIZE[info.dtype], mapped)
+                tensor = state[info.source_name or info.name]
+                yield info, _bin_chunks(tensor, info.dtype, buffer.nbytes // ITEMSIZE[info.dtype], mapped)
             del state

@@ -15,6 +15,9 @@
       # regexes of tensors never pruned; null keeps the architecture's default
       # (embeddings, output head, norms, biases). Only 2-D ``*.weight`` tensors are ever prunable.
       exclude: null
+      # LLaVA's original layout (liuhaotian/llava-v1.5-*) holds no CLIP tower: its checkpoint
+      # directory; null reads config.json's mm_vision_tower from the local Hugging Face cache
+      vision_tower_path: null
 
 ``targets`` drives which files ``rule all`` asks for; the rule's ``params`` carry the rest of
 the section, so adding a target reruns nothing that exists.
@@ -30,12 +33,13 @@ class MultiflowConfig:
     architecture: str = "auto"
     patterns: dict[str, list[str]] = field(default_factory=dict)
     exclude: list[str] | None = None
+    vision_tower_path: str | None = None
 
     @classmethod
     def from_mapping(cls, section: Mapping | None) -> "MultiflowConfig":
         section = dict(section or {})
         section.pop("targets", None)
-        unknown = set(section) - {"architecture", "patterns", "exclude"}
+        unknown = set(section) - {"architecture", "patterns", "exclude", "vision_tower_path"}
         if unknown:
             raise ValueError(f"unknown keys in the multiflow config section: {sorted(unknown)}")
         patterns = section.get("patterns") or {}
@@ -44,4 +48,5 @@ class MultiflowConfig:
             architecture=str(section.get("architecture") or "auto"),
             patterns={str(k): [str(p) for p in v] for k, v in patterns.items()},
             exclude=None if exclude is None else [str(p) for p in exclude],
+            vision_tower_path=None if section.get("vision_tower_path") is None else str(section["vision_tower_path"]),
         )

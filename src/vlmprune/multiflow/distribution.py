@@ -21,6 +21,7 @@ from vlmprune.multiflow import select
 from vlmprune.multiflow.checkpoint import TensorInfo, iter_tensor_chunks, list_tensors, weight_files
 from vlmprune.multiflow.config import MultiflowConfig
 from vlmprune.multiflow.modality import MODALITIES, ModalityRules, detect_architecture
+from vlmprune.multiflow.tower import tower_tensors
 
 log = logging.getLogger(__name__)
 
@@ -123,11 +124,18 @@ def compute_distribution(
             if set(config.patterns) != set(MODALITIES):
                 raise
             architecture = "custom"  # every modality's patterns given; exclusions from config only
+    if architecture == "llava-original":
+        infos = infos + tower_tensors(model_dir, infos, config.vision_tower_path)
     rules = ModalityRules.build(architecture, config.patterns, config.exclude)
     groups = _assign(infos, rules)
     if not any(groups.values()):
         raise ValueError(f"no prunable weights found in {model_path} for architecture {architecture!r}; "
                          "check multiflow.patterns and multiflow.exclude")
+    for m, group in groups.items():
+        if not group:
+            log.warning("!!! modality %s is EMPTY: no prunable tensor of %s matches its patterns, so the report has "
+                        "no %s rows; check multiflow.patterns%s", m.upper(), model_path, m.upper(),
+                        " and multiflow.vision_tower_path" if m == "vision" and architecture == "llava-original" else "")
     log.info("architecture %s; %s", architecture,
              ", ".join(f"{m}: {len(g)} tensors" for m, g in groups.items()))
 
