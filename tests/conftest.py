@@ -40,6 +40,22 @@ def save_tiny_llava(out_dir: Path, *, text_layers: int = 4, seed: int = 0) -> Pa
     return out_dir
 
 
+@pytest.fixture
+def drawn_figures(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Every matplotlib figure saved during the test, in order, so that a test reads what was drawn."""
+    from matplotlib.figure import Figure
+
+    figures = []
+    savefig = Figure.savefig
+
+    def recording(self, *args, **kwargs):
+        figures.append(self)
+        return savefig(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", recording)
+    return figures
+
+
 @pytest.fixture(scope="session")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """easy-VQA val written by prepare_dataset, as rule prepare_dataset writes it."""

@@ -122,7 +122,7 @@ def test_a_complete_store_with_the_same_fingerprint_is_reused_and_another_is_not
     assert split_reusable(["drop-1-3", "drop-1-4", "drop-2-3"], evals, fingerprints) == (["drop-1-4", "drop-2-3"], ["drop-1-3"])
 
 
-def test_summary_counts_and_recommendations(evals, tmp_path):
+def test_summary_counts_and_recommendations(evals, tmp_path, drawn_figures):
     step1 = step_one(evals / "full.h5", sorted(evals.glob("drop-*.h5")), 3, IMPORTANCE)
     step2 = run_step(step1, step1, evals, [])
     step3 = run_step(step2, step1, evals, [])
@@ -143,6 +143,12 @@ def test_summary_counts_and_recommendations(evals, tmp_path):
     png = tmp_path / "beam.png"
     plot_beam(summary, png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    recommended, greedy, held_recommended, held_greedy = (c.lines[0] for c in drawn_figures[-1].axes[0].containers)
+    assert list(recommended.get_xdata()) == [0, 1, 2, 3]
+    assert list(recommended.get_ydata()) == [summary["baseline_accuracy"], *(b["recommended"]["accuracy"] for b in summary["budgets"])]
+    assert list(greedy.get_ydata())[1:] == [b["greedy"]["accuracy"] for b in summary["budgets"]]
+    assert list(held_recommended.get_ydata())[1:] == [b["validation"]["recommended"]["accuracy"] for b in summary["budgets"]]
+    assert list(held_greedy.get_ydata())[1:] == [b["validation"]["greedy"]["accuracy"] for b in summary["budgets"]]
 
 
 def test_a_step_beyond_the_blocks_is_refused(evals):
