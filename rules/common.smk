@@ -104,7 +104,7 @@ def all_targets():
         f"results/importance/{d}/{s}.json" for d in DATASETS for s in config["datasets"][d]["splits"]
     ]
     multiflow = [f"results/multiflow/sparsity_distribution_{s}.json" for s in config["multiflow"]["targets"]]
-    return importance + multiflow + compare_targets() + beam_targets()
+    return importance + multiflow + compare_targets() + beam_targets() + tradeoff_targets()
 
 
 def compared_datasets():
@@ -158,3 +158,16 @@ def beam_validation(wildcards):
 
 def beam_targets():
     return [f"results/beam/{d}.json" for d in DATASETS]
+
+
+def tradeoff_targets():
+    return [f"results/tradeoff/{d}.json" for d in DATASETS]
+
+
+def get_export_inputs(wildcards):
+    """The variant's and the full model's stores on each dataset's analysis split, and each dataset's latency."""
+    return {
+        "full": [eval_store("full", d, ANALYSIS_SPLIT) for d in DATASETS],
+        "stores": [eval_store(wildcards.variant, d, ANALYSIS_SPLIT) for d in DATASETS],
+        "latency": [f"results/latency/{d}.json" for d in DATASETS],
+    }

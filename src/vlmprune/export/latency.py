@@ -142,3 +142,26 @@ def block_time_share(adapter: ModelAdapter, inputs: Mapping[str, Any], new_token
     prefill_wall, prefill_inside = (float(np.median(x)) for x in zip(*prefill))
     whole_wall, whole_inside = (float(np.median(x)) for x in zip(*whole))
     return {"prefill": prefill_inside / prefill_wall, "decode": (whole_inside - prefill_inside) / (whole_wall - prefill_wall)}
+
+
+def latency_report(
+    adapter: ModelAdapter, records: Sequence[dict[str, Any]], variants: Mapping[str, Sequence[int]], settings: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The latency file's content: what was measured where, and every variant's figures.
+
+    ``settings``: ``batch_sizes``, ``new_tokens``, ``warmup``, ``repeats``.
+    """
+    measured = measure_variants(
+        adapter, records, variants, batch_sizes=settings["batch_sizes"], new_tokens=settings["new_tokens"],
+        warmup=settings["warmup"], repeats=settings["repeats"],
+    )
+    return {
+        "device": device_name(adapter.device),
+        "dtype": str(next(adapter.model.parameters()).dtype).removeprefix("torch."),
+        "component": adapter.component,
+        "num_blocks": len(adapter.blocks),
+        **{k: settings[k] for k in ("new_tokens", "warmup", "repeats")},
+        "batch_sizes": sorted({int(b) for m in measured.values() for b in m["batches"]}),
+        "measured_on": "the model with the blocks physically deleted (as exported), timed with generate",
+        "variants": measured,
+    }
