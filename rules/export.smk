@@ -11,7 +11,7 @@ rule evaluate_variant:
     output:
         store=eval_store("{variant}"),
     wildcard_constraints:
-        variant="drop(-[0-9]+){2,}",
+        variant="drop-[0-9]+(-[0-9]+)+",
     conda:
         "../envs/vlmprune.yaml"
     log:
