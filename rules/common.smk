@@ -9,6 +9,7 @@ from snakemake.utils import validate
 
 from vlmprune.data.registry import available_datasets, get_spec
 from vlmprune.demo.blocks import demo_block_count
+from vlmprune.engine.variants import parse_variant
 from vlmprune.models.loading import count_blocks
 
 
@@ -165,7 +166,20 @@ def tradeoff_targets():
 
 
 def get_export_inputs(wildcards):
-    """The variant's and the full model's stores on each dataset's analysis split, and each dataset's latency."""
+    """The variant's and the full model's stores on each dataset's analysis split, and each dataset's latency.
+
+    A variant id that is malformed or names a block the model lacks stops here, with the valid range.
+    """
+    n = num_blocks()
+    valid = f"{config['ablation']['component']} blocks are 0..{n - 1}"
+    try:
+        removed = parse_variant(wildcards.variant)
+    except ValueError as error:
+        raise ValueError(f"results/pruned/{wildcards.variant}: {error}; the model's {valid}") from None
+    if any(b >= n for b in removed) or len(removed) >= n:
+        raise ValueError(
+            f"results/pruned/{wildcards.variant}: the model's {valid}; a variant removes some of them, not all"
+        )
     return {
         "full": [eval_store("full", d, ANALYSIS_SPLIT) for d in DATASETS],
         "stores": [eval_store(wildcards.variant, d, ANALYSIS_SPLIT) for d in DATASETS],
