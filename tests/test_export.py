@@ -196,3 +196,31 @@ def test_deletion_saves_and_reloads_as_skipping_for_models_without_a_tiny_proces
             assert saved["layer_types"] == layer_types[:block] + layer_types[block + 1 :]
         if family == "molmo2":
             assert saved["rope_scaling_layers"] == [i - (i > block) for i in (0, 2) if i != block]
+
+
+@torch.inference_mode()
+def test_llava_vision_export_keeps_the_selected_hidden_state(tiny_llava, tmp_path):
+    """With vision_feature_layer -2 the last vision block's output is never used: deleting it leaves the
+    image features unchanged, and the exported config points at the same state (-1 of one fewer)."""
+    adapter = load_for_export({"path": str(tiny_llava), "component": "vision"})
+    adapter.model.config.vision_feature_layer = -2
+    n = len(adapter.blocks)
+    records = list(load_split_records(3))
+    pixels = adapter.encode(records)["pixel_values"]
+    before = adapter.model.model.get_image_features(pixels, vision_feature_layer=-2, vision_feature_select_strategy="default",
+                                                    return_dict=True).pooler_output
+    out = export_variant(adapter, f"drop-{n - 1}", tmp_path / "vision", card="")
+    config = json.loads((out / "config.json").read_text())
+    assert config["vision_config"]["num_hidden_layers"] == n - 1 and config["vision_feature_layer"] == -1
+    assert adapter.model.config.vision_feature_layer == -2  # restored
+    exported = load_adapter(out, device="cpu", dtype="float32", component="vision")
+    after = exported.model.model.get_image_features(pixels, return_dict=True).pooler_output
+    for a, b in zip(before, after):
+        torch.testing.assert_close(a, b)
+
+
+def load_split_records(n: int) -> list[dict]:
+    from vlmprune.data.registry import load_split
+
+    data = load_split("easy_vqa", "val")
+    return [data[i] for i in range(n)]
