@@ -4,7 +4,6 @@ the model card, and the export/latency/tradeoff rules end to end on a tiny LLaVA
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
