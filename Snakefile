@@ -19,6 +19,7 @@ include: "rules/importance.smk"
 include: "rules/compare.smk"
 include: "rules/multiflow.smk"
 include: "rules/beam.smk"
+include: "rules/export.smk"
 
 
 rule all:

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from vlmprune.demo.blocks import demo_block_count
+from vlmprune.engine.variants import removed_blocks
 from vlmprune.models.loading import count_blocks
 from vlmprune.settings import evaluation_settings, load_config, model_settings
 
@@ -88,7 +89,7 @@ def get_all_targets():
         f"results/importance/{d}/{s}.json" for d in DATASETS for s in config["datasets"][d]["splits"]
     ]
     multiflow = [f"results/multiflow/sparsity_distribution_{s}.json" for s in config["multiflow"]["targets"]]
-    return importance + multiflow + get_compare_targets() + get_beam_targets()
+    return importance + multiflow + get_compare_targets() + get_beam_targets() + get_tradeoff_targets()
 
 
 def compared_datasets():
@@ -136,3 +137,20 @@ def get_beam_validation(wildcards):
 
 def get_beam_targets():
     return [f"results/beam/{d}.json" for d in DATASETS]
+
+
+def get_tradeoff_targets():
+    return [f"results/tradeoff/{d}.json" for d in DATASETS]
+
+
+def get_export_inputs(wildcards):
+    """The variant's and the full model's stores on each dataset's analysis split, and each dataset's latency.
+
+    A variant id that is malformed or names a block the model lacks stops here, with the valid range.
+    """
+    removed_blocks(wildcards.variant, NUM_BLOCKS, config["ablation"]["component"])
+    return {
+        "full": [eval_store("full", d, ANALYSIS_SPLIT) for d in DATASETS],
+        "stores": [eval_store(wildcards.variant, d, ANALYSIS_SPLIT) for d in DATASETS],
+        "latency": [f"results/latency/{d}.json" for d in DATASETS],
+    }

@@ -29,6 +29,7 @@ def _config(model: Path, datasets: dict[str, dict]) -> dict:
         "evaluation": {"num_samples": 8, "batch_size": 8, "chunk_size": 8},
         "multiflow": {"targets": [0.5]},  # an aggregate: no dataset in its path
         "beam": {"max_blocks_to_remove": 1},  # step 1 only: it reuses the ablation
+        "latency": {"repeats": 1, "warmup": 0, "new_tokens": 2, "batch_size": 2},  # rule all times the trade-off list
     }
 
 

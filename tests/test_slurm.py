@@ -67,6 +67,7 @@ def _write_config(workdir: Path, model: Path) -> None:
         "evaluation": {"num_samples": 16, "batch_size": 8, "chunk_size": 8},
         "multiflow": {"targets": [0.5]},
         "beam": {"max_blocks_to_remove": 1},  # step 1 only: it reuses the ablation
+        "latency": {"repeats": 1, "warmup": 0, "new_tokens": 2, "batch_size": 2},  # rule all times the trade-off list
     }
     (workdir / "config").mkdir(parents=True)
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))

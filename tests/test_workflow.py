@@ -25,6 +25,7 @@ def config_for(datasets: dict[str, list[str]]) -> dict:
         "datasets": {name: {"splits": splits} for name, splits in datasets.items()},
         "evaluation": {"num_samples": NUM_SAMPLES, "batch_size": 32, "chunk_size": 32},
         "beam": {"max_blocks_to_remove": 1},  # step 1 only: the beam search has its own tests
+        "latency": {"repeats": 1, "warmup": 0, "new_tokens": 2, "batch_size": 2},  # rule all times the trade-off list
         "multiflow": {"targets": [0.5]},
     }
 

@@ -94,3 +94,16 @@ def _secondary(full: EvalStore, store: EvalStore) -> dict[str, float]:
 def _store_warnings(store: EvalStore) -> list[str]:
     raw = store.attrs.get("warnings", "[]")
     return json.loads(raw) if isinstance(raw, str) else list(raw)
+
+
+def mean_interval(scores: np.ndarray, *, confidence: float = 0.95, resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of mean(scores) (a variant's accuracy)."""
+    scores = np.asarray(scores, dtype=float)
+    if len(scores) < 2 or np.all(scores == scores[0]):
+        mean = float(np.mean(scores)) if len(scores) else float("nan")
+        return mean, mean
+    result = stats.bootstrap(
+        (scores,), lambda a, axis=-1: np.mean(a, axis=axis), vectorized=True, confidence_level=confidence,
+        n_resamples=resamples, method="percentile", rng=np.random.default_rng(seed),
+    )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)

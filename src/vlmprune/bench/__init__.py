@@ -9,5 +9,6 @@ from __future__ import annotations
 SUBCOMMANDS: dict[str, str] = {
     "dag": "vlmprune.bench.dag",
     "engine": "vlmprune.bench.engine",
+    "export": "vlmprune.bench.export",
     "multiflow": "vlmprune.bench.multiflow",
 }

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from vlmprune.errors import VlmpruneError
+
 FULL = "full"
 VARIANT_PATTERN = r"full|drop(-[0-9]+)+"
 
@@ -23,3 +25,18 @@ def parse_variant(name: str) -> tuple[int, ...]:
     if variant_id(blocks) != name:
         raise ValueError(f"variant id {name!r} is not canonical; write it as {variant_id(blocks)!r}")
     return blocks
+
+
+def removed_blocks(variant: str, num_blocks: int, component: str = "language") -> tuple[int, ...]:
+    """The blocks a variant id removes, checked against the model's ``num_blocks``."""
+    valid = f"the model's {component} blocks are 0..{num_blocks - 1}"
+    try:
+        removed = parse_variant(variant)
+    except ValueError as error:
+        raise VlmpruneError(f"{error}; {valid}") from None
+    missing = [b for b in removed if b >= num_blocks]
+    if missing:
+        raise VlmpruneError(f"variant {variant!r} removes block {missing[0]}, which does not exist: {valid}")
+    if len(removed) >= num_blocks:
+        raise VlmpruneError(f"variant {variant!r} removes every block; {valid}, remove at most {num_blocks - 1}")
+    return removed

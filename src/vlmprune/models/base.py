@@ -78,6 +78,11 @@ class ModelAdapter:
     fuses: ClassVar[bool] = True
     #: The checkpoint's modelling code is remote (``trust_remote_code``): loaded only where the config allows it.
     remote_code: ClassVar[bool] = False
+    #: Per component, the config fields that change when blocks are deleted: ``(config path, key, kind)``,
+    #: kinds as in :func:`vlmprune.models.deletion.delete_blocks`. Empty: this family cannot export.
+    deletion_fields: ClassVar[dict[str, tuple[tuple[str, str, str], ...]]] = {}
+    #: Per component, ``(attribute, kind)`` of per-layer lists kept by the module that owns the block list.
+    owner_attributes: ClassVar[dict[str, tuple[tuple[str, str], ...]]] = {}
 
     def __init__(self, model: nn.Module, processor: Any, *, component: str = "language", block_path: str | None = None) -> None:
         if component not in COMPONENTS:
@@ -130,6 +135,21 @@ class ModelAdapter:
         from vlmprune.models.skipping import skip_blocks
 
         return skip_blocks(self.blocks, removed, returns_tuple=self.returns_tuple)
+
+    def delete(self, removed: Iterable[int]) -> AbstractContextManager[None]:
+        """Within the context, the blocks at ``removed`` are physically gone: the model as if built without them.
+
+        Layer indices and every per-layer config field follow (``deletion_fields``), so that
+        ``save_pretrained`` inside the context writes a checkpoint that plain transformers loads.
+        """
+        from vlmprune.models.deletion import delete_blocks
+
+        fields = self.deletion_fields.get(self.component)
+        if not fields:
+            raise ModelError(f"the {self.name} adapter cannot delete {self.component} blocks physically (no export for it)")
+        return delete_blocks(
+            self.model, self.blocks, removed, config_fields=fields, owner_attributes=self.owner_attributes.get(self.component, ())
+        )
 
     @torch.inference_mode()
     def generate(self, records: Sequence[dict[str, Any]], max_new_tokens: int) -> list[str]:

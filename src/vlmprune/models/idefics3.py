@@ -18,6 +18,10 @@ class Idefics3Adapter(ChatTemplateAdapter):
         "language": ("model.text_model.layers",),
         "vision": ("model.vision_model.encoder.layers",),
     }
+    deletion_fields = {
+        "language": (("text_config", "num_hidden_layers", "count"), ("text_config", "layer_types", "per_layer")),
+        "vision": (("vision_config", "num_hidden_layers", "count"),),
+    }
     image_placeholder = "<image>"
     fallback_format = "User:{image}{body}<end_of_utterance>\nAssistant:"
     nested_images = True

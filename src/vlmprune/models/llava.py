@@ -19,6 +19,12 @@ class LlavaAdapter(ModelAdapter):
         "vision": ("model.vision_tower.encoder.layers", "model.vision_tower.vision_model.encoder.layers"),
     }
 
+    # vision_feature_layer indexes the tower's hidden states: it must point at the same state after deletion.
+    deletion_fields = {
+        "language": (("text_config", "num_hidden_layers", "count"), ("text_config", "layer_types", "per_layer")),
+        "vision": (("vision_config", "num_hidden_layers", "count"), ("", "vision_feature_layer", "hidden_state")),
+    }
+
     @classmethod
     def count_blocks(cls, config: dict[str, Any], component: str) -> int:
         key = "text_config" if component == "language" else "vision_config"

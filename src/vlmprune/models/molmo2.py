@@ -20,6 +20,17 @@ class Molmo2Adapter(ChatTemplateAdapter):
         "language": ("model.language_model.layers",),
         "vision": ("model.vision_tower.layers",),
     }
+    # rope_scaling_layers: the layers with the scaled rotary table, which the language model resolves at init
+    # into rope_types (one entry per layer); the adapter selects vision_feature_layer of the tower's states.
+    deletion_fields = {
+        "language": (
+            ("text_config", "num_hidden_layers", "count"),
+            ("text_config", "layer_types", "per_layer"),
+            ("text_config", "rope_scaling_layers", "indices"),
+        ),
+        "vision": (("vision_config", "num_hidden_layers", "count"), ("adapter_config", "vision_feature_layer", "hidden_state")),
+    }
+    owner_attributes = {"language": (("rope_types", "per_layer"),)}
     image_placeholder = "<|image|>"
     fallback_format = "<|im_start|>user\n{image}{body}<|im_end|>\n<|im_start|>assistant\n"
     # Names as transformers 5 loads and saves them: model.vision_tower.…, model.multi_modal_projector.…,

@@ -88,6 +88,10 @@ class GenericAdapter(ChatTemplateAdapter):
     }
     image_placeholder = "<image>"
     fallback_format = "USER: {image}\n{body} ASSISTANT:"
+    deletion_fields = {
+        "language": (("text_config", "num_hidden_layers", "count"), ("text_config", "layer_types", "per_layer")),
+        "vision": (("vision_config", "num_hidden_layers", "count"),),
+    }
 
     @classmethod
     def count_blocks(cls, config: dict[str, Any], component: str) -> int:

@@ -18,6 +18,12 @@ class Qwen2VLAdapter(ChatTemplateAdapter):
         "language": ("model.language_model.layers",),
         "vision": ("model.visual.blocks",),
     }
+    # Qwen2.5-VL's vision tower runs full attention at fullatt_block_indexes (kept by the tower itself too).
+    deletion_fields = {
+        "language": (("text_config", "num_hidden_layers", "count"), ("text_config", "layer_types", "per_layer")),
+        "vision": (("vision_config", "depth", "count"), ("vision_config", "fullatt_block_indexes", "indices")),
+    }
+    owner_attributes = {"vision": (("fullatt_block_indexes", "indices"),)}
     image_placeholder = "<|vision_start|><|image_pad|><|vision_end|>"
     fallback_format = "<|im_start|>user\n{image}{body}<|im_end|>\n<|im_start|>assistant\n"
     vision_layers_key = "depth"

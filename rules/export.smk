@@ -1,0 +1,106 @@
+# From the chosen blocks to a faster model: any variant's store and export, the latency of the
+# trade-off list's variants (physically deleted, timed alone on the machine), and the trade-off.
+
+
+# A set of several removed blocks, evaluated on its own (beam steps write these too, and are reused).
+rule evaluate_variant:
+    input:
+        script=f"{SCRIPTS}/evaluate.py",
+        data=prepared(),
+        model=get_model(),
+    output:
+        store=eval_store("{variant}"),
+    wildcard_constraints:
+        variant="drop-[0-9]+(-[0-9]+)+",
+    conda:
+        "../envs/vlmprune.yaml"
+    log:
+        "logs/evaluate/{dataset}/{split}/{variant}.log",
+    benchmark:
+        "benchmarks/evaluate/{dataset}/{split}/{variant}.tsv"
+    params:
+        model=MODEL_SETTINGS,
+        evaluation=get_evaluation_settings,
+    threads: EVALUATION_THREADS
+    resources:
+        **GPU_RESOURCES,
+    shell:
+        TORCHRUN + " --data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
+        "--variants {wildcards.variant} --stores {output.store} "
+        "--model {params.model:q} --evaluation {params.evaluation:q} > {log} 2>&1"
+
+
+rule export:
+    input:
+        unpack(get_export_inputs),
+        script=f"{SCRIPTS}/export.py",
+        model=get_model(),
+    output:
+        directory("results/pruned/{variant}"),
+    wildcard_constraints:
+        variant="full|drop(-[0-9]+)+",
+    conda:
+        "../envs/vlmprune.yaml"
+    log:
+        "logs/export/{variant}.log",
+    benchmark:
+        "benchmarks/export/{variant}.tsv"
+    params:
+        model=MODEL_SETTINGS,
+        importance=json.dumps(config["importance"]),
+    resources:
+        mem_mb=16000,
+    shell:
+        "python {input.script} --variant {wildcards.variant} --model {params.model:q} --full {input.full} "
+        "--stores {input.stores} --latency {input.latency} --importance {params.importance:q} --out {output} > {log} 2>&1"
+
+
+rule latency:
+    input:
+        script=f"{SCRIPTS}/latency.py",
+        beam="results/beam/{dataset}.json",
+        data=prepared(split=ANALYSIS_SPLIT),
+        model=get_model(),
+    output:
+        "results/latency/{dataset}.json",
+    conda:
+        "../envs/vlmprune.yaml"
+    log:
+        "logs/latency/{dataset}.log",
+    benchmark:
+        "benchmarks/latency/{dataset}.tsv"
+    params:
+        model=MODEL_SETTINGS,
+        evaluation=get_evaluation_settings,
+        latency=json.dumps(config["latency"]),
+    threads: workflow.cores  # timed alone: no other job shares the machine
+    resources:
+        gpu=min(1, config["resources"]["gpus_per_job"]),
+        mem_mb=8000,
+    shell:
+        "python {input.script} --data {input.data} --dataset {wildcards.dataset} --beam {input.beam} "
+        "--model {params.model:q} --evaluation {params.evaluation:q} --latency {params.latency:q} --out {output} > {log} 2>&1"
+
+
+rule tradeoff:
+    input:
+        script=f"{SCRIPTS}/tradeoff.py",
+        beam="results/beam/{dataset}.json",
+        latency="results/latency/{dataset}.json",
+    output:
+        json="results/tradeoff/{dataset}.json",
+        png=report(
+            "results/tradeoff/{dataset}.png",
+            caption="../workflow/report/tradeoff.rst",
+            category="Accuracy-latency trade-off",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}"},
+        ),
+    conda:
+        "../envs/vlmprune.yaml"
+    log:
+        "logs/tradeoff/{dataset}.log",
+    benchmark:
+        "benchmarks/tradeoff/{dataset}.tsv"
+    shell:
+        "python {input.script} --beam {input.beam} --latency {input.latency} --json {output.json} --png {output.png} > {log} 2>&1"

@@ -1,0 +1,42 @@
+"""Rule latency: prefill, decode per token, throughput and peak memory of the trade-off list's variants.
+
+Each variant is timed on the model with its blocks physically deleted (what rule export saves),
+on the configured device, on prompts from the dataset's analysis split.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+from vlmprune.analysis.tradeoff import tradeoff_variants
+from vlmprune.cli import run_main
+from vlmprune.data.prepare import load_prepared, select_samples
+from vlmprune.export.latency import latency_report
+from vlmprune.io import read_json, write_json
+from vlmprune.models.loading import load_adapter
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", required=True, help="prepared records of the analysis split")
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--beam", required=True, help="results/beam/{dataset}.json: the sets to time")
+    parser.add_argument("--model", required=True, help="the config's model section, as JSON")
+    parser.add_argument("--evaluation", required=True, help="this dataset's evaluation settings, as JSON")
+    parser.add_argument("--latency", required=True, help="the config's latency section, as JSON")
+    parser.add_argument("--out", required=True, help="results/latency/{dataset}.json")
+    args = parser.parse_args()
+    model, evaluation, latency = json.loads(args.model), json.loads(args.evaluation), json.loads(args.latency)
+    batch = latency.get("batch_size") or evaluation["batch_size"]
+    records, _ = select_samples(load_prepared(Path(args.data), args.dataset), batch, evaluation["seed"])
+    adapter = load_adapter(
+        model["path"], adapter=model.get("adapter", "auto"), dtype=model.get("dtype", "auto"), device=model.get("device", "auto"),
+        component=model.get("component", "language"), block_path=model.get("block_path"),
+        trust_remote_code=bool(model.get("trust_remote_code", False)), allow_pickle=bool(model.get("allow_pickle", False)),
+    )
+    settings = {"batch_sizes": [1, batch], **{k: latency[k] for k in ("new_tokens", "warmup", "repeats")}}
+    report = latency_report(adapter, [records[i] for i in range(len(records))], tradeoff_variants(read_json(args.beam)), settings)
+    write_json(args.out, {"model": model["path"], "dataset": args.dataset, "split": read_json(args.beam)["split"], **report})
+
+
+run_main(main)

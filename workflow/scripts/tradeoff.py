@@ -1,0 +1,24 @@
+"""Rule tradeoff: accuracy against measured latency per budget of removed blocks, Pareto frontier, lookup table."""
+
+import argparse
+from pathlib import Path
+
+from vlmprune.analysis.tradeoff import tradeoff
+from vlmprune.analysis.tradeoff_plot import plot_tradeoff
+from vlmprune.cli import run_main
+from vlmprune.io import read_json, write_json
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--beam", required=True, help="results/beam/{dataset}.json")
+    parser.add_argument("--latency", required=True, help="results/latency/{dataset}.json")
+    parser.add_argument("--json", required=True, help="results/tradeoff/{dataset}.json")
+    parser.add_argument("--png", required=True, help="results/tradeoff/{dataset}.png")
+    args = parser.parse_args()
+    result = tradeoff(read_json(args.beam), read_json(args.latency))
+    plot_tradeoff(result, Path(args.png))
+    write_json(args.json, result)
+
+
+run_main(main)
