@@ -16,15 +16,21 @@ from typing import Any
 
 from vlmprune.errors import ModelError
 from vlmprune.models.base import ModelAdapter, read_model_config, resolve_device, resolve_dtype
+from vlmprune.models.gemma3 import Gemma3Adapter
 from vlmprune.models.idefics3 import Idefics3Adapter
 from vlmprune.models.llava import LlavaAdapter
+from vlmprune.models.llava_onevision import LlavaOnevisionAdapter
 from vlmprune.models.molmo import MolmoAdapter
 from vlmprune.models.molmo2 import Molmo2Adapter
 from vlmprune.models.native import GenericAdapter
 from vlmprune.models.qwen2_vl import Qwen2VLAdapter
 
 ADAPTERS: dict[str, type[ModelAdapter]] = {
-    cls.name: cls for cls in (LlavaAdapter, MolmoAdapter, Molmo2Adapter, Qwen2VLAdapter, Idefics3Adapter, GenericAdapter)
+    cls.name: cls
+    for cls in (
+        LlavaAdapter, LlavaOnevisionAdapter, MolmoAdapter, Molmo2Adapter, Qwen2VLAdapter, Idefics3Adapter, Gemma3Adapter,
+        GenericAdapter,
+    )
 }
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")

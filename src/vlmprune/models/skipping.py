@@ -9,6 +9,12 @@ The removed block still records a placeholder (one head of width one) in the KV 
 Hugging Face caches answer "how many tokens are cached" and the attention-mask sizes from
 layer 0, so with block 0 removed and nothing recorded there, decoding would see an empty
 cache and place its tokens wrongly.
+
+The stand-in also carries the removed block's forward hooks: ``transformers`` collects
+``hidden_states`` with a hook on each layer, and a vision tower whose features are read from
+``hidden_states[-1]`` (LLaVA, LLaVA-OneVision) would otherwise get one state too few. So the
+skipped block still contributes its (unchanged) input as its hidden state, and every index
+into ``hidden_states`` keeps pointing at the same layer.
 """
 
 from __future__ import annotations
@@ -58,7 +64,9 @@ def skip_blocks(
     originals = {index: blocks[index] for index in removed}
     try:
         for index in removed:
-            blocks[index] = stand_in(index)
+            replacement = stand_in(index)
+            replacement._forward_hooks.update(originals[index]._forward_hooks)
+            blocks[index] = replacement
         yield
     finally:
         for index, block in originals.items():

@@ -1,0 +1,149 @@
+"""Every supported architecture through its real processor: removal, fused engine, vision ablation.
+
+Each architecture is a tiny random checkpoint from ``tiny_models`` (its own model, processor
+and tokenizer classes, written by ``save_pretrained``), loaded by ``load_adapter`` and fed
+easy_vqa records through the adapter's ``encode``. A skipped block must equal a copy of the
+model physically built without it (greedy generation, logits and KV cache included) for the
+first, a middle and the last block; the fused engine must equal per-variant evaluation; a
+skipped vision block must equal the tower without it.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+
+import pytest
+import torch
+
+from vlmprune.data.registry import load_split
+from vlmprune.engine.batching import BatchSizer
+from vlmprune.engine.evaluate import predict_per_variant
+from vlmprune.engine.fused import can_fuse, predict_fused
+from vlmprune.models.base import module_at
+from vlmprune.models.loading import adapter_class, load_adapter
+
+#: architecture -> (adapter, processor class, tokenizer class after AutoProcessor.from_pretrained)
+ARCHITECTURES = {
+    "llava": ("llava", "LlavaProcessor", "TokenizersBackend"),
+    "llava_onevision": ("llava_onevision", "LlavaOnevisionProcessor", "Qwen2Tokenizer"),
+    "qwen2_vl": ("qwen2_vl", "Qwen2VLProcessor", "Qwen2Tokenizer"),
+    "qwen2_5_vl": ("qwen2_vl", "Qwen2_5_VLProcessor", "Qwen2Tokenizer"),
+    "idefics3": ("idefics3", "Idefics3Processor", "LlamaTokenizer"),
+    "smolvlm": ("idefics3", "SmolVLMProcessor", "GPT2Tokenizer"),
+    "gemma3": ("gemma3", "Gemma3Processor", "GemmaTokenizer"),
+    "molmo2": ("molmo2", "Molmo2Processor", "TokenizersBackend"),
+}
+NEEDS = {"smolvlm": "num2words"}  # packages a processor imports beyond the project's requirements
+MAX_NEW_TOKENS = 4
+
+
+def available(architecture: str):
+    package = NEEDS.get(architecture)
+    missing = package is not None and importlib.util.find_spec(package) is None
+    return pytest.param(architecture, marks=pytest.mark.skipif(missing, reason=f"its processor needs {package}"))
+
+
+@pytest.fixture(scope="module", params=[available(a) for a in ARCHITECTURES])
+def architecture(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def adapter(architecture, tiny_checkpoint):
+    return load_adapter(tiny_checkpoint(architecture), device="cpu", dtype="float32")
+
+
+@pytest.fixture(scope="module")
+def records():
+    split = load_split("easy_vqa", "val").select(range(4))
+    return [split[i] for i in range(len(split))]
+
+
+def greedy(model, inputs):
+    out = model.generate(**inputs, max_new_tokens=MAX_NEW_TOKENS, min_new_tokens=MAX_NEW_TOKENS, do_sample=False,
+                         output_logits=True, return_dict_in_generate=True)
+    return out.sequences, torch.stack(out.logits)
+
+
+def block_list_path(adapter) -> str:
+    return next(path for path in type(adapter).block_paths[adapter.component] if module_at(adapter.model, path) is adapter.blocks)
+
+
+def physically_removed(adapter, block: int):
+    """A deep copy of the model with the block deleted, and what counts or types layers by index renumbered."""
+    model = copy.deepcopy(adapter.model)
+    owner_path, name = block_list_path(adapter).rsplit(".", 1)
+    owner = module_at(model, owner_path)
+    del getattr(owner, name)[block]
+    if adapter.component == "vision":
+        vision_config = model.config.vision_config
+        for key in ("num_hidden_layers", "depth"):
+            if hasattr(vision_config, key):
+                setattr(vision_config, key, getattr(vision_config, key) - 1)
+        if hasattr(owner, "fullatt_block_indexes"):  # Qwen2.5-VL: full attention at these block indices, windowed elsewhere
+            owner.fullatt_block_indexes = [i - (i > block) for i in owner.fullatt_block_indexes if i != block]
+        return model
+    for index, layer in enumerate(getattr(owner, name)):
+        layer.self_attn.layer_idx = index
+    owner.config.num_hidden_layers -= 1
+    if getattr(owner.config, "layer_types", None):
+        owner.config.layer_types = owner.config.layer_types[:block] + owner.config.layer_types[block + 1 :]
+    if hasattr(owner, "rope_types"):  # Molmo2: scaled or unscaled rotary table per layer
+        owner.rope_types = owner.rope_types[:block] + owner.rope_types[block + 1 :]
+    return model
+
+
+def test_loads_with_its_own_processor_and_tokenizer(architecture, adapter, tiny_checkpoint):
+    path = tiny_checkpoint(architecture)
+    name, processor, tokenizer = ARCHITECTURES[architecture]
+    assert adapter.name == name and adapter_class(path) is type(adapter)
+    assert type(adapter.processor).__name__ == processor
+    assert type(adapter.processor.tokenizer).__name__ == tokenizer
+    config = json.loads((path / "config.json").read_text())
+    assert len(adapter.blocks) == type(adapter).count_blocks(config, "language") == 4
+    vision = type(adapter)(adapter.model, adapter.processor, component="vision")
+    assert len(vision.blocks) == type(adapter).count_blocks(config, "vision") == 2
+    assert can_fuse(adapter) and not can_fuse(vision)
+
+
+@pytest.mark.parametrize("position", ["first", "middle", "last"])
+@torch.inference_mode()
+def test_skipped_block_equals_the_smaller_model(adapter, records, position):
+    block = {"first": 0, "middle": len(adapter.blocks) // 2, "last": len(adapter.blocks) - 1}[position]
+    inputs = adapter.encode(records)
+    full_tokens, full_scores = greedy(adapter.model, inputs)
+    reference_tokens, reference_scores = greedy(physically_removed(adapter, block), inputs)
+    with adapter.skip([block]):
+        tokens, scores = greedy(adapter.model, inputs)
+    assert torch.equal(tokens, reference_tokens)
+    torch.testing.assert_close(scores, reference_scores, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(scores, full_scores)
+    again_tokens, again_scores = greedy(adapter.model, inputs)  # the block is back
+    assert torch.equal(again_tokens, full_tokens)
+    torch.testing.assert_close(again_scores, full_scores)
+
+
+def test_fused_equals_per_variant(adapter, records):
+    last = len(adapter.blocks) - 1
+    variants = [(), (0,), (1,), (2,), (last,), (1, last)]
+    sizer = lambda: BatchSizer(2, len(adapter.blocks))  # noqa: E731 - micro-batches of two and more
+    reference = predict_per_variant(adapter, records, variants, MAX_NEW_TOKENS, sizer())
+    fused = predict_fused(adapter, records, variants, MAX_NEW_TOKENS, sizer())
+    assert fused == reference
+    assert len({tuple(answers) for answers in reference.values()}) > 1
+
+
+@pytest.mark.parametrize("position", ["first", "last"])
+@torch.inference_mode()
+def test_skipped_vision_block_equals_the_smaller_tower(adapter, records, position):
+    vision = type(adapter)(adapter.model, adapter.processor, component="vision")
+    block = {"first": 0, "last": len(vision.blocks) - 1}[position]
+    inputs = adapter.encode(records)
+    _, full_scores = greedy(adapter.model, inputs)
+    _, reference_scores = greedy(physically_removed(vision, block), inputs)
+    with vision.skip([block]):
+        _, scores = greedy(adapter.model, inputs)
+    torch.testing.assert_close(scores, reference_scores, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(scores, full_scores)
