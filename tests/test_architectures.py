@@ -21,6 +21,7 @@ from vlmprune.data.registry import load_split
 from vlmprune.engine.batching import BatchSizer
 from vlmprune.engine.evaluate import predict_per_variant
 from vlmprune.engine.fused import can_fuse, predict_fused
+from vlmprune.errors import ModelError
 from vlmprune.models.base import module_at
 from vlmprune.models.loading import adapter_class, load_adapter
 
@@ -34,6 +35,7 @@ ARCHITECTURES = {
     "smolvlm": ("idefics3", "SmolVLMProcessor", "GPT2Tokenizer"),
     "gemma3": ("gemma3", "Gemma3Processor", "GemmaTokenizer"),
     "molmo2": ("molmo2", "Molmo2Processor", "TokenizersBackend"),
+    "llava_next": ("generic", "LlavaNextProcessor", "TokenizersBackend"),  # model.adapter: generic
 }
 NEEDS = {"smolvlm": "num2words"}  # packages a processor imports beyond the project's requirements
 MAX_NEW_TOKENS = 4
@@ -52,7 +54,8 @@ def architecture(request) -> str:
 
 @pytest.fixture(scope="module")
 def adapter(architecture, tiny_checkpoint):
-    return load_adapter(tiny_checkpoint(architecture), device="cpu", dtype="float32")
+    generic = ARCHITECTURES[architecture][0] == "generic"
+    return load_adapter(tiny_checkpoint(architecture), adapter="generic" if generic else "auto", device="cpu", dtype="float32")
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +101,9 @@ def physically_removed(adapter, block: int):
 def test_loads_with_its_own_processor_and_tokenizer(architecture, adapter, tiny_checkpoint):
     path = tiny_checkpoint(architecture)
     name, processor, tokenizer = ARCHITECTURES[architecture]
-    assert adapter.name == name and adapter_class(path) is type(adapter)
+    assert adapter.name == name
+    if name != "generic":
+        assert adapter_class(path) is type(adapter)
     assert type(adapter.processor).__name__ == processor
     assert type(adapter.processor.tokenizer).__name__ == tokenizer
     config = json.loads((path / "config.json").read_text())
@@ -147,3 +152,31 @@ def test_skipped_vision_block_equals_the_smaller_tower(adapter, records, positio
         _, scores = greedy(adapter.model, inputs)
     torch.testing.assert_close(scores, reference_scores, rtol=1e-5, atol=1e-5)
     assert not torch.allclose(scores, full_scores)
+
+
+def test_generic_is_named_in_the_error_for_an_architecture_without_adapter(tiny_checkpoint):
+    path = tiny_checkpoint("llava_next")
+    with pytest.raises(ModelError, match="model_type 'llava_next'.*model.adapter: generic"):
+        load_adapter(path, device="cpu")
+
+
+def test_generic_takes_the_block_list_the_config_names(tiny_checkpoint):
+    path = tiny_checkpoint("llava_next")
+    named = load_adapter(path, adapter="generic", block_path="model.language_model.layers", device="cpu", dtype="float32")
+    assert named.blocks is named.model.model.language_model.layers and len(named.blocks) == 4
+    with pytest.raises(ModelError, match="no language block list at \\['model.nowhere'\\].*model.block_path"):
+        load_adapter(path, adapter="generic", block_path="model.nowhere", device="cpu", dtype="float32")
+
+
+@torch.inference_mode()
+def test_vision_ablation_as_the_first_forward_pass_leaves_the_full_model_intact(tiny_checkpoint, records):
+    """transformers hooks the layers at the first forward; one swapped out then must still be hooked (LLaVA's features)."""
+    path = tiny_checkpoint("llava")
+    vision = load_adapter(path, component="vision", device="cpu", dtype="float32")
+    inputs = vision.encode(records)
+    with vision.skip([0]):
+        greedy(vision.model, inputs)
+    tokens, scores = greedy(vision.model, inputs)
+    reference_tokens, reference_scores = greedy(load_adapter(path, device="cpu", dtype="float32").model, inputs)
+    assert torch.equal(tokens, reference_tokens)
+    torch.testing.assert_close(scores, reference_scores)

@@ -284,6 +284,34 @@ def save_molmo2(out: Path) -> Path:
     return _save(Molmo2ForConditionalGeneration(config), processor, out)
 
 
+# ---------------------------------------------------------------- LLaVA-NeXT: no adapter of its own, served by `generic`
+
+
+def save_llava_next(out: Path) -> Path:
+    """LLaVA-NeXT (LLaVA-1.6): CLIP tower over any-resolution tiles, Llama decoder; ``model.adapter: generic``."""
+    from transformers import (CLIPVisionConfig, LlamaConfig, LlamaTokenizer, LlavaNextConfig,
+                              LlavaNextForConditionalGeneration, LlavaNextImageProcessor, LlavaNextProcessor)
+
+    vocab, merges = _trained_bpe("spm")
+    tok = LlamaTokenizer(vocab=dict(vocab), merges=list(merges), unk_token="<unk>", bos_token="<bos>", eos_token="<eos>",
+                         pad_token="<pad>", padding_side="left", extra_special_tokens={"image_token": "<image>"})
+    pinpoints = [[32, 32], [32, 64], [64, 32]]
+    images = LlavaNextImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32},
+                                     image_grid_pinpoints=pinpoints)
+    processor = LlavaNextProcessor(image_processor=images, tokenizer=tok, patch_size=16, vision_feature_select_strategy="default",
+                                   num_additional_image_tokens=1, image_token="<image>")
+    config = LlavaNextConfig(
+        vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=VISION_LAYERS,
+                                       num_attention_heads=2, image_size=32, patch_size=16, projection_dim=32),
+        text_config=LlamaConfig(vocab_size=len(tok), **TEXT, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                                eos_token_id=tok.eos_token_id),
+        image_token_index=tok.convert_tokens_to_ids("<image>"), vision_feature_select_strategy="default",
+        vision_feature_layer=-1, image_grid_pinpoints=pinpoints,
+    )
+    torch.manual_seed(0)
+    return _save(LlavaNextForConditionalGeneration(config), processor, out)
+
+
 BUILDERS: dict[str, Callable[[Path], Path]] = {
     "llava": save_llava,
     "llava_onevision": save_llava_onevision,
@@ -293,4 +321,5 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "smolvlm": save_smolvlm,
     "gemma3": save_gemma3,
     "molmo2": save_molmo2,
+    "llava_next": save_llava_next,
 }

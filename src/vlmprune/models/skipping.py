@@ -10,7 +10,7 @@ Hugging Face caches answer "how many tokens are cached" and the attention-mask s
 layer 0, so with block 0 removed and nothing recorded there, decoding would see an empty
 cache and place its tokens wrongly.
 
-The stand-in also carries the removed block's forward hooks: ``transformers`` collects
+The stand-in also carries the removed block's output hooks: ``transformers`` collects
 ``hidden_states`` with a hook on each layer, and a vision tower whose features are read from
 ``hidden_states[-1]`` (LLaVA, LLaVA-OneVision) would otherwise get one state too few. So the
 skipped block still contributes its (unchanged) input as its hidden state, and every index
@@ -43,6 +43,16 @@ class PassThroughBlock(nn.Module):
         return (hidden_states,) if self.returns_tuple else hidden_states
 
 
+def carry_output_hooks(block: nn.Module, stand_in: nn.Module) -> None:
+    """Register on ``stand_in`` the forward hooks ``transformers`` put on ``block`` to record its output.
+
+    Other hooks (a profiler's, a test's call counter) stay with the block, which no longer runs.
+    """
+    for key, hook in block._forward_hooks.items():
+        if getattr(hook, "__module__", "").startswith("transformers."):
+            stand_in._forward_hooks[key] = hook
+
+
 @contextmanager
 def skip_blocks(
     blocks: nn.ModuleList,
@@ -65,7 +75,7 @@ def skip_blocks(
     try:
         for index in removed:
             replacement = stand_in(index)
-            replacement._forward_hooks.update(originals[index]._forward_hooks)
+            carry_output_hooks(originals[index], replacement)
             blocks[index] = replacement
         yield
     finally:
