@@ -180,3 +180,29 @@ def test_vision_ablation_as_the_first_forward_pass_leaves_the_full_model_intact(
     reference_tokens, reference_scores = greedy(load_adapter(path, device="cpu", dtype="float32").model, inputs)
     assert torch.equal(tokens, reference_tokens)
     torch.testing.assert_close(scores, reference_scores)
+
+
+# ---------------------------------------------------------------- a processor that needs a package this machine lacks
+
+
+def test_a_processor_whose_package_is_missing_names_it(tiny_checkpoint, monkeypatch):
+    """SmolVLM's processor refuses to load without num2words (transformers raises ImportError in its __init__)."""
+    from transformers.models.smolvlm import processing_smolvlm
+
+    monkeypatch.setattr(processing_smolvlm, "num2words", None)  # as transformers sets it where num2words is missing
+    with pytest.raises(ModelError, match="processor of .*smolvlm.* needs the package 'num2words'.*pip install num2words"):
+        load_adapter(tiny_checkpoint("smolvlm"), device="cpu", dtype="float32")
+
+
+def test_a_missing_backend_is_named_as_transformers_names_it(tiny_checkpoint, monkeypatch):
+    """Without torchvision, transformers' requires_backends raises "… requires the Torchvision library …"."""
+    import transformers
+    from transformers.utils import import_utils
+
+    def from_pretrained(*args, **kwargs):
+        import_utils.requires_backends(transformers.Qwen2VLImageProcessor, ["torchvision"])
+
+    monkeypatch.setitem(import_utils.BACKENDS_MAPPING, "torchvision", (lambda: False, import_utils.TORCHVISION_IMPORT_ERROR))
+    monkeypatch.setattr(transformers.AutoProcessor, "from_pretrained", from_pretrained)
+    with pytest.raises(ModelError, match="needs the package 'torchvision'.*pip install torchvision.*Qwen2VLImageProcessor"):
+        load_adapter(tiny_checkpoint("qwen2_vl"), device="cpu", dtype="float32")

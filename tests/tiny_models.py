@@ -11,6 +11,7 @@ hub is offline. ``load_adapter`` then reads them back with ``AutoProcessor.from_
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -210,8 +211,18 @@ def save_smolvlm(out: Path) -> Path:
                         pad_token="<|endoftext|>", unk_token="<|endoftext|>", padding_side="left")
     tok.add_special_tokens({"additional_special_tokens": ["<|endoftext|>", "<|im_start|>", "<video>", *IDEFICS_SPECIALS]})
     size = dict(do_image_splitting=False, size={"longest_edge": 32}, max_image_size={"longest_edge": 32})
-    processor = SmolVLMProcessor(image_processor=SmolVLMImageProcessor(**size), tokenizer=tok,
-                                 video_processor=SmolVLMVideoProcessor(**size), image_seq_len=4)
+    # The class refuses to exist without num2words (used for video timestamps); writing its files does not need it,
+    # so a stand-in is lent for the construction alone. Loading the checkpoint needs the real package.
+    module = sys.modules[SmolVLMProcessor.__module__]
+    lent = module.num2words is None
+    if lent:
+        module.num2words = str
+    try:
+        processor = SmolVLMProcessor(image_processor=SmolVLMImageProcessor(**size), tokenizer=tok,
+                                     video_processor=SmolVLMVideoProcessor(**size), image_seq_len=4)
+    finally:
+        if lent:
+            module.num2words = None
     config = SmolVLMConfig(
         text_config=dict(model_type="llama", **_idefics_text(tok)),
         vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=VISION_LAYERS, num_attention_heads=2,
