@@ -182,6 +182,45 @@ def test_vision_ablation_as_the_first_forward_pass_leaves_the_full_model_intact(
     torch.testing.assert_close(scores, reference_scores)
 
 
+# ---------------------------------------------------------------- the engine's entry point, as the workflow's jobs call it
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    from vlmprune.data.prepare import prepare_dataset
+
+    out = tmp_path_factory.mktemp("prepared") / "easy_vqa" / "val"
+    prepare_dataset("easy_vqa", "val", out)
+    return out
+
+
+def test_baseline_and_ablation_jobs_write_the_adapters_answers(architecture, adapter, prepared, tmp_path):
+    """``run_evaluation`` as rules baseline (with the one-pass proxies) and ablate call it, on three samples."""
+    from vlmprune.analysis.proxies import proxies_path
+    from vlmprune.data.prepare import load_prepared, select_samples
+    from vlmprune.data.registry import get_spec
+    from vlmprune.engine.run import run_evaluation
+    from vlmprune.engine.store import read_store
+
+    spec, last = get_spec("easy_vqa"), len(adapter.blocks) - 1
+    model = {"path": adapter.model.name_or_path, "adapter": adapter.name, "device": "cpu", "dtype": "float32"}
+    evaluation = {"num_samples": 3, "seed": 0, "batch_size": 3, "chunk_size": 2, "metric": spec.metric,
+                  "max_new_tokens": spec.max_new_tokens}
+    jobs = {"baseline": ["full"], "ablate": ["drop-0", f"drop-{last}"]}
+    for job, variants in jobs.items():
+        run_evaluation(data=prepared, dataset="easy_vqa", split="val", variants=variants,
+                       stores=[tmp_path / f"{v}.h5" for v in variants], summary=tmp_path / f"{job}.json",
+                       model=model, evaluation=evaluation)
+    records, _ = select_samples(load_prepared(prepared, "easy_vqa"), 3, 0)
+    records = [records[i] for i in range(3)]
+    expected = predict_per_variant(adapter, records, [(), (0,), (last,)], spec.max_new_tokens, BatchSizer(3, last + 1))
+    stored = {v: read_store(tmp_path / f"{name}.h5").predictions for v, name in zip(expected, ["full", "drop-0", f"drop-{last}"])}
+    assert stored == expected
+    proxies = json.loads(proxies_path(tmp_path / "baseline.json").read_text())
+    prompt_tokens = int(adapter.encode(records)["attention_mask"].sum())
+    assert proxies["tokens"] == prompt_tokens  # every prompt token of every sample, padding excluded
+
+
 # ---------------------------------------------------------------- a processor that needs a package this machine lacks
 
 
