@@ -145,8 +145,15 @@ def test_fused_equals_per_variant(adapter, records):
     variants = [(), (0,), (1,), (2,), (last,), (1, last)]
     sizer = lambda: BatchSizer(2, len(adapter.blocks))  # noqa: E731 - micro-batches of two and more
     reference = predict_per_variant(adapter, records, variants, MAX_NEW_TOKENS, sizer())
-    fused = predict_fused(adapter, records, variants, MAX_NEW_TOKENS, sizer())
+    vision_calls = []
+    first_vision_block = type(adapter)(adapter.model, adapter.processor, component="vision").blocks[0]
+    handle = first_vision_block.register_forward_hook(lambda *args: vision_calls.append(1))
+    try:
+        fused = predict_fused(adapter, records, variants, MAX_NEW_TOKENS, sizer())
+    finally:
+        handle.remove()
     assert fused == reference
+    assert len(vision_calls) == len(records) // 2  # the image encoder ran once per micro-batch of two, for all variants
     assert len({tuple(answers) for answers in reference.values()}) > 1
 
 
