@@ -69,3 +69,19 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_llava(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_tiny_llava(tmp_path_factory.mktemp("models") / "tiny-llava")
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory):
+    """``tiny_checkpoint(architecture)``: the directory of that architecture's tiny checkpoint, built once per session."""
+    from tiny_models import BUILDERS
+
+    root = tmp_path_factory.mktemp("architectures")
+    built: dict[str, Path] = {}
+
+    def get(architecture: str) -> Path:
+        if architecture not in built:
+            built[architecture] = BUILDERS[architecture](root / architecture)
+        return built[architecture]
+
+    return get

@@ -2,15 +2,13 @@
 
 For each architecture: the blocks found, generation, and removal of block 0 and of the last
 block equal to a model physically built without it (generation and KV cache included).
-Qwen2-VL and Molmo2 processors need torchvision (their video/image processors have no PIL
-version in transformers 5.23); without it their checkpoints load to a clear error and the
-removal test feeds the model inputs built by hand.
+Here Qwen2-VL and Molmo2 get inputs built by hand; ``test_architectures.py`` runs every
+architecture through its real processor.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 from pathlib import Path
 
@@ -29,7 +27,6 @@ from vlmprune.models.molmo2 import Molmo2Adapter
 from vlmprune.models.native import GenericAdapter
 from vlmprune.models.qwen2_vl import Qwen2VLAdapter
 
-HAS_TORCHVISION = importlib.util.find_spec("torchvision") is not None
 WORDS = "what color is the shape ? which how many answer question using a single word or phrase . red blue green circle"
 
 
@@ -222,15 +219,6 @@ def test_molmo2_removal_with_per_layer_rotary_tables():
     mask = torch.ones_like(ids)
     mask[1, :3] = 0  # left padding
     check_removal_equals_physical(adapter, {"input_ids": ids, "attention_mask": mask}, "model.language_model.layers")
-
-
-@pytest.mark.skipif(HAS_TORCHVISION, reason="with torchvision the processor loads")
-def test_processors_that_need_torchvision_fail_clearly(tmp_path):
-    model = tiny_molmo2()
-    model.save_pretrained(tmp_path)
-    (tmp_path / "preprocessor_config.json").write_text(json.dumps({"image_processor_type": "Molmo2ImageProcessor"}))
-    with pytest.raises(ModelError, match="processor"):
-        load_adapter(tmp_path, device="cpu", dtype="float32")
 
 
 # ---------------------------------------------------------------- Molmo v1 (remote code) through stand-ins

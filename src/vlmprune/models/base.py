@@ -57,6 +57,22 @@ def module_at(root: nn.Module, dotted: str) -> nn.Module | None:
     return module
 
 
+def install_output_hooks(model: nn.Module) -> None:
+    """Install ``transformers``' hidden-state capturing hooks now, while every block is the model's own.
+
+    They are otherwise installed at the first forward pass, which may run with blocks removed;
+    the blocks swapped out then would never be hooked.
+    """
+    from transformers import PreTrainedModel
+
+    try:
+        from transformers.utils.output_capturing import maybe_install_capturing_hooks
+    except ImportError:  # a transformers without output-capturing hooks
+        return
+    if isinstance(model, PreTrainedModel):
+        maybe_install_capturing_hooks(model)
+
+
 class ModelAdapter:
     """Loads one model family and exposes its blocks, prompts and generation.
 
@@ -88,6 +104,7 @@ class ModelAdapter:
         if component not in COMPONENTS:
             raise ModelError(f"ablation.component must be one of {COMPONENTS}, not {component!r}")
         self.model = model.eval()
+        install_output_hooks(model)
         self.processor = processor
         self.component = component
         self.blocks = self._find_blocks(block_path)
@@ -168,7 +185,10 @@ class ModelAdapter:
 
         Uses the ``mm_encoder_outputs`` argument of Hugging Face VLMs: the pixel inputs are
         replaced by the output of the model's own ``get_{modality}_features``, called as
-        ``generate`` would call it. Models without that argument get ``inputs`` unchanged.
+        ``generate`` would call it. Only the pixel inputs are dropped: the others the encoder
+        read (``image_grid_thw``, ``image_sizes``) stay, as the decoder needs them too (Qwen2-VL's
+        M-RoPE positions come from ``image_grid_thw``). Models without that argument get
+        ``inputs`` unchanged.
         """
         model = self.model
         if "mm_encoder_outputs" not in inspect.signature(model.forward).parameters:
@@ -184,7 +204,7 @@ class ModelAdapter:
             if not any(k.startswith("pixel_values") for k in arguments):
                 continue
             encoded[modality] = encoder(**arguments, return_dict=True)
-            used.update(arguments)
+            used.update(k for k in arguments if k.startswith("pixel_"))
         for key in used:
             rest.pop(key)
         return {**rest, "mm_encoder_outputs": encoded} if encoded else rest

@@ -1,4 +1,5 @@
-"""Idefics3 (``Idefics3ForConditionalGeneration``), e.g. ``HuggingFaceM4/Idefics3-8B-Llama3``.
+"""Idefics3 (``Idefics3ForConditionalGeneration``), e.g. ``HuggingFaceM4/Idefics3-8B-Llama3`` and
+``HuggingFaceTB/SmolVLM-Instruct``; SmolVLM2 (``SmolVLMForConditionalGeneration``, same layout).
 
 The language model is a Llama (``model.text_model.layers``); the vision tower a SigLIP
 encoder (``model.vision_model.encoder.layers``). Without a chat template the prompt is
@@ -12,8 +13,8 @@ from vlmprune.models.native import ChatTemplateAdapter
 
 class Idefics3Adapter(ChatTemplateAdapter):
     name = "idefics3"
-    model_types = ("idefics3",)
-    architectures = ("Idefics3ForConditionalGeneration",)
+    model_types = ("idefics3", "smolvlm")
+    architectures = ("Idefics3ForConditionalGeneration", "SmolVLMForConditionalGeneration")
     block_paths = {
         "language": ("model.text_model.layers",),
         "vision": ("model.vision_model.encoder.layers",),

@@ -16,15 +16,21 @@ from typing import Any
 
 from vlmprune.errors import ModelError
 from vlmprune.models.base import ModelAdapter, read_model_config, resolve_device, resolve_dtype
+from vlmprune.models.gemma3 import Gemma3Adapter
 from vlmprune.models.idefics3 import Idefics3Adapter
 from vlmprune.models.llava import LlavaAdapter
+from vlmprune.models.llava_onevision import LlavaOnevisionAdapter
 from vlmprune.models.molmo import MolmoAdapter
 from vlmprune.models.molmo2 import Molmo2Adapter
 from vlmprune.models.native import GenericAdapter
 from vlmprune.models.qwen2_vl import Qwen2VLAdapter
 
 ADAPTERS: dict[str, type[ModelAdapter]] = {
-    cls.name: cls for cls in (LlavaAdapter, MolmoAdapter, Molmo2Adapter, Qwen2VLAdapter, Idefics3Adapter, GenericAdapter)
+    cls.name: cls
+    for cls in (
+        LlavaAdapter, LlavaOnevisionAdapter, MolmoAdapter, Molmo2Adapter, Qwen2VLAdapter, Idefics3Adapter, Gemma3Adapter,
+        GenericAdapter,
+    )
 }
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -118,6 +124,27 @@ def check_remote_code(cls: type[ModelAdapter], path: Path, trust_remote_code: bo
     return True
 
 
+# How transformers names a missing package: "pip install X" in most messages, "requires the X library"
+# in those of requires_backends (e.g. "Qwen2VLImageProcessor requires the Torchvision library").
+MISSING_PACKAGE = (re.compile(r"pip install ([\w.\-\[\]]+)"), re.compile(r"requires the ([\w\-]+) library"))
+
+
+def missing_package_error(what: str, error: ImportError) -> ModelError:
+    """A message that names the package ``error`` (raised inside transformers) says is missing, and how to install it."""
+    text = str(error)
+    package = getattr(error, "name", None)
+    for pattern in MISSING_PACKAGE:
+        match = pattern.search(text)
+        if match:
+            package = match.group(1).strip("`'\".").lower()
+            break
+    first_line = next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
+    if package:
+        return ModelError(f"{what} needs the package {package!r}, which is not installed: pip install {package} "
+                          f"(transformers said: {first_line})")
+    return ModelError(f"{what} needs a package that is not installed (transformers said: {first_line})")
+
+
 def load_adapter(
     path: str | Path,
     *,
@@ -144,6 +171,8 @@ def load_adapter(
         kwargs["trust_remote_code"] = True
     try:
         model = auto_model.from_pretrained(str(local), **kwargs).to(torch_device)
+    except ImportError as error:
+        raise missing_package_error(f"the model of {str(path)!r}", error) from error
     except (ValueError, KeyError) as error:
         raise ModelError(
             f"{auto_model.__name__} cannot load {str(path)!r} with the {cls.name} adapter: {error}"
@@ -151,8 +180,7 @@ def load_adapter(
     try:
         processor = AutoProcessor.from_pretrained(str(local), **({"trust_remote_code": True} if remote else {}))
     except ImportError as error:
-        raise ModelError(f"the processor of {str(path)!r} needs a package that is not installed: {error}".strip()) from error
+        raise missing_package_error(f"the processor of {str(path)!r}", error) from error
     except (OSError, ValueError, TypeError, AttributeError) as error:
-        hint = " (its video or image processor may need torchvision: pip install torchvision)"
-        raise ModelError(f"cannot load the processor of {str(path)!r}: {error}{hint}") from error
+        raise ModelError(f"cannot load the processor of {str(path)!r}: {error}") from error
     return cls(model, processor, component=component, block_path=block_path)

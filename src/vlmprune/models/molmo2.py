@@ -33,10 +33,13 @@ class Molmo2Adapter(ChatTemplateAdapter):
     owner_attributes = {"language": (("rope_types", "per_layer"),)}
     image_placeholder = "<|image|>"
     fallback_format = "<|im_start|>user\n{image}{body}<|im_end|>\n<|im_start|>assistant\n"
-    # Names as transformers 5 loads and saves them: model.vision_tower.…, model.multi_modal_projector.…,
-    # model.language_model.layers.N, model.language_model.embed_tokens, lm_head.
+    # save_pretrained in transformers 5.23 writes the hub layout of allenai/Molmo2-*: model.vision_backbone.image_vit.…,
+    # model.vision_backbone.{image_pooling_2d,image_projector}, model.transformer.blocks.N, model.transformer.wte,
+    # lm_head; loaded, the same tensors sit at model.vision_tower.…, model.multi_modal_projector.…,
+    # model.language_model.layers.N, model.language_model.embed_tokens.
     modality_patterns = {
-        "vision": (r"(^|\.)vision_tower\.",),
-        "fusion": (r"(^|\.)multi_modal_projector\.", r"(^|\.)language_model\.layers\.\d+\."),
-        "text": (r"(^|\.)embed_tokens\.", r"(^|\.)lm_head\."),
+        "vision": (r"(^|\.)vision_backbone\.image_vit\.", r"(^|\.)vision_tower\."),
+        "fusion": (r"(^|\.)vision_backbone\.(image_pooling_2d|image_projector)\.", r"(^|\.)multi_modal_projector\.",
+                   r"(^|\.)transformer\.blocks\.\d+\.", r"(^|\.)language_model\.layers\.\d+\."),
+        "text": (r"(^|\.)transformer\.wte\.", r"(^|\.)embed_tokens\.", r"(^|\.)lm_head\."),
     }

@@ -9,6 +9,12 @@ The removed block still records a placeholder (one head of width one) in the KV 
 Hugging Face caches answer "how many tokens are cached" and the attention-mask sizes from
 layer 0, so with block 0 removed and nothing recorded there, decoding would see an empty
 cache and place its tokens wrongly.
+
+The stand-in also carries the removed block's output hooks: ``transformers`` collects
+``hidden_states`` with a hook on each layer, and a vision tower whose features are read from
+``hidden_states[-1]`` (LLaVA, LLaVA-OneVision) would otherwise get one state too few. So the
+skipped block still contributes its (unchanged) input as its hidden state, and every index
+into ``hidden_states`` keeps pointing at the same layer.
 """
 
 from __future__ import annotations
@@ -37,6 +43,16 @@ class PassThroughBlock(nn.Module):
         return (hidden_states,) if self.returns_tuple else hidden_states
 
 
+def carry_output_hooks(block: nn.Module, stand_in: nn.Module) -> None:
+    """Register on ``stand_in`` the forward hooks ``transformers`` put on ``block`` to record its output.
+
+    Other hooks (a profiler's, a test's call counter) stay with the block, which no longer runs.
+    """
+    for key, hook in block._forward_hooks.items():
+        if getattr(hook, "__module__", "").startswith("transformers."):
+            stand_in._forward_hooks[key] = hook
+
+
 @contextmanager
 def skip_blocks(
     blocks: nn.ModuleList,
@@ -58,7 +74,9 @@ def skip_blocks(
     originals = {index: blocks[index] for index in removed}
     try:
         for index in removed:
-            blocks[index] = stand_in(index)
+            replacement = stand_in(index)
+            carry_output_hooks(originals[index], replacement)
+            blocks[index] = replacement
         yield
     finally:
         for index, block in originals.items():
