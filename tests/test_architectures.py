@@ -202,27 +202,23 @@ def test_vision_ablation_as_the_first_forward_pass_leaves_the_full_model_intact(
 # ---------------------------------------------------------------- the engine's entry point, as the workflow's jobs call it
 
 
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    from vlmprune.data.prepare import prepare_dataset
-
-    out = tmp_path_factory.mktemp("prepared") / "easy_vqa" / "val"
-    prepare_dataset("easy_vqa", "val", out)
-    return out
-
-
 def test_baseline_and_ablation_jobs_write_the_adapters_answers(architecture, adapter, prepared, tmp_path):
     """``run_evaluation`` as rules baseline (with the one-pass proxies) and ablate call it, on three samples."""
-    from vlmprune.analysis.proxies import proxies_path
     from vlmprune.data.prepare import load_prepared, select_samples
     from vlmprune.data.registry import get_spec
+    from vlmprune.engine.proxies import proxies_path
     from vlmprune.engine.run import run_evaluation
     from vlmprune.engine.store import read_store
+    from vlmprune.settings import evaluation_settings, load_config, model_settings
 
     spec, last = get_spec("easy_vqa"), len(adapter.blocks) - 1
-    model = {"path": adapter.model.name_or_path, "adapter": adapter.name, "device": "cpu", "dtype": "float32"}
-    evaluation = {"num_samples": 3, "seed": 0, "batch_size": 3, "chunk_size": 2, "metric": spec.metric,
-                  "max_new_tokens": spec.max_new_tokens}
+    config = load_config({
+        "model": {"path": adapter.model.name_or_path, "adapter": adapter.name, "device": "cpu", "dtype": "float32"},
+        "datasets": {"easy_vqa": {"splits": ["val"]}},
+        "evaluation": {"num_samples": 3, "batch_size": 3, "chunk_size": 2, "analysis_split": "val"},
+        "beam": {"validate_on": None},
+    })
+    model, evaluation = model_settings(config), evaluation_settings(config, "easy_vqa")
     jobs = {"baseline": ["full"], "ablate": ["drop-0", f"drop-{last}"]}
     for job, variants in jobs.items():
         run_evaluation(data=prepared, dataset="easy_vqa", split="val", variants=variants,

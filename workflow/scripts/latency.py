@@ -11,9 +11,11 @@ from pathlib import Path
 from vlmprune.analysis.tradeoff import tradeoff_variants
 from vlmprune.cli import run_main
 from vlmprune.data.prepare import load_prepared, select_samples
+from vlmprune.engine.distributed import World
+from vlmprune.engine.run import load_model
+from vlmprune.errors import VlmpruneError
 from vlmprune.export.latency import latency_report
 from vlmprune.io import read_json, write_json
-from vlmprune.models.loading import load_adapter
 
 
 def main() -> None:
@@ -27,13 +29,11 @@ def main() -> None:
     parser.add_argument("--out", required=True, help="results/latency/{dataset}.json")
     args = parser.parse_args()
     model, evaluation, latency = json.loads(args.model), json.loads(args.evaluation), json.loads(args.latency)
-    batch = latency.get("batch_size") or evaluation["batch_size"]
-    records, _ = select_samples(load_prepared(Path(args.data), args.dataset), batch, evaluation["seed"])
-    adapter = load_adapter(
-        model["path"], adapter=model.get("adapter", "auto"), dtype=model.get("dtype", "auto"), device=model.get("device", "auto"),
-        component=model.get("component", "language"), block_path=model.get("block_path"),
-        trust_remote_code=bool(model.get("trust_remote_code", False)), allow_pickle=bool(model.get("allow_pickle", False)),
-    )
+    batch = latency["batch_size"] or evaluation["batch_size"]
+    if batch == "auto":
+        raise VlmpruneError("evaluation.batch_size is auto: set latency.batch_size to the batch size to time besides 1")
+    records, _ = select_samples(load_prepared(Path(args.data), args.dataset), batch, evaluation["seed"], evaluation["selection"])
+    adapter = load_model(model, World())
     settings = {"batch_sizes": [1, batch], **{k: latency[k] for k in ("new_tokens", "warmup", "repeats")}}
     report = latency_report(adapter, [records[i] for i in range(len(records))], tradeoff_variants(read_json(args.beam)), settings)
     write_json(args.out, {"model": model["path"], "dataset": args.dataset, "split": read_json(args.beam)["split"], **report})

@@ -13,7 +13,7 @@ import numpy as np
 
 from vlmprune.analysis import statistics as st
 
-PROXIES = ("block_influence", "angular_distance")  # the keys of the proxies files (vlmprune.analysis.proxies)
+PROXIES = ("block_influence", "angular_distance")  # the keys of the proxies files (vlmprune.engine.proxies)
 
 
 @dataclass(frozen=True)
