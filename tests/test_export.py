@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from vlmprune.data.prepare import load_prepared, prepare_dataset
-from vlmprune.data.registry import get_spec
+from vlmprune.data.prepare import load_prepared
 from vlmprune.engine.run import run_evaluation
 from vlmprune.engine.store import read_store
 from vlmprune.errors import VlmpruneError
@@ -21,15 +20,9 @@ from vlmprune.engine.variants import removed_blocks
 from vlmprune.export.checkpoint import export_variant, load_for_export
 from vlmprune.models.deletion import remap_hidden_state_index, remap_index_list
 from vlmprune.models.loading import load_adapter
+from workflow_helpers import rule_settings
 
 SAMPLES = 6
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("data") / "easy_vqa" / "val"
-    prepare_dataset("easy_vqa", "val", out)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +33,15 @@ def idefics3(tmp_path_factory) -> Path:
 
 
 def evaluate(prepared: Path, model_path: Path, variant: str, store: Path, component: str = "language"):
-    spec = get_spec("easy_vqa")
-    evaluation = {"num_samples": SAMPLES, "seed": 0, "batch_size": 3, "chunk_size": SAMPLES, "metric": spec.metric, "max_new_tokens": 4}
-    run_evaluation(
-        data=prepared, dataset="easy_vqa", split="val", variants=[variant], stores=[store], summary=None,
-        model={"path": str(model_path), "device": "cpu", "dtype": "float32", "component": component}, evaluation=evaluation,
-    )
+    model, evaluation = rule_settings({"path": str(model_path)}, component=component, num_samples=SAMPLES, batch_size=3, chunk_size=SAMPLES)
+    run_evaluation(data=prepared, dataset="easy_vqa", split="val", variants=[variant], stores=[store], summary=None,
+                   model=model, evaluation=evaluation)
     return read_store(store)
+
+
+def exported_model(path: Path, component: str = "language") -> dict:
+    """The model settings rule export passes."""
+    return rule_settings({"path": str(path)}, component=component)[0]
 
 
 @torch.inference_mode()
@@ -64,7 +59,7 @@ def greedy_scores(adapter, records):
 )
 def test_export_evaluates_as_the_variant_store(family, component, block, tiny_llava, idefics3, prepared, tmp_path):
     source = {"llava": tiny_llava, "idefics3": idefics3}[family]
-    adapter = load_for_export({"path": str(source), "component": component})
+    adapter = load_for_export(exported_model(source, component))
     n = len(adapter.blocks)
     block = n // 2 if block == "middle" else block
     variant = f"drop-{block}"
@@ -97,7 +92,7 @@ def test_export_evaluates_as_the_variant_store(family, component, block, tiny_ll
 
 
 def test_exported_directory_loads_with_plain_transformers(tiny_llava, tmp_path):
-    out = export_variant(load_for_export({"path": str(tiny_llava)}), "drop-1-2", tmp_path / "drop-1-2", card="# card\n")
+    out = export_variant(load_for_export(exported_model(tiny_llava)), "drop-1-2", tmp_path / "drop-1-2", card="# card\n")
     code = (
         "import sys\n"
         "from transformers import AutoModelForImageTextToText, AutoProcessor\n"
@@ -114,7 +109,7 @@ def test_exported_directory_loads_with_plain_transformers(tiny_llava, tmp_path):
 
 
 def test_bad_variant_ids_name_the_valid_range(tiny_llava, tmp_path):
-    adapter = load_for_export({"path": str(tiny_llava)})
+    adapter = load_for_export(exported_model(tiny_llava))
     for variant, message in [("drop-7", r"block 7, which does not exist.*blocks are 0\.\.3"),
                              ("drop-x", r"not a variant id.*blocks are 0\.\.3"),
                              ("drop-2-1", r"not canonical.*'drop-1-2'.*blocks are 0\.\.3"),
@@ -127,7 +122,7 @@ def test_bad_variant_ids_name_the_valid_range(tiny_llava, tmp_path):
 
 
 def test_an_export_replaces_the_old_directory_whole_or_not_at_all(tiny_llava, tmp_path, monkeypatch):
-    adapter = load_for_export({"path": str(tiny_llava)})
+    adapter = load_for_export(exported_model(tiny_llava))
     out = tmp_path / "drop-1"
     out.mkdir()
     (out / "stale.txt").write_text("from an earlier export")
@@ -203,7 +198,7 @@ def test_deletion_saves_and_reloads_as_skipping_for_models_without_a_tiny_proces
 def test_llava_vision_export_keeps_the_selected_hidden_state(tiny_llava, tmp_path):
     """With vision_feature_layer -2 the last vision block's output is never used: deleting it leaves the
     image features unchanged, and the exported config points at the same state (-1 of one fewer)."""
-    adapter = load_for_export({"path": str(tiny_llava), "component": "vision"})
+    adapter = load_for_export(exported_model(tiny_llava, "vision"))
     adapter.model.config.vision_feature_layer = -2
     n = len(adapter.blocks)
     records = list(load_split_records(3))

@@ -62,3 +62,17 @@ def planned_jobs(dry_run_output: str) -> list[tuple[str, dict[str, str]]]:
         pairs = dict(p.split("=", 1) for p in wildcards.group(1).split(", ")) if wildcards else {}
         jobs.append((match.group(1), pairs))
     return jobs
+
+
+def rule_settings(model: dict[str, Any], *, component: str = "language", **evaluation: Any) -> tuple[dict, dict]:
+    """The model and evaluation settings an evaluation rule passes for easy-VQA val, from the library."""
+    from vlmprune.settings import evaluation_settings, load_config, model_settings
+
+    config = load_config({
+        "model": {"device": "cpu", "dtype": "float32", **model},
+        "datasets": {"easy_vqa": {"splits": ["val"]}},
+        "evaluation": {"analysis_split": "val", **evaluation},
+        "ablation": {"component": component},
+        "beam": {"validate_on": None},
+    })
+    return model_settings(config), evaluation_settings(config, "easy_vqa")

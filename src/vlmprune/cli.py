@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -18,3 +20,15 @@ def run_main(main: Callable[[], None]) -> None:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
+
+
+def evaluation_parser(description: str | None, *, data_help: str, split: bool = True) -> argparse.ArgumentParser:
+    """A parser with the arguments every evaluating script takes; ``--model`` and ``--evaluation`` are parsed JSON."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data", required=True, help=data_help)
+    parser.add_argument("--dataset", required=True)
+    if split:
+        parser.add_argument("--split", required=True)
+    parser.add_argument("--model", required=True, type=json.loads, help="the model settings the rule passes, as JSON")
+    parser.add_argument("--evaluation", required=True, type=json.loads, help="this dataset's evaluation settings, as JSON")
+    return parser

@@ -4,14 +4,13 @@ Run under ``torchrun --standalone --nproc-per-node=N``. The stores go to ``--eva
 complete store with the fingerprint this job would write is reused instead of evaluated.
 """
 
-import argparse
 import json
 import logging
 from pathlib import Path
 
 from vlmprune.analysis.beam_evaluate import evaluate_missing
 from vlmprune.analysis.beam_files import plan_step, step_record
-from vlmprune.cli import run_main
+from vlmprune.cli import evaluation_parser, run_main
 from vlmprune.engine.distributed import torchrun_world
 from vlmprune.io import read_json, write_json
 
@@ -19,20 +18,15 @@ log = logging.getLogger("beam_step")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", required=True, help="prepared records of the analysis split")
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--split", required=True)
+    parser = evaluation_parser(__doc__, data_help="prepared records of the analysis split")
     parser.add_argument("--previous", required=True, help="step k-1's JSON")
     parser.add_argument("--step1", required=True, help="step 1's JSON (the single-block ranking, for the greedy set)")
     parser.add_argument("--evals-dir", required=True, help="results/evals/{dataset}/{split}, holding full.h5")
     parser.add_argument("--beam-width", type=int, required=True)
-    parser.add_argument("--model", required=True, help="the config's model section, as JSON")
-    parser.add_argument("--evaluation", required=True, help="this dataset's evaluation settings, as JSON")
     parser.add_argument("--importance", required=True, help="the config's importance section (interval settings), as JSON")
     parser.add_argument("--out", required=True, help="results/beam/{dataset}/step{k}.json")
     args = parser.parse_args()
-    evals_dir, model, evaluation = Path(args.evals_dir), json.loads(args.model), json.loads(args.evaluation)
+    evals_dir = Path(args.evals_dir)
     plan = plan_step(read_json(args.previous), read_json(args.step1))
     log.info("step %d: %d distinct sets (the seed would evaluate %d)", plan.step, len(plan.variants), plan.seed_evaluations)
     with torchrun_world() as world:
@@ -42,8 +36,8 @@ def main() -> None:
             split=args.split,
             variants=plan.variants,
             evals_dir=evals_dir,
-            model=model,
-            evaluation=evaluation,
+            model=args.model,
+            evaluation=args.evaluation,
             world=world,
         )
         if world.is_main:

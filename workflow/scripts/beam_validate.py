@@ -4,31 +4,25 @@ Run under ``torchrun --standalone --nproc-per-node=N``. Single blocks are read f
 split's ablation stores; larger sets are evaluated into ``--evals-dir`` or reused.
 """
 
-import argparse
 import json
 from pathlib import Path
 
 from vlmprune.analysis.beam_evaluate import evaluate_missing
 from vlmprune.analysis.beam_files import validation_record, validation_sets
-from vlmprune.cli import run_main
+from vlmprune.cli import evaluation_parser, run_main
 from vlmprune.engine.distributed import torchrun_world
 from vlmprune.engine.variants import variant_id
 from vlmprune.io import read_json, write_json
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", required=True, help="prepared records of the validation split")
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--split", required=True)
+    parser = evaluation_parser(__doc__, data_help="prepared records of the validation split")
     parser.add_argument("--steps", nargs="+", required=True, help="the JSON of steps 1..max")
     parser.add_argument("--evals-dir", required=True, help="results/evals/{dataset}/{split}, holding full.h5 and drop-{i}.h5")
-    parser.add_argument("--model", required=True, help="the config's model section, as JSON")
-    parser.add_argument("--evaluation", required=True, help="this dataset's evaluation settings, as JSON")
     parser.add_argument("--importance", required=True, help="the config's importance section (interval settings), as JSON")
     parser.add_argument("--out", required=True, help="results/beam/{dataset}/validate_{split}.json")
     args = parser.parse_args()
-    evals_dir, model, evaluation = Path(args.evals_dir), json.loads(args.model), json.loads(args.evaluation)
+    evals_dir = Path(args.evals_dir)
     steps = [read_json(p) for p in args.steps]
     larger = [variant_id(b) for b in validation_sets(steps) if len(b) > 1]
     with torchrun_world() as world:
@@ -38,8 +32,8 @@ def main() -> None:
             split=args.split,
             variants=larger,
             evals_dir=evals_dir,
-            model=model,
-            evaluation=evaluation,
+            model=args.model,
+            evaluation=args.evaluation,
             world=world,
         )
         if world.is_main:

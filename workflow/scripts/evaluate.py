@@ -3,25 +3,18 @@
 Run under ``torchrun --standalone --nproc-per-node=N``; samples are sharded across ranks.
 """
 
-import argparse
-import json
 from pathlib import Path
 
-from vlmprune.cli import run_main
+from vlmprune.cli import evaluation_parser, run_main
 from vlmprune.engine.distributed import torchrun_world
 from vlmprune.engine.run import run_evaluation
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", required=True, help="prepared records (data/prepared/{dataset}/{split})")
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--split", required=True)
+    parser = evaluation_parser(__doc__, data_help="prepared records (data/prepared/{dataset}/{split})")
     parser.add_argument("--variants", nargs="+", required=True, help="variant ids: full, drop-3, drop-3-7 …")
     parser.add_argument("--stores", nargs="+", required=True, help="one HDF5 store per variant")
     parser.add_argument("--summary", default=None, help="JSON summary of the first variant (baseline)")
-    parser.add_argument("--model", required=True, help="the config's model section, as JSON")
-    parser.add_argument("--evaluation", required=True, help="this dataset's evaluation settings, as JSON")
     args = parser.parse_args()
     with torchrun_world() as world:
         run_evaluation(
@@ -31,8 +24,8 @@ def main() -> None:
             variants=args.variants,
             stores=[Path(s) for s in args.stores],
             summary=Path(args.summary) if args.summary else None,
-            model=json.loads(args.model),
-            evaluation=json.loads(args.evaluation),
+            model=args.model,
+            evaluation=args.evaluation,
             world=world,
         )
 

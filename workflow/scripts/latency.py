@@ -4,12 +4,11 @@ Each variant is timed on the model with its blocks physically deleted (what rule
 on the configured device, on prompts from the dataset's analysis split.
 """
 
-import argparse
 import json
 from pathlib import Path
 
 from vlmprune.analysis.tradeoff import tradeoff_variants
-from vlmprune.cli import run_main
+from vlmprune.cli import evaluation_parser, run_main
 from vlmprune.data.prepare import load_prepared, select_samples
 from vlmprune.engine.distributed import World
 from vlmprune.engine.run import load_model
@@ -19,16 +18,12 @@ from vlmprune.io import read_json, write_json
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", required=True, help="prepared records of the analysis split")
-    parser.add_argument("--dataset", required=True)
+    parser = evaluation_parser(__doc__, data_help="prepared records of the analysis split", split=False)
     parser.add_argument("--beam", required=True, help="results/beam/{dataset}.json: the sets to time")
-    parser.add_argument("--model", required=True, help="the config's model section, as JSON")
-    parser.add_argument("--evaluation", required=True, help="this dataset's evaluation settings, as JSON")
     parser.add_argument("--latency", required=True, help="the config's latency section, as JSON")
     parser.add_argument("--out", required=True, help="results/latency/{dataset}.json")
     args = parser.parse_args()
-    model, evaluation, latency = json.loads(args.model), json.loads(args.evaluation), json.loads(args.latency)
+    model, evaluation, latency = args.model, args.evaluation, json.loads(args.latency)
     batch = latency["batch_size"] or evaluation["batch_size"]
     if batch == "auto":
         raise VlmpruneError("evaluation.batch_size is auto: set latency.batch_size to the batch size to time besides 1")

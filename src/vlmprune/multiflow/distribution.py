@@ -109,12 +109,51 @@ def compute_distribution(
     config: MultiflowConfig | None = None,
     chunk_bytes: int = 64 * 2**20,
 ) -> Distribution:
-    """Per-layer sparsity budgets for one target, streaming the checkpoint in ``model_path``."""
+    """Per-layer sparsity budgets for one target, streaming the checkpoint in ``model_path``.
+
+    Per modality, the k-th smallest |W| is found exactly from histograms of the magnitudes'
+    bit patterns: one pass over the high 16 bits, and for 32-bit weights a second pass over the
+    low 16 bits of the bucket that holds the k-th value; ties at the threshold are split
+    deterministically.
+    """
     if not 0.0 <= target <= 1.0:
         raise ValueError(f"target sparsity must lie in [0, 1], not {target}")
     config = config or MultiflowConfig()
-    files = weight_files(model_path)
-    infos = list_tensors(files)
+    architecture, rules, groups = _modality_groups(model_path, config)
+    key_dtype = {m: _key_dtype(group) for m, group in groups.items()}
+    modality_of = {i.name: m for m, g in groups.items() for i in g}
+    prunable = [i for g in groups.values() for i in g]
+    high = _high_histograms(prunable, key_dtype, modality_of, chunk_bytes)
+    ks = {m: int(round(target * sum(i.numel for i in group))) for m, group in groups.items()}
+    result = {m: Modality(m) for m in groups}
+    below: dict[str, int] = {}
+    ties: dict[str, int] = {}
+    second_pass: dict[str, int] = {}  # wide modality -> high bucket to resolve
+    for m, group in groups.items():
+        if ks[m] == 0:
+            below.update({i.name: 0 for i in group})
+            ties.update({i.name: 0 for i in group})
+            continue
+        bucket, _ = select.locate(sum(high[i.name] for i in group), ks[m])
+        for i in group:
+            below[i.name] = int(high[i.name][:bucket].sum())
+            ties[i.name] = int(high[i.name][bucket])
+        if key_dtype[m] is None:
+            second_pass[m] = bucket
+        else:
+            result[m].threshold = select.key_to_float(bucket, key_dtype[m])
+    if second_pass:
+        _resolve_low_bits(groups, prunable, modality_of, second_pass, ks, below, ties, result, chunk_bytes)
+    for m, group in groups.items():
+        taken = select.split_ties({i.name: ties[i.name] for i in group}, ks[m] - sum(below[i.name] for i in group))
+        for info in sorted(group, key=lambda i: (rules.rank(i.name, m), _natural_key(i.name))):
+            result[m].layers.append(Layer(info.name.removesuffix(".weight"), m, info.numel, below[info.name] + taken[info.name]))
+    return Distribution(target, architecture, result)
+
+
+def _modality_groups(model_path: str | os.PathLike, config: MultiflowConfig) -> tuple[str, ModalityRules, dict[str, list[TensorInfo]]]:
+    """The checkpoint's architecture, its modality rules and its prunable tensors per modality (empty ones warned of)."""
+    infos = list_tensors(weight_files(model_path))
     model_dir = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
     architecture = config.architecture
     if architecture == "auto":
@@ -136,17 +175,20 @@ def compute_distribution(
             log.warning("!!! modality %s is EMPTY: no prunable tensor of %s matches its patterns, so the report has "
                         "no %s rows; check multiflow.patterns%s", m.upper(), model_path, m.upper(),
                         " and multiflow.vision_tower_path" if m == "vision" and architecture == "llava-original" else "")
-    log.info("architecture %s; %s", architecture,
-             ", ".join(f"{m}: {len(g)} tensors" for m, g in groups.items()))
+    log.info("architecture %s; %s", architecture, ", ".join(f"{m}: {len(g)} tensors" for m, g in groups.items()))
+    return architecture, rules, groups
 
-    # A modality is read with 16-bit keys when all its tensors share one 16-bit dtype.
-    key_dtype = {}
-    for m, group in groups.items():
-        dtypes = {i.dtype for i in group}
-        key_dtype[m] = dtypes.pop() if len(dtypes) == 1 and not dtypes & {"F32"} else None
-    modality_of = {i.name: m for m, g in groups.items() for i in g}
-    prunable = [i for g in groups.values() for i in g]
 
+def _key_dtype(group: list[TensorInfo]) -> str | None:
+    """The 16-bit dtype a modality's magnitudes are keyed by when all its tensors share one; None: 32-bit keys."""
+    dtypes = {i.dtype for i in group}
+    return dtypes.pop() if len(dtypes) == 1 and not dtypes & {"F32"} else None
+
+
+def _high_histograms(
+    prunable: list[TensorInfo], key_dtype: dict[str, str | None], modality_of: dict[str, str], chunk_bytes: int
+) -> dict[str, np.ndarray]:
+    """Per tensor, the histogram of the high 16 bits of its magnitudes' keys."""
     high: dict[str, np.ndarray] = {}
     for info, chunks in iter_tensor_chunks(prunable, chunk_bytes):
         wide = key_dtype[modality_of[info.name]] is None
@@ -154,51 +196,27 @@ def compute_distribution(
         for bits in chunks:
             hist += select.high_histogram(bits, info.dtype, wide)
         high[info.name] = hist
+    return high
 
-    result: dict[str, Modality] = {}
-    second_pass: dict[str, int] = {}  # wide modality -> high bucket to resolve
-    below: dict[str, int] = {}
-    ties: dict[str, int] = {}
-    ks: dict[str, int] = {}
-    for m, group in groups.items():
-        total = sum(i.numel for i in group)
-        ks[m] = k = int(round(target * total))
-        result[m] = Modality(m)
-        if k == 0:
-            below.update({i.name: 0 for i in group})
-            ties.update({i.name: 0 for i in group})
-            continue
-        bucket, _ = select.locate(sum(high[i.name] for i in group), k)
-        for i in group:
-            below[i.name] = int(high[i.name][:bucket].sum())
-            ties[i.name] = int(high[i.name][bucket])
-        if key_dtype[m] is None:
-            second_pass[m] = bucket
-        else:
-            result[m].threshold = select.key_to_float(bucket, key_dtype[m])
 
-    if second_pass:
-        wanted = [i for i in prunable if modality_of[i.name] in second_pass and ties[i.name] > 0]
-        low: dict[str, np.ndarray] = {}
-        for info, chunks in iter_tensor_chunks(wanted, chunk_bytes):
-            bucket = second_pass[modality_of[info.name]]
-            hist = np.zeros(select.BINS, dtype=np.int64)
-            for bits in chunks:
-                hist += select.low_histogram(bits, info.dtype, bucket)
-            low[info.name] = hist
-        for m, high_bucket in second_pass.items():
-            names = [i.name for i in wanted if modality_of[i.name] == m]
-            still = ks[m] - sum(below[i.name] for i in groups[m])
-            low_bucket, _ = select.locate(sum(low[n] for n in names), still)
-            for n in names:
-                below[n] += int(low[n][:low_bucket].sum())
-                ties[n] = int(low[n][low_bucket])
-            result[m].threshold = select.key_to_float((high_bucket << 16) | low_bucket, None)
-
-    for m, group in groups.items():
-        needed = ks[m] - sum(below[i.name] for i in group)
-        taken = select.split_ties({i.name: ties[i.name] for i in group}, needed)
-        for info in sorted(group, key=lambda i: (rules.rank(i.name, m), _natural_key(i.name))):
-            result[m].layers.append(Layer(info.name.removesuffix(".weight"), m, info.numel,
-                                          below[info.name] + taken[info.name]))
-    return Distribution(target, architecture, result)
+def _resolve_low_bits(
+    groups: dict[str, list[TensorInfo]], prunable: list[TensorInfo], modality_of: dict[str, str], second_pass: dict[str, int],
+    ks: dict[str, int], below: dict[str, int], ties: dict[str, int], result: dict[str, Modality], chunk_bytes: int,
+) -> None:
+    """The second pass for 32-bit modalities: the low 16 bits inside the high bucket that holds the k-th value."""
+    wanted = [i for i in prunable if modality_of[i.name] in second_pass and ties[i.name] > 0]
+    low: dict[str, np.ndarray] = {}
+    for info, chunks in iter_tensor_chunks(wanted, chunk_bytes):
+        bucket = second_pass[modality_of[info.name]]
+        hist = np.zeros(select.BINS, dtype=np.int64)
+        for bits in chunks:
+            hist += select.low_histogram(bits, info.dtype, bucket)
+        low[info.name] = hist
+    for m, high_bucket in second_pass.items():
+        names = [i.name for i in wanted if modality_of[i.name] == m]
+        still = ks[m] - sum(below[i.name] for i in groups[m])
+        low_bucket, _ = select.locate(sum(low[n] for n in names), still)
+        for n in names:
+            below[n] += int(low[n][:low_bucket].sum())
+            ties[n] = int(low[n][low_bucket])
+        result[m].threshold = select.key_to_float((high_bucket << 16) | low_bucket, None)
