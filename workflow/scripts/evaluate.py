@@ -22,6 +22,7 @@ def main() -> None:
     parser.add_argument("--summary", default=None, help="JSON summary of the first variant (baseline)")
     parser.add_argument("--model", required=True, help="the config's model section, as JSON")
     parser.add_argument("--evaluation", required=True, help="this dataset's evaluation settings, as JSON")
+    parser.add_argument("--masks", default=None, help="bit-packed masks of a width variant (multiflow-0.5 …)")
     args = parser.parse_args()
     with torchrun_world() as world:
         run_evaluation(
@@ -34,6 +35,7 @@ def main() -> None:
             model=json.loads(args.model),
             evaluation=json.loads(args.evaluation),
             world=world,
+            masks=Path(args.masks) if args.masks else None,
         )
 
 

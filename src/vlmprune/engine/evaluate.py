@@ -89,14 +89,18 @@ def evaluate_variants(
     identity: Mapping[str, Any],
     world: World = World(),
     predict: Predict | None = None,
+    names: Sequence[str] | None = None,
 ) -> dict[str, EvalStore]:
     """Evaluate ``variants`` on ``records`` (a ``datasets.Dataset`` or a list of record dicts).
 
     ``identity`` names the inputs (model, data, selection) for the resume fingerprint;
-    ``attrs`` are written on every store. Returns the finished stores on the main rank.
+    ``attrs`` are written on every store. ``names`` are the variant ids (default: from the
+    removed blocks; a width variant such as ``multiflow-0.5`` removes none, its model arrives
+    masked). Returns the finished stores on the main rank.
     """
     if len(variants) != len(stores):
         raise ValueError(f"{len(variants)} variants but {len(stores)} store paths")
+    name_of = dict(zip(variants, names if names is not None else [variant_id(v) for v in variants]))
     started = time.perf_counter()
     sample_ids = list(records["sample_id"]) if hasattr(records, "column_names") else [r["sample_id"] for r in records]
     references = reference_columns(records)
@@ -112,8 +116,8 @@ def evaluate_variants(
     if world.is_main:
         selection = hashlib.sha256("\n".join(sample_ids).encode()).hexdigest()
         for removed, path in zip(variants, stores):
-            key = fingerprint(**identity, selection=selection, variant=variant_id(removed), metric=metric, max_new_tokens=max_new_tokens)
-            writers[removed] = StoreWriter(path, key, {**attrs, "blocks_removed": list(removed), "variant": variant_id(removed)})
+            key = fingerprint(**identity, selection=selection, variant=name_of[removed], metric=metric, max_new_tokens=max_new_tokens)
+            writers[removed] = StoreWriter(path, key, {**attrs, "blocks_removed": list(removed), "variant": name_of[removed]})
     done = world.broadcast({v: w.done for v, w in writers.items()})
     start = min(done.values(), default=n)
     if start:
@@ -146,5 +150,5 @@ def evaluate_variants(
     finished = {}
     for removed, writer in writers.items():
         scores = corpus_scores(metric, writer.predictions(), references)
-        finished[variant_id(removed)] = writer.finish({"seconds": seconds, "batch_events": json.dumps(sizer.events)}, scores)
+        finished[name_of[removed]] = writer.finish({"seconds": seconds, "batch_events": json.dumps(sizer.events)}, scores)
     return finished

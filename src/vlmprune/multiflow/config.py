@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 DEFAULT_TARGETS = (0.3, 0.5, 0.7)
+STEP23_KEYS = ("targets", "methods", "evaluate_targets", "calibration")
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ class MultiflowConfig:
     @classmethod
     def from_mapping(cls, section: Mapping | None) -> "MultiflowConfig":
         section = dict(section or {})
-        section.pop("targets", None)
+        for key in STEP23_KEYS:  # steps 2-3 and evaluation: not step 1's business
+            section.pop(key, None)
         unknown = set(section) - {"architecture", "patterns", "exclude"}
         if unknown:
             raise ValueError(f"unknown keys in the multiflow config section: {sorted(unknown)}")

@@ -104,6 +104,28 @@ def _assign(infos: list[TensorInfo], rules: ModalityRules) -> dict[str, list[Ten
     return groups
 
 
+def resolve_rules(model_path: str | os.PathLike, infos: list[TensorInfo], config: MultiflowConfig) -> ModalityRules:
+    """The modality rules for a checkpoint: the configured architecture, or the one its tensor names tell."""
+    model_dir = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
+    architecture = config.architecture
+    if architecture == "auto":
+        try:
+            architecture = detect_architecture((i.name for i in infos), model_dir)
+        except ValueError:
+            if set(config.patterns) != set(MODALITIES):
+                raise
+            architecture = "custom"  # every modality's patterns given; exclusions from config only
+    return ModalityRules.build(architecture, config.patterns, config.exclude)
+
+
+def prunable_layers(model_path: str | os.PathLike, config: MultiflowConfig | None = None) -> dict[str, str]:
+    """Layer name (tensor name without ``.weight``) -> modality, for every prunable weight of the checkpoint."""
+    config = config or MultiflowConfig()
+    infos = list_tensors(weight_files(model_path))
+    groups = _assign(infos, resolve_rules(model_path, infos, config))
+    return {i.name.removesuffix(".weight"): m for m, group in groups.items() for i in group}
+
+
 def compute_distribution(
     model_path: str | os.PathLike,
     target: float,
@@ -114,18 +136,9 @@ def compute_distribution(
     if not 0.0 <= target <= 1.0:
         raise ValueError(f"target sparsity must lie in [0, 1], not {target}")
     config = config or MultiflowConfig()
-    files = weight_files(model_path)
-    infos = list_tensors(files)
-    model_dir = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
-    architecture = config.architecture
-    if architecture == "auto":
-        try:
-            architecture = detect_architecture((i.name for i in infos), model_dir)
-        except ValueError:
-            if set(config.patterns) != set(MODALITIES):
-                raise
-            architecture = "custom"  # every modality's patterns given; exclusions from config only
-    rules = ModalityRules.build(architecture, config.patterns, config.exclude)
+    infos = list_tensors(weight_files(model_path))
+    rules = resolve_rules(model_path, infos, config)
+    architecture = rules.architecture
     groups = _assign(infos, rules)
     if not any(groups.values()):
         raise ValueError(f"no prunable weights found in {model_path} for architecture {architecture!r}; "
