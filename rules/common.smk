@@ -104,7 +104,7 @@ def all_targets():
         f"results/importance/{d}/{s}.json" for d in DATASETS for s in config["datasets"][d]["splits"]
     ]
     multiflow = [f"results/multiflow/sparsity_distribution_{s}.json" for s in config["multiflow"]["targets"]]
-    return importance + multiflow + compare_targets() + beam_targets()
+    return importance + multiflow + compare_targets() + beam_targets() + sparsity_targets()
 
 
 def compared_datasets():
@@ -158,3 +158,72 @@ def beam_validation(wildcards):
 
 def beam_targets():
     return [f"results/beam/{d}.json" for d in DATASETS]
+
+
+def calibration_source():
+    """Dataset and split of the MULTIFLOW calibration records; one that is not configured stops here."""
+    calibration = config["multiflow"]["calibration"]
+    dataset = calibration["dataset"] or DATASETS[0]
+    if dataset not in config["datasets"]:
+        raise ValueError(
+            f"multiflow.calibration.dataset {dataset!r} is not a configured dataset; use one of {DATASETS} "
+            "(or null for the first)"
+        )
+    split = calibration["split"] or ANALYSIS_SPLIT
+    if split not in config["datasets"][dataset]["splits"]:
+        raise ValueError(
+            f"multiflow.calibration.split {split!r} is not among datasets.{dataset}.splits "
+            f"{config['datasets'][dataset]['splits']}; add it there or choose another"
+        )
+    return dataset, split
+
+
+def get_calibration_data(wildcards):
+    return prepared(*calibration_source())
+
+
+def pruning_targets():
+    """The sparsities the pruning methods are evaluated at: multiflow.evaluate_targets, else multiflow.targets."""
+    targets = config["multiflow"]["evaluate_targets"] or config["multiflow"]["targets"]
+    outside = [s for s in targets if not 0 < s < 1]
+    if outside:
+        raise ValueError(
+            f"multiflow targets {outside} cannot be evaluated: pruning needs a sparsity strictly between 0 and 1; "
+            "set multiflow.evaluate_targets to the ones that are"
+        )
+    return [float(s) for s in targets]
+
+
+def pruning_variants():
+    """Width variant ids, ``multiflow-0.5``, in method then target order."""
+    return [f"{m}-{s!r}" for m in config["multiflow"]["methods"] for s in pruning_targets()]
+
+
+def pruned_datasets():
+    datasets = config["multiflow"]["evaluate_datasets"] or DATASETS
+    unknown = [d for d in datasets if d not in config["datasets"]]
+    if unknown:
+        raise ValueError(f"multiflow.evaluate_datasets {unknown} are not configured datasets; use some of {DATASETS}")
+    return datasets
+
+
+def get_mask_budgets(wildcards):
+    """Step 1's budgets, for the methods that prune each layer to its budget (wanda does not)."""
+    if wildcards.method == "wanda":
+        return []
+    return f"results/multiflow/sparsity_distribution_{wildcards.sparsity}.json"
+
+
+def get_sparsity_stores(wildcards):
+    return [eval_store(v, wildcards.dataset, ANALYSIS_SPLIT) for v in pruning_variants()]
+
+
+def get_sparsity_summaries(wildcards):
+    return [f"results/multiflow/masks_{v.replace('-', '_', 1)}.json" for v in pruning_variants()]
+
+
+def sparsity_targets():
+    if not config["multiflow"]["methods"]:
+        return []
+    calibration_source()  # a calibration set that is not configured stops the run before any job starts
+    return [f"results/sparsity/{d}.json" for d in pruned_datasets()]

@@ -213,3 +213,48 @@ def test_pruned_store_equals_the_exported_checkpoint_sample_by_sample(tiny_llava
     assert read_store(tmp_path / "full.h5").predictions != pruned.predictions  # the masks changed something
     with pytest.raises(ValueError, match="one per job"):
         run_evaluation(variants=["multiflow-0.5"], stores=[tmp_path / "x.h5"], model=model, **common)
+
+
+def small_config(model, **multiflow):
+    return {
+        "model": {"path": str(model), "device": "cpu"},
+        "datasets": {"easy_vqa": {"splits": ["val"]}},
+        "evaluation": {"num_samples": 8, "batch_size": 4, "chunk_size": 4, "analysis_split": "val"},
+        "multiflow": {"targets": [0.5], "methods": ["multiflow"], "calibration": {"nsamples": 8}, **multiflow},
+    }
+
+
+@pytest.mark.e2e
+def test_bad_pruning_config_stops_the_workflow_before_any_job(tiny_llava, tmp_path):
+    from workflow_helpers import snakemake, write_config
+
+    cases = {
+        "not_configured": ({"calibration": {"dataset": "vqa_v2"}}, "multiflow.calibration.dataset 'vqa_v2' is not a configured dataset"),
+        "target": ({"evaluate_targets": [1.0]}, "evaluate_targets"),
+    }
+    for name, (multiflow, message) in cases.items():
+        workdir = tmp_path / name
+        write_config(workdir, small_config(tiny_llava, **multiflow))
+        result = snakemake(workdir, "-n", "--cores", "1", check=False)
+        assert result.returncode != 0
+        assert message in result.stdout + result.stderr
+        assert not (workdir / "results").exists()
+
+
+@pytest.mark.slow  # seven small jobs: two to four minutes on this shared machine
+@pytest.mark.e2e
+def test_workflow_evaluates_pruned_variants_and_plots_accuracy_against_sparsity(tiny_llava, tmp_path):
+    from workflow_helpers import snakemake, write_config
+
+    write_config(tmp_path, small_config(tiny_llava))
+    snakemake(tmp_path, "--cores", "1", "results/sparsity/easy_vqa.json")
+    store = read_store(tmp_path / "results/evals/easy_vqa/val/multiflow-0.5.h5")
+    assert store.attrs["variant"] == "multiflow-0.5" and len(store.sample_ids) == 8
+    curves = json.loads((tmp_path / "results/sparsity/easy_vqa.json").read_text())
+    (point,) = curves["methods"]["multiflow"]
+    assert point["accuracy"] == store.accuracy and point["target_sparsity"] == 0.5
+    assert curves["baseline_accuracy"] == read_store(tmp_path / "results/evals/easy_vqa/val/full.h5").accuracy
+    summary = json.loads((tmp_path / "results/multiflow/masks_multiflow_0.5.json").read_text())
+    budgets = json.loads((tmp_path / "results/multiflow/sparsity_distribution_0.5.json").read_text())
+    assert summary["modalities"]["fusion"]["pruned"] == budgets["modality_stats"]["fusion"]["pruned_params"]
+    assert (tmp_path / "results/sparsity/easy_vqa.png").stat().st_size > 0

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 DEFAULT_TARGETS = (0.3, 0.5, 0.7)
-STEP23_KEYS = ("targets", "methods", "evaluate_targets", "calibration")
+STEP23_KEYS = ("targets", "methods", "evaluate_targets", "evaluate_datasets", "calibration")
 
 
 @dataclass(frozen=True)
