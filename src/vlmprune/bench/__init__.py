@@ -10,4 +10,5 @@ SUBCOMMANDS: dict[str, str] = {
     "dag": "vlmprune.bench.dag",
     "engine": "vlmprune.bench.engine",
     "multiflow": "vlmprune.bench.multiflow",
+    "multiflow-prune": "vlmprune.bench.multiflow_prune",
 }

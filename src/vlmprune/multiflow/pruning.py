@@ -45,8 +45,10 @@ def read_budgets(path: str | os.PathLike, numels: Mapping[str, int]) -> dict[str
     The file holds each layer's sparsity ``pruned / numel``; ``round(sparsity * numel)`` gives
     the count back exactly (both are far below 2**53).
     """
-    data = read_json(path)
-    distribution = data["layer_distribution"]
+    distribution = read_json(path).get("layer_distribution") if Path(path).is_file() else None
+    if not isinstance(distribution, dict):
+        raise ValueError(f"{path} is not a step-1 sparsity distribution (no layer_distribution); "
+                         "rerun rule multiflow_step1 or python -m vlmprune.multiflow")
     missing = sorted(set(numels) - set(distribution))
     if missing:
         raise ValueError(f"{path} has no budget for {len(missing)} prunable layers ({', '.join(missing[:3])} …); "
