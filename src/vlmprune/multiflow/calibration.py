@@ -16,6 +16,7 @@ lengths (the vision tower's patches, the projector's image features) count every
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -115,11 +116,13 @@ def collect_statistics(
     ``adapter.encode``), with hooks on ``layers`` (name -> modality)."""
     collector = StatsCollector(adapter.model, layers)
     model = adapter.model
+    # the output head is never pruned: its logits are needed for one position only, not the whole batch
+    extra = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
     with collector.hooked(), torch.inference_mode():
         for start in tqdm(range(0, len(records), batch_size), desc="calibration batches", mininterval=5):
             inputs = adapter.encode([records[i] for i in range(start, min(len(records), start + batch_size))])
             collector.token_mask = inputs["attention_mask"].bool() if "attention_mask" in inputs else None
-            model(**inputs, use_cache=False)
+            model(**inputs, use_cache=False, **extra)
     collector.token_mask = None
     missing = [n for n, s in collector.stats.items() if s.sequences == 0]
     if missing:
