@@ -89,7 +89,7 @@ def get_all_targets():
         f"results/importance/{d}/{s}.json" for d in DATASETS for s in config["datasets"][d]["splits"]
     ]
     multiflow = [f"results/multiflow/sparsity_distribution_{s}.json" for s in config["multiflow"]["targets"]]
-    return importance + multiflow + get_compare_targets() + get_beam_targets() + get_tradeoff_targets()
+    return importance + multiflow + get_compare_targets() + get_beam_targets() + get_tradeoff_targets() + get_sparsity_targets()
 
 
 def compared_datasets():
@@ -154,3 +154,36 @@ def get_export_inputs(wildcards):
         "stores": [eval_store(wildcards.variant, d, ANALYSIS_SPLIT) for d in DATASETS],
         "latency": [f"results/latency/{d}.json" for d in DATASETS],
     }
+
+
+def get_calibration_data(wildcards):
+    """The prepared records MULTIFLOW calibrates on (multiflow.calibration, checked by load_config)."""
+    calibration = config["multiflow"]["calibration"]
+    return prepared(calibration["dataset"], calibration["split"])
+
+
+def pruning_variants():
+    """Width variant ids, ``multiflow-0.5``, in method then target order."""
+    targets = config["multiflow"]["evaluate_targets"] or config["multiflow"]["targets"]
+    return [f"{m}-{float(s)!r}" for m in config["multiflow"]["methods"] for s in targets]
+
+
+def get_mask_budgets(wildcards):
+    """Step 1's budgets, for the methods that prune each layer to its budget (wanda does not)."""
+    if wildcards.method == "wanda":
+        return []
+    return f"results/multiflow/sparsity_distribution_{wildcards.sparsity}.json"
+
+
+def get_sparsity_stores(wildcards):
+    return [eval_store(v, wildcards.dataset, ANALYSIS_SPLIT) for v in pruning_variants()]
+
+
+def get_sparsity_summaries(wildcards):
+    return [f"results/multiflow/masks_{v.replace('-', '_', 1)}.json" for v in pruning_variants()]
+
+
+def get_sparsity_targets():
+    if not config["multiflow"]["methods"]:
+        return []
+    return [f"results/sparsity/{d}.json" for d in config["multiflow"]["evaluate_datasets"] or DATASETS]

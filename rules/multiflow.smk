@@ -17,10 +17,150 @@ rule multiflow_step1:
     wildcard_constraints:
         sparsity=r"[0-9]*\.?[0-9]+",
     params:
-        # the section without its list of targets, so adding a target reruns nothing that exists
-        multiflow={k: v for k, v in config["multiflow"].items() if k != "targets"},
+        # only step 1's keys, so adding a target, a method or a calibration setting reruns nothing that exists
+        multiflow={k: config["multiflow"][k] for k in ("architecture", "patterns", "exclude")},
         target=lambda wildcards: float(wildcards.sparsity),
     resources:
         mem_mb=4000,
     script:
         "../workflow/scripts/multiflow_step1.py"
+
+
+# MULTIFLOW steps 2-3: one calibration pass (statistics shared by every method and target), then
+# masks per method and target, evaluated like every other variant (store {method}-{s}.h5).
+
+
+rule multiflow_calibrate:
+    input:
+        script=f"{SCRIPTS}/multiflow_calibrate.py",
+        data=get_calibration_data,
+        model=get_model(),
+    output:
+        "results/multiflow/calibration.safetensors",
+    conda:
+        "../envs/vlmprune.yaml"
+    log:
+        "logs/multiflow/calibration.log",
+    benchmark:
+        "benchmarks/multiflow/calibration.tsv"
+    params:
+        model=MODEL_SETTINGS,
+        calibration=json.dumps({k: v for k, v in config["multiflow"]["calibration"].items() if k not in ("dataset", "split")}),
+        multiflow=json.dumps({k: config["multiflow"][k] for k in ("architecture", "patterns", "exclude")}),
+    threads: EVALUATION_THREADS
+    resources:
+        **GPU_RESOURCES,
+    shell:
+        "python {input.script} --data {input.data} --model {params.model:q} --calibration {params.calibration:q} "
+        "--multiflow {params.multiflow:q} --out {output} > {log} 2>&1"
+
+
+rule multiflow_masks:
+    input:
+        script=f"{SCRIPTS}/multiflow_masks.py",
+        stats="results/multiflow/calibration.safetensors",
+        budgets=get_mask_budgets,
+        model=get_model(),
+    output:
+        masks="results/multiflow/masks_{method}_{sparsity}.safetensors",
+        summary="results/multiflow/masks_{method}_{sparsity}.json",
+    conda:
+        "../envs/vlmprune.yaml"
+    log:
+        "logs/multiflow/masks_{method}_{sparsity}.log",
+    benchmark:
+        "benchmarks/multiflow/masks_{method}_{sparsity}.tsv"
+    wildcard_constraints:
+        method="multiflow|wanda|magnitude",
+        sparsity=r"0\.[0-9]*[1-9]",
+    params:
+        model=MODEL_SETTINGS,
+    resources:
+        mem_mb=8000,
+    shell:
+        "python {input.script} --model {params.model:q} --stats {input.stats} --budgets={input.budgets:q} "
+        "--method {wildcards.method} --target {wildcards.sparsity} "
+        "--masks {output.masks} --summary {output.summary} > {log} 2>&1"
+
+
+rule evaluate_pruned:
+    input:
+        script=f"{SCRIPTS}/evaluate.py",
+        data=prepared(),
+        model=get_model(),
+        masks="results/multiflow/masks_{method}_{sparsity}.safetensors",
+    output:
+        store=eval_store("{method}-{sparsity}"),
+    conda:
+        "../envs/vlmprune.yaml"
+    log:
+        "logs/evaluate_pruned/{dataset}/{split}/{method}-{sparsity}.log",
+    benchmark:
+        "benchmarks/evaluate_pruned/{dataset}/{split}/{method}-{sparsity}.tsv"
+    wildcard_constraints:
+        method="multiflow|wanda|magnitude",
+        sparsity=r"0\.[0-9]*[1-9]",
+    params:
+        model=MODEL_SETTINGS,
+        evaluation=get_evaluation_settings,
+    threads: EVALUATION_THREADS
+    resources:
+        **GPU_RESOURCES,
+    shell:
+        TORCHRUN + " --data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
+        "--variants {wildcards.method}-{wildcards.sparsity} --stores {output.store} --masks {input.masks} "
+        "--model {params.model:q} --evaluation {params.evaluation:q} > {log} 2>&1"
+
+
+rule sparsity:
+    input:
+        script=f"{SCRIPTS}/sparsity.py",
+        full=eval_store("full", split=ANALYSIS_SPLIT),
+        stores=get_sparsity_stores,
+        summaries=get_sparsity_summaries,
+    output:
+        json="results/sparsity/{dataset}.json",
+        png=report(
+            "results/sparsity/{dataset}.png",
+            caption="../workflow/report/sparsity.rst",
+            category="Pruning (MULTIFLOW)",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}"},
+        ),
+    conda:
+        "../envs/vlmprune.yaml"
+    log:
+        "logs/sparsity/{dataset}.log",
+    benchmark:
+        "benchmarks/sparsity/{dataset}.tsv"
+    params:
+        importance=json.dumps(config["importance"]),
+    shell:
+        "python {input.script} --full {input.full} --stores {input.stores} --summaries {input.summaries} "
+        "--params {params.importance:q} --json {output.json} --png {output.png} > {log} 2>&1"
+
+
+rule export_pruned:
+    input:
+        script=f"{SCRIPTS}/export_pruned.py",
+        masks="results/multiflow/masks_{method}_{sparsity}.safetensors",
+        summary="results/multiflow/masks_{method}_{sparsity}.json",
+        model=get_model(),
+    output:
+        directory("results/pruned/{method}-{sparsity}"),
+    conda:
+        "../envs/vlmprune.yaml"
+    log:
+        "logs/export_pruned/{method}-{sparsity}.log",
+    benchmark:
+        "benchmarks/export_pruned/{method}-{sparsity}.tsv"
+    wildcard_constraints:
+        method="multiflow|wanda|magnitude",
+        sparsity=r"0\.[0-9]*[1-9]",
+    params:
+        model=MODEL_SETTINGS,
+    resources:
+        mem_mb=8000,
+    shell:
+        "python {input.script} --model {params.model:q} --masks {input.masks} --summary {input.summary} "
+        "--out {output} > {log} 2>&1"

@@ -51,12 +51,43 @@ def load_config(config: dict[str, Any], schema: str | Path = SCHEMA) -> dict[str
             raise ConfigError(
                 f"datasets.{name}.splits is {entry['splits']} but evaluation.analysis_split is {analysis_split!r}; add it to the splits"
             )
+    check_multiflow(config)
     validate_on = config["beam"]["validate_on"]
     if validate_on == analysis_split:
         raise ConfigError(
             f"beam.validate_on is {validate_on!r}, the analysis split itself; set it to the other split or null"
         )
     return config
+
+
+def check_multiflow(config: dict[str, Any]) -> None:
+    """Steps 2-3 (when ``multiflow.methods`` asks for them): calibration source and evaluated targets and datasets."""
+    multiflow, datasets = config["multiflow"], config["datasets"]
+    if not multiflow["methods"]:
+        return
+    calibration = multiflow["calibration"]
+    calibration["dataset"] = calibration["dataset"] or next(iter(datasets))
+    calibration["split"] = calibration["split"] or config["evaluation"]["analysis_split"]
+    if calibration["dataset"] not in datasets:
+        raise ConfigError(
+            f"multiflow.calibration.dataset {calibration['dataset']!r} is not a configured dataset; "
+            f"use one of {list(datasets)} (or null for the first)"
+        )
+    splits = datasets[calibration["dataset"]]["splits"]
+    if calibration["split"] not in splits:
+        raise ConfigError(
+            f"multiflow.calibration.split {calibration['split']!r} is not among datasets.{calibration['dataset']}.splits "
+            f"{splits}; add it there or choose another"
+        )
+    outside = [s for s in multiflow["evaluate_targets"] or multiflow["targets"] if not 0 < s < 1]
+    if outside:
+        raise ConfigError(
+            f"multiflow targets {outside} cannot be evaluated: pruning needs a sparsity strictly between 0 and 1; "
+            "set multiflow.evaluate_targets to the ones that are"
+        )
+    unknown = [d for d in multiflow["evaluate_datasets"] or [] if d not in datasets]
+    if unknown:
+        raise ConfigError(f"multiflow.evaluate_datasets {unknown} are not configured datasets; use some of {list(datasets)}")
 
 
 def schema_defaults(section: str, schema: str | Path = SCHEMA) -> dict[str, Any]:

@@ -15,6 +15,7 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", required=True, help="variant ids: full, drop-3, drop-3-7 …")
     parser.add_argument("--stores", nargs="+", required=True, help="one HDF5 store per variant")
     parser.add_argument("--summary", default=None, help="JSON summary of the first variant (baseline)")
+    parser.add_argument("--masks", default=None, help="bit-packed masks of a width variant (multiflow-0.5 …)")
     args = parser.parse_args()
     with torchrun_world() as world:
         run_evaluation(
@@ -27,6 +28,7 @@ def main() -> None:
             model=args.model,
             evaluation=args.evaluation,
             world=world,
+            masks=Path(args.masks) if args.masks else None,
         )
 
 

@@ -11,4 +11,5 @@ SUBCOMMANDS: dict[str, str] = {
     "engine": "vlmprune.bench.engine",
     "export": "vlmprune.bench.export",
     "multiflow": "vlmprune.bench.multiflow",
+    "multiflow-prune": "vlmprune.bench.multiflow_prune",
 }

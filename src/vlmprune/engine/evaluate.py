@@ -73,13 +73,12 @@ def reference_columns(records: Any) -> list[dict[str, Any]]:
 
 
 def open_writers(
-    variants: Sequence[tuple[int, ...]], stores: Sequence[str | Path], sample_ids: Sequence[str], *,
+    name_of: Mapping[tuple[int, ...], str], stores: Sequence[str | Path], sample_ids: Sequence[str], *,
     identity: Mapping[str, Any], metric: str, max_new_tokens: int, attrs: Mapping[str, Any],
 ) -> dict[tuple[int, ...], StoreWriter]:
-    """A writer per variant, each resuming its store when the store's fingerprint matches."""
+    """A writer per variant (removed blocks -> its id), each resuming its store when the store's fingerprint matches."""
     writers = {}
-    for removed, path in zip(variants, stores):
-        name = variant_id(removed)
+    for (removed, name), path in zip(name_of.items(), stores):
         key = store_fingerprint(identity, sample_ids, name, metric, max_new_tokens)
         writers[removed] = StoreWriter(path, key, {**attrs, "blocks_removed": list(removed), "variant": name})
     return writers
@@ -110,6 +109,7 @@ def evaluate_variants(
     world: World = World(),
     predict: Predict | None = None,
     secondary_metric: str | None = None,
+    names: Sequence[str] | None = None,
 ) -> dict[str, EvalStore]:
     """Evaluate ``variants`` on ``records`` (a ``datasets.Dataset`` or a list of record dicts).
 
@@ -117,10 +117,13 @@ def evaluate_variants(
     (:func:`vlmprune.engine.identity.store_fingerprint`); ``attrs`` are written on every
     store. ``secondary_metric`` (the dataset's second number, e.g. exact match beside ANLS) is
     computed on the same predictions and written as the ``secondary_metric`` /
-    ``secondary_accuracy`` attributes. Returns the finished stores on the main rank.
+    ``secondary_accuracy`` attributes. ``names`` are the variant ids (default: from the removed
+    blocks; a width variant such as ``multiflow-0.5`` removes none, its model arrives masked).
+    Returns the finished stores on the main rank.
     """
     if len(variants) != len(stores):
         raise ValueError(f"{len(variants)} variants but {len(stores)} store paths")
+    name_of = dict(zip(variants, names if names is not None else [variant_id(v) for v in variants]))
     started = time.perf_counter()
     sample_ids = list(records["sample_id"]) if hasattr(records, "column_names") else [r["sample_id"] for r in records]
     references = reference_columns(records)
@@ -128,7 +131,8 @@ def evaluate_variants(
     base = initial_batch_size(adapter, batch_size, records[0], max_new_tokens) if n else 1
     sizer = BatchSizer(base, len(adapter.blocks))
     predict = predict or default_predict(adapter, variants, sizer)
-    writers = open_writers(variants, stores, sample_ids, identity=identity, metric=metric, max_new_tokens=max_new_tokens, attrs=attrs) if world.is_main else {}
+    name_of = dict(zip(variants, names if names is not None else [variant_id(v) for v in variants]))
+    writers = open_writers(name_of, stores, sample_ids, identity=identity, metric=metric, max_new_tokens=max_new_tokens, attrs=attrs) if world.is_main else {}
     done = world.broadcast({v: w.done for v, w in writers.items()})
     start = min(done.values(), default=n)
     if start:
@@ -150,7 +154,7 @@ def evaluate_variants(
     if not world.is_main:
         return {}
     extra = {"seconds": time.perf_counter() - started, "batch_events": json.dumps(sizer.events)}
-    return {variant_id(v): finish_store(w, extra, metric, secondary_metric, references) for v, w in writers.items()}
+    return {name_of[v]: finish_store(w, extra, metric, secondary_metric, references) for v, w in writers.items()}
 
 
 def write_chunk(

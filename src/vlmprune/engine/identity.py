@@ -39,3 +39,12 @@ def store_fingerprint(inputs: Mapping[str, Any], sample_ids: Sequence[str], vari
     selection = hashlib.sha256("\n".join(sample_ids).encode()).hexdigest()
     parts = {**inputs, "selection": selection, "variant": variant, "metric": metric, "max_new_tokens": max_new_tokens}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's content: a rewritten but equal mask file still resumes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(2**24), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -12,13 +12,14 @@ from typing import Any
 from vlmprune.data.prepare import load_prepared, select_samples
 from vlmprune.engine.distributed import World
 from vlmprune.engine.evaluate import evaluate_variants
-from vlmprune.engine.identity import evaluation_inputs, store_fingerprint
+from vlmprune.engine.identity import evaluation_inputs, file_digest, store_fingerprint
 from vlmprune.engine.proxies import proxies_path, record_proxies, write_proxies
 from vlmprune.engine.store import EvalStore
-from vlmprune.engine.variants import parse_variant
+from vlmprune.engine.variants import parse_variant, parse_width_variant
 from vlmprune.io import write_json
 from vlmprune.models.base import ModelAdapter
 from vlmprune.models.loading import load_adapter
+from vlmprune.models.masking import apply_masks
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +76,28 @@ def run_evaluation(
     model: Mapping[str, Any],
     evaluation: Mapping[str, Any],
     world: World = World(),
+    masks: Path | None = None,
 ) -> None:
-    """Evaluate ``variants`` into ``stores``; the baseline (``["full"]`` alone) also records the one-pass proxies."""
+    """Evaluate ``variants`` into ``stores``.
+
+    The baseline (``["full"]`` alone) also records the one-pass proxies; a width variant
+    (``multiflow-0.5``, one per job) is evaluated with its ``masks`` applied to the weights in place.
+    """
     removed = [parse_variant(v) for v in variants]
+    width = [v for v in variants if parse_width_variant(v) is not None]
+    if width and (len(variants) != 1 or masks is None):
+        raise ValueError(f"width variants {width} are evaluated one per job, each with its mask file (--masks)")
     records, warnings = selected_records(data, dataset, evaluation)
     for warning in warnings:
         log.warning("%s: %s", dataset, warning)
     adapter = load_model(model, world)
+    identity = evaluation_inputs(model, dataset, split)
+    if width:
+        zeroed = apply_masks(adapter.model, masks)  # in place: no second copy of the weights
+        identity["masks"] = file_digest(masks)
+        log.info("%s: %d weights zeroed by %s", variants[0], zeroed, masks)
     log.info("%s/%s: %d samples, %d variants, %d blocks, world of %d", dataset, split, len(records), len(variants), len(adapter.blocks), world.size)
-    attrs = store_attributes(model, dataset, split, evaluation["metric"], adapter, warnings)
+    attrs = {**store_attributes(model, dataset, split, evaluation["metric"], adapter, warnings), **({"masks": str(masks)} if width else {})}
     baseline = list(variants) == ["full"]
     with record_proxies(adapter.model, adapter.blocks) if baseline else nullcontext() as proxies:
         finished = evaluate_variants(
@@ -92,13 +106,14 @@ def run_evaluation(
             removed,
             stores,
             metric=evaluation["metric"],
-            secondary_metric=evaluation.get("secondary_metric"),
+            secondary_metric=evaluation["secondary_metric"],
             max_new_tokens=evaluation["max_new_tokens"],
             batch_size=evaluation["batch_size"],
             chunk_size=evaluation["chunk_size"],
             attrs=attrs,
-            identity=evaluation_inputs(model, dataset, split),
+            identity=identity,
             world=world,
+            names=list(variants),
         )
     if baseline and summary is not None:
         parts = world.gather(proxies.totals())

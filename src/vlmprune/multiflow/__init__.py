@@ -1,4 +1,9 @@
-"""MULTIFLOW step 1: per-layer sparsity budgets from a per-modality |W| ranking, streamed."""
+"""MULTIFLOW step 1: per-layer sparsity budgets from a per-modality |W| ranking, streamed.
+
+Steps 2-3 live beside it: ``calibration`` (activation statistics), ``scores``, ``selection``
+and ``pruning`` (masks to the budgets), ``prune`` (their command line and workflow entry
+points) and ``export`` (the pruned checkpoint).
+"""
 
 from __future__ import annotations
 

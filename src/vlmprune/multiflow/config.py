@@ -28,6 +28,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+STEP23_KEYS = ("targets", "methods", "evaluate_targets", "evaluate_datasets", "calibration")
+
+
 @dataclass(frozen=True)
 class MultiflowConfig:
     architecture: str = "auto"
@@ -38,7 +41,8 @@ class MultiflowConfig:
     @classmethod
     def from_mapping(cls, section: Mapping | None) -> "MultiflowConfig":
         section = dict(section or {})
-        section.pop("targets", None)
+        for key in STEP23_KEYS:  # steps 2-3 and evaluation: not step 1's business
+            section.pop(key, None)
         unknown = set(section) - {"architecture", "patterns", "exclude", "vision_tower_path"}
         if unknown:
             raise ValueError(f"unknown keys in the multiflow config section: {sorted(unknown)}")

@@ -151,8 +151,9 @@ def compute_distribution(
     return Distribution(target, architecture, result)
 
 
-def _modality_groups(model_path: str | os.PathLike, config: MultiflowConfig) -> tuple[str, ModalityRules, dict[str, list[TensorInfo]]]:
-    """The checkpoint's architecture, its modality rules and its prunable tensors per modality (empty ones warned of)."""
+def checkpoint_rules(model_path: str | os.PathLike, config: MultiflowConfig) -> tuple[ModalityRules, list[TensorInfo]]:
+    """The modality rules of a checkpoint (the configured architecture, or the one its tensor names
+    tell) and its tensors; LLaVA's original layout brings its vision tower's from their own checkpoint."""
     infos = list_tensors(weight_files(model_path))
     model_dir = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
     architecture = config.architecture
@@ -165,7 +166,20 @@ def _modality_groups(model_path: str | os.PathLike, config: MultiflowConfig) -> 
             architecture = "custom"  # every modality's patterns given; exclusions from config only
     if architecture == "llava-original":
         infos = infos + tower_tensors(model_dir, infos, config.vision_tower_path)
-    rules = ModalityRules.build(architecture, config.patterns, config.exclude)
+    return ModalityRules.build(architecture, config.patterns, config.exclude), infos
+
+
+def prunable_layers(model_path: str | os.PathLike, config: MultiflowConfig | None = None) -> dict[str, str]:
+    """Layer name (tensor name without ``.weight``) -> modality, for every prunable weight of the checkpoint."""
+    rules, infos = checkpoint_rules(model_path, config or MultiflowConfig())
+    groups = _assign(infos, rules)
+    return {i.name.removesuffix(".weight"): m for m, group in groups.items() for i in group}
+
+
+def _modality_groups(model_path: str | os.PathLike, config: MultiflowConfig) -> tuple[str, ModalityRules, dict[str, list[TensorInfo]]]:
+    """The checkpoint's architecture, its modality rules and its prunable tensors per modality (empty ones warned of)."""
+    rules, infos = checkpoint_rules(model_path, config)
+    architecture = rules.architecture
     groups = _assign(infos, rules)
     if not any(groups.values()):
         raise ValueError(f"no prunable weights found in {model_path} for architecture {architecture!r}; "

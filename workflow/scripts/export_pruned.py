@@ -1,0 +1,22 @@
+"""Rule export_pruned: results/pruned/{method}-{s}/, save_pretrained with the pruned weights zeroed."""
+
+import argparse
+import json
+from pathlib import Path
+
+from vlmprune.cli import run_main
+from vlmprune.io import read_json
+from vlmprune.multiflow.export import export_pruned
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", required=True, help="the config's model section, as JSON")
+    parser.add_argument("--masks", required=True, type=Path)
+    parser.add_argument("--summary", required=True, type=Path)
+    parser.add_argument("--out", required=True, type=Path)
+    args = parser.parse_args()
+    print(export_pruned(json.loads(args.model), args.masks, args.out, read_json(args.summary)))
+
+
+run_main(main)
