@@ -61,7 +61,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """easy-VQA val written by prepare_dataset, as rule prepare_dataset writes it."""
     from vlmprune.data.prepare import prepare_dataset
 
-    out = tmp_path_factory.mktemp("data") / "easy_vqa-val"
+    out = tmp_path_factory.mktemp("data") / "easy_vqa" / "val"
     prepare_dataset("easy_vqa", "val", out)
     return out
 

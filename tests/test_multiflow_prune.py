@@ -167,6 +167,7 @@ def test_width_variant_ids_parse_and_bad_targets_are_rejected():
 
 def test_cli_rejects_a_target_outside_0_1_and_clamps_nsamples_with_a_warning(tiny_llava, prepared, tmp_path, capsys, caplog):
     from vlmprune.multiflow.prune import main
+    from workflow_helpers import rule_settings
 
     assert main(["--model_path", str(tiny_llava), "--data", str(prepared), "--target_sparsity", "1.0",
                  "--output_dir", str(tmp_path)]) == 1
@@ -196,8 +197,7 @@ def test_pruned_store_equals_the_exported_checkpoint_sample_by_sample(tiny_llava
     summary = json.loads((tmp_path / "masks_multiflow_0.5.json").read_text())
     for name, row in summary["layers"].items():  # budgets from step 1, met exactly
         assert row["pruned"] == round(row["target_sparsity"] * row["params"])
-    evaluation = {"num_samples": 12, "seed": 0, "batch_size": 4, "chunk_size": 8, "metric": "exact_match", "max_new_tokens": 4}
-    model = {"path": str(tiny_llava), "device": "cpu", "dtype": "float32"}
+    model, evaluation = rule_settings({"path": str(tiny_llava)}, num_samples=12, batch_size=4, chunk_size=8)
     common = dict(data=prepared, dataset="easy_vqa", split="val", summary=None, evaluation=evaluation)
     run_evaluation(variants=["multiflow-0.5"], stores=[tmp_path / "pruned.h5"], model=model, masks=masks, **common)
     exported = export_pruned(model, masks, tmp_path / "pruned" / "multiflow-0.5", summary)

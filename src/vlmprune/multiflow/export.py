@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from vlmprune.io import atomic_path
 from vlmprune.models.base import read_model_config
 from vlmprune.models.loading import load_adapter, resolve_model_path
 from vlmprune.models.masking import SHAPES_KEY, apply_masks, read_metadata
+from vlmprune.settings import schema_defaults
 
 
 def export_dtype(model: Mapping[str, Any]) -> str:
@@ -49,21 +50,13 @@ def export_pruned(
     out_dir = Path(out_dir)
     metadata = {k: v for k, v in read_metadata(masks_path).items() if k != SHAPES_KEY}
     variant = out_dir.name or f"{metadata.get('method')}-{metadata.get('target_sparsity')}"
-    adapter = load_adapter(model["path"], adapter=model.get("adapter", "auto"), dtype=export_dtype(model), device="cpu",
-                           trust_remote_code=bool(model.get("trust_remote_code", False)),
-                           allow_pickle=bool(model.get("allow_pickle", False)))
+    model = {**schema_defaults("model"), **model}
+    adapter = load_adapter(model["path"], adapter=model["adapter"], dtype=export_dtype(model), device="cpu",
+                           trust_remote_code=bool(model["trust_remote_code"]), allow_pickle=bool(model["allow_pickle"]))
     apply_masks(adapter.model, masks_path)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with atomic_path(out_dir) as tmp:
         adapter.model.save_pretrained(tmp)
         adapter.processor.save_pretrained(tmp)
         (tmp / "README.md").write_text(model_card(variant, str(model["path"]), summary))
         (tmp / "vlmprune_pruning.json").write_text(json.dumps({"variant": variant, **metadata}, indent=2) + "\n")
-        shutil.rmtree(out_dir, ignore_errors=True)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir

@@ -34,6 +34,7 @@ from vlmprune.multiflow.distribution import compute_distribution
 from vlmprune.multiflow.layers import prunable_modules
 from vlmprune.multiflow.pruning import (BUDGETED, budgets_of, check_method, describe, layer_weights, read_budgets,
                                         write_masks)
+from vlmprune.settings import schema_defaults
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +54,15 @@ def calibration_records(data: str | os.PathLike, nsamples: int, seed: int = 0) -
 
 
 def load_model(model: Mapping[str, Any]) -> Any:
+    """The adapter for a model section (the schema's defaults for what it leaves out), language blocks."""
+    model = {**schema_defaults("model"), **model}
     return load_adapter(
         model["path"],
-        adapter=model.get("adapter", "auto"),
-        dtype=model.get("dtype", "auto"),
-        device=model.get("device", "auto"),
-        trust_remote_code=bool(model.get("trust_remote_code", False)),
-        allow_pickle=bool(model.get("allow_pickle", False)),
+        adapter=model["adapter"],
+        dtype=model["dtype"],
+        device=model["device"],
+        trust_remote_code=bool(model["trust_remote_code"]),
+        allow_pickle=bool(model["allow_pickle"]),
     )
 
 
