@@ -19,6 +19,7 @@ from vlmprune.multiflow.calibration import StatsCollector, collect_statistics
 from vlmprune.multiflow.pruning import build_masks
 from vlmprune.multiflow.scores import multiflow_score, wanda_score
 from vlmprune.multiflow.selection import lowest_k, per_row
+from workflow_helpers import rule_settings
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +168,6 @@ def test_width_variant_ids_parse_and_bad_targets_are_rejected():
 
 def test_cli_rejects_a_target_outside_0_1_and_clamps_nsamples_with_a_warning(tiny_llava, prepared, tmp_path, capsys, caplog):
     from vlmprune.multiflow.prune import main
-    from workflow_helpers import rule_settings
 
     assert main(["--model_path", str(tiny_llava), "--data", str(prepared), "--target_sparsity", "1.0",
                  "--output_dir", str(tmp_path)]) == 1
