@@ -337,3 +337,18 @@ def test_llava_original_layout_reads_mm_vision_tower_as_a_directory_and_rejects_
         compute_distribution(tmp_path / "llava", 0.3, MultiflowConfig(vision_tower_path=str(tmp_path / "nowhere")))
     with pytest.raises(CheckpointError, match="no vision_model"):
         compute_distribution(tmp_path / "llava", 0.3, MultiflowConfig(vision_tower_path=str(tmp_path / "llava")))
+
+
+@pytest.mark.parametrize("architecture, adapter", [("qwen2_vl", "qwen2_vl"), ("gemma3", "gemma3"), ("molmo2", "molmo2")])
+def test_step1_takes_the_modality_patterns_of_the_adapter_config_json_picks(tiny_checkpoint, tmp_path, architecture, adapter):
+    from vlmprune.models.loading import ADAPTERS
+
+    path = tiny_checkpoint(architecture)
+    dist = compute_distribution(path, 0.5)
+    assert dist.architecture == adapter
+    rules = ModalityRules.build(adapter)
+    assert [p.pattern for p in rules.patterns["vision"]] == list(ADAPTERS[adapter].modality_patterns["vision"])
+    # every modality the adapter names is found in the checkpoint, and each layer's sparsity is its budget's
+    assert all(dist.modalities[m].layers for m in ("vision", "fusion"))
+    for m in ("vision", "fusion"):
+        assert abs(dist.modalities[m].pruned - 0.5 * dist.modalities[m].total) <= 1

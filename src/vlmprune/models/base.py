@@ -89,6 +89,8 @@ class ModelAdapter:
     returns_tuple: ClassVar[bool] = False
     #: MULTIFLOW modality -> regexes (``re.search``) over the checkpoint's tensor names.
     modality_patterns: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: Regexes of weights MULTIFLOW never prunes: embeddings, the output head, norms, biases.
+    modality_exclude: ClassVar[tuple[str, ...]] = (r"embed", r"(^|\.)lm_head\.", r"norm", r"\.bias$")
     #: Generation is Hugging Face ``generate`` with a ``Cache`` whose ``update`` every block calls,
     #: so the fused engine may feed recorded prefixes into it (``vlmprune.engine.fused``).
     fuses: ClassVar[bool] = True

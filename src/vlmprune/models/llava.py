@@ -19,6 +19,15 @@ class LlavaAdapter(ModelAdapter):
         "vision": ("model.vision_tower.encoder.layers", "model.vision_tower.vision_model.encoder.layers"),
     }
 
+    # save_pretrained of LlavaForConditionalGeneration (llava-hf/llava-1.5-7b-hf): vision_tower.…,
+    # multi_modal_projector.linear_{1,2}, language_model.model.layers.N (or model.language_model.layers.N).
+    # The language model sees image and text tokens alike, so it counts as fusion, as MULTIFLOW's LLaVA code does.
+    modality_patterns = {
+        "vision": (r"(^|\.)vision_tower\.",),
+        "fusion": (r"(^|\.)multi_modal_projector\.", r"(^|\.)language_model\.(model\.)?layers\.\d+\."),
+        "text": (r"(^|\.)embed_tokens\.", r"(^|\.)lm_head\."),
+    }
+
     # vision_feature_layer indexes the tower's hidden states: it must point at the same state after deletion.
     deletion_fields = {
         "language": (("text_config", "num_hidden_layers", "count"), ("text_config", "layer_types", "per_layer")),

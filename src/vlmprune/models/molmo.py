@@ -96,13 +96,15 @@ class MolmoAdapter(ModelAdapter):
         "language": ("model.transformer.blocks",),
         "vision": ("model.vision_backbone.image_vit.transformer.resblocks",),
     }
-    # The same as vlmprune.multiflow.modality's "molmo" defaults (model.vision_backbone.image_vit.…,
-    # image_pooling_2d / image_projector, model.transformer.blocks.N, wte, ff_out or lm_head).
+    # allenai/Molmo-7B-D-0924: model.vision_backbone.image_vit.…, the connector image_pooling_2d /
+    # image_projector, model.transformer.blocks.N, embeddings transformer.wte, head transformer.ff_out (or lm_head).
     modality_patterns = {
         "vision": (r"(^|\.)vision_backbone\.image_vit\.",),
         "fusion": (r"(^|\.)vision_backbone\.(image_pooling_2d|image_projector)\.", r"(^|\.)transformer\.blocks\.\d+\."),
         "text": (r"(^|\.)transformer\.wte\.", r"(^|\.)transformer\.ff_out\.", r"(^|\.)lm_head\."),
     }
+    modality_exclude = (r"embed", r"(^|\.)wte\.", r"(^|\.)transformer\.ff_out\.", r"(^|\.)lm_head\.", r"norm",
+                        r"(^|\.)ln_", r"\.bias$")
 
     def __init__(self, model: nn.Module, processor: Any, *, component: str = "language", block_path: str | None = None) -> None:
         super().__init__(model, processor, component=component, block_path=block_path)

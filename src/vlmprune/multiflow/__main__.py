@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from vlmprune.multiflow import CheckpointError, MultiflowConfig, run_step1
-from vlmprune.multiflow.modality import ARCHITECTURES
+from vlmprune.multiflow.modality import architecture_names
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu",
                         help="kept for compatibility: the streaming selection always runs on the CPU")
     parser.add_argument("--output_dir", default=".", help="where sparsity_distribution_{s}.json/.png go")
-    parser.add_argument("--architecture", choices=["auto", *ARCHITECTURES], default=None,
+    parser.add_argument("--architecture", choices=["auto", *architecture_names()], default=None,
                         help="modality patterns to use (default: the config's, else auto)")
     parser.add_argument("--vision_tower_path", default=None,
                         help="LLaVA's original layout: the CLIP tower's checkpoint (default: the config's, else "

@@ -14,7 +14,6 @@ excluded by default (set ``exclude`` to prune them).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,9 +21,10 @@ from pathlib import Path
 
 MODALITIES = ("vision", "fusion", "text")
 
-ARCHITECTURES: dict[str, dict] = {
-    # liuhaotian/llava-v1.5-7b: model.mm_projector.{0,2}, model.layers.N, model.embed_tokens, lm_head;
-    # the CLIP tower, when saved with it, sits under model.vision_tower.
+# Checkpoint layouts that no adapter loads, with their patterns here. LLaVA's original repository
+# (liuhaotian/llava-v1.5-7b): model.mm_projector.{0,2}, model.layers.N, model.embed_tokens, lm_head; the
+# CLIP tower, streamed from its own checkpoint, under model.vision_tower.
+LAYOUTS: dict[str, dict] = {
     "llava-original": {
         "patterns": {
             "vision": [r"(^|\.)vision_tower\."],
@@ -33,54 +33,55 @@ ARCHITECTURES: dict[str, dict] = {
         },
         "exclude": [r"embed", r"(^|\.)lm_head\.", r"norm", r"\.bias$"],
     },
-    # llava-hf/llava-1.5-7b-hf and save_pretrained of LlavaForConditionalGeneration:
-    # vision_tower.…, multi_modal_projector.linear_{1,2}, language_model.model.layers.N (or
-    # model.language_model.layers.N), …embed_tokens, lm_head.
-    "llava-hf": {
-        "patterns": {
-            "vision": [r"(^|\.)vision_tower\."],
-            "fusion": [r"(^|\.)multi_modal_projector\.", r"(^|\.)language_model\.(model\.)?layers\.\d+\."],
-            "text": [r"(^|\.)embed_tokens\.", r"(^|\.)lm_head\."],
-        },
-        "exclude": [r"embed", r"(^|\.)lm_head\.", r"norm", r"\.bias$"],
-    },
-    # allenai/Molmo-7B-D-0924: model.vision_backbone.image_vit.…, the connector
-    # model.vision_backbone.image_pooling_2d / image_projector, model.transformer.blocks.N,
-    # embeddings model.transformer.wte.*, head model.transformer.ff_out (or lm_head).
-    "molmo": {
-        "patterns": {
-            "vision": [r"(^|\.)vision_backbone\.image_vit\."],
-            "fusion": [r"(^|\.)vision_backbone\.(image_pooling_2d|image_projector)\.",
-                       r"(^|\.)transformer\.blocks\.\d+\."],
-            "text": [r"(^|\.)transformer\.wte\.", r"(^|\.)transformer\.ff_out\.", r"(^|\.)lm_head\."],
-        },
-        "exclude": [r"embed", r"(^|\.)wte\.", r"(^|\.)transformer\.ff_out\.", r"(^|\.)lm_head\.", r"norm",
-                    r"(^|\.)ln_", r"\.bias$"],
-    },
 }
+# multiflow.architecture's name for the adapter whose patterns it means, where the two differ.
+ALIASES = {"llava-hf": "llava"}
 
-# model_type in config.json, used when the tensor names alone do not tell.
-MODEL_TYPES = {"llava_llama": "llava-original", "llava": "llava-hf", "molmo": "molmo"}
+
+def architecture_names() -> list[str]:
+    """Every value multiflow.architecture takes besides ``auto``: the layouts and each adapter with patterns."""
+    from vlmprune.models.loading import ADAPTERS
+
+    return [*LAYOUTS, *ALIASES, *(name for name, cls in ADAPTERS.items() if cls.modality_patterns and name not in ALIASES.values())]
+
+
+def architecture_rules(architecture: str) -> dict | None:
+    """Patterns and exclusions of a layout, or of the adapter the name means; None for an unknown name."""
+    from vlmprune.models.loading import ADAPTERS
+
+    if architecture in LAYOUTS:
+        return LAYOUTS[architecture]
+    cls = ADAPTERS.get(ALIASES.get(architecture, architecture))
+    if cls is None or not cls.modality_patterns:
+        return None
+    return {"patterns": {m: list(p) for m, p in cls.modality_patterns.items()}, "exclude": list(cls.modality_exclude)}
 
 
 def detect_architecture(names: Iterable[str], model_dir: Path | None = None) -> str:
-    """Pick the architecture from telltale tensor names, else from config.json's model_type."""
+    """LLaVA's original layout from its projector's tensor names; otherwise the adapter ``config.json`` picks."""
+    from vlmprune.errors import ModelError
+    from vlmprune.models.loading import adapter_class
+
     names = list(names)
-    for marker, arch in ((r"(^|\.)vision_backbone\.", "molmo"), (r"(^|\.)mm_projector\.", "llava-original"),
-                         (r"(^|\.)multi_modal_projector\.", "llava-hf")):
-        if any(re.search(marker, n) for n in names):
-            return arch
-    model_type = None
-    if model_dir is not None and (model_dir / "config.json").is_file():
-        try:
-            model_type = json.loads((model_dir / "config.json").read_text()).get("model_type")
-        except (OSError, ValueError, AttributeError):
-            model_type = None
-    if model_type in MODEL_TYPES:
-        return MODEL_TYPES[model_type]
-    raise ValueError(f"cannot tell the architecture of the checkpoint in {model_dir} (model_type {model_type!r}, "
-                     f"no projector tensor found); set multiflow.architecture to one of {sorted(ARCHITECTURES)} "
-                     "or give multiflow.patterns for every modality")
+    if any(re.search(r"(^|\.)mm_projector\.", n) for n in names):
+        return "llava-original"
+    if model_dir is None or not (model_dir / "config.json").is_file():
+        # no config.json beside the weights: the telltale tensor names of the two families step 1 began with
+        for marker, adapter in ((r"(^|\.)vision_backbone\.", "molmo"), (r"(^|\.)multi_modal_projector\.", "llava-hf")):
+            if any(re.search(marker, n) for n in names):
+                return adapter
+    try:
+        if model_dir is None:
+            raise ModelError("no config.json to read")
+        cls = adapter_class(model_dir)
+    except ModelError as error:
+        raise ValueError(f"cannot tell the architecture of the checkpoint in {model_dir} ({error}); set "
+                         f"multiflow.architecture to one of {architecture_names()} or give multiflow.patterns for "
+                         "every modality") from None
+    if not cls.modality_patterns:
+        raise ValueError(f"the {cls.name} adapter of {model_dir} has no modality patterns; give multiflow.patterns "
+                         "for every modality")
+    return {adapter: name for name, adapter in ALIASES.items()}.get(cls.name, cls.name)
 
 
 @dataclass(frozen=True)
@@ -99,10 +100,12 @@ class ModalityRules:
         exclude: list[str] | None = None,
     ) -> "ModalityRules":
         """Architecture defaults, with any modality in ``patterns`` and ``exclude`` replacing them."""
-        base = ARCHITECTURES.get(architecture, {"patterns": {}, "exclude": []})
-        if architecture not in ARCHITECTURES and set(patterns or {}) != set(MODALITIES):
-            raise ValueError(f"unknown architecture {architecture!r}: use one of {sorted(ARCHITECTURES)} "
-                             f"or give patterns for all of {MODALITIES}")
+        base = architecture_rules(architecture)
+        if base is None:
+            if set(patterns or {}) != set(MODALITIES):
+                raise ValueError(f"unknown architecture {architecture!r}: use one of {architecture_names()} "
+                                 f"or give patterns for all of {MODALITIES}")
+            base = {"patterns": {}, "exclude": []}
         unknown = set(patterns or {}) - set(MODALITIES)
         if unknown:
             raise ValueError(f"multiflow.patterns has unknown modalities {sorted(unknown)}; use {MODALITIES}")
