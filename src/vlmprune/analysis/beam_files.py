@@ -18,7 +18,7 @@ from typing import Any
 import h5py
 
 from vlmprune.analysis.beam import Blocks, extend, greedy_set, keep, rank, seed_evaluations, seed_first_step
-from vlmprune.analysis.importance import check_aligned, paired_difference_interval
+from vlmprune.analysis.importance import check_aligned, paired_difference_interval, store_header
 from vlmprune.engine.store import EvalStore, read_store
 from vlmprune.engine.variants import parse_variant, variant_id
 
@@ -49,11 +49,7 @@ def score_entry(full: EvalStore, store: EvalStore, blocks: Blocks, importance: M
 
 def _header(full: EvalStore) -> dict[str, Any]:
     return {
-        "model": full.attrs.get("model"),
-        "dataset": full.attrs.get("dataset"),
-        "split": full.attrs.get("split"),
-        "metric": full.attrs.get("metric"),
-        "n": len(full.scores),
+        **store_header(full),
         "num_blocks": int(full.attrs["num_blocks"]),
         "baseline_accuracy": full.accuracy,
     }

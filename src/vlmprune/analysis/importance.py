@@ -32,6 +32,17 @@ def paired_difference_interval(
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
+def store_header(full: EvalStore) -> dict[str, Any]:
+    """What every result file says of the evaluation it summarises: model, dataset, split, metric, samples."""
+    return {
+        "model": full.attrs.get("model"),
+        "dataset": full.attrs.get("dataset"),
+        "split": full.attrs.get("split"),
+        "metric": full.attrs.get("metric"),
+        "n": len(full.scores),
+    }
+
+
 def check_aligned(full: EvalStore, other: EvalStore, name: str) -> None:
     if full.sample_ids != other.sample_ids:
         raise ValueError(f"store of {name} was evaluated on other samples than the baseline; rerun it")
@@ -61,11 +72,7 @@ def block_importance(
         }
     flat = {b: v["importance"] for b, v in blocks.items()}
     details = {
-        "model": full.attrs.get("model"),
-        "dataset": full.attrs.get("dataset"),
-        "split": full.attrs.get("split"),
-        "metric": full.attrs.get("metric"),
-        "n": len(full.scores),
+        **store_header(full),
         "baseline_accuracy": full.accuracy,
         **_baseline_secondary(full),
         "confidence_level": confidence,
@@ -96,7 +103,7 @@ def _store_warnings(store: EvalStore) -> list[str]:
     return json.loads(raw) if isinstance(raw, str) else list(raw)
 
 
-def mean_interval(scores: np.ndarray, *, confidence: float = 0.95, resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
+def mean_interval(scores: np.ndarray, *, confidence: float, resamples: int, seed: int) -> tuple[float, float]:
     """Percentile bootstrap interval of mean(scores) (a variant's accuracy)."""
     scores = np.asarray(scores, dtype=float)
     if len(scores) < 2 or np.all(scores == scores[0]):

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from vlmprune.analysis.importance import check_aligned, paired_difference_interval
+from vlmprune.analysis.importance import check_aligned, paired_difference_interval, store_header
 from vlmprune.engine.store import EvalStore, read_store
 from vlmprune.engine.variants import parse_width_variant
 from vlmprune.io import read_json, write_json
@@ -23,9 +23,9 @@ def sparsity_curves(
     pruned: Mapping[str, EvalStore],
     summaries: Mapping[str, Mapping[str, Any]],
     *,
-    confidence: float = 0.95,
-    bootstrap_resamples: int = 1000,
-    seed: int = 0,
+    confidence: float,
+    bootstrap_resamples: int,
+    seed: int,
 ) -> dict[str, Any]:
     """Per method, the points sorted by target: accuracy, drop and their paired intervals, actual sparsity."""
     methods: dict[str, list[dict[str, Any]]] = {}
@@ -49,11 +49,7 @@ def sparsity_curves(
             "drop_ci": [low, high],
         })
     return {
-        "model": full.attrs.get("model"),
-        "dataset": full.attrs.get("dataset"),
-        "split": full.attrs.get("split"),
-        "metric": full.attrs.get("metric"),
-        "n": len(full.scores),
+        **store_header(full),
         "baseline_accuracy": full.accuracy,
         "confidence_level": confidence,
         "bootstrap_resamples": bootstrap_resamples,
@@ -107,7 +103,7 @@ def write_sparsity(
                              f"not for the store {variant}.h5; give the summaries in the order of the stores")
         by_variant[variant] = summary
     curves = sparsity_curves(read_store(full), pruned, by_variant,
-                             **{k: importance[k] for k in ("confidence", "bootstrap_resamples", "seed") if k in importance})
+                             **{k: importance[k] for k in ("confidence", "bootstrap_resamples", "seed")})
     write_json(json_path, curves)
     plot_sparsity(curves, png_path)
     return curves
