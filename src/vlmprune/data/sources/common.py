@@ -138,3 +138,27 @@ def to_dataset(target: Target, rows: Iterable[Row]) -> datasets.Dataset:
     columns["metric"] = [target.metric] * n
     columns["style"] = [target.style] * n
     return datasets.Dataset.from_dict(columns, features=RECORD_FEATURES)
+
+
+def question_list_records(
+    target: Target, split: str, local_path: str | Path | None, *, how_to_get: str, files: Sequence[str], image_dir: str
+) -> datasets.Dataset:
+    """Records of a layout whose JSON file (the first of ``files`` found) is a flat list of questions, each
+    with ``image`` (a path under ``image_dir``), ``question``, ``answer`` and ``question_id`` (DVQA, TallyQA)."""
+    root = require_root(target, local_path, how_to_get=how_to_get)
+    path = require_file(target, root, *files)
+    data = read_json_list(target, path, "questions")
+    image = ImageFiles(target)
+
+    def rows() -> Iterable[Row]:
+        for entry in data:
+            require_keys(target, path, entry, ["image", "question", "answer", "question_id"], "a question")
+            yield Row(
+                f"{target.name}/{split}/{entry['question_id']}",
+                image(root / image_dir / entry["image"]),
+                entry["question"],
+                [answer_text(entry["answer"])],
+                [],
+            )
+
+    return to_dataset(target, rows())

@@ -19,34 +19,10 @@ from pathlib import Path
 
 import datasets
 
-from vlmprune.data.sources.common import (
-    ImageFiles,
-    Row,
-    Target,
-    answer_text,
-    read_json_list,
-    require_file,
-    require_keys,
-    require_root,
-    to_dataset,
-)
+from vlmprune.data.sources.common import Target, question_list_records
 
 
 def load_records(target: Target, split: str, local_path: str | Path | None, *, how_to_get: str = "") -> datasets.Dataset:
-    root = require_root(target, local_path, how_to_get=how_to_get)
-    path = require_file(target, root, f"{split}.json")
-    data = read_json_list(target, path, "questions")
-    image = ImageFiles(target)
-
-    def rows():
-        for entry in data:
-            require_keys(target, path, entry, ["image", "question", "answer", "question_id"], "a question")
-            yield Row(
-                f"{target.name}/{split}/{entry['question_id']}",
-                image(root / entry["image"]),
-                entry["question"],
-                [answer_text(entry["answer"])],
-                [],
-            )
-
-    return to_dataset(target, rows())
+    return question_list_records(
+        target, split, local_path, how_to_get=how_to_get, files=[f"{split}.json"], image_dir=""
+    )
