@@ -1,9 +1,8 @@
 """Adapters: tiny random checkpoints of each native family, Molmo v1 through stand-ins, bad input.
 
-For each architecture: the blocks found, generation, and removal of block 0 and of the last
-block equal to a model physically built without it (generation and KV cache included).
-Here Qwen2-VL and Molmo2 get inputs built by hand; ``test_architectures.py`` runs every
-architecture through its real processor.
+LLaVA and Idefics3 end to end here; ``test_architectures.py`` runs every architecture through
+its real processor (block 0, a middle block and the last block against the physically smaller
+model, fused against per-variant, vision ablation).
 """
 
 from __future__ import annotations
@@ -23,9 +22,7 @@ from vlmprune.models.base import module_at
 from vlmprune.models.loading import ADAPTERS, adapter_class, load_adapter
 from vlmprune.models.base import ModelAdapter
 from vlmprune.models.molmo import MolmoAdapter, molmo_answer
-from vlmprune.models.molmo2 import Molmo2Adapter
 from vlmprune.models.native import GenericAdapter
-from vlmprune.models.qwen2_vl import Qwen2VLAdapter
 
 WORDS = "what color is the shape ? which how many answer question using a single word or phrase . red blue green circle"
 
@@ -75,7 +72,7 @@ def greedy(model, inputs):
 @torch.inference_mode()
 def check_removal_equals_physical(adapter, inputs, blocks_path):
     full, full_scores = greedy(adapter.model, inputs)
-    for block in (0, len(adapter.blocks) - 1):
+    for block in (0, len(adapter.blocks) // 2, len(adapter.blocks) - 1):
         reference, reference_scores = greedy(physically_removed(adapter.model, blocks_path, block), inputs)
         with adapter.skip([block]):
             tokens, scores = greedy(adapter.model, inputs)
@@ -144,81 +141,15 @@ def test_native_family_end_to_end(family, tmp_path):
     config = json.loads((path / "config.json").read_text())
     assert len(adapter.blocks) == type(adapter).count_blocks(config, "language")
     answers = adapter.generate(records(), max_new_tokens=3)
-    assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
+    inputs = adapter.encode(records())
+    generated = adapter.model.generate(**inputs, max_new_tokens=3, do_sample=False)[:, inputs["input_ids"].shape[1] :]
+    assert answers == [a.strip() for a in adapter.processor.batch_decode(generated, skip_special_tokens=True)]
     blocks_path = {"llava": "model.language_model.layers", "idefics3": "model.text_model.layers"}[family]
     check_removal_equals_physical(adapter, adapter.encode(records()), blocks_path)
     vision = type(adapter)(adapter.model, adapter.processor, component="vision")
     assert len(vision.blocks) == type(vision).count_blocks(config, "vision")
     assert set(adapter.modality_patterns) <= {"vision", "fusion", "text"}
     assert list(GenericAdapter(adapter.model, adapter.processor).blocks) == list(adapter.blocks)
-
-
-# ---------------------------------------------------------------- native: Qwen2-VL, Molmo2
-
-
-def tiny_qwen2_vl():
-    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
-
-    special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
-    tok = word_tokenizer(special, pad_token="<|endoftext|>", eos_token="<|im_end|>")
-    images = Qwen2VLImageProcessorPil(min_pixels=56 * 56, max_pixels=56 * 56, patch_size=14, merge_size=2, temporal_patch_size=2)
-    ids = {t: tok.convert_tokens_to_ids(t) for t in special}
-    config = Qwen2VLConfig(
-        # hybrid cache: block 0 (and 2) use a sliding window shorter than the prompt
-        text_config=dict(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=4, num_attention_heads=2,
-                         num_key_value_heads=1, max_position_embeddings=256, use_sliding_window=True, sliding_window=6,
-                         layer_types=["sliding_attention", "full_attention", "sliding_attention", "full_attention"],
-                         rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
-                         eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"], bos_token_id=None),
-        vision_config=dict(depth=2, embed_dim=32, hidden_size=32, num_heads=2, mlp_ratio=2, patch_size=14,
-                           spatial_merge_size=2, temporal_patch_size=2),
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
-    )
-    torch.manual_seed(0)
-    return Qwen2VLForConditionalGeneration(config).eval(), tok, images
-
-
-def tiny_molmo2():
-    from transformers import Molmo2Config, Molmo2ForConditionalGeneration
-
-    config = Molmo2Config(
-        text_config=dict(hidden_size=32, num_attention_heads=2, num_key_value_heads=1, head_dim=16, vocab_size=64,
-                         additional_vocab_size=8, num_hidden_layers=4, intermediate_size=64, max_position_embeddings=128,
-                         rope_scaling_layers=[0, 2], rope_parameters={"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0}),
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                           num_key_value_heads=2, head_dim=16, image_size=[28, 28], patch_size=14),
-        adapter_config=dict(vision_feature_layer=[-1], hidden_size=32, num_attention_heads=2, num_key_value_heads=2,
-                            head_dim=16, intermediate_size=64, text_hidden_size=32),
-        image_start_token_id=64, low_res_image_start_token_id=65, image_end_token_id=66, image_patch_id=67,
-        frame_start_token_id=68, frame_end_token_id=69,
-    )
-    torch.manual_seed(0)
-    return Molmo2ForConditionalGeneration(config).eval()
-
-
-def test_qwen2_vl_removal_with_mrope_and_a_sliding_window_cache():
-    model, tok, images = tiny_qwen2_vl()
-    adapter = Qwen2VLAdapter(model, None)
-    assert len(adapter.blocks) == 4 and adapter.blocks is model.model.language_model.layers
-    assert len(Qwen2VLAdapter(model, None, component="vision").blocks) == 2
-    pixels = images([Image.new("RGB", (56, 56), (255, 0, 0)), Image.new("RGB", (56, 56), (0, 0, 255))], return_tensors="pt")
-    n_image = int(pixels["image_grid_thw"][0].prod()) // 4
-    prompts = [Qwen2VLAdapter.fallback_format.format(image=Qwen2VLAdapter.image_placeholder.replace("<|image_pad|>", "<|image_pad|>" * n_image),
-                                                     body=q) for q in ("what color is the shape?", "which?")]
-    inputs = {**tok(prompts, return_tensors="pt", padding=True), **pixels}
-    check_removal_equals_physical(adapter, inputs, "model.language_model.layers")
-
-
-def test_molmo2_removal_with_per_layer_rotary_tables():
-    model = tiny_molmo2()
-    adapter = Molmo2Adapter(model, None)
-    assert len(adapter.blocks) == 4 and len(Molmo2Adapter(model, None, component="vision").blocks) == 2
-    ids = torch.randint(1, 60, (2, 9), generator=torch.Generator().manual_seed(0))
-    mask = torch.ones_like(ids)
-    mask[1, :3] = 0  # left padding
-    check_removal_equals_physical(adapter, {"input_ids": ids, "attention_mask": mask}, "model.language_model.layers")
 
 
 # ---------------------------------------------------------------- Molmo v1 (remote code) through stand-ins

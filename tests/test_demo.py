@@ -71,4 +71,9 @@ def test_saved_directory_generates_through_the_processor(trained) -> None:
         out = model.generate(**inputs, max_new_tokens=3, do_sample=False)
     answers = processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
     assert len(answers) == len(rows)
-    assert all(isinstance(answer, str) for answer in answers)
+    # left padding leaves every answer as it is when the sample is generated alone
+    for prompt, image, answer in zip(prompts, images, answers):
+        alone = processor(text=[prompt], images=[image], return_tensors="pt")
+        with torch.no_grad():
+            out = model.generate(**alone, max_new_tokens=3, do_sample=False)
+        assert processor.batch_decode(out[:, alone["input_ids"].shape[1] :], skip_special_tokens=True) == [answer]

@@ -20,6 +20,10 @@ class Gemma3Adapter(ChatTemplateAdapter):
         "language": ("model.language_model.layers",),
         "vision": ("model.vision_tower.encoder.layers", "model.vision_tower.vision_model.encoder.layers"),
     }
+    deletion_fields = {
+        "language": (("text_config", "num_hidden_layers", "count"), ("text_config", "layer_types", "per_layer")),
+        "vision": (("vision_config", "num_hidden_layers", "count"),),
+    }
     image_placeholder = "<start_of_image>"
     fallback_format = "<start_of_turn>user\n{image}{body}<end_of_turn>\n<start_of_turn>model\n"
     nested_images = True

@@ -18,6 +18,11 @@ class LlavaOnevisionAdapter(ChatTemplateAdapter):
         "language": ("model.language_model.layers",),
         "vision": ("model.vision_tower.encoder.layers", "model.vision_tower.vision_model.encoder.layers"),
     }
+    # vision_feature_layer indexes the tower's hidden states: it must point at the same state after deletion.
+    deletion_fields = {
+        "language": (("text_config", "num_hidden_layers", "count"), ("text_config", "layer_types", "per_layer")),
+        "vision": (("vision_config", "num_hidden_layers", "count"), ("", "vision_feature_layer", "hidden_state")),
+    }
     image_placeholder = "<image>"
     fallback_format = "<|im_start|>user\n{image}\n{body}<|im_end|>\n<|im_start|>assistant\n"
     # As transformers 5.23 saves them (the hub layout): vision_tower.…, multi_modal_projector.…,
