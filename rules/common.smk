@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from vlmprune.demo.blocks import demo_block_count
-from vlmprune.engine.variants import removed_blocks
+from vlmprune.engine.variants import removed_blocks, width_variant_id
 from vlmprune.models.loading import count_blocks
 from vlmprune.settings import evaluation_settings, load_config, model_settings
 
@@ -165,7 +165,7 @@ def get_calibration_data(wildcards):
 def pruning_variants():
     """Width variant ids, ``multiflow-0.5``, in method then target order."""
     targets = config["multiflow"]["evaluate_targets"] or config["multiflow"]["targets"]
-    return [f"{m}-{float(s)!r}" for m in config["multiflow"]["methods"] for s in targets]
+    return [width_variant_id(m, s) for m in config["multiflow"]["methods"] for s in targets]
 
 
 def get_mask_budgets(wildcards):

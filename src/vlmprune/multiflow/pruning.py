@@ -144,11 +144,6 @@ def write_masks(
     return summary
 
 
-def summary_path_for(masks_path: str | os.PathLike) -> Path:
-    """``masks_{method}_{s}.json`` beside ``masks_{method}_{s}.safetensors``."""
-    return Path(masks_path).with_suffix(".json")
-
-
 def describe(summary: Mapping[str, Any]) -> str:
     """One line per modality for the log."""
     parts = [f"{m}: {v['actual_sparsity']:.2%} (target {v['target_sparsity']:.2%}, {v['layers']} layers)"
