@@ -109,15 +109,20 @@ def check_weights(path: Path, allow_pickle: bool) -> None:
         )
 
 
+def remote_code_files(path: Path) -> str:
+    """The ``.py`` files ``config.json``'s ``auto_map`` names, for messages."""
+    auto_map = read_model_config(path).get("auto_map") or {}
+    files = sorted({str(v).split(".")[0] + ".py" for v in auto_map.values() if isinstance(v, str)})
+    return ", ".join(files) or "auto_map"
+
+
 def check_remote_code(cls: type[ModelAdapter], path: Path, trust_remote_code: bool) -> bool:
     """Whether to pass ``trust_remote_code=True``: only for an adapter that needs it and where the config allows it."""
     if not cls.remote_code:
         return False
     if not trust_remote_code:
-        auto_map = read_model_config(path).get("auto_map") or {}
-        files = sorted({str(v).split(".")[0] + ".py" for v in auto_map.values() if isinstance(v, str)})
         raise ModelError(
-            f"the {cls.name} adapter loads modelling code shipped with the checkpoint ({', '.join(files) or 'auto_map'} "
+            f"the {cls.name} adapter loads modelling code shipped with the checkpoint ({remote_code_files(path)} "
             f"in {str(path)!r}), which runs that code on this machine. Read it, then set "
             "model.trust_remote_code: true to allow it"
         )
@@ -143,6 +148,22 @@ def missing_package_error(what: str, error: ImportError) -> ModelError:
         return ModelError(f"{what} needs the package {package!r}, which is not installed: pip install {package} "
                           f"(transformers said: {first_line})")
     return ModelError(f"{what} needs a package that is not installed (transformers said: {first_line})")
+
+
+def remote_code_error(path: str | Path, local: Path, error: Exception) -> ModelError:
+    """The checkpoint's own modelling code failed inside ``from_pretrained``: say so, with the version and the way out.
+
+    Molmo v1's published code (written for transformers 4.4x) never calls ``post_init``, so
+    transformers 5 stops at ``all_tied_weights_keys``, then at ``tie_weights(recompute_mapping=…)``.
+    """
+    import transformers
+
+    return ModelError(
+        f"the modelling code shipped with {str(path)!r} ({remote_code_files(local)}) fails to load on transformers "
+        f"{transformers.__version__}: {type(error).__name__}: {error}. That code was written for transformers 4.4x and "
+        "vlmprune cannot run it on this version. Use a checkpoint whose architecture transformers implements natively "
+        "(e.g. Molmo2), or run Molmo v1 in an environment with the transformers version its model card names"
+    )
 
 
 def load_adapter(
@@ -177,6 +198,10 @@ def load_adapter(
         raise ModelError(
             f"{auto_model.__name__} cannot load {str(path)!r} with the {cls.name} adapter: {error}"
         ) from error
+    except (AttributeError, TypeError) as error:
+        if not remote:
+            raise
+        raise remote_code_error(path, local, error) from error
     try:
         processor = AutoProcessor.from_pretrained(str(local), **({"trust_remote_code": True} if remote else {}))
     except ImportError as error:
