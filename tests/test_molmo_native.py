@@ -1,0 +1,107 @@
+"""The native Molmo v1 (``vlmprune.models.molmo_native``) against the published code's recorded outputs.
+
+The weights are the ones the published code ran with (``molmo_reference``); the pixels are the
+seeded ones of the fixture, so this checks the model apart from the image preprocessing.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from molmo_reference import DATA, load_shapes, molmo_weights, synthetic_images
+
+from vlmprune.models.molmo_native import MolmoNativeConfig, MolmoNativeForCausalLM, collate
+from vlmprune.models.skipping import skip_blocks
+
+# the tiny 7B-D layout of tests/data/molmo_recording/build7bd.py
+TINY_VISION = dict(image_default_input_size=[112, 112], image_emb_dim=32, image_num_heads=2, image_num_key_value_heads=2,
+                   image_num_layers=10, image_head_dim=16, image_mlp_dim=64, image_num_pos=65)
+TINY = dict(vocab_size=512, embedding_size=512, hidden_size=32, intermediate_size=128, num_hidden_layers=4,
+            num_attention_heads=4, num_key_value_heads=2, vision_backbone=TINY_VISION)
+
+
+@pytest.fixture(scope="module")
+def model():
+    native = MolmoNativeForCausalLM(MolmoNativeConfig(**TINY)).eval()
+    native.load_state_dict(molmo_weights(load_shapes("7bd")), strict=True)  # the published names, as they are
+    return native
+
+
+@pytest.fixture(scope="module")
+def reference():
+    ref = torch.load(DATA / "molmo_7bd" / "reference.pt", weights_only=True)
+    for n, s in enumerate(ref["samples"]):
+        s["images"] = synthetic_images(tuple(s["images_shape"]), seed=n)
+    return ref
+
+
+def single(sample):
+    return {"input_ids": sample["input_ids"][None], "images": sample["images"][None],
+            "image_masks": sample["image_masks"][None], "image_input_idx": sample["image_input_idx"][None]}
+
+
+def greedy(model, inputs, new_tokens):
+    out = model.generate(**inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, eos_token_id=None,
+                         pad_token_id=0, output_logits=True, return_dict_in_generate=True)
+    return out.sequences[:, inputs["input_ids"].shape[1]:], torch.stack(out.logits, dim=1)
+
+
+@torch.inference_mode()
+def test_logits_and_greedy_tokens_equal_the_published_code(model, reference):
+    for sample in reference["samples"]:
+        logits = model(**single(sample)).logits[0]
+        torch.testing.assert_close(logits[-1], sample["last_logits"], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(logits[:, reference["tracked_ids"]], sample["tracked_logits"], rtol=1e-5, atol=1e-5)
+        tokens, _ = greedy(model, single(sample), reference["max_new_tokens"])  # transformers' generate, DynamicCache
+        assert tokens[0].tolist() == sample["greedy"].tolist()
+
+
+@torch.inference_mode()
+def test_a_padded_batch_answers_as_one_sample_at_a_time(model, reference):
+    samples = reference["samples"]
+    batch = collate(samples)
+    assert len({len(s["input_ids"]) for s in samples}) == len(samples)  # different prompt lengths and crop counts
+    tokens, scores = greedy(model, batch, reference["max_new_tokens"])
+    for row, sample in enumerate(samples):
+        assert tokens[row].tolist() == sample["greedy"].tolist()
+        torch.testing.assert_close(scores[row, 0], sample["last_logits"], rtol=1e-4, atol=1e-4)
+
+
+def without_block(model, blocks_path: str, block: int):
+    smaller = copy.deepcopy(model)
+    owner = smaller.model.transformer if blocks_path == "language" else smaller.model.vision_backbone.image_vit.transformer
+    if blocks_path == "language":
+        del owner["blocks"][block]
+        for index, layer in enumerate(owner["blocks"]):
+            layer.layer_idx = index
+        smaller.config.num_hidden_layers -= 1
+    else:
+        del owner.resblocks[block]
+    return smaller
+
+
+@pytest.mark.parametrize("block", [0, 2, 3])
+@torch.inference_mode()
+def test_a_skipped_language_block_equals_the_smaller_model(model, reference, block):
+    inputs = collate(reference["samples"])
+    full_tokens, full_scores = greedy(model, inputs, 4)
+    expected_tokens, expected_scores = greedy(without_block(model, "language", block), inputs, 4)
+    with skip_blocks(model.model.transformer.blocks, [block]):
+        tokens, scores = greedy(model, inputs, 4)
+    assert torch.equal(tokens, expected_tokens)
+    torch.testing.assert_close(scores, expected_scores, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(scores, full_scores)
+
+
+@torch.inference_mode()
+def test_a_skipped_vision_block_equals_the_smaller_tower(model, reference):
+    """Block 0: the features are read 2 and 9 blocks from the end, which deleting block 0 leaves in place."""
+    inputs = collate(reference["samples"])
+    _, full_scores = greedy(model, inputs, 2)
+    _, expected = greedy(without_block(model, "vision", 0), inputs, 2)
+    with skip_blocks(model.model.vision_backbone.image_vit.transformer.resblocks, [0]):
+        _, scores = greedy(model, inputs, 2)
+    torch.testing.assert_close(scores, expected, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(scores, full_scores)
