@@ -305,8 +305,6 @@ class StandInMolmoProcessor:
     """``process`` gives one sample's unbatched tensors; the prompt must arrive already formatted."""
 
     class tokenizer:
-        unk_token_id = None
-
         @staticmethod
         def batch_decode(ids, skip_special_tokens=True):
             return [" ".join(f"t{int(i)}" for i in row) for row in ids]
@@ -314,6 +312,10 @@ class StandInMolmoProcessor:
         @staticmethod
         def convert_tokens_to_ids(token):
             return 0
+
+        @staticmethod
+        def convert_ids_to_tokens(token):
+            return "<|endoftext|>"
 
     def process(self, images, text, message_format, always_start_with_space):
         assert message_format == "none" and not always_start_with_space and text.startswith(" User: ")

@@ -92,6 +92,14 @@ def pad_stack(tensors: Sequence[torch.Tensor], value: int | float = PAD) -> torc
     return out
 
 
+def stop_token_id(tokenizer: Any) -> int:
+    """Id of ``<|endoftext|>``, one token in the tokenizers of every published Molmo v1 (OLMoE's and Qwen2's)."""
+    token = tokenizer.convert_tokens_to_ids(MOLMO_STOP_STRING)
+    if token is None or tokenizer.convert_ids_to_tokens(token) != MOLMO_STOP_STRING:
+        raise ModelError(f"the tokenizer of this Molmo checkpoint has no {MOLMO_STOP_STRING!r} token to stop generation at")
+    return int(token)
+
+
 def park_unused_patches(input_ids: torch.Tensor, image_input_idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Point every image patch that has no token (``-100`` from the processor, ``-1`` padding) at a padding token.
 
@@ -185,11 +193,7 @@ class MolmoAdapter(ModelAdapter):
         return {k: v.to(self.device, dtype) if v.is_floating_point() else v.to(self.device) for k, v in batch.items()}
 
     def stop_token_id(self) -> int:
-        """Id of ``<|endoftext|>``, one token in the tokenizers of every published Molmo v1 (OLMoE's and Qwen2's)."""
-        token = self.tokenizer.convert_tokens_to_ids(MOLMO_STOP_STRING)
-        if token is None or token == getattr(self.tokenizer, "unk_token_id", None):
-            raise ModelError(f"the tokenizer of this Molmo checkpoint has no {MOLMO_STOP_STRING!r} token to stop generation at")
-        return int(token)
+        return stop_token_id(self.tokenizer)
 
     def clean_answer(self, generation: str) -> str:
         return molmo_answer(generation)

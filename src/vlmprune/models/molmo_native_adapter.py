@@ -1,0 +1,68 @@
+"""The adapter for the native Molmo v1 (:mod:`vlmprune.models.molmo_native`): standard ``generate``, so it fuses.
+
+Language blocks at ``model.transformer.blocks`` (tensors in and out, keys and values through
+``Cache.update``), vision blocks at ``model.vision_backbone.image_vit.transformer.resblocks``.
+The processor is anything with Molmo's ``process(images=[image], text=…, message_format="none",
+always_start_with_space=False)`` giving one sample's unbatched ``input_ids``, ``images``,
+``image_masks`` and ``image_input_idx``; the batch is padded on the left (:func:`collate`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from vlmprune.models.base import ModelAdapter
+from vlmprune.models.molmo import MolmoAdapter, molmo_answer, stop_token_id
+from vlmprune.models.molmo_native import collate
+from vlmprune.models.prompts import molmo_prompt
+
+
+class MolmoNativeAdapter(ModelAdapter):
+    name = "molmo_native"
+    model_types = ()
+    block_paths = {
+        "language": ("model.transformer.blocks",),
+        "vision": ("model.vision_backbone.image_vit.transformer.resblocks",),
+    }
+    modality_patterns = MolmoAdapter.modality_patterns
+
+    @classmethod
+    def count_blocks(cls, config: dict[str, Any], component: str) -> int:
+        return MolmoAdapter.count_blocks(config, component)
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.processor.tokenizer
+
+    def stop_token_id(self) -> int:
+        return stop_token_id(self.tokenizer)
+
+    def prompt(self, question: str, style: str, choices: Sequence[str] = ()) -> str:
+        return molmo_prompt(question, style, choices)
+
+    def encode(self, records: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        samples = [
+            {k: torch.as_tensor(v) for k, v in self.processor.process(
+                images=[r["image"].convert("RGB")], text=self.prompt(r["question"], r["style"], r.get("choices") or ()),
+                message_format="none", always_start_with_space=False).items()}
+            for r in records
+        ]
+        batch = collate(samples, pad_token_id=self.stop_token_id())
+        dtype = next(self.model.parameters()).dtype
+        return {k: v.to(self.device, dtype) if v.is_floating_point() else v.to(self.device) for k, v in batch.items()}
+
+    def clean_answer(self, generation: str) -> str:
+        return molmo_answer(generation)
+
+    def decode(self, generated: torch.Tensor) -> list[str]:
+        return [text.strip() for text in self.tokenizer.batch_decode(generated, skip_special_tokens=True)]
+
+    @torch.inference_mode()
+    def generate_encoded(self, inputs: dict[str, Any], max_new_tokens: int) -> list[str]:
+        stop = self.stop_token_id()
+        output = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop,
+                                     pad_token_id=stop)
+        return self.decode(output[:, inputs["input_ids"].shape[1] :])
