@@ -46,7 +46,14 @@ with torch.inference_mode():
                         position_ids=torch.tensor([[L + t]]), return_dict=True)
             past, token = out.past_key_values, out.logits[0, -1].argmax()
         assert cached == tokens.tolist(), (cached, tokens)
-        samples.append(dict(prompt=prompt, input_ids=ids, image_input_idx=idx, image_masks=masks,
+        # the processor's own pixels: greedy tokens and the last prompt position's logits
+        real = p["images"][None]
+        real_logits = published(ids[None], real, masks[None], idx[None]).logits[0, -1]
+        seq = ids[None]
+        for _ in range(NEW):
+            step = published(seq, real, masks[None], idx[None]).logits[0, -1]
+            seq = torch.cat([seq, step.argmax()[None, None]], dim=1)
+        samples.append(dict(real_last_logits=real_logits.clone(), real_greedy=seq[0, len(ids):].clone(),prompt=prompt, input_ids=ids, image_input_idx=idx, image_masks=masks,
                             images_shape=list(p["images"].shape), pixel_sum=p["images"].double().sum(dim=(1, 2)),
                             pixel_probe=p["images"].flatten()[::97].clone(), images=images,
                             last_logits=logits[-1].clone(), tracked_logits=logits[:, TRACKED_IDS].clone(), greedy=tokens))
