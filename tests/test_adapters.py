@@ -23,6 +23,7 @@ from vlmprune.models.base import module_at
 from vlmprune.models.loading import ADAPTERS, adapter_class, load_adapter
 from vlmprune.models.base import ModelAdapter
 from vlmprune.models.molmo import MolmoAdapter, molmo_answer
+from vlmprune.models.molmo_native_adapter import MolmoNativeAdapter
 from vlmprune.models.molmo2 import Molmo2Adapter
 from vlmprune.models.native import GenericAdapter
 from vlmprune.models.qwen2_vl import Qwen2VLAdapter
@@ -448,4 +449,5 @@ def test_molmo_answer_clean_up(generation: str, answer: str) -> None:
 
 def test_other_families_score_the_generation_as_decoded() -> None:
     assert ModelAdapter.clean_answer(None, "Answer: red\nred") == "Answer: red\nred"
-    assert all(cls.clean_answer is ModelAdapter.clean_answer for cls in ADAPTERS.values() if cls is not MolmoAdapter)
+    assert all(cls.clean_answer is ModelAdapter.clean_answer for cls in ADAPTERS.values() if cls not in (MolmoAdapter, MolmoNativeAdapter))
+    assert MolmoNativeAdapter.clean_answer(None, "x\nAnswer: y") == "y"  # the native Molmo scores as Molmo does

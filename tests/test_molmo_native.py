@@ -10,21 +10,15 @@ import copy
 
 import pytest
 import torch
-from molmo_reference import DATA, load_shapes, molmo_weights, synthetic_images
+from molmo_reference import DATA, TINY_7BD, load_shapes, molmo_weights, synthetic_images
 
 from vlmprune.models.molmo_native import MolmoNativeConfig, MolmoNativeForCausalLM, collate
 from vlmprune.models.skipping import skip_blocks
 
-# the tiny 7B-D layout of tests/data/molmo_recording/build7bd.py
-TINY_VISION = dict(image_default_input_size=[112, 112], image_emb_dim=32, image_num_heads=2, image_num_key_value_heads=2,
-                   image_num_layers=10, image_head_dim=16, image_mlp_dim=64, image_num_pos=65)
-TINY = dict(vocab_size=512, embedding_size=512, hidden_size=32, intermediate_size=128, num_hidden_layers=4,
-            num_attention_heads=4, num_key_value_heads=2, vision_backbone=TINY_VISION)
-
 
 @pytest.fixture(scope="module")
 def model():
-    native = MolmoNativeForCausalLM(MolmoNativeConfig(**TINY)).eval()
+    native = MolmoNativeForCausalLM(MolmoNativeConfig(**TINY_7BD)).eval()
     native.load_state_dict(molmo_weights(load_shapes("7bd")), strict=True)  # the published names, as they are
     return native
 
@@ -146,3 +140,49 @@ def test_fused_equals_per_variant(model, reference):
     assert len({tuple(answers) for answers in expected.values()}) > 1
     for answer, sample in zip(expected[()], reference["samples"]):  # the full model answers what the published code did
         assert answer == adapter.tokenizer.decode(sample["greedy"][:6], skip_special_tokens=True).strip()
+
+
+# ---------------------------------------------------------------- from a hub snapshot, as a user loads it
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory):
+    from molmo_reference import save_tiny_molmo_7bd
+
+    return save_tiny_molmo_7bd(tmp_path_factory.mktemp("molmo-7b-d"))
+
+
+@torch.inference_mode()
+def test_a_hub_snapshot_loads_natively_and_answers_as_the_published_code(snapshot, reference):
+    """No trust_remote_code: the native model and preprocessing; the processor's own pixels, padded as one batch."""
+    from molmo_reference import fixture_records
+
+    from vlmprune.models.loading import count_blocks, load_adapter
+    from vlmprune.models.molmo_native_adapter import MolmoNativeAdapter
+
+    adapter = load_adapter(snapshot, device="cpu", dtype="float32")
+    assert isinstance(adapter, MolmoNativeAdapter) and len(adapter.blocks) == count_blocks(snapshot) == 4
+    assert len(MolmoNativeAdapter(adapter.model, adapter.processor, component="vision").blocks) == 10
+    inputs = adapter.encode(fixture_records())
+    last = adapter.model(**inputs).logits[:, -1]
+    torch.testing.assert_close(last, torch.stack([s["real_last_logits"] for s in reference["samples"]]), rtol=1e-4, atol=1e-4)
+    stop = adapter.stop_token_id()
+    expected = []
+    for s in reference["samples"]:
+        tokens = s["real_greedy"].tolist()
+        tokens = tokens[: tokens.index(stop)] if stop in tokens else tokens
+        expected.append(adapter.tokenizer.decode(tokens, skip_special_tokens=True).strip())
+    assert adapter.generate(fixture_records(), reference["max_new_tokens"]) == expected
+
+
+def test_molmoe_without_the_opt_in_says_what_to_do(tmp_path):
+    import json
+
+    from vlmprune.errors import ModelError
+    from vlmprune.models.loading import load_adapter
+
+    (tmp_path / "config.json").write_text(json.dumps({
+        "model_type": "molmo", "architectures": ["OLMoForCausalLM"], "n_layers": 16, "block_type": "moe",
+        "auto_map": {"AutoModelForCausalLM": "modeling_molmoe.MolmoForCausalLM"}}))
+    with pytest.raises(ModelError, match="MolmoE.*no native implementation.*modeling_molmoe.py.*model.trust_remote_code: true"):
+        load_adapter(tmp_path, device="cpu")

@@ -3,8 +3,8 @@
 The adapter comes from ``model.adapter`` when the config names one, else from
 ``config.json``'s ``model_type``, else from its ``architectures``. Safety: the checkpoint's
 own modelling code runs only for an adapter that needs it (Molmo v1) *and* with
-``model.trust_remote_code: true``; weights load from safetensors unless
-``model.allow_pickle: true``.
+``model.trust_remote_code: true`` (without it, Molmo v1 runs natively: ``molmo_native``);
+weights load from safetensors unless ``model.allow_pickle: true``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from vlmprune.models.llava import LlavaAdapter
 from vlmprune.models.llava_onevision import LlavaOnevisionAdapter
 from vlmprune.models.molmo import MolmoAdapter
 from vlmprune.models.molmo2 import Molmo2Adapter
+from vlmprune.models.molmo_native_adapter import MolmoNativeAdapter
 from vlmprune.models.native import GenericAdapter
 from vlmprune.models.qwen2_vl import Qwen2VLAdapter
 
@@ -29,7 +30,7 @@ ADAPTERS: dict[str, type[ModelAdapter]] = {
     cls.name: cls
     for cls in (
         LlavaAdapter, LlavaOnevisionAdapter, MolmoAdapter, Molmo2Adapter, Qwen2VLAdapter, Idefics3Adapter, Gemma3Adapter,
-        GenericAdapter,
+        GenericAdapter, MolmoNativeAdapter,
     )
 }
 
@@ -180,10 +181,15 @@ def load_adapter(
     """Load model and processor with ``from_pretrained`` and wrap them in their adapter."""
     local = resolve_model_path(path)
     cls = adapter_class(local, adapter)
+    if cls is MolmoAdapter and not trust_remote_code:
+        cls = MolmoNativeAdapter  # the published code runs only where the config opts in
     remote = check_remote_code(cls, local, trust_remote_code)
     check_weights(local, allow_pickle)
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
+    if cls is MolmoNativeAdapter:
+        model, processor = cls.load(local, torch_dtype, torch_device)
+        return cls(model, processor, component=component, block_path=block_path)
     from transformers import AutoModelForCausalLM, AutoModelForImageTextToText, AutoProcessor
 
     auto_model = AutoModelForCausalLM if cls.remote_code else AutoModelForImageTextToText

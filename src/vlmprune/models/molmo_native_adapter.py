@@ -9,14 +9,18 @@ always_start_with_space=False)`` giving one sample's unbatched ``input_ids``, ``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from vlmprune.models.base import ModelAdapter
+from vlmprune.errors import ModelError
+from vlmprune.models.base import ModelAdapter, read_model_config
 from vlmprune.models.molmo import MolmoAdapter, molmo_answer, stop_token_id
-from vlmprune.models.molmo_native import collate
+from vlmprune.models.molmo_native import MolmoNativeForCausalLM, collate
+from vlmprune.models.molmo_processing import MolmoImageSettings, MolmoProcessing
 from vlmprune.models.prompts import molmo_prompt
 
 
@@ -32,6 +36,24 @@ class MolmoNativeAdapter(ModelAdapter):
     @classmethod
     def count_blocks(cls, config: dict[str, Any], component: str) -> int:
         return MolmoAdapter.count_blocks(config, component)
+
+    @classmethod
+    def load(cls, path: Path, dtype: torch.dtype, device: torch.device) -> tuple[MolmoNativeForCausalLM, MolmoProcessing]:
+        """Model and processor from a hub snapshot of Molmo-7B-D/-O, running none of its code."""
+        from transformers import AutoTokenizer
+
+        config = read_model_config(path)
+        if "n_layers" in config or config.get("block_type") == "moe":
+            files = sorted({str(v).split(".")[0] + ".py" for v in (config.get("auto_map") or {}).values()})
+            raise ModelError(
+                f"{str(path)!r} is MolmoE (OLMo layout, mixture-of-experts blocks), which vlmprune has no native "
+                f"implementation of yet; its published code ({', '.join(files) or 'auto_map'}) runs only with "
+                "model.trust_remote_code: true, and was written for transformers 4.4x"
+            )
+        model = MolmoNativeForCausalLM.from_pretrained(str(path), dtype=dtype).to(device)
+        preprocessor = path / "preprocessor_config.json"
+        settings = MolmoImageSettings.from_dict(json.loads(preprocessor.read_text())) if preprocessor.is_file() else MolmoImageSettings()
+        return model, MolmoProcessing(AutoTokenizer.from_pretrained(str(path)), settings)
 
     @property
     def tokenizer(self) -> Any:
