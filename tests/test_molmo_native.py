@@ -136,7 +136,13 @@ def test_fused_equals_per_variant(model, reference):
     variants = [(), (0,), (1,), (3,), (1, 3)]
     sizer = lambda: BatchSizer(2, 4)  # noqa: E731 - micro-batches of two and one
     expected = predict_per_variant(adapter, records, variants, 6, sizer())
-    assert predict_fused(adapter, records, variants, 6, sizer()) == expected
+    vision_calls = []
+    handle = adapter.model.model.vision_backbone.register_forward_hook(lambda *args: vision_calls.append(1))
+    try:
+        assert predict_fused(adapter, records, variants, 6, sizer()) == expected
+    finally:
+        handle.remove()
+    assert len(vision_calls) == 2  # once per micro-batch (two, then one), for all five variants
     assert len({tuple(answers) for answers in expected.values()}) > 1
     for answer, sample in zip(expected[()], reference["samples"]):  # the full model answers what the published code did
         assert answer == adapter.tokenizer.decode(sample["greedy"][:6], skip_special_tokens=True).strip()

@@ -288,14 +288,16 @@ class MolmoNativeForCausalLM(PreTrainedModel, GenerationMixin):
     def forward(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None,
                 position_ids: torch.LongTensor | None = None, past_key_values: Cache | None = None,
                 images: torch.Tensor | None = None, image_masks: torch.Tensor | None = None,
-                image_input_idx: torch.Tensor | None = None, use_cache: bool | None = None,
-                logits_to_keep: int = 0, **kwargs: Any) -> CausalLMOutputWithPast:
+                image_input_idx: torch.Tensor | None = None, image_features: torch.Tensor | None = None,
+                use_cache: bool | None = None, logits_to_keep: int = 0, **kwargs: Any) -> CausalLMOutputWithPast:
+        """``image_features``: the vision backbone's output for ``images``, when computed once for several passes."""
         transformer = self.model.transformer
         x = transformer.wte(input_ids.clamp(min=0))
         past = past_key_values.get_seq_length() if past_key_values is not None else 0
-        if images is not None and past == 0:
-            features = self.model.vision_backbone(images.to(x.dtype), image_masks.to(x.dtype))
-            features = features.flatten(1, 2)
+        if images is not None and image_features is None:
+            image_features = self.model.vision_backbone(images.to(x.dtype), image_masks.to(x.dtype))
+        if image_features is not None and past == 0:
+            features = image_features.flatten(1, 2)
             index = image_input_idx.flatten(1)
             valid = index >= 0
             rows = torch.arange(x.shape[0], device=x.device)[:, None].expand_as(index)
