@@ -63,39 +63,32 @@ def synthetic_images(shape: tuple[int, ...], seed: int) -> torch.Tensor:
     return torch.randn(shape, generator=torch.Generator().manual_seed(1000 + seed)).clamp(-2, 2)
 
 
-#: The tiny Molmo-7B-D layout the published code was recorded with (tests/data/molmo_recording/build7bd.py).
-TINY_VISION = dict(image_default_input_size=[112, 112], image_emb_dim=32, image_num_heads=2, image_num_key_value_heads=2,
-                   image_num_layers=10, image_head_dim=16, image_mlp_dim=64, image_num_pos=65)
-TINY_7BD = dict(vocab_size=512, embedding_size=512, hidden_size=32, intermediate_size=128, num_hidden_layers=4,
-                num_attention_heads=4, num_key_value_heads=2, vision_backbone=TINY_VISION)
+IMAGE_TOKENS = ["<im_start>", "<im_end>", "<im_patch>", "<im_col>", "<|image|>"]
+#: preprocessor_config.json of the tiny checkpoints (the published processor took these sizes)
 TINY_IMAGES = {"max_crops": 4, "overlap_margins": [2, 2], "base_image_input_size": [112, 112], "image_token_length_w": 4,
                "image_token_length_h": 4, "image_patch_size": 14, "image_padding_mask": True, "do_normalize": True}
-IMAGE_TOKENS = ["<im_start>", "<im_end>", "<im_patch>", "<im_col>", "<|image|>"]
 
 
-def save_tiny_molmo_7bd(out: Path) -> Path:
-    """A hub snapshot laid out as allenai/Molmo-7B-D-0924's (config.json with auto_map, tokenizer, preprocessor, weights).
+def tiny_config(arch: str) -> dict:
+    """The config.json the published code ran with: 7B-D's layout (plus the tower's sizes) or MolmoE's (OLMo names)."""
+    return json.loads((DATA / f"molmo_{arch}" / "config.json").read_text())
 
-    The published ``.py`` files are not written: nothing here runs them. The tower's sizes are in a
+
+def save_tiny_molmo(out: Path, arch: str) -> Path:
+    """A hub snapshot laid out as the published one (config.json with auto_map, tokenizer, preprocessor, weights).
+
+    The published ``.py`` files are not written: nothing here runs them. The 7B-D tower's sizes are in a
     ``vision_backbone`` section, which the real 7B-D config.json lacks (its code fixes the tower).
     """
     from safetensors.torch import save_file
     from tiny_models import qwen2_tokenizer
 
     out.mkdir(parents=True, exist_ok=True)
-    config = {
-        "architectures": ["MolmoForCausalLM"], "model_type": "molmo",
-        "auto_map": {"AutoConfig": "config_molmo.MolmoConfig", "AutoModelForCausalLM": "modeling_molmo.MolmoForCausalLM"},
-        "attention_layer_norm": False, "clip_qkv": None, "layer_norm_eps": 1e-6, "layer_norm_type": "rms",
-        "max_position_embeddings": 4096, "norm_after": False, "qkv_bias": True, "rope_theta": 1000000.0,
-        "tie_word_embeddings": False, "torch_dtype": "float32", "use_cache": True, "use_position_ids": True,
-        "weight_tying": False, **TINY_7BD,
-    }
-    (out / "config.json").write_text(json.dumps(config, indent=2))
+    (out / "config.json").write_text(json.dumps(tiny_config(arch), indent=2))
     (out / "preprocessor_config.json").write_text(json.dumps({
         "auto_map": {"AutoImageProcessor": "image_preprocessing_molmo.MolmoImageProcessor",
                      "AutoProcessor": "preprocessing_molmo.MolmoProcessor"},
         "image_processor_type": "MolmoImageProcessor", "processor_class": "MolmoProcessor", **TINY_IMAGES}, indent=2))
     qwen2_tokenizer(IMAGE_TOKENS).save_pretrained(out)
-    save_file(molmo_weights(load_shapes("7bd")), out / "model.safetensors", metadata={"format": "pt"})
+    save_file(molmo_weights(load_shapes(arch)), out / "model.safetensors", metadata={"format": "pt"})
     return out

@@ -396,8 +396,10 @@ def test_molmo_remote_code_needs_the_config_to_allow_it(tmp_path):
     }))
     assert adapter_class(tmp_path) is MolmoAdapter
     with pytest.raises(ModelError, match="model.trust_remote_code: true.*") as error:
-        load_adapter(tmp_path, device="cpu")
+        load_adapter(tmp_path, adapter="molmo", device="cpu")  # the published code, named but not allowed
     assert "modeling_molmoe.py" in str(error.value)
+    with pytest.raises(ModelError, match="not a whole Molmo snapshot.*model.safetensors.*hf download"):
+        load_adapter(tmp_path, device="cpu")  # auto: the native model, which runs no remote code and wants the weights
 
 
 # ---------------------------------------------------------------- bad input

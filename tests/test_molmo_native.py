@@ -7,25 +7,31 @@ seeded ones of the fixture, so this checks the model apart from the image prepro
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 import torch
-from molmo_reference import DATA, TINY_7BD, load_shapes, molmo_weights, synthetic_images
+from molmo_reference import DATA, load_shapes, molmo_weights, synthetic_images, tiny_config
 
 from vlmprune.models.molmo_native import MolmoNativeConfig, MolmoNativeForCausalLM, collate
 from vlmprune.models.skipping import skip_blocks
 
 
+@pytest.fixture(scope="module", params=["7bd", "molmoe"])
+def arch(request) -> str:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def model():
-    native = MolmoNativeForCausalLM(MolmoNativeConfig(**TINY_7BD)).eval()
-    native.load_state_dict(molmo_weights(load_shapes("7bd")), strict=True)  # the published names, as they are
+def model(arch):
+    native = MolmoNativeForCausalLM(MolmoNativeConfig.from_dict(tiny_config(arch))).eval()
+    native.load_state_dict(molmo_weights(load_shapes(arch)), strict=True)  # the published names, as they are
     return native
 
 
 @pytest.fixture(scope="module")
-def reference():
-    ref = torch.load(DATA / "molmo_7bd" / "reference.pt", weights_only=True)
+def reference(arch):
+    ref = torch.load(DATA / f"molmo_{arch}" / "reference.pt", weights_only=True)
     for n, s in enumerate(ref["samples"]):
         s["images"] = synthetic_images(tuple(s["images_shape"]), seed=n)
     return ref
@@ -69,7 +75,7 @@ def without_block(model, blocks_path: str, block: int):
     if blocks_path == "language":
         del owner["blocks"][block]
         for index, layer in enumerate(owner["blocks"]):
-            layer.layer_idx = index
+            getattr(layer, "attn", layer).layer_idx = index  # MolmoE's block keeps it in its attention
         smaller.config.num_hidden_layers -= 1
     else:
         del owner.resblocks[block]
@@ -152,10 +158,10 @@ def test_fused_equals_per_variant(model, reference):
 
 
 @pytest.fixture(scope="module")
-def snapshot(tmp_path_factory):
-    from molmo_reference import save_tiny_molmo_7bd
+def snapshot(tmp_path_factory, arch):
+    from molmo_reference import save_tiny_molmo
 
-    return save_tiny_molmo_7bd(tmp_path_factory.mktemp("molmo-7b-d"))
+    return save_tiny_molmo(tmp_path_factory.mktemp(f"molmo-{arch}"), arch)
 
 
 @torch.inference_mode()
@@ -168,6 +174,7 @@ def test_a_hub_snapshot_loads_natively_and_answers_as_the_published_code(snapsho
 
     adapter = load_adapter(snapshot, device="cpu", dtype="float32")
     assert isinstance(adapter, MolmoNativeAdapter) and len(adapter.blocks) == count_blocks(snapshot) == 4
+    assert count_blocks(snapshot, component="vision") == 10
     assert len(MolmoNativeAdapter(adapter.model, adapter.processor, component="vision").blocks) == 10
     inputs = adapter.encode(fixture_records())
     last = adapter.model(**inputs).logits[:, -1]
@@ -181,14 +188,14 @@ def test_a_hub_snapshot_loads_natively_and_answers_as_the_published_code(snapsho
     assert adapter.generate(fixture_records(), reference["max_new_tokens"]) == expected
 
 
-def test_molmoe_without_the_opt_in_says_what_to_do(tmp_path):
-    import json
+def test_a_published_setting_the_native_model_lacks_is_refused(tmp_path):
+    from molmo_reference import save_tiny_molmo
 
     from vlmprune.errors import ModelError
     from vlmprune.models.loading import load_adapter
 
-    (tmp_path / "config.json").write_text(json.dumps({
-        "model_type": "molmo", "architectures": ["OLMoForCausalLM"], "n_layers": 16, "block_type": "moe",
-        "auto_map": {"AutoModelForCausalLM": "modeling_molmoe.MolmoForCausalLM"}}))
-    with pytest.raises(ModelError, match="MolmoE.*no native implementation.*modeling_molmoe.py.*model.trust_remote_code: true"):
-        load_adapter(tmp_path, device="cpu")
+    path = save_tiny_molmo(tmp_path, "molmoe")
+    config = json.loads((path / "config.json").read_text())
+    (path / "config.json").write_text(json.dumps({**config, "vit_layers": [-1], "norm_after": True}))
+    with pytest.raises(ModelError, match="norm_after.*vit_layers.*model.trust_remote_code: true"):
+        load_adapter(path, device="cpu")

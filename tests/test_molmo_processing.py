@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from molmo_reference import DATA, fixture_records
+from molmo_reference import DATA, TINY_IMAGES, fixture_records
 
 from vlmprune.models.molmo_processing import IMAGE_TOKENS, MolmoImageSettings, MolmoProcessing, select_tiling
-
-# preprocessor_config.json of the tiny checkpoints (tests/data/molmo_recording/build7bd.py)
-TINY_IMAGES = {"max_crops": 4, "overlap_margins": [2, 2], "base_image_input_size": [112, 112], "image_token_length_w": 4,
-               "image_token_length_h": 4, "image_patch_size": 14, "do_normalize": True}
-
 
 @pytest.fixture(scope="module")
 def processing():

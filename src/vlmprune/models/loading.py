@@ -3,7 +3,7 @@
 The adapter comes from ``model.adapter`` when the config names one, else from
 ``config.json``'s ``model_type``, else from its ``architectures``. Safety: the checkpoint's
 own modelling code runs only for an adapter that needs it (Molmo v1) *and* with
-``model.trust_remote_code: true`` (without it, Molmo v1 runs natively: ``molmo_native``);
+``model.trust_remote_code: true`` (without it, ``auto`` runs Molmo v1 natively: ``molmo_native``);
 weights load from safetensors unless ``model.allow_pickle: true``.
 """
 
@@ -181,8 +181,8 @@ def load_adapter(
     """Load model and processor with ``from_pretrained`` and wrap them in their adapter."""
     local = resolve_model_path(path)
     cls = adapter_class(local, adapter)
-    if cls is MolmoAdapter and not trust_remote_code:
-        cls = MolmoNativeAdapter  # the published code runs only where the config opts in
+    if cls is MolmoAdapter and adapter in (None, "", "auto") and not trust_remote_code:
+        cls = MolmoNativeAdapter  # the published code runs only where the config names it and opts in
     remote = check_remote_code(cls, local, trust_remote_code)
     check_weights(local, allow_pickle)
     torch_device = resolve_device(device)

@@ -1,4 +1,4 @@
-"""Molmo v1 (dense: Molmo-7B-D/-O layout) written for transformers 5: the published weights, standard ``Cache``.
+"""Molmo v1 (Molmo-7B-D/-O, MolmoE-1B) written for transformers 5: the published weights, standard ``Cache``.
 
 The modules carry the published parameter names (``model.transformer.blocks.N.att_proj``,
 ``model.vision_backbone.image_vit.…``), so ``from_pretrained`` reads a hub snapshot's
@@ -18,7 +18,11 @@ through ``Cache.update``, the mask comes from ``create_causal_mask``, and genera
   with their mean as query, a SwiGLU projector, and the result added to the embeddings at
   ``image_input_idx`` (negative entries: no token).
 
-MolmoE (a mixture-of-experts decoder with query/key norms) is not implemented here yet.
+MolmoE-1B (``config.json`` in OLMo's names) has mixture-of-experts blocks instead: RMS norms
+over all queries and all keys, and a softmax router whose top-k experts (SwiGLU, ``gate_proj`` /
+``up_proj`` / ``down_proj``) are weighted by their router probabilities; its names follow the
+seed experiments' copy of ``modeling_molmoe.py`` (``ChulanZhang/molmo_hf``): ``blocks.N.attn.…``,
+``blocks.N.mlp.experts.E.…``, ``lm_head``.
 """
 
 from __future__ import annotations
@@ -54,7 +58,17 @@ class MolmoNativeConfig(PretrainedConfig):
     def __init__(self, vocab_size: int = 152064, embedding_size: int = 152064, hidden_size: int = 3584,
                  intermediate_size: int = 37888, num_hidden_layers: int = 28, num_attention_heads: int = 28,
                  num_key_value_heads: int = 4, max_position_embeddings: int = 4096, layer_norm_eps: float = 1e-6,
-                 rope_theta: float = 1e6, qkv_bias: bool = True, vision_backbone: dict | None = None, **kwargs: Any) -> None:
+                 rope_theta: float = 1e6, qkv_bias: bool = True, vision_backbone: dict | None = None,
+                 moe_num_experts: int = 0, moe_top_k: int = 0, attention_layer_norm: bool = False, **kwargs: Any) -> None:
+        kwargs.pop("head_dim", None)  # MolmoE writes null: the width over the heads
+        if "d_model" in kwargs:  # MolmoE-1B's config.json: OLMo's names
+            hidden_size = kwargs.pop("d_model")
+            num_attention_heads = kwargs.pop("n_heads")
+            num_key_value_heads = kwargs.pop("n_kv_heads", None) or num_attention_heads
+            num_hidden_layers = kwargs.pop("n_layers")
+            intermediate_size = kwargs.pop("mlp_hidden_size", None) or kwargs.pop("mlp_ratio") * hidden_size
+            layer_norm_eps = kwargs.get("layer_norm_eps", 1e-5)
+        self.moe_num_experts, self.moe_top_k, self.attention_layer_norm = moe_num_experts, moe_top_k, attention_layer_norm
         self.vocab_size, self.embedding_size = vocab_size, embedding_size
         self.hidden_size, self.intermediate_size = hidden_size, intermediate_size
         self.num_hidden_layers, self.num_attention_heads = num_hidden_layers, num_attention_heads
@@ -121,6 +135,84 @@ class MolmoDecoderBlock(nn.Module):
         x = hidden_states + self.attn_out(attention.reshape(batch, length, -1))
         value, gate = self.ff_proj(self.ff_norm(x)).chunk(2, dim=-1)
         return x + self.ff_out(F.silu(gate) * value)
+
+
+class MolmoeAttention(nn.Module):
+    """MolmoE's attention: RMS norm, fused projection, RMS norms over all queries and all keys, rotary, ``attn_out``."""
+
+    def __init__(self, config: MolmoNativeConfig, layer_idx: int) -> None:
+        super().__init__()
+        d, heads, kv = config.hidden_size, config.num_attention_heads, config.num_key_value_heads
+        self.layer_idx, self.head_dim = layer_idx, config.head_dim
+        self.fused_dims = (d, kv * self.head_dim, kv * self.head_dim)
+        self.num_key_value_groups, self.is_causal, self.scaling = heads // kv, True, self.head_dim**-0.5
+        self.attn_norm = RMSNorm(d, config.layer_norm_eps)
+        self.att_proj = nn.Linear(d, sum(self.fused_dims), bias=config.qkv_bias)
+        self.attn_out = nn.Linear(d, d, bias=False)
+        self.q_norm = RMSNorm(d, config.layer_norm_eps) if config.attention_layer_norm else None
+        self.k_norm = RMSNorm(kv * self.head_dim, config.layer_norm_eps) if config.attention_layer_norm else None
+
+    def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None, position_embeddings: tuple[torch.Tensor, torch.Tensor],
+                past_key_values: Cache | None) -> torch.Tensor:
+        batch, length = x.shape[:2]
+        q, k, v = self.att_proj(self.attn_norm(x)).split(self.fused_dims, dim=-1)
+        if self.q_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k, v = (t.view(batch, length, -1, self.head_dim).transpose(1, 2) for t in (q, k, v))
+        q, k = apply_rotary_pos_emb(q, k, *position_embeddings)
+        if past_key_values is not None:
+            k, v = past_key_values.update(k, v, self.layer_idx)
+        attention, _ = sdpa_attention_forward(self, q, k, v, attention_mask, scaling=self.scaling)
+        return self.attn_out(attention.reshape(batch, length, -1))
+
+
+class Expert(nn.Module):
+    def __init__(self, width: int, hidden: int) -> None:
+        super().__init__()
+        self.gate_proj = nn.Linear(width, hidden, bias=False)
+        self.up_proj = nn.Linear(width, hidden, bias=False)
+        self.down_proj = nn.Linear(hidden, width, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class SparseMoe(nn.Module):
+    """RMS norm, a softmax router, the top-k experts weighted by their (not renormalised) router probabilities."""
+
+    def __init__(self, config: MolmoNativeConfig) -> None:
+        super().__init__()
+        self.top_k = config.moe_top_k
+        self.gate = nn.Linear(config.hidden_size, config.moe_num_experts, bias=False)
+        self.experts = nn.ModuleList(Expert(config.hidden_size, config.intermediate_size // 2)
+                                     for _ in range(config.moe_num_experts))
+        self.ff_norm = RMSNorm(config.hidden_size, config.layer_norm_eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = self.ff_norm(x).flatten(0, 1)
+        weights, chosen = F.softmax(self.gate(flat), dim=-1, dtype=torch.float).topk(self.top_k, dim=-1)
+        weights = weights.to(flat.dtype)
+        out = torch.zeros_like(flat)
+        for index, expert in enumerate(self.experts):
+            rows, slot = torch.where(chosen == index)
+            if rows.numel():
+                out.index_add_(0, rows, expert(flat[rows]) * weights[rows, slot, None])
+        return out.view_as(x)
+
+
+class MolmoeDecoderBlock(nn.Module):
+    """One MolmoE language block (``attn``, ``mlp``); returns the hidden states, writes through ``Cache.update``."""
+
+    def __init__(self, config: MolmoNativeConfig, layer_idx: int) -> None:
+        super().__init__()
+        self.attn = MolmoeAttention(config, layer_idx)
+        self.mlp = SparseMoe(config)
+
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
+                past_key_values: Cache | None = None, **kwargs: Any) -> torch.Tensor:
+        x = hidden_states + self.attn(hidden_states, attention_mask, position_embeddings, past_key_values)
+        return x + self.mlp(x)
 
 
 class DotProductAttention(nn.Module):
@@ -253,12 +345,14 @@ class MolmoNativeModel(nn.Module):
     def __init__(self, config: MolmoNativeConfig) -> None:
         super().__init__()
         self.config = config
+        block = MolmoeDecoderBlock if config.moe_num_experts else MolmoDecoderBlock
         self.transformer = nn.ModuleDict({
             "wte": Embedding(config.embedding_size, ADDITIONAL_VOCAB, config.hidden_size),
-            "blocks": nn.ModuleList(MolmoDecoderBlock(config, i) for i in range(config.num_hidden_layers)),
+            "blocks": nn.ModuleList(block(config, i) for i in range(config.num_hidden_layers)),
             "ln_f": RMSNorm(config.hidden_size, config.layer_norm_eps),
-            "ff_out": nn.Linear(config.hidden_size, config.embedding_size, bias=False),
         })
+        if not config.moe_num_experts:  # 7B-D's output layer; MolmoE's is the top-level lm_head
+            self.transformer["ff_out"] = nn.Linear(config.hidden_size, config.embedding_size, bias=False)
         self.vision_backbone = VisionBackbone(config)
 
     def rotary(self, position_ids: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -280,6 +374,8 @@ class MolmoNativeForCausalLM(PreTrainedModel, GenerationMixin):
         config._attn_implementation = "sdpa"
         super().__init__(config)
         self.model = MolmoNativeModel(config)
+        if config.moe_num_experts:
+            self.lm_head = nn.Linear(config.hidden_size, config.embedding_size, bias=False)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Module:
@@ -316,7 +412,8 @@ class MolmoNativeForCausalLM(PreTrainedModel, GenerationMixin):
         for block in transformer.blocks:
             x = block(x, attention_mask=mask, position_embeddings=rotary, past_key_values=past_key_values)
         x = transformer.ln_f(x)
-        logits = transformer.ff_out(x[:, -logits_to_keep:] if logits_to_keep else x)
+        head = self.lm_head if self.config.moe_num_experts else transformer.ff_out
+        logits = head(x[:, -logits_to_keep:] if logits_to_keep else x)
         return CausalLMOutputWithPast(logits=logits, past_key_values=past_key_values)
 
 

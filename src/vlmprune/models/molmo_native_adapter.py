@@ -24,6 +24,14 @@ from vlmprune.models.molmo_processing import MolmoImageSettings, MolmoProcessing
 from vlmprune.models.prompts import molmo_prompt
 
 
+#: What every published Molmo v1 config.json that names these says (MolmoE-1B's names them; 7B-D's code fixes them).
+PUBLISHED_SETTINGS = {
+    "activation_type": "swiglu", "clip_qkv": None, "image_padding_embed": "pad_and_partial_pad",
+    "image_pooling_2d": "attention-meanq", "image_projector": "mlp", "layer_norm_type": "rms", "norm_after": False,
+    "rope_impl": "llama", "vit_layers": [-2, -9], "weight_tying": False,
+}
+
+
 class MolmoNativeAdapter(ModelAdapter):
     name = "molmo_native"
     model_types = ()
@@ -39,21 +47,29 @@ class MolmoNativeAdapter(ModelAdapter):
 
     @classmethod
     def load(cls, path: Path, dtype: torch.dtype, device: torch.device) -> tuple[MolmoNativeForCausalLM, MolmoProcessing]:
-        """Model and processor from a hub snapshot of Molmo-7B-D/-O, running none of its code."""
+        """Model and processor from a hub snapshot of Molmo-7B-D/-O or MolmoE-1B, running none of its code."""
         from transformers import AutoTokenizer
 
         config = read_model_config(path)
-        if "n_layers" in config or config.get("block_type") == "moe":
-            files = sorted({str(v).split(".")[0] + ".py" for v in (config.get("auto_map") or {}).values()})
+        unsupported = {k: config[k] for k, v in PUBLISHED_SETTINGS.items() if k in config and config[k] != v}
+        if unsupported:
             raise ModelError(
-                f"{str(path)!r} is MolmoE (OLMo layout, mixture-of-experts blocks), which vlmprune has no native "
-                f"implementation of yet; its published code ({', '.join(files) or 'auto_map'}) runs only with "
-                "model.trust_remote_code: true, and was written for transformers 4.4x"
+                f"{str(path)!r} sets {unsupported}, where the native Molmo v1 implements only the published checkpoints' "
+                f"{ {k: PUBLISHED_SETTINGS[k] for k in unsupported} }. Its own code runs only with "
+                "model.trust_remote_code: true (and was written for transformers 4.4x)"
             )
-        model = MolmoNativeForCausalLM.from_pretrained(str(path), dtype=dtype).to(device)
+        try:
+            model = MolmoNativeForCausalLM.from_pretrained(str(path), dtype=dtype, use_safetensors=True).to(device)
+        except OSError as error:
+            raise ModelError(f"{str(path)!r} is not a whole Molmo snapshot: {error}. Copy every file of the hub "
+                             "repository (e.g. `hf download allenai/Molmo-7B-D-0924 --local-dir …`)") from error
         preprocessor = path / "preprocessor_config.json"
         settings = MolmoImageSettings.from_dict(json.loads(preprocessor.read_text())) if preprocessor.is_file() else MolmoImageSettings()
-        return model, MolmoProcessing(AutoTokenizer.from_pretrained(str(path)), settings)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(path))
+        except (OSError, ValueError) as error:
+            raise ModelError(f"cannot load the tokenizer of {str(path)!r} ({error}); copy the snapshot's tokenizer files") from error
+        return model, MolmoProcessing(tokenizer, settings)
 
     @property
     def tokenizer(self) -> Any:
