@@ -141,10 +141,13 @@ def test_fused_equals_per_variant(model, reference):
     records = fixture_records()
     variants = [(), (0,), (1,), (3,), (1, 3)]
     sizer = lambda: BatchSizer(2, 4)  # noqa: E731 - micro-batches of two and one
-    expected = predict_per_variant(adapter, records, variants, 6, sizer())
     vision_calls = []
     handle = adapter.model.model.vision_backbone.register_forward_hook(lambda *args: vision_calls.append(1))
     try:
+        expected = predict_per_variant(adapter, records, variants, 6, sizer())
+        # per variant once per micro-batch, at the prefill only: two micro-batches each, one for (1, 3) (its sizer allows 4)
+        assert len(vision_calls) == 2 * 4 + 1
+        vision_calls.clear()
         assert predict_fused(adapter, records, variants, 6, sizer()) == expected
     finally:
         handle.remove()

@@ -390,7 +390,7 @@ class MolmoNativeForCausalLM(PreTrainedModel, GenerationMixin):
         transformer = self.model.transformer
         x = transformer.wte(input_ids.clamp(min=0))
         past = past_key_values.get_seq_length() if past_key_values is not None else 0
-        if images is not None and image_features is None:
+        if images is not None and image_features is None and past == 0:  # the image only at the prefill
             image_features = self.model.vision_backbone(images.to(x.dtype), image_masks.to(x.dtype))
         if image_features is not None and past == 0:
             features = image_features.flatten(1, 2)
