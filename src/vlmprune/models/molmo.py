@@ -39,13 +39,12 @@ from torch import nn
 from vlmprune.errors import ModelError
 from vlmprune.models.base import ModelAdapter
 from vlmprune.models.compat import molmo_index_add_fix
+from vlmprune.models.molmo_native import PUBLISHED_VISION
 from vlmprune.models.prompts import molmo_prompt
 from vlmprune.models.skipping import skip_blocks
 
 MOLMO_STOP_STRING = "<|endoftext|>"
 PAD = -1
-#: Vision blocks of Molmo-7B-D/-O, whose config.json has no vision section (``modeling_molmo.py`` fixes them).
-PUBLISHED_VISION_LAYERS = 23
 
 
 def molmo_answer(generation: str) -> str:
@@ -157,7 +156,7 @@ class MolmoAdapter(ModelAdapter):
         else:
             vision = config.get("vision_backbone")
             if vision is None and "num_hidden_layers" in config:
-                return PUBLISHED_VISION_LAYERS
+                return int(PUBLISHED_VISION["image_num_layers"])
             for key in ("image_num_layers", "num_hidden_layers"):
                 if key in (vision or {}):
                     return int(vision[key])
