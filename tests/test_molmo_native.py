@@ -202,3 +202,33 @@ def test_a_published_setting_the_native_model_lacks_is_refused(tmp_path):
     (path / "config.json").write_text(json.dumps({**config, "vit_layers": [-1], "norm_after": True}))
     with pytest.raises(ModelError, match="norm_after.*vit_layers.*model.trust_remote_code: true"):
         load_adapter(path, device="cpu")
+
+
+def test_baseline_and_ablation_jobs_run_from_the_snapshot(snapshot, prepared, tmp_path):
+    """``run_evaluation`` as rules baseline (fused, with the one-pass proxies) and ablate call it, with adapter: auto."""
+    from vlmprune.data.prepare import load_prepared, select_samples
+    from vlmprune.engine.batching import BatchSizer
+    from vlmprune.engine.evaluate import predict_per_variant
+    from vlmprune.engine.run import run_evaluation
+    from vlmprune.engine.store import read_store
+    from vlmprune.models.loading import load_adapter
+    from vlmprune.settings import evaluation_settings, load_config, model_settings
+
+    config = load_config({
+        "model": {"path": str(snapshot), "device": "cpu", "dtype": "float32"},
+        "datasets": {"easy_vqa": {"splits": ["val"]}},
+        "evaluation": {"num_samples": 3, "batch_size": 3, "chunk_size": 2, "analysis_split": "val"},
+        "beam": {"validate_on": None},
+    })
+    model, evaluation = model_settings(config), evaluation_settings(config, "easy_vqa")
+    names = ["full", "drop-0", "drop-3"]
+    for job, variants in {"baseline": names[:1], "ablate": names[1:]}.items():
+        run_evaluation(data=prepared, dataset="easy_vqa", split="val", variants=variants,
+                       stores=[tmp_path / f"{v}.h5" for v in variants], summary=tmp_path / f"{job}.json",
+                       model=model, evaluation=evaluation)
+    records, _ = select_samples(load_prepared(prepared, "easy_vqa"), 3, 0)
+    adapter = load_adapter(snapshot, device="cpu", dtype="float32")
+    expected = predict_per_variant(adapter, [records[i] for i in range(3)], [(), (0,), (3,)], evaluation["max_new_tokens"],
+                                   BatchSizer(3, 4))
+    assert {v: read_store(tmp_path / f"{n}.h5").predictions for v, n in zip(expected, names)} == expected
+    assert len({tuple(answers) for answers in expected.values()}) > 1
