@@ -22,6 +22,7 @@ from vlmprune.models.base import module_at
 from vlmprune.models.loading import ADAPTERS, adapter_class, load_adapter
 from vlmprune.models.base import ModelAdapter
 from vlmprune.models.molmo import MolmoAdapter, molmo_answer
+from vlmprune.models.molmo_native_adapter import MolmoNativeAdapter
 from vlmprune.models.native import GenericAdapter
 
 WORDS = "what color is the shape ? which how many answer question using a single word or phrase . red blue green circle"
@@ -240,6 +241,14 @@ class StandInMolmoProcessor:
         def batch_decode(ids, skip_special_tokens=True):
             return [" ".join(f"t{int(i)}" for i in row) for row in ids]
 
+        @staticmethod
+        def convert_tokens_to_ids(token):
+            return 0
+
+        @staticmethod
+        def convert_ids_to_tokens(token):
+            return "<|endoftext|>"
+
     def process(self, images, text, message_format, always_start_with_space):
         assert message_format == "none" and not always_start_with_space and text.startswith(" User: ")
         ids = torch.tensor([ord(c) % 50 for c in text])
@@ -273,6 +282,44 @@ def test_molmo_adapter_with_stand_ins():
     assert torch.Tensor.index_add_.__name__ == "index_add_"  # the fix is gone after generate
 
 
+class MultiCropProcessor(StandInMolmoProcessor):
+    """A wide image gives two crops, with patches the processor marks ``-100`` (overlap margins), as Molmo's does."""
+
+    def process(self, images, text, message_format, always_start_with_space):
+        sample = super().process(images, text, message_format, always_start_with_space)
+        if images[0].width >= 2 * images[0].height:
+            sample["images"] = torch.cat([sample["images"], 0.5 * sample["images"]])
+            sample["image_input_idx"] = torch.tensor([[1, 2], [3, -100]])
+            sample["image_masks"] = torch.ones(2, 2)
+        return sample
+
+
+def test_molmo_padded_batch_equals_one_sample_at_a_time():
+    """Prompts of different lengths and images of different crop counts, padded with -1, answer as they do alone.
+
+    The stand-in places features at ``index + sample * length`` without filtering negatives, as the old
+    published revisions do: an unparked -1 would land on the previous sample's last token, -100 out of bounds.
+    """
+    from vlmprune.models.molmo import pad_stack, park_unused_patches
+
+    adapter = MolmoAdapter(StandInMolmo(), MultiCropProcessor())
+    batch = [dict(r, question=q) for r, q in zip(records(3), ["what color is the big shape?", "what?", "how many?"])]
+    batch[1] = dict(batch[1], image=batch[1]["image"].resize((64, 32)))  # wide: two crops, one patch marked -100
+    inputs = adapter.encode(batch)
+    ids, index = inputs["input_ids"], inputs["image_input_idx"]
+    assert (index >= 0).all() and (ids[:, -1] == -1).all()
+    raw = pad_stack([adapter.processor.process([r["image"]], adapter.prompt(r["question"], r["style"]), "none", False)
+                     ["image_input_idx"] for r in batch])
+    parked = raw < 0
+    assert (raw == -100).any() and (raw == -1).any()
+    assert torch.equal(index[~parked], raw[~parked])
+    assert (ids.gather(1, index.flatten(1))[parked.flatten(1)] == -1).all()  # each unused patch sits on a padding token
+    alone = [adapter.generate([r], max_new_tokens=4)[0] for r in batch]
+    assert adapter.generate(batch, max_new_tokens=4) == alone
+    untouched = torch.tensor([[5, 6]]), torch.tensor([[[1, 0]]])
+    assert park_unused_patches(*untouched) == untouched  # nothing unused: no padding column added
+
+
 def test_molmo_remote_code_needs_the_config_to_allow_it(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({
         "model_type": "molmo", "architectures": ["MolmoForCausalLM"], "n_layers": 16,
@@ -280,8 +327,10 @@ def test_molmo_remote_code_needs_the_config_to_allow_it(tmp_path):
     }))
     assert adapter_class(tmp_path) is MolmoAdapter
     with pytest.raises(ModelError, match="model.trust_remote_code: true.*") as error:
-        load_adapter(tmp_path, device="cpu")
+        load_adapter(tmp_path, adapter="molmo", device="cpu")  # the published code, named but not allowed
     assert "modeling_molmoe.py" in str(error.value)
+    with pytest.raises(ModelError, match="not a whole Molmo snapshot.*model.safetensors.*hf download"):
+        load_adapter(tmp_path, device="cpu")  # auto: the native model, which runs no remote code and wants the weights
 
 
 # ---------------------------------------------------------------- bad input
@@ -333,4 +382,5 @@ def test_molmo_answer_clean_up(generation: str, answer: str) -> None:
 
 def test_other_families_score_the_generation_as_decoded() -> None:
     assert ModelAdapter.clean_answer(None, "Answer: red\nred") == "Answer: red\nred"
-    assert all(cls.clean_answer is ModelAdapter.clean_answer for cls in ADAPTERS.values() if cls is not MolmoAdapter)
+    assert all(cls.clean_answer is ModelAdapter.clean_answer for cls in ADAPTERS.values() if cls not in (MolmoAdapter, MolmoNativeAdapter))
+    assert MolmoNativeAdapter.clean_answer(None, "x\nAnswer: y") == "y"  # the native Molmo scores as Molmo does

@@ -2,7 +2,8 @@
 
 Evaluates the baseline and every single-block ablation on easy-VQA val, once the naive way
 (one full ``generate`` per variant) and once fused (``vlmprune.engine.fused``), with the same micro-batches,
-on the demo model (if present) and on a randomly initialised LLaVA of about 100M parameters.
+on the demo model (if present) and on a randomly initialised LLaVA (or, with ``--arch molmoe``, a
+MolmoE) of about 100M parameters.
 Rounds alternate naive and fused so that a change in machine load hits both alike. Prints
 the wall times, the encoder and block forward passes each way, and the floor those counts
 allow; the last line is ``fused/naive wall ratio: X.XX`` for the larger model.
@@ -39,7 +40,8 @@ class PassCounter:
         self.counts: Counter[str] = Counter()
         self.seconds: Counter[str] = Counter()
         self._started: dict[int, float] = {}
-        modules = [("encoder", adapter.model.model.vision_tower)] + [("block", b) for b in adapter.blocks]
+        encoder = getattr(adapter.model.model, "vision_tower", None) or adapter.model.model.vision_backbone  # LLaVA, Molmo
+        modules = [("encoder", encoder)] + [("block", b) for b in adapter.blocks]
         self.handles = []
         for kind, module in modules:
             self.handles.append(module.register_forward_pre_hook(self._start))
@@ -80,6 +82,32 @@ def random_llava(hidden: int, layers: int) -> LlavaAdapter:
         text_hidden=hidden, text_intermediate=int(2.75 * hidden), text_layers=layers, heads=hidden // 64,
     )
     return LlavaAdapter(model.float(), processor)
+
+
+def random_molmoe(hidden: int, layers: int) -> ModelAdapter:
+    """A randomly initialised MolmoE-shaped model (16 experts, top 4) with the demo tokenizer, 112 px crops."""
+    from vlmprune.data.sources.easy_vqa import answer_vocabulary, iter_questions
+    from vlmprune.demo.tokenizer import build_tokenizer
+    from vlmprune.models.molmo import MOLMO_STOP_STRING
+    from vlmprune.models.molmo_native import MolmoNativeConfig, MolmoNativeForCausalLM
+    from vlmprune.models.molmo_native_adapter import MolmoNativeAdapter
+    from vlmprune.models.molmo_processing import IMAGE_TOKENS, MolmoImageSettings, MolmoProcessing
+
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer([row["question"] for row in iter_questions("train")] + answer_vocabulary())
+    tokenizer.add_special_tokens({"additional_special_tokens": [*IMAGE_TOKENS, MOLMO_STOP_STRING]})
+    vision = dict(image_default_input_size=[112, 112], image_emb_dim=256, image_num_heads=4, image_num_key_value_heads=4,
+                  image_num_layers=10, image_head_dim=64, image_mlp_dim=1024, image_num_pos=65)
+    config = MolmoNativeConfig(d_model=hidden, n_heads=hidden // 64, n_layers=layers, mlp_ratio=2, moe_num_experts=16,
+                               moe_top_k=4, attention_layer_norm=True, qkv_bias=False, rope_theta=10000.0,
+                               vocab_size=len(tokenizer), embedding_size=len(tokenizer), vision_backbone=vision)
+    model = MolmoNativeForCausalLM(config).float().eval()
+    for name, parameter in model.named_parameters():  # what post_init leaves at zero: embeddings, padding embeddings
+        if "embedding" in name or "pad_embed" in name:
+            torch.nn.init.normal_(parameter, std=0.5)
+    images = MolmoImageSettings(max_crops=4, overlap_margins=(2, 2), base_image_input_size=(112, 112),
+                                image_token_length_w=4, image_token_length_h=4)
+    return MolmoNativeAdapter(model, MolmoProcessing(tokenizer, images))
 
 
 def compare(adapter: ModelAdapter, records: Sequence[dict], batch_size: int, max_new_tokens: int, rounds: int) -> float:
@@ -139,6 +167,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="naive and fused alternate this many times, each on its share of the samples")
     parser.add_argument("--hidden", type=int, default=1024, help="hidden size of the random LLaVA's decoder")
     parser.add_argument("--layers", type=int, default=8)
+    parser.add_argument("--arch", choices=["llava", "molmoe"], default="llava",
+                        help="the ~100M-parameter model: LLaVA-shaped, or MolmoE-shaped (mixture of experts, hidden 512)")
     args = parser.parse_args(argv)
     data = load_split("easy_vqa", "val")
     records = [data[i] for i in range(max(args.demo_samples, args.samples))]
@@ -151,8 +181,12 @@ def main(argv: list[str]) -> int:
     else:
         print(f"demo model {args.demo_model} is absent (build it with the workflow's demo_model rule); skipped")
 
-    print(f"random LLaVA, decoder hidden size {args.hidden}, {args.layers} layers:")
-    large = random_llava(args.hidden, args.layers)
+    if args.arch == "molmoe":
+        print(f"random MolmoE, decoder hidden size 512, {args.layers} layers:")
+        large = random_molmoe(512, args.layers)
+    else:
+        print(f"random LLaVA, decoder hidden size {args.hidden}, {args.layers} layers:")
+        large = random_llava(args.hidden, args.layers)
     ratio = compare(large, records[: args.samples], args.batch_size, args.max_new_tokens, args.rounds)
     print(f"fused/naive wall ratio: {ratio:.2f}")
     return 0

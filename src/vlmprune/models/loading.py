@@ -3,8 +3,8 @@
 The adapter comes from ``model.adapter`` when the config names one, else from
 ``config.json``'s ``model_type``, else from its ``architectures``. Safety: the checkpoint's
 own modelling code runs only for an adapter that needs it (Molmo v1) *and* with
-``model.trust_remote_code: true``; weights load from safetensors unless
-``model.allow_pickle: true``.
+``model.trust_remote_code: true`` (without it, ``auto`` runs Molmo v1 natively: ``molmo_native``);
+weights load from safetensors unless ``model.allow_pickle: true``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from vlmprune.models.llava import LlavaAdapter
 from vlmprune.models.llava_onevision import LlavaOnevisionAdapter
 from vlmprune.models.molmo import MolmoAdapter
 from vlmprune.models.molmo2 import Molmo2Adapter
+from vlmprune.models.molmo_native_adapter import MolmoNativeAdapter
 from vlmprune.models.native import GenericAdapter
 from vlmprune.models.qwen2_vl import Qwen2VLAdapter
 
@@ -29,7 +30,7 @@ ADAPTERS: dict[str, type[ModelAdapter]] = {
     cls.name: cls
     for cls in (
         LlavaAdapter, LlavaOnevisionAdapter, MolmoAdapter, Molmo2Adapter, Qwen2VLAdapter, Idefics3Adapter, Gemma3Adapter,
-        GenericAdapter,
+        GenericAdapter, MolmoNativeAdapter,
     )
 }
 
@@ -109,15 +110,20 @@ def check_weights(path: Path, allow_pickle: bool) -> None:
         )
 
 
+def remote_code_files(path: Path) -> str:
+    """The ``.py`` files ``config.json``'s ``auto_map`` names, for messages."""
+    auto_map = read_model_config(path).get("auto_map") or {}
+    files = sorted({str(v).split(".")[0] + ".py" for v in auto_map.values() if isinstance(v, str)})
+    return ", ".join(files) or "auto_map"
+
+
 def check_remote_code(cls: type[ModelAdapter], path: Path, trust_remote_code: bool) -> bool:
     """Whether to pass ``trust_remote_code=True``: only for an adapter that needs it and where the config allows it."""
     if not cls.remote_code:
         return False
     if not trust_remote_code:
-        auto_map = read_model_config(path).get("auto_map") or {}
-        files = sorted({str(v).split(".")[0] + ".py" for v in auto_map.values() if isinstance(v, str)})
         raise ModelError(
-            f"the {cls.name} adapter loads modelling code shipped with the checkpoint ({', '.join(files) or 'auto_map'} "
+            f"the {cls.name} adapter loads modelling code shipped with the checkpoint ({remote_code_files(path)} "
             f"in {str(path)!r}), which runs that code on this machine. Read it, then set "
             "model.trust_remote_code: true to allow it"
         )
@@ -145,6 +151,22 @@ def missing_package_error(what: str, error: ImportError) -> ModelError:
     return ModelError(f"{what} needs a package that is not installed (transformers said: {first_line})")
 
 
+def remote_code_error(path: str | Path, local: Path, error: Exception) -> ModelError:
+    """The checkpoint's own modelling code failed inside ``from_pretrained``: say so, with the version and the way out.
+
+    Molmo v1's published code (written for transformers 4.4x) never calls ``post_init``, so
+    transformers 5 stops at ``all_tied_weights_keys``, then at ``tie_weights(recompute_mapping=…)``.
+    """
+    import transformers
+
+    return ModelError(
+        f"the modelling code shipped with {str(path)!r} ({remote_code_files(local)}) fails to load on transformers "
+        f"{transformers.__version__}: {type(error).__name__}: {error}. That code was written for transformers 4.4x and "
+        "vlmprune cannot run it on this version. Use a checkpoint whose architecture transformers implements natively "
+        "(e.g. Molmo2), or run Molmo v1 in an environment with the transformers version its model card names"
+    )
+
+
 def load_adapter(
     path: str | Path,
     *,
@@ -159,10 +181,15 @@ def load_adapter(
     """Load model and processor with ``from_pretrained`` and wrap them in their adapter."""
     local = resolve_model_path(path)
     cls = adapter_class(local, adapter)
+    if cls is MolmoAdapter and adapter in (None, "", "auto") and not trust_remote_code:
+        cls = MolmoNativeAdapter  # the published code runs only where the config names it and opts in
     remote = check_remote_code(cls, local, trust_remote_code)
     check_weights(local, allow_pickle)
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
+    if cls is MolmoNativeAdapter:
+        model, processor = cls.load(local, torch_dtype, torch_device)
+        return cls(model, processor, component=component, block_path=block_path)
     from transformers import AutoModelForCausalLM, AutoModelForImageTextToText, AutoProcessor
 
     auto_model = AutoModelForCausalLM if cls.remote_code else AutoModelForImageTextToText
@@ -177,6 +204,10 @@ def load_adapter(
         raise ModelError(
             f"{auto_model.__name__} cannot load {str(path)!r} with the {cls.name} adapter: {error}"
         ) from error
+    except (AttributeError, TypeError) as error:
+        if not remote:
+            raise
+        raise remote_code_error(path, local, error) from error
     try:
         processor = AutoProcessor.from_pretrained(str(local), **({"trust_remote_code": True} if remote else {}))
     except ImportError as error:

@@ -14,7 +14,12 @@ Molmo's model card and code:
   batches pad ``input_ids`` and image tensors with ``-1`` on the right, which
   ``generate_from_batch`` turns into the attention mask and positions;
 - ``model.generate_from_batch(batch, GenerationConfig(max_new_tokens=…,
-  stop_strings="<|endoftext|>"), tokenizer=processor.tokenizer)``.
+  stop_strings="<|endoftext|>"), tokenizer=processor.tokenizer)`` (the model card's call; the
+  adapter stops at that token's id instead, see :meth:`MolmoAdapter.generate_encoded`).
+
+On transformers 5 the published code fails at ``from_pretrained`` (``load_adapter`` says so
+clearly) and inside ``generate``; tiny checkpoints in the published layout, and reference
+outputs of the published code, are in ``tests/data/molmo_*``.
 
 A removed language block therefore returns ``(x, (k, v))`` whose keys and values are
 placeholders (one head of width one) with the right sequence length, so that the model still
@@ -34,6 +39,7 @@ from torch import nn
 from vlmprune.errors import ModelError
 from vlmprune.models.base import ModelAdapter
 from vlmprune.models.compat import molmo_index_add_fix
+from vlmprune.models.molmo_native import PUBLISHED_VISION
 from vlmprune.models.prompts import molmo_prompt
 from vlmprune.models.skipping import skip_blocks
 
@@ -85,6 +91,30 @@ def pad_stack(tensors: Sequence[torch.Tensor], value: int | float = PAD) -> torc
     return out
 
 
+def stop_token_id(tokenizer: Any) -> int:
+    """Id of ``<|endoftext|>``, one token in the tokenizers of every published Molmo v1 (OLMoE's and Qwen2's)."""
+    token = tokenizer.convert_tokens_to_ids(MOLMO_STOP_STRING)
+    if token is None or tokenizer.convert_ids_to_tokens(token) != MOLMO_STOP_STRING:
+        raise ModelError(f"the tokenizer of this Molmo checkpoint has no {MOLMO_STOP_STRING!r} token to stop generation at")
+    return int(token)
+
+
+def park_unused_patches(input_ids: torch.Tensor, image_input_idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Point every image patch that has no token (``-100`` from the processor, ``-1`` padding) at a padding token.
+
+    The published revisions place patch features with flat offsets ``index + sample * length``:
+    some filter negative indices only after adding the offset (so ``-1`` lands on the previous
+    sample's last token), older ones not at all (``-100`` is out of bounds). A padding position
+    is masked out of attention and its output never read, so a feature added there changes
+    nothing in any revision. One padding column is appended, so every sample has one.
+    """
+    unused = image_input_idx < 0
+    if not unused.any():
+        return input_ids, image_input_idx
+    input_ids = torch.cat([input_ids, input_ids.new_full((input_ids.shape[0], 1), PAD)], dim=1)
+    return input_ids, image_input_idx.masked_fill(unused, input_ids.shape[1] - 1)
+
+
 class MolmoAdapter(ModelAdapter):
     name = "molmo"
     model_types = ("molmo", "molmoe")
@@ -113,14 +143,24 @@ class MolmoAdapter(ModelAdapter):
 
     @classmethod
     def count_blocks(cls, config: dict[str, Any], component: str) -> int:
+        """Blocks per component, from either published ``config.json`` layout.
+
+        MolmoE-1B writes OLMo's keys (``n_layers``, ``vision_backbone.image_num_layers``);
+        Molmo-7B-D/-O write ``num_hidden_layers`` and no vision section at all: their
+        ``modeling_molmo.py`` builds the tower with a fixed ``VisionBackboneConfig(...,
+        image_num_layers=23, ...)`` in ``MolmoForCausalLM.__init__`` (CLIP ViT-L/14-336
+        without its last layer, features read at ``vit_layers=[-2, -9]``).
+        """
         if component == "language":
             for key in ("n_layers", "num_hidden_layers"):
                 if key in config:
                     return int(config[key])
         else:
-            vision = config.get("vision_backbone") or {}
+            vision = config.get("vision_backbone")
+            if vision is None and "num_hidden_layers" in config:
+                return int(PUBLISHED_VISION["image_num_layers"])
             for key in ("image_num_layers", "num_hidden_layers"):
-                if key in vision:
+                if key in (vision or {}):
                     return int(vision[key])
         raise ModelError(f"config.json does not say how many {component} blocks this Molmo checkpoint has")
 
@@ -148,11 +188,13 @@ class MolmoAdapter(ModelAdapter):
             )
             samples.append({k: torch.as_tensor(v) for k, v in sample.items()})
         dtype = next(self.model.parameters()).dtype
-        batch = {}
-        for key in samples[0]:
-            stacked = pad_stack([s[key] for s in samples])
-            batch[key] = stacked.to(self.device, dtype) if stacked.is_floating_point() else stacked.to(self.device)
-        return batch
+        batch = {key: pad_stack([s[key] for s in samples]) for key in samples[0]}
+        if "image_input_idx" in batch:
+            batch["input_ids"], batch["image_input_idx"] = park_unused_patches(batch["input_ids"], batch["image_input_idx"])
+        return {k: v.to(self.device, dtype) if v.is_floating_point() else v.to(self.device) for k, v in batch.items()}
+
+    def stop_token_id(self) -> int:
+        return stop_token_id(self.tokenizer)
 
     def clean_answer(self, generation: str) -> str:
         return molmo_answer(generation)
@@ -173,7 +215,11 @@ class MolmoAdapter(ModelAdapter):
     def generate_encoded(self, inputs: dict[str, Any], max_new_tokens: int) -> list[str]:
         from transformers import GenerationConfig
 
-        config = GenerationConfig(max_new_tokens=max_new_tokens, stop_strings=MOLMO_STOP_STRING, do_sample=False, use_cache=True)
+        # Stopping at the end-of-text token rather than at the stop string: transformers' stop-string check
+        # embeds every prompt id, and the prompts of a batch are padded with -1.
+        stop = self.stop_token_id()
+        config = GenerationConfig(max_new_tokens=max_new_tokens, eos_token_id=stop, pad_token_id=stop, do_sample=False,
+                                  use_cache=True)
         with molmo_index_add_fix():
             output = self.model.generate_from_batch(inputs, config, tokenizer=self.tokenizer)
         return self.decode(output[:, inputs["input_ids"].shape[1] :])

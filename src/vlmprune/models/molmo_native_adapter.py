@@ -1,0 +1,113 @@
+"""The adapter for the native Molmo v1 (:mod:`vlmprune.models.molmo_native`): standard ``generate``, so it fuses.
+
+Language blocks at ``model.transformer.blocks`` (tensors in and out, keys and values through
+``Cache.update``), vision blocks at ``model.vision_backbone.image_vit.transformer.resblocks``.
+The processor is anything with Molmo's ``process(images=[image], text=…, message_format="none",
+always_start_with_space=False)`` giving one sample's unbatched ``input_ids``, ``images``,
+``image_masks`` and ``image_input_idx``; the batch is padded on the left (:func:`collate`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vlmprune.errors import ModelError
+from vlmprune.models.base import ModelAdapter, read_model_config
+from vlmprune.models.molmo import MolmoAdapter, molmo_answer, stop_token_id
+from vlmprune.models.molmo_native import MolmoNativeForCausalLM, collate
+from vlmprune.models.molmo_processing import MolmoImageSettings, MolmoProcessing
+from vlmprune.models.prompts import molmo_prompt
+
+
+#: What every published Molmo v1 config.json that names these says (MolmoE-1B's names them; 7B-D's code fixes them).
+PUBLISHED_SETTINGS = {
+    "activation_type": "swiglu", "clip_qkv": None, "image_padding_embed": "pad_and_partial_pad",
+    "image_pooling_2d": "attention-meanq", "image_projector": "mlp", "layer_norm_type": "rms", "norm_after": False,
+    "rope_impl": "llama", "vit_layers": [-2, -9], "weight_tying": False,
+}
+
+
+class MolmoNativeAdapter(ModelAdapter):
+    name = "molmo_native"
+    model_types = ()
+    block_paths = {
+        "language": ("model.transformer.blocks",),
+        "vision": ("model.vision_backbone.image_vit.transformer.resblocks",),
+    }
+    modality_patterns = MolmoAdapter.modality_patterns
+
+    @classmethod
+    def count_blocks(cls, config: dict[str, Any], component: str) -> int:
+        return MolmoAdapter.count_blocks(config, component)
+
+    @classmethod
+    def load(cls, path: Path, dtype: torch.dtype, device: torch.device) -> tuple[MolmoNativeForCausalLM, MolmoProcessing]:
+        """Model and processor from a hub snapshot of Molmo-7B-D/-O or MolmoE-1B, running none of its code."""
+        from transformers import AutoTokenizer
+
+        config = read_model_config(path)
+        unsupported = {k: config[k] for k, v in PUBLISHED_SETTINGS.items() if k in config and config[k] != v}
+        if unsupported:
+            raise ModelError(
+                f"{str(path)!r} sets {unsupported}, where the native Molmo v1 implements only the published checkpoints' "
+                f"{ {k: PUBLISHED_SETTINGS[k] for k in unsupported} }. Its own code runs only with "
+                "model.trust_remote_code: true (and was written for transformers 4.4x)"
+            )
+        try:
+            model = MolmoNativeForCausalLM.from_pretrained(str(path), dtype=dtype, use_safetensors=True).to(device)
+        except OSError as error:
+            raise ModelError(f"{str(path)!r} is not a whole Molmo snapshot: {error}. Copy every file of the hub "
+                             "repository (e.g. `hf download allenai/Molmo-7B-D-0924 --local-dir …`)") from error
+        preprocessor = path / "preprocessor_config.json"
+        settings = MolmoImageSettings.from_dict(json.loads(preprocessor.read_text())) if preprocessor.is_file() else MolmoImageSettings()
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(path))
+        except (OSError, ValueError) as error:
+            raise ModelError(f"cannot load the tokenizer of {str(path)!r} ({error}); copy the snapshot's tokenizer files") from error
+        return model, MolmoProcessing(tokenizer, settings)
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.processor.tokenizer
+
+    def stop_token_id(self) -> int:
+        return stop_token_id(self.tokenizer)
+
+    def prompt(self, question: str, style: str, choices: Sequence[str] = ()) -> str:
+        return molmo_prompt(question, style, choices)
+
+    def encode(self, records: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        samples = [
+            {k: torch.as_tensor(v) for k, v in self.processor.process(
+                images=[r["image"].convert("RGB")], text=self.prompt(r["question"], r["style"], r.get("choices") or ()),
+                message_format="none", always_start_with_space=False).items()}
+            for r in records
+        ]
+        batch = collate(samples, pad_token_id=self.stop_token_id())
+        dtype = next(self.model.parameters()).dtype
+        return {k: v.to(self.device, dtype) if v.is_floating_point() else v.to(self.device) for k, v in batch.items()}
+
+    @torch.inference_mode()
+    def pre_encode(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """The crops encoded once (``image_features``), for the fused engine's several generations on one batch."""
+        rest = dict(inputs)
+        images, masks = rest.pop("images"), rest.pop("image_masks")
+        return {**rest, "image_features": self.model.model.vision_backbone(images, masks)}
+
+    def clean_answer(self, generation: str) -> str:
+        return molmo_answer(generation)
+
+    def decode(self, generated: torch.Tensor) -> list[str]:
+        return [text.strip() for text in self.tokenizer.batch_decode(generated, skip_special_tokens=True)]
+
+    @torch.inference_mode()
+    def generate_encoded(self, inputs: dict[str, Any], max_new_tokens: int) -> list[str]:
+        stop = self.stop_token_id()
+        output = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop,
+                                     pad_token_id=stop)
+        return self.decode(output[:, inputs["input_ids"].shape[1] :])
