@@ -40,6 +40,7 @@ class MolmoNativeAdapter(ModelAdapter):
         "vision": ("model.vision_backbone.image_vit.transformer.resblocks",),
     }
     modality_patterns = MolmoAdapter.modality_patterns
+    modality_exclude = MolmoAdapter.modality_exclude
 
     @classmethod
     def count_blocks(cls, config: dict[str, Any], component: str) -> int:
