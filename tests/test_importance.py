@@ -23,11 +23,11 @@ def test_importance_is_baseline_minus_ablated_accuracy():
 def test_details_record_the_secondary_metric_when_the_stores_hold_it():
     secondary = {"secondary_metric": "exact_match"}
     full = store([1, 1, 1, 0], secondary_accuracy=0.5, **secondary)
-    _, details = block_importance(full, {0: store([0, 0, 1, 0], secondary_accuracy=0.125, **secondary)}, resamples=200)
+    _, details = block_importance(full, {0: store([0, 0, 1, 0], secondary_accuracy=0.125, **secondary)}, confidence=0.95, resamples=200, seed=0)
     assert details["secondary_metric"] == "exact_match" and details["baseline_secondary_accuracy"] == 0.5
     assert details["blocks"]["0"]["secondary_accuracy"] == 0.125
     assert details["blocks"]["0"]["secondary_importance"] == pytest.approx(0.375)
-    _, plain = block_importance(store([1, 0]), {0: store([0, 0])}, resamples=200)
+    _, plain = block_importance(store([1, 0]), {0: store([0, 0])}, confidence=0.95, resamples=200, seed=0)
     assert "secondary_metric" not in plain and "secondary_accuracy" not in plain["blocks"]["0"]
 
 

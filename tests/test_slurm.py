@@ -192,20 +192,23 @@ def _dry_run_jobs(workdir: Path, *args: str) -> dict[str, tuple[dict[str, str], 
 def test_cluster_profile_tags_gpu_and_cpu_rules(tiny_llava: Path, tmp_path: Path):
     """profiles/slurm: GPU rules on the gpu partition with 1 GPU, and torchrun starts as many processes."""
     _write_config(tmp_path, tiny_llava)
-    jobs = _dry_run_jobs(tmp_path, "--profile", str(PROFILE_REAL))
+    # --cores 8: on the submitting machine Snakemake caps a job's threads at its own cores (on the node, at the job's)
+    jobs = _dry_run_jobs(tmp_path, "--profile", str(PROFILE_REAL), "--cores", "8")
     assert RAN_GPU | RAN_CPU <= jobs.keys(), jobs.keys()
     for rule in RAN_GPU:
         resources, shell = jobs[rule]
         assert resources["slurm_partition"] == "gpu" and resources["gpu"] == "1", (rule, resources)
         assert {"cpus_per_gpu", "mem_mb", "runtime"} <= resources.keys(), (rule, resources)
-        assert "torchrun --standalone --nproc-per-node=$(( 1 > 0 ? 1 : 1 ))" in shell, shell
+        assert "nproc=$(( 1 > 0 ? 1 : 1 ))" in shell and "torchrun --standalone --nproc-per-node=$nproc" in shell, shell
+        # the job's threads are its cpus_per_gpu (set-threads), shared among the torchrun processes
+        assert resources["cpus_per_gpu"] == "8" and "per_process=$(( 8 / nproc > 0 ? 8 / nproc : 1 ))" in shell, shell
     for rule in RAN_CPU:
         resources, _ = jobs[rule]
         assert resources["slurm_partition"] == "cpu" and "gpu" not in resources, (rule, resources)
         assert {"mem_mb", "runtime"} <= resources.keys(), (rule, resources)
 
     jobs = _dry_run_jobs(tmp_path, "--profile", str(PROFILE_REAL), "--set-resources", "ablate:gpu=4")
-    assert "--nproc-per-node=$(( 4 > 0 ? 4 : 1 ))" in jobs["ablate"][1]
+    assert "nproc=$(( 4 > 0 ? 4 : 1 ))" in jobs["ablate"][1]
 
 
 @pytest.mark.e2e
@@ -215,4 +218,4 @@ def test_test_profile_asks_slurm_for_no_gpu(tiny_llava: Path, tmp_path: Path):
     for rule in RAN_GPU:
         resources, shell = jobs[rule]
         assert resources["slurm_partition"] == "gpu" and resources.get("gpu", "0") == "0", (rule, resources)
-        assert "--nproc-per-node=$(( 0 > 0 ? 0 : 1 ))" in shell, shell
+        assert "nproc=$(( 0 > 0 ? 0 : 1 ))" in shell and "per_process=$(( 1 / nproc" in shell, shell
