@@ -128,9 +128,9 @@ def get_beam_previous_step(wildcards):
 
 
 def get_beam_validation(wildcards):
-    """The beams evaluated on beam.validate_on, where this dataset is configured with that split ([] otherwise)."""
+    """The beams evaluated on beam.validate_on, where this dataset has that split and it is not the analysis split."""
     split = config["beam"]["validate_on"]
-    if split is None or split not in config["datasets"][wildcards.dataset]["splits"]:
+    if split in (None, ANALYSIS_SPLIT) or split not in config["datasets"][wildcards.dataset]["splits"]:
         return []
     return [f"results/beam/{wildcards.dataset}/validate_{split}.json"]
 

@@ -44,9 +44,13 @@ def test_a_dataset_without_the_analysis_split_is_refused():
         load_config(minimal(datasets={"easy_vqa": {"splits": ["val"]}}))
 
 
-def test_validating_on_the_analysis_split_is_refused():
-    with pytest.raises(ConfigError, match="beam.validate_on is 'train'"):
-        load_config(minimal(beam={"validate_on": "train"}))
+def test_multiflow_steps_name_only_configured_data():
+    with pytest.raises(ConfigError, match="multiflow.calibration.dataset 'easy_vqa_color' is not a configured dataset"):
+        load_config(minimal(multiflow={"methods": ["wanda"], "calibration": {"dataset": "easy_vqa_color"}}))
+    with pytest.raises(ConfigError, match=r"multiflow.evaluate_datasets \['tally_qa'\]"):
+        load_config(minimal(multiflow={"methods": ["wanda"], "evaluate_datasets": ["tally_qa"]}))
+    config = load_config(minimal(multiflow={"methods": ["wanda"]}))
+    assert config["multiflow"]["calibration"]["dataset"] == "easy_vqa" and config["multiflow"]["calibration"]["split"] == "train"
 
 
 def test_evaluation_settings_take_the_dataset_overrides():

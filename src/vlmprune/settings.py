@@ -25,8 +25,8 @@ def load_config(config: dict[str, Any], schema: str | Path = SCHEMA) -> dict[str
 
     ``datasets: all`` (or an ``all`` entry) becomes every registered dataset whose data is
     present, with the ``all`` entry's settings; every dataset gets its default splits. Raises
-    :class:`ConfigError` naming the key when a dataset is unknown or lacks the analysis split,
-    or when ``beam.validate_on`` is the analysis split.
+    :class:`ConfigError` naming the key when a dataset is unknown or lacks the analysis split, or
+    when MULTIFLOW's calibration or evaluation names what is not configured.
     """
     from snakemake.utils import validate
 
@@ -52,11 +52,6 @@ def load_config(config: dict[str, Any], schema: str | Path = SCHEMA) -> dict[str
                 f"datasets.{name}.splits is {entry['splits']} but evaluation.analysis_split is {analysis_split!r}; add it to the splits"
             )
     check_multiflow(config)
-    validate_on = config["beam"]["validate_on"]
-    if validate_on == analysis_split:
-        raise ConfigError(
-            f"beam.validate_on is {validate_on!r}, the analysis split itself; set it to the other split or null"
-        )
     return config
 
 
