@@ -31,6 +31,8 @@ TORCHRUN = (
     "OMP_NUM_THREADS=$per_process MKL_NUM_THREADS=$per_process "
     "torchrun --standalone --nproc-per-node=$nproc {input.script}"
 )
+# More threads than any machine has: Snakemake lowers them to --cores, so such a job runs alone.
+ALL_CORES = 4096
 GPU_RESOURCES = {"gpu": config["resources"]["gpus_per_job"], "mem_mb": 8000}
 
 

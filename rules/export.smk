@@ -73,7 +73,7 @@ rule latency:
         model=MODEL_SETTINGS,
         evaluation=get_evaluation_settings,
         latency=json.dumps(config["latency"]),
-    threads: workflow.cores  # timed alone: no other job shares the machine
+    threads: ALL_CORES  # timed alone: no other job shares the machine
     resources:
         gpu=min(1, config["resources"]["gpus_per_job"]),
         mem_mb=8000,
