@@ -15,7 +15,7 @@ from vlmprune.engine.evaluate import evaluate_variants
 from vlmprune.engine.identity import evaluation_inputs, store_fingerprint
 from vlmprune.engine.proxies import proxies_path, record_proxies, write_proxies
 from vlmprune.engine.store import EvalStore
-from vlmprune.engine.variants import parse_variant
+from vlmprune.engine.variants import FULL, parse_variant
 from vlmprune.io import write_json
 from vlmprune.models.base import ModelAdapter
 from vlmprune.models.loading import load_adapter
@@ -76,7 +76,12 @@ def run_evaluation(
     evaluation: Mapping[str, Any],
     world: World = World(),
 ) -> None:
-    """Evaluate ``variants`` into ``stores``; the baseline (``["full"]`` alone) also records the one-pass proxies."""
+    """Evaluate ``variants`` into ``stores``.
+
+    With a ``summary`` and ``full`` among the variants (rule baseline, or rule ablate with the
+    baseline inside it), the job also writes the full model's summary and the one-pass proxies,
+    recorded over the full model's pass alone.
+    """
     removed = [parse_variant(v) for v in variants]
     records, warnings = selected_records(data, dataset, evaluation)
     for warning in warnings:
@@ -84,8 +89,8 @@ def run_evaluation(
     adapter = load_model(model, world)
     log.info("%s/%s: %d samples, %d variants, %d blocks, world of %d", dataset, split, len(records), len(variants), len(adapter.blocks), world.size)
     attrs = store_attributes(model, dataset, split, evaluation["metric"], adapter, warnings)
-    baseline = list(variants) == ["full"]
-    with record_proxies(adapter.model, adapter.blocks) if baseline else nullcontext() as proxies:
+    with_proxies = summary is not None and FULL in variants
+    with record_proxies(adapter.model, adapter.blocks, active=False) if with_proxies else nullcontext() as proxies:
         finished = evaluate_variants(
             adapter,
             records,
@@ -99,13 +104,14 @@ def run_evaluation(
             attrs=attrs,
             identity=evaluation_inputs(model, dataset, split),
             world=world,
+            around=(lambda v: nullcontext() if v else proxies.counting()) if with_proxies else None,
         )
-    if baseline and summary is not None:
+    if with_proxies:
         parts = world.gather(proxies.totals())
         if world.is_main:
             write_proxies(proxies_path(summary), parts, attrs)
     if world.is_main:
-        write_results(finished, variants[0], summary, warnings)
+        write_results(finished, FULL if FULL in variants else variants[0], summary, warnings)
 
 
 def write_results(finished: Mapping[str, EvalStore], first: str, summary: Path | None, warnings: list[str]) -> None:
