@@ -162,6 +162,31 @@ def test_all_kept_sharing_is_the_earlier_engine(six_blocks, records):
     assert prefills == (n - len(first)) + sum(sum(1 for i in range(min(v), n) if i not in v) for v in variants if v != first)
 
 
+def test_a_beam_step_evaluates_its_candidates_as_one_tree(six_blocks, prepared, tmp_path, monkeypatch):
+    """``beam_step``'s path (``evaluate_missing`` -> ``run_evaluation``) runs each distinct prefix once per micro-batch."""
+    from vlmprune.analysis.beam_evaluate import evaluate_missing
+    from vlmprune.engine import run
+    from vlmprune.engine.variants import variant_id
+    from vlmprune.settings import evaluation_settings, load_config, model_settings
+
+    config = load_config({
+        "model": {"path": six_blocks.model.name_or_path, "device": "cpu", "dtype": "float32"},
+        "datasets": {"easy_vqa": {"splits": ["val"]}},
+        "evaluation": {"num_samples": 4, "batch_size": 4, "chunk_size": 4, "analysis_split": "val"},
+        "beam": {"validate_on": None},
+    })
+    monkeypatch.setattr(run, "load_model", lambda model, world: six_blocks)  # the instance whose blocks are counted
+    variants = beam_candidates(len(six_blocks.blocks))
+    names = [variant_id(v) for v in variants]
+    (evaluated, reused), prefills = count_prefills(six_blocks, lambda: evaluate_missing(
+        data=prepared, dataset="easy_vqa", split="val", variants=names, evals_dir=tmp_path,
+        model=model_settings(config), evaluation=evaluation_settings(config, "easy_vqa"), world=run.World(),
+    ))
+    assert evaluated == names and reused == []
+    assert prefills == distinct_prefixes(variants, len(six_blocks.blocks))  # one micro-batch of four
+    assert all(read_store(tmp_path / f"{name}.h5").sample_ids for name in names)
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_tree_plan_keeps_one_record_per_block_and_frees_each(seed):
     """Records alive at any time belong to the current path: at most one per block, each freed once, none left."""
