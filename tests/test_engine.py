@@ -325,12 +325,48 @@ def test_injected_out_of_memory_halves_the_batch(adapter, dataset, tmp_path, mon
         assert "out of memory at batch size" in b.attrs["batch_events"]
 
 
+def test_baseline_inside_the_ablation_job_writes_what_the_two_jobs_write(tiny_llava, prepared, tmp_path):
+    """Rule ablate with the baseline inside (ablation.fused) equals rules baseline and ablate apart: stores, summary, proxies."""
+    import json
+
+    from vlmprune.engine.proxies import proxies_path
+    from vlmprune.engine.run import run_evaluation
+    from vlmprune.settings import evaluation_settings, load_config, model_settings
+
+    config = load_config({
+        "model": {"path": str(tiny_llava), "device": "cpu", "dtype": "float32"},
+        "datasets": {"easy_vqa": {"splits": ["val"]}},
+        "evaluation": {"num_samples": 6, "batch_size": 4, "chunk_size": 4, "analysis_split": "val"},
+        "beam": {"validate_on": None},
+    })
+    drops = [f"drop-{i}" for i in range(4)]
+    jobs = {"apart": [(["full"], True), (drops, False)], "merged": [(["full", *drops], True)]}
+    for name, calls in jobs.items():
+        for variants, summary in calls:
+            run_evaluation(
+                data=prepared, dataset="easy_vqa", split="val", variants=variants,
+                stores=[tmp_path / name / f"{v}.h5" for v in variants], summary=tmp_path / name / "val.json" if summary else None,
+                model=model_settings(config), evaluation=evaluation_settings(config, "easy_vqa"),
+            )
+    for variant in ["full", *drops]:
+        assert_same_stores(read_store(tmp_path / "apart" / f"{variant}.h5"), read_store(tmp_path / "merged" / f"{variant}.h5"))
+    apart, merged = (json.loads((tmp_path / name / "val.json").read_text()) for name in jobs)
+    assert apart.pop("seconds") > 0 and merged.pop("seconds") > 0
+    assert apart == merged and apart["variant"] == "full"
+    proxies = [json.loads(proxies_path(tmp_path / name / "val.json").read_text()) for name in jobs]
+    assert proxies[0] == proxies[1]
+    assert proxies[0]["sequences"] == 6  # the full model's pass alone, not the variants'
+
+
 @pytest.mark.slow  # two small Snakemake runs: four to five minutes on this shared machine
 @pytest.mark.e2e
 def test_ablation_fused_or_one_job_per_block_writes_identical_stores(tiny_llava, tmp_path):
+    import json
+
     from workflow_helpers import snakemake, write_config
 
-    targets = [f"results/evals/easy_vqa/val/drop-{i}.h5" for i in range(4)]
+    targets = [f"results/evals/easy_vqa/val/{v}.h5" for v in ["full", *(f"drop-{i}" for i in range(4))]]
+    baseline = ["results/baseline/easy_vqa/val.json", "results/baseline/easy_vqa/val.proxies.json"]
     for fused in (True, False):
         workdir = tmp_path / str(fused)
         write_config(workdir, {
@@ -340,8 +376,13 @@ def test_ablation_fused_or_one_job_per_block_writes_identical_stores(tiny_llava,
             "beam": {"validate_on": None},
             "ablation": {"fused": fused},
         })
-        snakemake(workdir, "--cores", "2", *targets)
+        snakemake(workdir, "--cores", "2", *targets, *baseline)
     assert (tmp_path / "True/logs/ablate/easy_vqa/val.log").is_file()
+    assert not (tmp_path / "True/logs/baseline").exists()  # the baseline ran inside rule ablate
     assert (tmp_path / "False/logs/ablate/easy_vqa/val/drop-3.log").is_file()
+    assert (tmp_path / "False/logs/baseline/easy_vqa/val.log").is_file()
     for target in targets:
         assert_same_stores(read_store(tmp_path / "True" / target), read_store(tmp_path / "False" / target))
+    summaries = [json.loads((tmp_path / fused / baseline[0]).read_text()) for fused in ("True", "False")]
+    assert [{k: v for k, v in s.items() if k != "seconds"} for s in summaries[:1]] == [{k: v for k, v in summaries[1].items() if k != "seconds"}]
+    assert (tmp_path / "True" / baseline[1]).read_text() == (tmp_path / "False" / baseline[1]).read_text()
