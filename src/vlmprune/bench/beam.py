@@ -91,7 +91,7 @@ def compare(adapter: ModelAdapter, records: Sequence[dict], variants: Sequence[V
         ratio = wall[way] / wall["naive"]
         print(f"  {way}: {wall[way]:.1f} s wall, ratio {ratio:.2f} to naive; forward passes: {passes} "
               f"({planned[way]} block prefills per batch planned, x{batches} batches); "
-              f"weighted floor {floor:.2f}, measured {100 * (ratio / floor - 1):+.0f}% over it")
+              f"weighted floor {floor:.2f}, measured {100 * (ratio / floor - 1):+.0f}% against it")
     same = all(answers[way] == answers["naive"] for way in predictors)
     print(f"  answers identical all three ways: {'yes' if same else 'NO'}")
     return wall["tree"] / wall["naive"]
