@@ -1,41 +1,18 @@
-rule baseline:
-    input:
-        script=f"{SCRIPTS}/evaluate.py",
-        data=prepared(),
-        model=get_model(),
-    output:
-        store=eval_store("full"),
-        summary="results/baseline/{dataset}/{split}.json",
-        proxies="results/baseline/{dataset}/{split}.proxies.json",
-    conda:
-        "../envs/vlmprune.yaml"
-    log:
-        "logs/baseline/{dataset}/{split}.log",
-    benchmark:
-        "benchmarks/baseline/{dataset}/{split}.tsv"
-    params:
-        model=MODEL_SETTINGS,
-        evaluation=get_evaluation_settings,
-    threads: EVALUATION_THREADS
-    resources:
-        **GPU_RESOURCES,
-    shell:
-        TORCHRUN + " --data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
-        "--variants full --stores {output.store} --summary {output.summary} "
-        "--model {params.model:q} --evaluation {params.evaluation:q} > {log} 2>&1"
-
-
 if config["ablation"]["fused"]:
 
-    # One job evaluates every single-block variant: they share the image encoding and the prefix
-    # of every prefill up to their removed block.
+    # One job evaluates the full model and every single-block variant as one tree: the image
+    # encoding and each prefill prefix run once per batch. It also writes the baseline summary
+    # and the one-pass proxies (recorded over the full model's pass only), so no rule baseline.
     rule ablate:
         input:
             script=f"{SCRIPTS}/evaluate.py",
             data=prepared(),
             model=get_model(),
         output:
-            stores=[eval_store(f"drop-{i}") for i in range(NUM_BLOCKS)],
+            store=eval_store("full"),
+            stores=single_block_stores(),
+            summary="results/baseline/{dataset}/{split}.json",
+            proxies="results/baseline/{dataset}/{split}.proxies.json",
         conda:
             "../envs/vlmprune.yaml"
         log:
@@ -45,18 +22,45 @@ if config["ablation"]["fused"]:
         params:
             model=MODEL_SETTINGS,
             evaluation=get_evaluation_settings,
-            variants=" ".join(f"drop-{i}" for i in range(NUM_BLOCKS)),
+            variants=" ".join(["full", *(f"drop-{i}" for i in range(NUM_BLOCKS))]),
         threads: EVALUATION_THREADS
         resources:
             **GPU_RESOURCES,
         shell:
             TORCHRUN + " --data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
-            "--variants {params.variants} --stores {output.stores} "
+            "--variants {params.variants} --stores {output.store} {output.stores} --summary {output.summary} "
             "--model {params.model:q} --evaluation {params.evaluation:q} > {log} 2>&1"
 
 else:
 
-    # ablation.fused: false: one job per removed block, to spread over a cluster; same files.
+    # ablation.fused: false: the baseline in its own job and one job per removed block, to
+    # spread over a cluster; same files.
+    rule baseline:
+        input:
+            script=f"{SCRIPTS}/evaluate.py",
+            data=prepared(),
+            model=get_model(),
+        output:
+            store=eval_store("full"),
+            summary="results/baseline/{dataset}/{split}.json",
+            proxies="results/baseline/{dataset}/{split}.proxies.json",
+        conda:
+            "../envs/vlmprune.yaml"
+        log:
+            "logs/baseline/{dataset}/{split}.log",
+        benchmark:
+            "benchmarks/baseline/{dataset}/{split}.tsv"
+        params:
+            model=MODEL_SETTINGS,
+            evaluation=get_evaluation_settings,
+        threads: EVALUATION_THREADS
+        resources:
+            **GPU_RESOURCES,
+        shell:
+            TORCHRUN + " --data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
+            "--variants full --stores {output.store} --summary {output.summary} "
+            "--model {params.model:q} --evaluation {params.evaluation:q} > {log} 2>&1"
+
     rule ablate_block:
         input:
             script=f"{SCRIPTS}/evaluate.py",

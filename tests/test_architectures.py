@@ -22,7 +22,7 @@ from safetensors import safe_open
 from vlmprune.data.registry import load_split
 from vlmprune.engine.batching import BatchSizer
 from vlmprune.engine.evaluate import predict_per_variant
-from vlmprune.engine.fused import can_fuse, predict_fused
+from vlmprune.engine.fused import can_fuse, plan_tree, predict_fused
 from vlmprune.errors import ModelError
 from vlmprune.models.base import module_at
 from vlmprune.models.loading import adapter_class, load_adapter
@@ -155,6 +155,28 @@ def test_fused_equals_per_variant(adapter, records):
     assert fused == reference
     assert len(vision_calls) == len(records) // 2  # the image encoder ran once per micro-batch of two, for all variants
     assert len({tuple(answers) for answers in reference.values()}) > 1
+
+
+def test_tree_of_common_prefixes_equals_per_variant(adapter, records):
+    """Sets sharing prefixes beyond the all-kept one (as a beam step's do): each distinct prefix runs once per micro-batch."""
+    last = len(adapter.blocks) - 1
+    variants = [(), (0,), (0, 2), (0, last), (1,), (1, 2), (1, last), (1, 2, last), (last,)]
+    reference = predict_per_variant(adapter, records, variants, MAX_NEW_TOKENS, BatchSizer(2, last + 1))
+    prefills = []
+
+    def count(module, args, kwargs, output):
+        hidden = args[0] if args else kwargs["hidden_states"]
+        prefills.append(hidden.shape[1] > 1)
+
+    handles = [block.register_forward_hook(count, with_kwargs=True) for block in adapter.blocks]
+    try:
+        tree = predict_fused(adapter, records, variants, MAX_NEW_TOKENS, BatchSizer(2, last + 1))
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert tree == reference
+    distinct = len({(i, frozenset(b for b in v if b < i)) for v in variants for i in range(last + 1) if i not in v})
+    assert sum(prefills) == 2 * distinct == 2 * plan_tree(variants, last + 1).prefills  # two micro-batches of two
 
 
 @pytest.mark.parametrize("position", ["first", "last"])

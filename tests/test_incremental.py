@@ -86,7 +86,7 @@ def test_adding_a_dataset_plans_exactly_its_own_jobs_and_compare_all(run_copy):
 
     key = lambda job: tuple(str(part) for part in job)  # noqa: E731 (None sorts with the names)
     planned = sorted(((rule, w.get("dataset"), w.get("split")) for rule, w in jobs if rule != "all"), key=key)
-    per_split = [(rule, ADDED, split) for rule in ("prepare_dataset", "baseline", "ablate", "importance") for split in SPLITS]
+    per_split = [(rule, ADDED, split) for rule in ("prepare_dataset", "ablate", "importance") for split in SPLITS]  # ablate holds the baseline
     per_dataset = [(rule, ADDED, None) for rule in ("importance_analysis_split", "compare", "beam_step_1", "beam", "latency", "tradeoff")]
     expected = [*per_split, *per_dataset, ("beam_validate", ADDED, "val"), ("compare_all", None, None)]
     assert planned == sorted(expected, key=key), planned

@@ -35,8 +35,8 @@ def resume_counting(model: Path, data: Path, out: Path, monkeypatch: pytest.Monk
     generated = 0
     default_predict = evaluate.default_predict
 
-    def counting_predict(adapter, variants, sizer):
-        predict = default_predict(adapter, variants, sizer)
+    def counting_predict(adapter, variants, sizer, around=None):
+        predict = default_predict(adapter, variants, sizer, around)
 
         def counted(a, records, todo, max_new_tokens):
             nonlocal generated

@@ -24,8 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 SLURM_UP = REPO / ".ci" / "slurm-up"
 PROFILE = REPO / "profiles" / "slurm-test"
-GPU_RULES = {"baseline", "ablate", "ablate_block", "beam_step", "beam_validate"}  # run torchrun
-RAN_GPU = {"baseline", "ablate"}  # the GPU rules the tiny configuration runs
+GPU_RULES = {"baseline", "ablate", "ablate_block", "beam_step", "beam_validate"}  # run torchrun (baseline: ablation.fused false)
+RAN_GPU = {"ablate"}  # the GPU rule the tiny configuration runs (ablation.fused: the baseline inside it)
 RAN_CPU = {"prepare_dataset", "importance", "multiflow_step1"}
 RAN_LOCAL = {"importance_analysis_split"}  # localrules: a file copy, not worth a submission
 

@@ -7,6 +7,7 @@ modules are imported only when their subcommand runs.
 from __future__ import annotations
 
 SUBCOMMANDS: dict[str, str] = {
+    "beam": "vlmprune.bench.beam",
     "dag": "vlmprune.bench.dag",
     "engine": "vlmprune.bench.engine",
     "export": "vlmprune.bench.export",

@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from tqdm import tqdm
 
 from vlmprune.engine.batching import BatchSizer, initial_batch_size, map_micro_batches
 from vlmprune.engine.distributed import World
-from vlmprune.engine.fused import can_fuse, predict_fused
+from vlmprune.engine.fused import Around, can_fuse, predict_fused
 from vlmprune.engine.identity import store_fingerprint
 from vlmprune.engine.store import EvalStore, StoreWriter
 from vlmprune.engine.variants import variant_id
@@ -32,21 +33,23 @@ Predict = Callable[[ModelAdapter, Sequence[dict], Sequence[tuple[int, ...]], int
 
 
 def generate_batched(
-    adapter: ModelAdapter, records: Sequence[dict], removed: tuple[int, ...], max_new_tokens: int, sizer: BatchSizer
+    adapter: ModelAdapter, records: Sequence[dict], removed: tuple[int, ...], max_new_tokens: int, sizer: BatchSizer,
+    around: Around | None = None,
 ) -> list[str]:
-    """Answers for ``records`` with ``removed`` blocks skipped, in micro-batches that survive OOM."""
+    """Answers for ``records`` with ``removed`` blocks skipped, in micro-batches that survive OOM, inside ``around(removed)``."""
     answers: list[str] = []
-    with adapter.skip(removed):
+    with adapter.skip(removed), around(removed) if around else nullcontext():
         for batch in map_micro_batches(records, lambda b: adapter.generate(b, max_new_tokens), sizer, len(removed)):
             answers.extend(batch)
     return answers
 
 
 def predict_per_variant(
-    adapter: ModelAdapter, records: Sequence[dict], variants: Sequence[tuple[int, ...]], max_new_tokens: int, sizer: BatchSizer
+    adapter: ModelAdapter, records: Sequence[dict], variants: Sequence[tuple[int, ...]], max_new_tokens: int, sizer: BatchSizer,
+    *, around: Around | None = None,
 ) -> dict[tuple[int, ...], list[str]]:
     """One full generation per variant: the reference the fused engine must equal."""
-    return {v: generate_batched(adapter, records, v, max_new_tokens, sizer) for v in variants}
+    return {v: generate_batched(adapter, records, v, max_new_tokens, sizer, around) for v in variants}
 
 
 def score_answers(metric: str, predictions: Sequence[str], records: Sequence[dict]) -> list[float]:
@@ -84,12 +87,17 @@ def open_writers(
     return writers
 
 
-def default_predict(adapter: ModelAdapter, variants: Sequence[tuple[int, ...]], sizer: BatchSizer) -> Predict:
-    """The fused engine for several variants of an adapter that can fuse; one generation per variant otherwise."""
+def default_predict(
+    adapter: ModelAdapter, variants: Sequence[tuple[int, ...]], sizer: BatchSizer, around: Around | None = None
+) -> Predict:
+    """The fused engine (tree of common prefixes) for several variants of an adapter that can fuse; one generation per variant otherwise.
+
+    ``around(variant)`` is entered around each variant's generation.
+    """
     engine = predict_fused if len(variants) > 1 and can_fuse(adapter) else predict_per_variant
 
     def predict(a: ModelAdapter, r: Sequence[dict], v: Sequence[tuple[int, ...]], m: int) -> dict[tuple[int, ...], list[str]]:
-        return engine(a, r, v, m, sizer)
+        return engine(a, r, v, m, sizer, around=around)
 
     return predict
 
@@ -108,6 +116,7 @@ def evaluate_variants(
     identity: Mapping[str, Any],
     world: World = World(),
     predict: Predict | None = None,
+    around: Around | None = None,
     secondary_metric: str | None = None,
     names: Sequence[str] | None = None,
 ) -> dict[str, EvalStore]:
@@ -119,6 +128,7 @@ def evaluate_variants(
     computed on the same predictions and written as the ``secondary_metric`` /
     ``secondary_accuracy`` attributes. ``names`` are the variant ids (default: from the removed
     blocks; a width variant such as ``multiflow-0.5`` removes none, its model arrives masked).
+    ``around(variant)`` is entered around each variant's generation by the default ``predict``.
     Returns the finished stores on the main rank.
     """
     if len(variants) != len(stores):
@@ -130,7 +140,7 @@ def evaluate_variants(
     n = len(sample_ids)
     base = initial_batch_size(adapter, batch_size, records[0], max_new_tokens) if n else 1
     sizer = BatchSizer(base, len(adapter.blocks))
-    predict = predict or default_predict(adapter, variants, sizer)
+    predict = predict or default_predict(adapter, variants, sizer, around)
     name_of = dict(zip(variants, names if names is not None else [variant_id(v) for v in variants]))
     writers = open_writers(name_of, stores, sample_ids, identity=identity, metric=metric, max_new_tokens=max_new_tokens, attrs=attrs) if world.is_main else {}
     done = world.broadcast({v: w.done for v, w in writers.items()})

@@ -24,7 +24,8 @@ from vlmprune.io import write_json
 class ProxyRecorder:
     """Sums of cosine and angular distance, and token counts, per block (read with ``totals``)."""
 
-    def __init__(self, num_blocks: int) -> None:
+    def __init__(self, num_blocks: int, active: bool = True) -> None:
+        self.active = active
         self.cosine = [0.0] * num_blocks
         self.angular = [0.0] * num_blocks
         self.tokens = [0] * num_blocks
@@ -35,7 +36,18 @@ class ProxyRecorder:
         mask = kwargs.get("attention_mask")
         self.mask = mask if isinstance(mask, torch.Tensor) and mask.dim() == 2 else None
 
+    @contextmanager
+    def counting(self) -> Iterator[None]:
+        """Within the context, block forwards count (for a recorder made inactive: the full model's pass only)."""
+        self.active = True
+        try:
+            yield
+        finally:
+            self.active = False
+
     def on_block(self, index: int, args: tuple, kwargs: dict, output: Any) -> None:
+        if not self.active:
+            return
         hidden_in = args[0] if args else kwargs["hidden_states"]
         hidden_out = output[0] if isinstance(output, tuple) else output
         batch, length = hidden_in.shape[:2]
@@ -59,9 +71,13 @@ class ProxyRecorder:
 
 
 @contextmanager
-def record_proxies(model: nn.Module, blocks: nn.ModuleList) -> Iterator[ProxyRecorder]:
-    """Within the context, every forward of ``blocks`` inside ``model`` adds to the recorder."""
-    recorder = ProxyRecorder(len(blocks))
+def record_proxies(model: nn.Module, blocks: nn.ModuleList, active: bool = True) -> Iterator[ProxyRecorder]:
+    """Within the context, every forward of ``blocks`` inside ``model`` adds to the recorder.
+
+    With ``active=False`` only forwards inside the recorder's ``counting()`` context add: the
+    job that also evaluates ablations counts the full model's pass alone.
+    """
+    recorder = ProxyRecorder(len(blocks), active)
     handles = [model.register_forward_pre_hook(recorder.on_model_call, with_kwargs=True)]
     for index, block in enumerate(blocks):
         handles.append(

@@ -15,7 +15,7 @@ from vlmprune.engine.evaluate import evaluate_variants
 from vlmprune.engine.identity import evaluation_inputs, file_digest, store_fingerprint
 from vlmprune.engine.proxies import proxies_path, record_proxies, write_proxies
 from vlmprune.engine.store import EvalStore
-from vlmprune.engine.variants import parse_variant, parse_width_variant
+from vlmprune.engine.variants import FULL, parse_variant, parse_width_variant
 from vlmprune.io import write_json
 from vlmprune.models.base import ModelAdapter
 from vlmprune.models.loading import load_adapter
@@ -80,8 +80,10 @@ def run_evaluation(
 ) -> None:
     """Evaluate ``variants`` into ``stores``.
 
-    The baseline (``["full"]`` alone) also records the one-pass proxies; a width variant
-    (``multiflow-0.5``, one per job) is evaluated with its ``masks`` applied to the weights in place.
+    With a ``summary`` and ``full`` among the variants (rule baseline, or rule ablate with the
+    baseline inside it), the job also writes the full model's summary and the one-pass proxies,
+    recorded over the full model's pass alone. A width variant (``multiflow-0.5``, one per job)
+    is evaluated with its ``masks`` applied to the weights in place.
     """
     removed = [parse_variant(v) for v in variants]
     width = [v for v in variants if parse_width_variant(v) is not None]
@@ -98,8 +100,8 @@ def run_evaluation(
         log.info("%s: %d weights zeroed by %s", variants[0], zeroed, masks)
     log.info("%s/%s: %d samples, %d variants, %d blocks, world of %d", dataset, split, len(records), len(variants), len(adapter.blocks), world.size)
     attrs = {**store_attributes(model, dataset, split, evaluation["metric"], adapter, warnings), **({"masks": str(masks)} if width else {})}
-    baseline = list(variants) == ["full"]
-    with record_proxies(adapter.model, adapter.blocks) if baseline else nullcontext() as proxies:
+    with_proxies = summary is not None and FULL in variants
+    with record_proxies(adapter.model, adapter.blocks, active=False) if with_proxies else nullcontext() as proxies:
         finished = evaluate_variants(
             adapter,
             records,
@@ -114,13 +116,14 @@ def run_evaluation(
             identity=identity,
             world=world,
             names=list(variants),
+            around=(lambda v: nullcontext() if v else proxies.counting()) if with_proxies else None,
         )
-    if baseline and summary is not None:
+    if with_proxies:
         parts = world.gather(proxies.totals())
         if world.is_main:
             write_proxies(proxies_path(summary), parts, attrs)
     if world.is_main:
-        write_results(finished, variants[0], summary, warnings)
+        write_results(finished, FULL if FULL in variants else variants[0], summary, warnings)
 
 
 def write_results(finished: Mapping[str, EvalStore], first: str, summary: Path | None, warnings: list[str]) -> None:

@@ -1,0 +1,126 @@
+"""Benchmark one beam step's candidate list three ways: naive, all-kept prefix shared, every common prefix shared.
+
+The candidates are those the workflow's own ``plan_step`` gives for step k+1 from the beams
+of step k (``--beams``), on a randomly initialised LLaVA of about 100M parameters with 8
+blocks and easy-VQA val. The three ways run on the same micro-batches in alternating rounds,
+so that a change in machine load hits all alike:
+
+- naive: one full ``generate`` per candidate;
+- fused: the earlier engine, sharing only the all-kept prefix (``share="all_kept"``);
+- tree: the engine, sharing every common prefix (``vlmprune.engine.fused``).
+
+Prints the wall times, the forward passes of each kind, and the floor those counts allow,
+weighted by the cost of each kind of pass measured in the naive runs; the last line is
+``tree/naive wall ratio: X.XX``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+import torch
+
+from vlmprune.analysis.beam_files import plan_step
+from vlmprune.bench.engine import PassCounter, random_llava
+from vlmprune.data.registry import load_split
+from vlmprune.engine.batching import BatchSizer
+from vlmprune.engine.evaluate import predict_per_variant
+from vlmprune.engine.fused import plan_tree, predict_fused
+from vlmprune.engine.variants import parse_variant
+from vlmprune.models.base import ModelAdapter
+
+Variant = tuple[int, ...]
+KINDS = ("encoder", "block prefill", "block decode")
+
+
+def candidates(beams: Sequence[Variant], num_blocks: int) -> list[Variant]:
+    """The sets the beam step after ``beams`` evaluates (extensions and greedy set), as ``plan_step`` plans them."""
+    step = len(beams[0])
+    previous = {"step": step, "num_blocks": num_blocks, "beams": [list(b) for b in beams]}
+    order = list(dict.fromkeys([b for beam in beams for b in beam] + list(range(num_blocks))))  # step 1's ranking
+    step1 = {"candidates": [{"blocks": [b]} for b in order]}
+    return [parse_variant(v) for v in plan_step(previous, step1).variants]
+
+
+def ways(sizer: Callable[[], BatchSizer]) -> dict[str, Callable]:
+    return {
+        "naive": lambda a, r, v, m: predict_per_variant(a, r, v, m, sizer()),
+        "fused": lambda a, r, v, m: predict_fused(a, r, v, m, sizer(), share="all_kept"),
+        "tree": lambda a, r, v, m: predict_fused(a, r, v, m, sizer()),
+    }
+
+
+def compare(adapter: ModelAdapter, records: Sequence[dict], variants: Sequence[Variant], batch_size: int, max_new_tokens: int, rounds: int) -> float:
+    """Time the three ways on ``variants``; return tree/naive."""
+    n = len(adapter.blocks)
+    params = sum(p.numel() for p in adapter.model.parameters())
+    prompt = adapter.encode(records[:1])["input_ids"].shape[1]
+    print(f"  {params / 1e6:.1f}M parameters, {n} blocks, {len(records)} samples, batch {batch_size}, "
+          f"{max_new_tokens} new tokens, prompt of {prompt} tokens, {rounds} rounds")
+    print(f"  {len(variants)} candidate sets: {' '.join('-'.join(map(str, v)) for v in variants)}")
+    predictors = ways(lambda: BatchSizer(batch_size, n))  # at least the batch for every variant: same micro-batches
+    wall = dict.fromkeys(predictors, 0.0)
+    counts = {way: Counter() for way in predictors}
+    seconds = {way: Counter() for way in predictors}
+    answers = {way: {v: [] for v in variants} for way in predictors}
+    adapter.generate(records[:batch_size], max_new_tokens)  # warm-up
+    per_round = -(-len(records) // rounds)
+    for r in range(rounds):
+        part = records[r * per_round : (r + 1) * per_round]
+        for way, predict in predictors.items():
+            counter = PassCounter(adapter)
+            started = time.perf_counter()
+            for start in range(0, len(part), batch_size):
+                got = predict(adapter, part[start : start + batch_size], variants, max_new_tokens)
+                for v in variants:
+                    answers[way][v].extend(got[v])
+            wall[way] += time.perf_counter() - started
+            counter.close()
+            counts[way].update(counter.counts)
+            seconds[way].update(counter.seconds)
+    batches = sum(-(-len(records[r * per_round : (r + 1) * per_round]) // batch_size) for r in range(rounds))
+    planned = {"naive": sum(n - len(v) for v in variants), "fused": plan_tree(variants, n, "all_kept").prefills, "tree": plan_tree(variants, n).prefills}
+    naive = counts["naive"]
+    cost = {k: seconds["naive"][k] / naive[k] for k in naive}  # seconds per call, measured in the naive runs
+    for way in predictors:
+        passes = ", ".join(f"{counts[way][k]} {k}" for k in KINDS)
+        floor = sum(counts[way][k] * cost[k] for k in cost) / sum(naive[k] * cost[k] for k in cost)
+        ratio = wall[way] / wall["naive"]
+        print(f"  {way}: {wall[way]:.1f} s wall, ratio {ratio:.2f} to naive; forward passes: {passes} "
+              f"({planned[way]} block prefills per batch planned, x{batches} batches); "
+              f"weighted floor {floor:.2f}, measured {100 * (ratio / floor - 1):+.0f}% against it")
+    same = all(answers[way] == answers["naive"] for way in predictors)
+    print(f"  answers identical all three ways: {'yes' if same else 'NO'}")
+    return wall["tree"] / wall["naive"]
+
+
+def parse_beams(text: str) -> list[Variant]:
+    beams = [tuple(sorted(int(b) for b in beam.split(","))) for beam in text.split(";")]
+    if len({len(b) for b in beams}) != 1:
+        raise SystemExit(f"--beams {text!r}: every beam must remove the same number of blocks")
+    return beams
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vlmprune.bench beam", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--beams", default="1,4;1,6;2,4", help="step k's beams, ';' between beams, ',' between blocks")
+    parser.add_argument("--samples", type=int, default=48)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-new-tokens", type=int, default=4, help="easy-VQA's generation length")
+    parser.add_argument("--rounds", type=int, default=3, help="the three ways alternate this many times, each on its share of the samples")
+    parser.add_argument("--hidden", type=int, default=1024, help="hidden size of the random LLaVA's decoder")
+    parser.add_argument("--layers", type=int, default=8)
+    args = parser.parse_args(argv)
+    data = load_split("easy_vqa", "val")
+    records = [data[i] for i in range(args.samples)]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads" + (", CUDA" if torch.cuda.is_available() else ""))
+    beams = parse_beams(args.beams)
+    variants = candidates(beams, args.layers)
+    print(f"random LLaVA, decoder hidden size {args.hidden}, {args.layers} layers; the step after beams {args.beams}:")
+    ratio = compare(random_llava(args.hidden, args.layers), records, variants, args.batch_size, args.max_new_tokens, args.rounds)
+    print(f"tree/naive wall ratio: {ratio:.2f}")
+    return 0
