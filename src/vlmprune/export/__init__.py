@@ -1,1 +1,1 @@
-"""From chosen blocks to a faster model: physical export, model card, latency measurement (DESIGN §6)."""
+"""From chosen blocks to a faster model: physical export, model card, latency measurement."""
