@@ -51,10 +51,12 @@ rule beam_step:
     resources:
         **GPU_RESOURCES,
     shell:
-        TORCHRUN + " --data {input.data} --dataset {wildcards.dataset} --split {params.split} "
-        "--previous {input.previous} --step1 {input.step1} --evals-dir $(dirname {input.full}) "
-        "--beam-width {params.beam_width} --model {params.model:q} --evaluation {params.evaluation:q} "
-        "--importance {params.importance:q} --out {output} > {log} 2>&1"
+        evaluation_shell(
+            "--data {input.data} --dataset {wildcards.dataset} --split {params.split} "
+            "--previous {input.previous} --step1 {input.step1} --evals-dir $(dirname {input.full}) "
+            "--beam-width {params.beam_width} --model {params.model:q} --evaluation {params.evaluation:q} "
+            "--importance {params.importance:q} --out {output} > {log} 2>&1"
+        )
 
 
 rule beam_validate:
@@ -81,10 +83,12 @@ rule beam_validate:
     resources:
         **GPU_RESOURCES,
     shell:
-        TORCHRUN + " --data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
-        "--steps {input.steps} --evals-dir $(dirname {input.full}) "
-        "--model {params.model:q} --evaluation {params.evaluation:q} "
-        "--importance {params.importance:q} --out {output} > {log} 2>&1"
+        evaluation_shell(
+            "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
+            "--steps {input.steps} --evals-dir $(dirname {input.full}) "
+            "--model {params.model:q} --evaluation {params.evaluation:q} "
+            "--importance {params.importance:q} --out {output} > {log} 2>&1"
+        )
 
 
 rule beam:

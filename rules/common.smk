@@ -25,12 +25,24 @@ ANALYSIS_SPLIT = config["evaluation"]["analysis_split"]
 # the demo's DAG sooner than one two-thread job at a time (README, "Threads"); on SLURM the
 # profile's set-threads gives each job its cpus_per_gpu.
 EVALUATION_THREADS = 1
-TORCHRUN = (
-    "nproc=$(( {resources.gpu} > 0 ? {resources.gpu} : 1 )); "
-    "per_process=$(( {threads} / nproc > 0 ? {threads} / nproc : 1 )); "
-    "OMP_NUM_THREADS=$per_process MKL_NUM_THREADS=$per_process "
-    "torchrun --standalone --nproc-per-node=$nproc {input.script}"
-)
+
+
+def evaluation_shell(arguments):
+    """The shell command of an evaluation rule: ``{input.script}`` with ``arguments``.
+
+    torchrun starts one process per GPU of the job's ``gpu`` resource. A one-process job runs
+    the script with python directly: torchrun's launcher would add its own start-up (a second
+    torch import, about 4 s on a CPU) and nothing else, since a world of one joins no process
+    group.
+    """
+    return (
+        "nproc=$(( {resources.gpu} > 0 ? {resources.gpu} : 1 )); "
+        "per_process=$(( {threads} / nproc > 0 ? {threads} / nproc : 1 )); "
+        'launch=python; if [ "$nproc" -gt 1 ]; then launch="torchrun --standalone --nproc-per-node=$nproc"; fi; '
+        f"OMP_NUM_THREADS=$per_process MKL_NUM_THREADS=$per_process $launch {{input.script}} {arguments}"
+    )
+
+
 # More threads than any machine has: Snakemake lowers them to --cores, so such a job runs alone.
 ALL_CORES = 4096
 GPU_RESOURCES = {"gpu": config["resources"]["gpus_per_job"], "mem_mb": 8000}

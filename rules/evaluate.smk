@@ -27,9 +27,11 @@ if config["ablation"]["fused"]:
         resources:
             **GPU_RESOURCES,
         shell:
-            TORCHRUN + " --data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
-            "--variants {params.variants} --stores {output.store} {output.stores} --summary {output.summary} "
-            "--model {params.model:q} --evaluation {params.evaluation:q} > {log} 2>&1"
+            evaluation_shell(
+                "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
+                "--variants {params.variants} --stores {output.store} {output.stores} --summary {output.summary} "
+                "--model {params.model:q} --evaluation {params.evaluation:q} > {log} 2>&1"
+            )
 
 else:
 
@@ -57,9 +59,11 @@ else:
         resources:
             **GPU_RESOURCES,
         shell:
-            TORCHRUN + " --data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
-            "--variants full --stores {output.store} --summary {output.summary} "
-            "--model {params.model:q} --evaluation {params.evaluation:q} > {log} 2>&1"
+            evaluation_shell(
+                "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
+                "--variants full --stores {output.store} --summary {output.summary} "
+                "--model {params.model:q} --evaluation {params.evaluation:q} > {log} 2>&1"
+            )
 
     rule ablate_block:
         input:
@@ -83,6 +87,8 @@ else:
         resources:
             **GPU_RESOURCES,
         shell:
-            TORCHRUN + " --data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
-            "--variants drop-{wildcards.block} --stores {output.store} "
-            "--model {params.model:q} --evaluation {params.evaluation:q} > {log} 2>&1"
+            evaluation_shell(
+                "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
+                "--variants drop-{wildcards.block} --stores {output.store} "
+                "--model {params.model:q} --evaluation {params.evaluation:q} > {log} 2>&1"
+            )

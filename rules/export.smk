@@ -25,9 +25,11 @@ rule evaluate_variant:
     resources:
         **GPU_RESOURCES,
     shell:
-        TORCHRUN + " --data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
-        "--variants {wildcards.variant} --stores {output.store} "
-        "--model {params.model:q} --evaluation {params.evaluation:q} > {log} 2>&1"
+        evaluation_shell(
+            "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
+            "--variants {wildcards.variant} --stores {output.store} "
+            "--model {params.model:q} --evaluation {params.evaluation:q} > {log} 2>&1"
+        )
 
 
 rule export:

@@ -107,9 +107,11 @@ rule evaluate_pruned:
     resources:
         **GPU_RESOURCES,
     shell:
-        TORCHRUN + " --data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
-        "--variants {wildcards.method}-{wildcards.sparsity} --stores {output.store} --masks {input.masks} "
-        "--model {params.model:q} --evaluation {params.evaluation:q} > {log} 2>&1"
+        evaluation_shell(
+            "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
+            "--variants {wildcards.method}-{wildcards.sparsity} --stores {output.store} --masks {input.masks} "
+            "--model {params.model:q} --evaluation {params.evaluation:q} > {log} 2>&1"
+        )
 
 
 rule sparsity:
