@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vlmprune.analysis.importance import block_importance, paired_difference_interval
+from vlmprune.analysis.importance import accuracy_row, block_importance, paired_difference_interval
 from vlmprune.engine.store import EvalStore
 
 
@@ -50,3 +50,13 @@ def test_identical_scores_give_a_zero_width_interval():
 def test_misaligned_stores_are_rejected():
     with pytest.raises(ValueError, match="other samples"):
         block_importance(store([1, 0], ["a", "b"]), {0: store([1, 0], ["a", "c"])}, confidence=0.95, resamples=1000, seed=0)
+
+
+def test_a_model_card_row_gives_the_variants_accuracy_its_interval_and_the_full_models():
+    full, variant = store([1, 1, 1, 1, 0, 0, 1, 1]), store([1, 0, 1, 1, 0, 0, 1, 1], variant="drop-3")
+    row = accuracy_row(full, variant, confidence=0.9, resamples=500, seed=0)
+    assert {k: row[k] for k in ("dataset", "split", "metric", "n")} == {"dataset": "d", "split": "train", "metric": "exact_match", "n": 8}
+    assert row["accuracy"] == 0.625 and row["baseline_accuracy"] == 0.75 and row["confidence"] == 0.9
+    assert 0 <= row["ci_low"] < 0.625 < row["ci_high"] <= 1
+    with pytest.raises(ValueError, match="drop-3 was evaluated on other samples"):
+        accuracy_row(full, store([1] * 8, ids=[f"x{i}" for i in range(8)], variant="drop-3"), confidence=0.9, resamples=500, seed=0)

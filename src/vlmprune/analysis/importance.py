@@ -114,3 +114,18 @@ def mean_interval(scores: np.ndarray, *, confidence: float, resamples: int, seed
         n_resamples=resamples, method="percentile", rng=np.random.default_rng(seed),
     )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def accuracy_row(full: EvalStore, store: EvalStore, *, confidence: float, resamples: int, seed: int) -> dict[str, Any]:
+    """A variant's accuracy on one dataset split with its bootstrap interval, beside the full model's (a model card row)."""
+    check_aligned(full, store, store.attrs.get("variant", "the variant"))
+    low, high = mean_interval(store.scores, confidence=confidence, resamples=resamples, seed=seed)
+    header = store_header(store)
+    return {
+        **{key: header[key] for key in ("dataset", "split", "metric", "n")},
+        "accuracy": store.accuracy,
+        "ci_low": low,
+        "ci_high": high,
+        "confidence": confidence,
+        "baseline_accuracy": full.accuracy,
+    }
