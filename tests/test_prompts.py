@@ -29,12 +29,20 @@ def test_llava_prompts_are_llava_15s() -> None:
         ("How many cm?", "mmmu", (), " User: vqa2: How many cm? Assistant:"),
         # COCO captions: Molmo's short-caption prompt, not an empty question.
         ("", "coco_captioning", (), " User: coco_captioning: Caption the image with 1 or two sentences Assistant:"),
-        # ScienceQA: the hint on its own line (without LLaVA's "Context: " label), then the lettered options.
+        # ScienceQA: Molmo's published loader asks "{hint}\n{hint}" (no question) when there is a hint.
+        # Expected strings: the loader's ScienceQAImageOnly.get and its DataFormatter, run on these rows.
         (
             "Context: Look at the map.\nWhich state is farthest north?",
             "science_qa",
             ("Ohio", "Maine"),
-            " User: science_qa: Look at the map.\nWhich state is farthest north?\nA: Ohio\nB: Maine\n Assistant:",
+            " User: science_qa: Look at the map.\nLook at the map.\nA: Ohio\nB: Maine\n Assistant:",
+        ),
+        (
+            "Context: Figure: a garden.\nMona will plant the seeds.\nWhich tense does the sentence use?",
+            "science_qa",
+            ("past", "future"),
+            " User: science_qa: Figure: a garden.\nMona will plant the seeds.\nFigure: a garden.\nMona will plant the seeds."
+            "\nA: past\nB: future\n Assistant:",
         ),
         ("Which is a solid?", "science_qa", ("milk", "rock"), " User: science_qa: Which is a solid?\nA: milk\nB: rock\n Assistant:"),
     ],

@@ -418,13 +418,17 @@ def test_chart_qa_and_missing_column(tmp_path: Path) -> None:
         load_split("chart_qa", "train", local_path=str(tmp_path / "good"))
 
 
-def _mmmu_subject(root: Path, subject: str, color: str) -> None:
+def _mmmu_features() -> datasets.Features:
     text = datasets.Value("string")
-    features = datasets.Features({
+    return datasets.Features({
         "id": text, "question": text, "options": text, "explanation": text,
         **{f"image_{i}": datasets.Image() for i in range(1, 8)},
         "img_type": text, "answer": text, "topic_difficulty": text, "question_type": text, "subfield": text,
     })  # fmt: skip
+
+
+def _mmmu_subject(root: Path, subject: str, color: str) -> None:
+    features = _mmmu_features()
     rows = {
         "id": [f"validation_{subject}_1", f"validation_{subject}_2"],
         "question": ["<image 1> Which is larger?", "<image 1> What is the total?"],
@@ -449,6 +453,27 @@ def test_mmmu_concatenates_subjects(tmp_path: Path) -> None:
     assert METRICS["mmmu"]("The total is 1,200", ds[1]["answers"]) == 1.0
     with pytest.raises(LayoutError, match="Agriculture/"):
         load_split("mmmu", "val", local_path=str(tmp_path))
+
+
+def test_mmmu_image_options_keep_image_1(tmp_path: Path) -> None:
+    """Options that are images ("<image 2>", as the hub writes them) keep ``image_1`` as the record's image.
+
+    Molmo's MMMU loader and MMMU's ``process_single_sample`` drop the image only when more than one
+    option is an ``<img='path'>`` string; both, run on this row, return ``image_1``.
+    """
+    row = {
+        "id": ["validation_Biology_1"], "question": ["<image 1> Which of the cells is a neuron?"],
+        "options": ["['<image 2>', '<image 3>', '<image 4>']"], "explanation": [""],
+        "image_1": [image_bytes("red")], "image_2": [image_bytes("green")], "image_3": [image_bytes("blue")],
+        "image_4": [image_bytes("white")], **{f"image_{i}": [None] for i in range(5, 8)},
+        "img_type": ["['Diagrams']"], "answer": ["B"], "topic_difficulty": ["Easy"],
+        "question_type": ["multiple-choice"], "subfield": ["Cell biology"],
+    }  # fmt: skip
+    write_parquet(tmp_path / "Biology" / "validation-00000-of-00001.parquet", row, _mmmu_features())
+    spec = dataclasses.replace(get_spec("mmmu"), options={"adapter": "mmmu", "configs": ("Biology",)})
+    record = SOURCES["hub"](spec, "val", local_path=str(tmp_path))[0]
+    assert record["choices"] == ["<image 2>", "<image 3>", "<image 4>"] and record["answers"] == ["B"]
+    assert record["image"].convert("RGB").getpixel((0, 0)) == (255, 0, 0)
 
 
 def test_sample_selection_random_or_first() -> None:

@@ -16,13 +16,15 @@ family's letter format) and ``{style}``.
   new line last). MMMU has no style of its own: Molmo's MMMU loader
   (``academic_datasets.py``) gives multiple-choice questions ``a_okvqa_mc`` and open ones
   ``vqa2``. COCO captions use the first of Molmo's short-caption prompts (the one its
-  formatter picks when it does not sample). ScienceQA's hint comes on its own line before the
-  question, without the "Context: " label the source writes for LLaVA (Molmo's published
-  loader writes ``hint + "\n" + hint``, dropping the question, evidently a slip; the question
-  is kept here).
+  formatter picks when it does not sample). ScienceQA with a hint is asked as Molmo's
+  published loader asks it, ``hint + "\n" + hint``: the hint twice and no question. That reads
+  like a slip in Molmo's code, but the seed's runs were measured with it, so it is reproduced
+  for comparability.
 
-MMMU questions whose options are images: Molmo (following LLaVA) then gives the model no
-image at all; here the record's first image is still shown (not followed yet).
+MMMU questions whose options are images: Molmo's loader (like MMMU's reference
+``process_single_sample``) drops the image only when more than one option is an
+``<img='path'>`` string. The hub's MMMU writes image options as ``<image N>``, which that rule
+never matches, so both references show ``image_1``, as the records here do.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ TEMPLATES: dict[tuple[str, str, str], str] = {
     ("molmo", "coco_captioning", "open"): "coco_captioning: " + MOLMO_SHORT_CAPTION,
 }
 
-#: The ScienceQA source's question is "Context: {hint}\n{question}" (LLaVA's); Molmo's has no label.
+#: The ScienceQA source's question is "Context: {hint}\n{question}" (LLaVA's); Molmo's is "{hint}\n{hint}".
 SCIENCE_QA_CONTEXT = "Context: "
 
 #: How each family writes the option with letter ``{letter}`` and text ``{text}``.
@@ -60,8 +62,18 @@ def user_turn(family: str, question: str, style: str, choices: Sequence[str] = (
     template = TEMPLATES.get((family, style, kind)) or TEMPLATES[(family, "*", kind)]
     options = "\n".join(OPTION_FORMATS[family].format(letter=chr(ord("A") + i), text=c) for i, c in enumerate(choices))
     if family == "molmo" and style == "science_qa" and question.startswith(SCIENCE_QA_CONTEXT):
-        question = question[len(SCIENCE_QA_CONTEXT) :]
+        question = molmo_science_qa_question(question)
     return template.format(question=question, options=options, style=style)
+
+
+def molmo_science_qa_question(record_question: str) -> str:
+    """Molmo's ScienceQA question from the record's ``Context: {hint}\n{question}``: ``{hint}\n{hint}``.
+
+    The hint is everything up to the last line break (ScienceQA's questions are one line; hints
+    may have several).
+    """
+    hint = record_question[len(SCIENCE_QA_CONTEXT) :].rpartition("\n")[0]
+    return hint + "\n" + hint
 
 
 def llava_prompt(question: str, style: str, choices: Sequence[str] = ()) -> str:
