@@ -95,16 +95,30 @@ def test_a_skipped_language_block_equals_the_smaller_model(model, reference, blo
     assert not torch.allclose(scores, full_scores)
 
 
+#: Where the tiny tower's features (``vit_layers`` -2 and -9 of 10 blocks: the outputs of blocks 8 and 1) are read
+#: once each block is deleted. The last block feeds no feature.
+REMAPPED_VIT_LAYERS = {0: [-2, -9], 5: [-2, -8], 8: [-2, -8], 9: [-1, -8]}
+
+
+@pytest.mark.parametrize("block", sorted(REMAPPED_VIT_LAYERS))
 @torch.inference_mode()
-def test_a_skipped_vision_block_equals_the_smaller_tower(model, reference):
-    """Block 0: the features are read 2 and 9 blocks from the end, which deleting block 0 leaves in place."""
+def test_a_skipped_vision_block_equals_the_smaller_tower(model, reference, block):
+    """Deleted as the export deletes it (the adapter's deletion fields): block 0, a middle one, a read one, the last."""
+    from vlmprune.models.deletion import delete_blocks
+    from vlmprune.models.molmo_native_adapter import MolmoNativeAdapter
+
     inputs = collate(reference["samples"])
     _, full_scores = greedy(model, inputs, 2)
-    _, expected = greedy(without_block(model, "vision", 0), inputs, 2)
-    with skip_blocks(model.model.vision_backbone.image_vit.transformer.resblocks, [0]):
+    tower = model.model.vision_backbone.image_vit.transformer.resblocks
+    with delete_blocks(model, tower, [block], config_fields=MolmoNativeAdapter.deletion_fields["vision"]):
+        assert len(tower) == 9 and model.config.vision_backbone["image_num_layers"] == 9
+        assert model.config.vit_layers == REMAPPED_VIT_LAYERS[block]
+        _, expected = greedy(model, inputs, 2)
+    assert len(tower) == 10 and model.config.vit_layers == [-2, -9]
+    with skip_blocks(tower, [block]):
         _, scores = greedy(model, inputs, 2)
     torch.testing.assert_close(scores, expected, rtol=1e-5, atol=1e-5)
-    assert not torch.allclose(scores, full_scores)
+    assert torch.allclose(scores, full_scores) == (block == 9)
 
 
 # ---------------------------------------------------------------- through the adapter and the engine
@@ -199,9 +213,42 @@ def test_a_published_setting_the_native_model_lacks_is_refused(tmp_path):
 
     path = save_tiny_molmo(tmp_path, "molmoe")
     config = json.loads((path / "config.json").read_text())
-    (path / "config.json").write_text(json.dumps({**config, "vit_layers": [-1], "norm_after": True}))
-    with pytest.raises(ModelError, match="norm_after.*vit_layers.*model.trust_remote_code: true"):
+    (path / "config.json").write_text(json.dumps({**config, "image_pooling_2d": "attention", "norm_after": True}))
+    with pytest.raises(ModelError, match="image_pooling_2d.*norm_after.*model.trust_remote_code: true"):
         load_adapter(path, device="cpu")
+    (path / "config.json").write_text(json.dumps({**config, "vit_layers": [-2, 3]}))
+    with pytest.raises(ModelError, match=r"vit_layers \[-2, 3\] must count back from the tower's last block"):
+        load_adapter(path, device="cpu")
+
+
+@pytest.mark.parametrize(("component", "block"), [("language", 0), ("language", 2), ("language", 3),
+                                                  ("vision", 0), ("vision", 5), ("vision", 9)])
+@torch.inference_mode()
+def test_an_exported_variant_reloads_as_the_skipped_model(snapshot, component, block, tmp_path):
+    """Rule export's path: the snapshot loaded for export, the variant deleted and saved, reloaded natively."""
+    from molmo_reference import fixture_records
+
+    from vlmprune.export.checkpoint import export_variant, load_for_export
+    from vlmprune.models.loading import count_blocks, load_adapter
+    from workflow_helpers import rule_settings
+
+    adapter = load_for_export(rule_settings({"path": str(snapshot)}, component=component)[0])
+    n = len(adapter.blocks)
+    out = export_variant(adapter, f"drop-{block}", tmp_path / f"drop-{block}", card="card\n")
+    assert len(adapter.blocks) == n  # the source model is restored
+    assert count_blocks(out, component=component) == n - 1
+    exported = load_adapter(out, device="cpu", dtype="float32", component=component)
+    assert len(exported.blocks) == n - 1
+    records = fixture_records()
+    _, full_scores = greedy(adapter.model, adapter.encode(records), 4)
+    with adapter.skip([block]):
+        expected_tokens, expected_scores = greedy(adapter.model, adapter.encode(records), 4)
+        expected_answers = adapter.generate(records, 6)
+    tokens, scores = greedy(exported.model, exported.encode(records), 4)
+    assert torch.equal(tokens, expected_tokens)
+    torch.testing.assert_close(scores, expected_scores, rtol=1e-5, atol=1e-5)
+    assert torch.allclose(scores, full_scores) == (component == "vision" and block == n - 1)  # the unread last block
+    assert exported.generate(records, 6) == expected_answers
 
 
 def test_baseline_and_ablation_jobs_run_from_the_snapshot(snapshot, prepared, tmp_path):
@@ -232,3 +279,30 @@ def test_baseline_and_ablation_jobs_run_from_the_snapshot(snapshot, prepared, tm
                                    BatchSizer(3, 4))
     assert {v: read_store(tmp_path / f"{n}.h5").predictions for v, n in zip(expected, names)} == expected
     assert len({tuple(answers) for answers in expected.values()}) > 1
+
+
+@pytest.mark.e2e
+def test_the_workflow_runs_molmoe_from_its_snapshot_to_an_export(tmp_path):
+    """The README's commands on a MolmoE-1B snapshot (tiny, hub layout): ablation, beam, latency, trade-off, export."""
+    from molmo_reference import save_tiny_molmo
+
+    from vlmprune.models.loading import load_adapter
+    from workflow_helpers import snakemake, write_config
+
+    snapshot = save_tiny_molmo(tmp_path / "molmoe", "molmoe")
+    write_config(tmp_path, {
+        "model": {"path": str(snapshot), "device": "cpu"},
+        "datasets": {"easy_vqa": {"splits": ["train"]}},
+        "evaluation": {"num_samples": 4, "batch_size": 4, "chunk_size": 4},
+        "beam": {"beam_width": 2, "max_blocks_to_remove": 1},
+        "latency": {"repeats": 1, "warmup": 0, "new_tokens": 2, "batch_size": 2},
+    })
+    snakemake(tmp_path, "--cores", "1", "results/tradeoff/easy_vqa.json", "results/pruned/drop-1-3")
+    tradeoff = json.loads((tmp_path / "results/tradeoff/easy_vqa.json").read_text())
+    assert [b["removed"] for b in tradeoff["budgets"]] == [0, 1] and tradeoff["points"]
+    pruned = tmp_path / "results/pruned/drop-1-3"
+    assert json.loads((pruned / "config.json").read_text())["num_hidden_layers"] == 2
+    card = (pruned / "README.md").read_text()
+    assert "blocks 1, 3 were deleted" in card and 'load_adapter("drop-1-3"' in card
+    exported = load_adapter(pruned, device="cpu", dtype="float32")
+    assert len(exported.blocks) == 2 and exported.name == "molmo_native"

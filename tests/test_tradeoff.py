@@ -12,7 +12,9 @@ from vlmprune.analysis.tradeoff import most_accurate_within, pareto_front, trade
 from vlmprune.data.registry import load_split
 from vlmprune.export.card import model_card
 from vlmprune.export.latency import latency_report, spread
+from vlmprune.models.llava import LlavaAdapter
 from vlmprune.models.loading import load_adapter
+from vlmprune.models.molmo_native_adapter import MolmoNativeAdapter
 from workflow_helpers import snakemake, write_config
 
 
@@ -68,13 +70,15 @@ def test_model_card_names_blocks_accuracy_and_speedup():
     card = model_card(source="data/models/demo-llava", variant="drop-1-2", removed=[1, 2], component="language", num_blocks=8,
                       accuracy=[{"dataset": "easy_vqa", "split": "train", "metric": "vqa", "n": 10, "accuracy": 0.7,
                                  "ci_low": 0.6, "ci_high": 0.8, "confidence": 0.95, "baseline_accuracy": 0.8}],
-                      latency={"easy_vqa": latency})
+                      latency={"easy_vqa": latency}, loading=LlavaAdapter.loading_instructions)
     assert "blocks 1, 2 were deleted" in card and "data/models/demo-llava" in card and "6 remain" in card
+    assert 'AutoModelForImageTextToText.from_pretrained("drop-1-2")' in card
     assert "| easy_vqa | train | vqa | 10 | 0.7000 | [0.6000, 0.8000] (95% bootstrap) | 0.8000 |" in card
     assert "| easy_vqa | cpu | 1 | 2.00x | 2.00x | 2.00x |" in card
     unmeasured = model_card(source="m", variant="drop-3", removed=[3], component="language", num_blocks=8, accuracy=[],
-                            latency={"easy_vqa": latency})
+                            latency={"easy_vqa": latency}, loading=MolmoNativeAdapter.loading_instructions)
     assert "Not measured" in unmeasured and "Not evaluated" in unmeasured
+    assert 'load_adapter("drop-3", device="cpu")' in unmeasured and "AutoModel" not in unmeasured
 
 
 def test_latency_is_measured_on_the_deleted_model(tiny_llava):

@@ -31,7 +31,7 @@ def main() -> None:
     card = model_card(
         source=model["path"], variant=args.variant, removed=removed, component=adapter.component, num_blocks=len(adapter.blocks),
         accuracy=[accuracy_row(read_store(f), read_store(s), **settings) for f, s in zip(args.full, args.stores)],
-        latency={(d := read_json(p))["dataset"]: d for p in args.latency},
+        latency={(d := read_json(p))["dataset"]: d for p in args.latency}, loading=adapter.loading_instructions,
     )
     export_variant(adapter, args.variant, Path(args.out), card)
 

@@ -32,21 +32,20 @@ def model_card(
     num_blocks: int,
     accuracy: Sequence[Mapping[str, Any]],
     latency: Mapping[str, Mapping[str, Any]],
+    loading: tuple[str, str],
 ) -> str:
     """Markdown for ``README.md``. ``accuracy`` rows: dataset, split, metric, n, accuracy, ci_low, ci_high,
-    confidence, baseline_accuracy; ``latency``: dataset -> that dataset's latency file."""
+    confidence, baseline_accuracy; ``latency``: dataset -> that dataset's latency file; ``loading``: the
+    adapter's ``loading_instructions``."""
     kept = num_blocks - len(removed)
     lines = [
         f"# {variant}: {source} with {len(removed)} of {num_blocks} {component} blocks removed",
         "",
         f"Built by vlmprune from `{source}`: {component} blocks {', '.join(map(str, removed)) or '(none)'} "
-        f"were deleted (indices of the original model), {kept} remain. Layers after a removed block were renumbered "
-        "and every per-layer config field shortened, so this directory loads with plain `transformers`:",
+        f"were deleted (indices of the original model), {kept} remain. {loading[0]}",
         "",
         "```python",
-        "from transformers import AutoModelForImageTextToText, AutoProcessor",
-        f'model = AutoModelForImageTextToText.from_pretrained("{variant}")',
-        f'processor = AutoProcessor.from_pretrained("{variant}")',
+        loading[1].format(variant=variant),
         "```",
         "",
         "## Accuracy",

@@ -101,6 +101,14 @@ class ModelAdapter:
     deletion_fields: ClassVar[dict[str, tuple[tuple[str, str, str], ...]]] = {}
     #: Per component, ``(attribute, kind)`` of per-layer lists kept by the module that owns the block list.
     owner_attributes: ClassVar[dict[str, tuple[tuple[str, str], ...]]] = {}
+    #: How an exported directory loads: the model card's sentence, then its code (``{variant}``: the directory).
+    loading_instructions: ClassVar[tuple[str, str]] = (
+        "Layers after a removed block were renumbered and every per-layer config field shortened, so this "
+        "directory loads with plain `transformers`:",
+        "from transformers import AutoModelForImageTextToText, AutoProcessor\n"
+        'model = AutoModelForImageTextToText.from_pretrained("{variant}")\n'
+        'processor = AutoProcessor.from_pretrained("{variant}")',
+    )
 
     def __init__(self, model: nn.Module, processor: Any, *, component: str = "language", block_path: str | None = None) -> None:
         if component not in COMPONENTS:

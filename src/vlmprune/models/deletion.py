@@ -49,10 +49,21 @@ def remap_index_list(indices: Sequence[int], removed: Sequence[int]) -> list[int
 
 
 def config_at(root: Any, dotted: str) -> Any:
-    """The sub-configuration at a dotted attribute path ('' is the root)."""
+    """The sub-configuration at a dotted path ('' is the root): attributes, or keys of a dict section."""
     for part in filter(None, dotted.split(".")):
-        root = getattr(root, part)
+        root = root[part] if isinstance(root, dict) else getattr(root, part)
     return root
+
+
+def _get(section: Any, key: str) -> Any:
+    return section.get(key) if isinstance(section, dict) else getattr(section, key, None)
+
+
+def _set(section: Any, key: str, value: Any) -> None:
+    if isinstance(section, dict):
+        section[key] = value
+    else:
+        setattr(section, key, value)
 
 
 @contextmanager
@@ -66,7 +77,7 @@ def delete_blocks(
 ) -> Iterator[None]:
     """Within the context, ``removed`` are deleted from ``blocks`` and the model's config says so.
 
-    ``config_fields`` are ``(config path, key, kind)`` with kind ``count`` (the block count),
+    ``config_fields`` are ``(config path, key, kind)`` (the path's sections may be dicts) with kind ``count`` (the block count),
     ``per_layer`` (a list with one entry per block), ``indices`` (a list of block indices) or
     ``hidden_state`` (an index, or list of indices, into the hidden states the model selects).
     ``owner_attributes`` are ``(name, kind)`` of such lists held by the module that owns ``blocks``.
@@ -80,8 +91,8 @@ def delete_blocks(
     saved: list[tuple[Any, str, Any]] = []
 
     def assign(target: Any, key: str, value: Any) -> None:
-        saved.append((target, key, copy.deepcopy(getattr(target, key))))
-        setattr(target, key, value)
+        saved.append((target, key, copy.deepcopy(_get(target, key))))
+        _set(target, key, value)
 
     try:
         del blocks[:]
@@ -93,10 +104,10 @@ def delete_blocks(
         for path, key, kind in config_fields:
             try:
                 section = config_at(model.config, path)
-            except AttributeError:  # a field this checkpoint's config does not have
+            except (AttributeError, KeyError):  # a section this checkpoint's config does not have
                 continue
             for target in _configs_like(model, section):
-                value = getattr(target, key, None)
+                value = _get(target, key)
                 if value is not None:
                     assign(target, key, _updated(value, kind, num_blocks, removed))
         for name, kind in owner_attributes:
@@ -106,13 +117,15 @@ def delete_blocks(
         yield
     finally:
         for target, key, value in reversed(saved):
-            setattr(target, key, value)
+            _set(target, key, value)
         del blocks[:]
         blocks.extend(originals)
 
 
 def _configs_like(model: nn.Module, config: Any) -> list[Any]:
     """``config`` and every distinct config of the same class held by a submodule (some models copy theirs)."""
+    if isinstance(config, dict):  # a section inside one config
+        return [config]
     found = {id(config): config}
     for module in model.modules():
         other = getattr(module, "config", None)

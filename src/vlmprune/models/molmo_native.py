@@ -13,7 +13,7 @@ through ``Cache.update``, the mask comes from ``create_causal_mask``, and genera
   ``ff_proj`` whose first half is the value and second half the SiLU gate, ``ff_out``;
 - embeddings: ``wte.embedding`` followed by 128 ``wte.new_embedding`` rows (image tokens);
 - vision: a CLIP ViT (``quick_gelu``) whose hidden states after layers ``vit_layers`` (-2 and
-  -9) are concatenated, crops that are all padding (-1) zeroed, learnt embeddings added for
+  -9: the published tower's last block feeds no feature) are concatenated, crops that are all padding (-1) zeroed, learnt embeddings added for
   patches that are padding or partly padding (``image_masks``), 2x2 patches pooled by attention
   with their mean as query, a SwiGLU projector, and the result added to the embeddings at
   ``image_input_idx`` (negative entries: no token).
@@ -46,7 +46,8 @@ PUBLISHED_VISION = dict(
     image_num_key_value_heads=16, image_num_layers=23, image_head_dim=64, image_mlp_dim=4096, image_num_pos=577,
     image_norm_eps=1e-5,
 )
-VIT_LAYERS = (-2, -9)
+#: The tower's hidden states the features are read from (negative: from the last block's output back).
+VIT_LAYERS = [-2, -9]
 ADDITIONAL_VOCAB = 128
 
 
@@ -59,8 +60,10 @@ class MolmoNativeConfig(PretrainedConfig):
                  intermediate_size: int = 37888, num_hidden_layers: int = 28, num_attention_heads: int = 28,
                  num_key_value_heads: int = 4, max_position_embeddings: int = 4096, layer_norm_eps: float = 1e-6,
                  rope_theta: float = 1e6, qkv_bias: bool = True, vision_backbone: dict | None = None,
-                 moe_num_experts: int = 0, moe_top_k: int = 0, attention_layer_norm: bool = False, **kwargs: Any) -> None:
+                 moe_num_experts: int = 0, moe_top_k: int = 0, attention_layer_norm: bool = False,
+                 vit_layers: list[int] | None = None, **kwargs: Any) -> None:
         kwargs.pop("head_dim", None)  # MolmoE writes null: the width over the heads
+        kwargs.pop("auto_map", None)  # the published code's classes: not this model's, and not in an export
         if "d_model" in kwargs:  # MolmoE-1B's config.json: OLMo's names
             hidden_size = kwargs.pop("d_model")
             num_attention_heads = kwargs.pop("n_heads")
@@ -76,6 +79,10 @@ class MolmoNativeConfig(PretrainedConfig):
         self.max_position_embeddings, self.layer_norm_eps = max_position_embeddings, layer_norm_eps
         self.rope_theta, self.qkv_bias = rope_theta, qkv_bias
         self.vision_backbone = {**PUBLISHED_VISION, **(vision_backbone or {})}
+        self.vit_layers = list(VIT_LAYERS if vit_layers is None else vit_layers)
+        if not all(isinstance(i, int) and -self.vision_backbone["image_num_layers"] <= i < 0 for i in self.vit_layers):
+            raise ValueError(f"vit_layers {self.vit_layers} must count back from the tower's last block (-1, -2, …), "
+                             f"within its {self.vision_backbone['image_num_layers']} blocks")
         self.head_dim = hidden_size // num_attention_heads
         kwargs.setdefault("tie_word_embeddings", False)
         super().__init__(**kwargs)
@@ -315,10 +322,11 @@ class VisionBackbone(nn.Module):
         width = v["image_emb_dim"]
         self.grid = tuple(size // v["image_patch_size"] for size in v["image_default_input_size"])
         self.image_vit = VisionTransformer(v)
-        self.image_pooling_2d = DotProductAttention(width * len(VIT_LAYERS), v["image_num_heads"],
+        self.config = config  # read at each call: deleting blocks remaps config.vit_layers
+        self.image_pooling_2d = DotProductAttention(width * len(config.vit_layers), v["image_num_heads"],
                                                     v["image_num_key_value_heads"], v["image_head_dim"], width)
         self.image_projector = ImageProjector(width, config.intermediate_size // 2, config.hidden_size)
-        self.pad_embed = nn.Parameter(torch.zeros(2, width * len(VIT_LAYERS)))
+        self.pad_embed = nn.Parameter(torch.zeros(2, width * len(config.vit_layers)))
 
     def forward(self, images: torch.Tensor, image_masks: torch.Tensor) -> torch.Tensor:
         """``(batch, crops, patches, pixels)`` -> ``(batch, crops, pooled tokens, hidden)``."""
@@ -326,7 +334,7 @@ class VisionBackbone(nn.Module):
         flat = images.reshape(batch * crops, patches, pixels)
         real = ~(flat == -1).all(dim=(1, 2), keepdim=True)  # crops that are all padding give zeros
         states = self.image_vit(flat, self.grid)
-        features = torch.cat([states[layer] for layer in VIT_LAYERS], dim=-1)[:, 1:] * real
+        features = torch.cat([states[layer] for layer in self.config.vit_layers], dim=-1)[:, 1:] * real
         features = features.view(batch, crops, patches, -1)
         pad = (image_masks == 0).to(features.dtype)
         partial = ((image_masks < 1) & (image_masks != 0)).to(features.dtype)

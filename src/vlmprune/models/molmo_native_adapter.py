@@ -28,7 +28,7 @@ from vlmprune.models.prompts import molmo_prompt
 PUBLISHED_SETTINGS = {
     "activation_type": "swiglu", "clip_qkv": None, "image_padding_embed": "pad_and_partial_pad",
     "image_pooling_2d": "attention-meanq", "image_projector": "mlp", "layer_norm_type": "rms", "norm_after": False,
-    "rope_impl": "llama", "vit_layers": [-2, -9], "weight_tying": False,
+    "rope_impl": "llama", "weight_tying": False,
 }
 
 
@@ -41,6 +41,17 @@ class MolmoNativeAdapter(ModelAdapter):
     }
     modality_patterns = MolmoAdapter.modality_patterns
     modality_exclude = MolmoAdapter.modality_exclude
+    deletion_fields = {
+        "language": (("", "num_hidden_layers", "count"),),
+        # vit_layers index the blocks' outputs from the end, as hidden-state indices do.
+        "vision": (("vision_backbone", "image_num_layers", "count"), ("", "vit_layers", "hidden_state")),
+    }
+    loading_instructions = (
+        "Molmo v1 has no class in `transformers`; this directory is in the layout of vlmprune's native Molmo "
+        "(the published weight names, `MolmoNativeConfig`), which loads it without running any checkpoint code:",
+        "from vlmprune.models.loading import load_adapter\n"
+        'adapter = load_adapter("{variant}", device="cpu")  # adapter.model, adapter.processor',
+    )
 
     @classmethod
     def count_blocks(cls, config: dict[str, Any], component: str) -> int:
@@ -64,10 +75,12 @@ class MolmoNativeAdapter(ModelAdapter):
         except OSError as error:
             raise ModelError(f"{str(path)!r} is not a whole Molmo snapshot: {error}. Copy every file of the hub "
                              "repository (e.g. `hf download allenai/Molmo-7B-D-0924 --local-dir …`)") from error
+        except ValueError as error:  # a config.json the native model cannot build (MolmoNativeConfig says what)
+            raise ModelError(f"{str(path)!r}: {error}") from error
         preprocessor = path / "preprocessor_config.json"
         settings = MolmoImageSettings.from_dict(json.loads(preprocessor.read_text())) if preprocessor.is_file() else MolmoImageSettings()
         try:
-            tokenizer = AutoTokenizer.from_pretrained(str(path))
+            tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)  # no prompt about auto_map
         except (OSError, ValueError) as error:
             raise ModelError(f"cannot load the tokenizer of {str(path)!r} ({error}); copy the snapshot's tokenizer files") from error
         return model, MolmoProcessing(tokenizer, settings)

@@ -22,7 +22,10 @@ function carries (its active path calls TensorFlow, whose resize differs in the 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -104,6 +107,12 @@ class MolmoProcessing:
         if len(ids) != len(IMAGE_TOKENS):
             raise ValueError(f"the tokenizer does not hold Molmo's image tokens {IMAGE_TOKENS} as single tokens")
         self.start, self.end, self.patch, self.col, _ = ids
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        """The tokenizer's files and ``preprocessor_config.json`` with these settings, as the native loader reads them."""
+        self.tokenizer.save_pretrained(directory)
+        settings = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self.settings).items()}
+        (Path(directory) / "preprocessor_config.json").write_text(json.dumps(settings, indent=2) + "\n")
 
     def _rows(self, rows: int, columns: int) -> list[int]:
         return [self.start, *([self.patch] * columns + [self.col]) * rows, self.end]
