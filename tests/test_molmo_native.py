@@ -281,6 +281,29 @@ def test_baseline_and_ablation_jobs_run_from_the_snapshot(snapshot, prepared, tm
     assert len({tuple(answers) for answers in expected.values()}) > 1
 
 
+def test_a_multiflow_store_equals_its_exported_checkpoint(snapshot, prepared, tmp_path):
+    """MULTIFLOW's masks on Molmo v1: the masked evaluation and the exported, natively reloaded checkpoint agree."""
+    from vlmprune.engine.run import run_evaluation
+    from vlmprune.engine.store import read_store
+    from vlmprune.multiflow.export import export_pruned
+    from vlmprune.multiflow.prune import main
+    from workflow_helpers import rule_settings
+
+    assert main(["--model_path", str(snapshot), "--data", str(prepared), "--nsamples", "4", "--device", "cpu",
+                 "--target_sparsity", "0.5", "--output_dir", str(tmp_path)]) == 0
+    masks = tmp_path / "masks_multiflow_0.5.safetensors"
+    summary = json.loads((tmp_path / "masks_multiflow_0.5.json").read_text())
+    assert set(summary["modalities"]) == {"vision", "fusion"} and summary["actual_sparsity"] == 0.5
+    model, evaluation = rule_settings({"path": str(snapshot)}, num_samples=4, batch_size=4, chunk_size=4)
+    common = dict(data=prepared, dataset="easy_vqa", split="val", summary=None, evaluation=evaluation)
+    run_evaluation(variants=["multiflow-0.5"], stores=[tmp_path / "pruned.h5"], model=model, masks=masks, **common)
+    exported = export_pruned(model, masks, tmp_path / "multiflow-0.5", summary)
+    assert 'load_adapter("multiflow-0.5"' in (exported / "README.md").read_text()
+    run_evaluation(variants=["full"], stores=[tmp_path / "export.h5"], model={**model, "path": str(exported)}, **common)
+    pruned, export = read_store(tmp_path / "pruned.h5"), read_store(tmp_path / "export.h5")
+    assert pruned.sample_ids == export.sample_ids and pruned.predictions == export.predictions
+
+
 @pytest.mark.e2e
 def test_the_workflow_runs_molmoe_from_its_snapshot_to_an_export(tmp_path):
     """The README's commands on a MolmoE-1B snapshot (tiny, hub layout): ablation, beam, latency, trade-off, export."""

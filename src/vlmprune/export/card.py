@@ -42,7 +42,8 @@ def model_card(
         f"# {variant}: {source} with {len(removed)} of {num_blocks} {component} blocks removed",
         "",
         f"Built by vlmprune from `{source}`: {component} blocks {', '.join(map(str, removed)) or '(none)'} "
-        f"were deleted (indices of the original model), {kept} remain. {loading[0]}",
+        f"were deleted (indices of the original model), {kept} remain. Layers after a removed block were renumbered "
+        f"and every per-layer config field shortened. {loading[0]}",
         "",
         "```python",
         loading[1].format(variant=variant),

@@ -103,8 +103,7 @@ class ModelAdapter:
     owner_attributes: ClassVar[dict[str, tuple[tuple[str, str], ...]]] = {}
     #: How an exported directory loads: the model card's sentence, then its code (``{variant}``: the directory).
     loading_instructions: ClassVar[tuple[str, str]] = (
-        "Layers after a removed block were renumbered and every per-layer config field shortened, so this "
-        "directory loads with plain `transformers`:",
+        "It loads with plain `transformers`:",
         "from transformers import AutoModelForImageTextToText, AutoProcessor\n"
         'model = AutoModelForImageTextToText.from_pretrained("{variant}")\n'
         'processor = AutoProcessor.from_pretrained("{variant}")',

@@ -47,7 +47,7 @@ class MolmoNativeAdapter(ModelAdapter):
         "vision": (("vision_backbone", "image_num_layers", "count"), ("", "vit_layers", "hidden_state")),
     }
     loading_instructions = (
-        "Molmo v1 has no class in `transformers`; this directory is in the layout of vlmprune's native Molmo "
+        "Molmo v1 has no class in `transformers`: this directory is in the layout of vlmprune's native Molmo "
         "(the published weight names, `MolmoNativeConfig`), which loads it without running any checkpoint code:",
         "from vlmprune.models.loading import load_adapter\n"
         'adapter = load_adapter("{variant}", device="cpu")  # adapter.model, adapter.processor',

@@ -2,8 +2,8 @@
 
 The model is loaded as the evaluation loads it, masked in place and written with
 ``save_pretrained`` (processor beside it, a short model card), into a temporary sibling
-directory that is renamed into place when complete. Plain transformers loads it; its
-predictions equal the variant's evaluation store sample by sample.
+directory that is renamed into place when complete. Plain transformers loads it (Molmo v1:
+vlmprune's native loader); its predictions equal the variant's evaluation store sample by sample.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ def export_dtype(model: Mapping[str, Any]) -> str:
     return saved if saved in ("float32", "bfloat16", "float16") else "float32"
 
 
-def model_card(variant: str, model_path: str, summary: Mapping[str, Any] | None) -> str:
+def model_card(variant: str, model_path: str, summary: Mapping[str, Any] | None, loading: tuple[str, str]) -> str:
+    """``loading``: the adapter's ``loading_instructions``."""
     lines = [f"# {variant}", "", f"Unstructured pruning of `{model_path}` by vlmprune: the pruned weights are zero.",
-             "The tensors keep their shapes, so the checkpoint loads with plain transformers."]
+             f"The tensors keep their shapes. {loading[0]}", "", "```python", loading[1].format(variant=variant), "```"]
     if summary:
         lines += ["", f"- method: {summary['method']}, target sparsity {summary['target_sparsity']}",
                   f"- pruned {summary['pruned']:,} of {summary['params']:,} prunable weights "
@@ -57,6 +58,6 @@ def export_pruned(
     with atomic_path(out_dir) as tmp:
         adapter.model.save_pretrained(tmp)
         adapter.processor.save_pretrained(tmp)
-        (tmp / "README.md").write_text(model_card(variant, str(model["path"]), summary))
+        (tmp / "README.md").write_text(model_card(variant, str(model["path"]), summary, adapter.loading_instructions))
         (tmp / "vlmprune_pruning.json").write_text(json.dumps({"variant": variant, **metadata}, indent=2) + "\n")
     return out_dir
