@@ -2,7 +2,9 @@
 
 Writes the model (float32, ``save_pretrained``) and ``--nsamples`` prepared easy-VQA records
 into a temporary folder, then runs each step in a fresh process (budgets, calibration,
-scores and masks) and prints its wall time and peak RSS; the RSS after the imports and after
+scores and masks) and prints its wall time and peak RSS; the RSS after the imports (torch's
+CUDA build alone maps about 360 MiB of shared-library pages, whatever the model) and the peak
+above it, which is what the model and the step cost; the RSS after
 loading the model with every weight touched (``from_pretrained`` maps the safetensors file,
 whose pages count towards RSS only once read), so that the step's own memory is its peak
 above the loaded model; the memory of the calibration statistics against the model's; and
@@ -133,8 +135,10 @@ def main(argv: list[str] | None = None) -> int:
             loaded = (f", model loaded and resident {r['loaded'] / MB:.0f} MiB, the step's own peak above that "
                       f"{(r['peak'] - r['loaded']) / MB:.0f} MiB = {(r['peak'] - r['loaded']) / model_bytes:.2f}x the model"
                       ) if r["loaded"] else ""
+            above = r["peak"] - r["imports"]
             print(f"{step:<12} wall {r['wall']:7.1f} s   peak RSS {r['peak'] / MB:7.0f} MiB "
-                  f"({r['peak'] / model_bytes:.2f}x the model; after imports {r['imports'] / MB:.0f} MiB{loaded})")
+                  f"({r['peak'] / model_bytes:.2f}x the model; after imports {r['imports'] / MB:.0f} MiB, the peak above "
+                  f"that {above / MB:.0f} MiB = {above / model_bytes:.2f}x the model{loaded})")
         from safetensors import safe_open
 
         with safe_open(arguments["stats"], framework="pt") as f:
