@@ -17,14 +17,12 @@ weighted by the cost of each kind of pass measured in the naive runs; the last l
 from __future__ import annotations
 
 import argparse
-import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 
 import torch
 
 from vlmprune.analysis.beam_files import plan_step
-from vlmprune.bench.engine import PassCounter, random_llava
+from vlmprune.bench.engine import random_llava, time_in_rounds
 from vlmprune.data.registry import load_split
 from vlmprune.engine.batching import BatchSizer
 from vlmprune.engine.evaluate import predict_per_variant
@@ -62,25 +60,9 @@ def compare(adapter: ModelAdapter, records: Sequence[dict], variants: Sequence[V
           f"{max_new_tokens} new tokens, prompt of {prompt} tokens, {rounds} rounds")
     print(f"  {len(variants)} candidate sets: {' '.join('-'.join(map(str, v)) for v in variants)}")
     predictors = ways(lambda: BatchSizer(batch_size, n))  # at least the batch for every variant: same micro-batches
-    wall = dict.fromkeys(predictors, 0.0)
-    counts = {way: Counter() for way in predictors}
-    seconds = {way: Counter() for way in predictors}
-    answers = {way: {v: [] for v in variants} for way in predictors}
-    adapter.generate(records[:batch_size], max_new_tokens)  # warm-up
+    t = time_in_rounds(adapter, records, variants, predictors, batch_size, max_new_tokens, rounds)
+    wall, counts, seconds, answers = t.wall, t.counts, t.seconds, t.answers
     per_round = -(-len(records) // rounds)
-    for r in range(rounds):
-        part = records[r * per_round : (r + 1) * per_round]
-        for way, predict in predictors.items():
-            counter = PassCounter(adapter)
-            started = time.perf_counter()
-            for start in range(0, len(part), batch_size):
-                got = predict(adapter, part[start : start + batch_size], variants, max_new_tokens)
-                for v in variants:
-                    answers[way][v].extend(got[v])
-            wall[way] += time.perf_counter() - started
-            counter.close()
-            counts[way].update(counter.counts)
-            seconds[way].update(counter.seconds)
     batches = sum(-(-len(records[r * per_round : (r + 1) * per_round]) // batch_size) for r in range(rounds))
     planned = {"naive": sum(n - len(v) for v in variants), "fused": plan_tree(variants, n, "all_kept").prefills, "tree": plan_tree(variants, n).prefills}
     naive = counts["naive"]

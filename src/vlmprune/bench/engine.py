@@ -15,6 +15,7 @@ import argparse
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -110,19 +111,23 @@ def random_molmoe(hidden: int, layers: int) -> ModelAdapter:
     return MolmoNativeAdapter(model, MolmoProcessing(tokenizer, images))
 
 
-def compare(adapter: ModelAdapter, records: Sequence[dict], batch_size: int, max_new_tokens: int, rounds: int) -> float:
-    """Time naive and fused evaluation of the baseline and all single-block ablations; return fused/naive."""
-    n = len(adapter.blocks)
-    variants: list[Variant] = [(), *[(i,) for i in range(n)]]
-    params = sum(p.numel() for p in adapter.model.parameters())
-    prompt = adapter.encode(records[:1])["input_ids"].shape[1]
-    print(f"  {params / 1e6:.1f}M parameters, {n} blocks, {len(records)} samples, batch {batch_size}, "
-          f"{max_new_tokens} new tokens, prompt of {prompt} tokens, {len(variants)} variants, {rounds} rounds")
-    predictors = {"naive": predict_per_variant, "fused": predict_fused}
-    wall = dict.fromkeys(predictors, 0.0)
-    counts = {way: Counter() for way in predictors}
-    seconds = {way: Counter() for way in predictors}
-    answers = {way: {v: [] for v in variants} for way in predictors}
+@dataclass
+class Timings:
+    """Per way: wall seconds, forward calls and seconds inside them per kind, answers per variant."""
+
+    wall: dict[str, float]
+    counts: dict[str, Counter]
+    seconds: dict[str, Counter]
+    answers: dict[str, dict[Variant, list[str]]]
+
+
+def time_in_rounds(adapter: ModelAdapter, records: Sequence[dict], variants: Sequence[Variant],
+                   predictors: dict[str, Callable], batch_size: int, max_new_tokens: int, rounds: int) -> Timings:
+    """Run every way on the same batches, the ways alternating in ``rounds`` rounds (each on its share of the
+    samples), so that a change in machine load hits all alike. ``predictors[way](adapter, batch, variants,
+    max_new_tokens)`` gives the answers per variant."""
+    t = Timings(dict.fromkeys(predictors, 0.0), {w: Counter() for w in predictors}, {w: Counter() for w in predictors},
+                {w: {v: [] for v in variants} for w in predictors})
     adapter.generate(records[:batch_size], max_new_tokens)  # warm-up
     per_round = -(-len(records) // rounds)
     for r in range(rounds):
@@ -131,14 +136,29 @@ def compare(adapter: ModelAdapter, records: Sequence[dict], batch_size: int, max
             counter = PassCounter(adapter)
             started = time.perf_counter()
             for start in range(0, len(part), batch_size):
-                # a sizer at least as large as the batch for every variant: same micro-batches both ways
-                got = predict(adapter, part[start : start + batch_size], variants, max_new_tokens, BatchSizer(batch_size, n))
+                got = predict(adapter, part[start : start + batch_size], variants, max_new_tokens)
                 for v in variants:
-                    answers[way][v].extend(got[v])
-            wall[way] += time.perf_counter() - started
+                    t.answers[way][v].extend(got[v])
+            t.wall[way] += time.perf_counter() - started
             counter.close()
-            counts[way].update(counter.counts)
-            seconds[way].update(counter.seconds)
+            t.counts[way].update(counter.counts)
+            t.seconds[way].update(counter.seconds)
+    return t
+
+
+def compare(adapter: ModelAdapter, records: Sequence[dict], batch_size: int, max_new_tokens: int, rounds: int) -> float:
+    """Time naive and fused evaluation of the baseline and all single-block ablations; return fused/naive."""
+    n = len(adapter.blocks)
+    variants: list[Variant] = [(), *[(i,) for i in range(n)]]
+    params = sum(p.numel() for p in adapter.model.parameters())
+    prompt = adapter.encode(records[:1])["input_ids"].shape[1]
+    print(f"  {params / 1e6:.1f}M parameters, {n} blocks, {len(records)} samples, batch {batch_size}, "
+          f"{max_new_tokens} new tokens, prompt of {prompt} tokens, {len(variants)} variants, {rounds} rounds")
+    # a sizer at least as large as the batch for every variant: same micro-batches both ways
+    predictors = {"naive": lambda a, r, v, m: predict_per_variant(a, r, v, m, BatchSizer(batch_size, n)),
+                  "fused": lambda a, r, v, m: predict_fused(a, r, v, m, BatchSizer(batch_size, n))}
+    t = time_in_rounds(adapter, records, variants, predictors, batch_size, max_new_tokens, rounds)
+    wall, counts, seconds, answers = t.wall, t.counts, t.seconds, t.answers
     for way in predictors:
         passes = ", ".join(f"{counts[way][k]} {k}" for k in ("encoder", "block prefill", "block decode"))
         inside = sum(seconds[way].values())
