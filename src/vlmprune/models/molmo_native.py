@@ -13,10 +13,11 @@ through ``Cache.update``, the mask comes from ``create_causal_mask``, and genera
   ``ff_proj`` whose first half is the value and second half the SiLU gate, ``ff_out``;
 - embeddings: ``wte.embedding`` followed by 128 ``wte.new_embedding`` rows (image tokens);
 - vision: a CLIP ViT (``quick_gelu``) whose hidden states after layers ``vit_layers`` (-2 and
-  -9: the published tower's last block feeds no feature) are concatenated, crops that are all padding (-1) zeroed, learnt embeddings added for
-  patches that are padding or partly padding (``image_masks``), 2x2 patches pooled by attention
-  with their mean as query, a SwiGLU projector, and the result added to the embeddings at
-  ``image_input_idx`` (negative entries: no token).
+  -9: the published tower's last block feeds no feature) are concatenated, crops that are all
+  padding (-1) zeroed, learnt embeddings added for patches that are padding or partly padding
+  (``image_masks``), 2x2 patches pooled by attention with their mean as query, a SwiGLU
+  projector, and the result added to the embeddings at ``image_input_idx`` (negative entries:
+  no token).
 
 MolmoE-1B (``config.json`` in OLMo's names) has mixture-of-experts blocks instead: RMS norms
 over all queries and all keys, and a softmax router whose top-k experts (SwiGLU, ``gate_proj`` /
@@ -47,7 +48,7 @@ PUBLISHED_VISION = dict(
     image_norm_eps=1e-5,
 )
 #: The tower's hidden states the features are read from (negative: from the last block's output back).
-VIT_LAYERS = [-2, -9]
+VIT_LAYERS = (-2, -9)
 ADDITIONAL_VOCAB = 128
 
 
