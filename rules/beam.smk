@@ -9,6 +9,7 @@ rule beam_step_1:
         dropped=[eval_store(f"drop-{i}", split=ANALYSIS_SPLIT) for i in range(NUM_BLOCKS)],
     output:
         "results/beam/{dataset}/step1.json",
+    priority: LONGEST_CHAIN_PRIORITY
     conda:
         "../envs/vlmprune.yaml"
     log:
@@ -35,6 +36,7 @@ rule beam_step:
         "results/beam/{dataset}/step{k}.json",
     wildcard_constraints:
         k="[2-9]|[1-9][0-9]+",
+    priority: LONGEST_CHAIN_PRIORITY
     conda:
         "../envs/vlmprune.yaml"
     log:
@@ -69,6 +71,7 @@ rule beam_validate:
         model=get_model(),
     output:
         "results/beam/{dataset}/validate_{split}.json",
+    priority: LONGEST_CHAIN_PRIORITY
     conda:
         "../envs/vlmprune.yaml"
     log:
@@ -105,6 +108,7 @@ rule beam:
             subcategory="{dataset}",
             labels={"dataset": "{dataset}"},
         ),
+    priority: LONGEST_CHAIN_PRIORITY
     conda:
         "../envs/vlmprune.yaml"
     log:

@@ -26,6 +26,10 @@ ANALYSIS_SPLIT = config["evaluation"]["analysis_split"]
 # profile's set-threads gives each job its cpus_per_gpu.
 EVALUATION_THREADS = 1
 
+# The ablations and the beam search (steps, validation, summary) are the DAG's longest chain:
+# Snakemake starts their jobs before other ready ones, which then fill the cores left free.
+LONGEST_CHAIN_PRIORITY = 1
+
 
 def evaluation_shell(arguments):
     """The shell command of an evaluation rule: ``{input.script}`` with ``arguments``.

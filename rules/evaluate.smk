@@ -13,6 +13,7 @@ if config["ablation"]["fused"]:
             stores=single_block_stores(),
             summary="results/baseline/{dataset}/{split}.json",
             proxies="results/baseline/{dataset}/{split}.proxies.json",
+        priority: LONGEST_CHAIN_PRIORITY
         conda:
             "../envs/vlmprune.yaml"
         log:

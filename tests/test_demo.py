@@ -6,6 +6,7 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -14,10 +15,18 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from vlmprune.data.sources.easy_vqa import iter_questions
 from vlmprune.demo.tokenizer import build_tokenizer
-from vlmprune.demo.train import build_processor, prompt_ids, train_demo_model
+from vlmprune.demo.train import (
+    IGNORE_INDEX,
+    _collate,
+    _Examples,
+    answer_predictor_positions,
+    build_processor,
+    prompt_ids,
+    train_demo_model,
+)
 from vlmprune.models.prompts import llava_prompt
 
-TINY = {"vision_steps": 2, "llava_steps": 3, "batch_size": 4}
+TINY = {"vision_steps": 2, "llava_steps": 3, "batch_size": 4, "image_label_weight": 1.0}
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +86,22 @@ def test_saved_directory_generates_through_the_processor(trained) -> None:
         with torch.no_grad():
             out = model.generate(**alone, max_new_tokens=3, do_sample=False)
         assert processor.batch_decode(out[:, alone["input_ids"].shape[1] :], skip_special_tokens=True) == [answer]
+
+
+def test_image_labels_are_read_where_the_answer_is_predicted() -> None:
+    # three questions of different lengths, left-padded together: prompt ids, then answer and EOS
+    prompts, answers = [[1, 5, 6], [1, 5, 6, 7, 8], [1, 9]], [[20], [21, 22], [23]]
+    examples = _Examples(
+        pixel_values=torch.zeros(1, 3, 4, 4),
+        image_index=np.zeros(3, dtype=np.int64),
+        input_ids=[prompt + answer + [2] for prompt, answer in zip(prompts, answers)],
+        answer_start=np.array([len(prompt) for prompt in prompts]),
+        colors=torch.tensor([IGNORE_INDEX]),
+        shapes=torch.tensor([IGNORE_INDEX]),
+    )
+    batch = _collate(examples, np.arange(3), pad_id=0)
+    positions = answer_predictor_positions(batch["labels"])
+    for row, (prompt, answer) in enumerate(zip(prompts, answers)):
+        assert batch["input_ids"][row, positions[row]] == prompt[-1]
+        assert batch["input_ids"][row, positions[row] + 1] == answer[0]
+        assert batch["labels"][row, positions[row]] == IGNORE_INDEX

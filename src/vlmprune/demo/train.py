@@ -7,7 +7,10 @@ Two stages, both for fixed step counts so that a seed fixes the weights:
    shape fills a few patches: a mean would drown it in background). A tower trained only
    through the language model learns shapes far more slowly;
 2. with the tower frozen, the projector and the language model learn to continue the
-   ``vqa2`` prompt with `` {answer}`` and EOS, the loss on those tokens only.
+   ``vqa2`` prompt with `` {answer}`` and EOS, the loss on those tokens plus, weighted by
+   ``image_label_weight``, the same colour and shape labels read off the language model's
+   hidden state where it predicts the answer. Without that second loss the language model
+   ignores the image tokens for about an epoch before it starts reading colours off them.
 
 Images are mirrored left-right at random: no easy-VQA answer changes under that flip
 (triangles point up, so there is no vertical flip).
@@ -273,6 +276,25 @@ def _optimize(
     return loss_value
 
 
+class _ImageLabelHeads(torch.nn.Module):
+    """Linear colour and shape classifiers on one feature vector per image; used in training only."""
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.color, self.shape = torch.nn.Linear(hidden, len(COLORS)), torch.nn.Linear(hidden, len(SHAPES))
+
+    def loss(self, features: torch.Tensor, examples: _Examples, images: np.ndarray) -> torch.Tensor:
+        """Summed cross-entropies of both labels; an image's unknown label is ignored."""
+        color_loss = F.cross_entropy(self.color(features), examples.colors[images], ignore_index=IGNORE_INDEX)
+        shape_loss = F.cross_entropy(self.shape(features), examples.shapes[images], ignore_index=IGNORE_INDEX)
+        return color_loss + shape_loss
+
+
+def answer_predictor_positions(labels: torch.Tensor) -> torch.Tensor:
+    """Per row, the position whose output predicts the first labelled (answer) token."""
+    return (labels != IGNORE_INDEX).int().argmax(1) - 1
+
+
 def _train_vision(
     model: LlavaForConditionalGeneration,
     examples: _Examples,
@@ -284,16 +306,13 @@ def _train_vision(
 ) -> float:
     """Stage 1: colour and shape classifiers on the tower's patch features, max-pooled."""
     tower = model.model.vision_tower
-    hidden = tower.config.hidden_size
-    color_head, shape_head = torch.nn.Linear(hidden, len(COLORS)), torch.nn.Linear(hidden, len(SHAPES))
+    heads = _ImageLabelHeads(tower.config.hidden_size)
 
     def loss_of(images: np.ndarray) -> torch.Tensor:
         features = tower(_pixels(examples, images), output_hidden_states=True).hidden_states[-1][:, 1:].amax(1)
-        color_loss = F.cross_entropy(color_head(features), examples.colors[images], ignore_index=IGNORE_INDEX)
-        shape_loss = F.cross_entropy(shape_head(features), examples.shapes[images], ignore_index=IGNORE_INDEX)
-        return color_loss + shape_loss
+        return heads.loss(features, examples, images)
 
-    params = [*tower.parameters(), *color_head.parameters(), *shape_head.parameters()]
+    params = [*tower.parameters(), *heads.parameters()]
     batches = _batches(len(examples.colors), batch_size, steps, rng)
     return _optimize(params, loss_of, batches, steps=steps, learning_rate=learning_rate, desc="vision tower")
 
@@ -305,16 +324,32 @@ def _train_llava(
     steps: int,
     batch_size: int,
     learning_rate: float,
+    image_label_weight: float,
     pad_id: int,
     rng: np.random.Generator,
 ) -> float:
-    """Stage 2: projector and language model on answer tokens, the vision tower frozen."""
+    """Stage 2: projector and language model on answer tokens, the vision tower frozen.
+
+    With ``image_label_weight`` > 0, colour and shape classifiers also read the language model's
+    last hidden state where it predicts the answer, and their loss is added with that weight:
+    every question then asks the model to carry the image's colour and shape to that position,
+    not only the colour and shape questions.
+    """
     model.model.vision_tower.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
+    if image_label_weight:
+        heads = _ImageLabelHeads(model.config.text_config.hidden_size)
+        params += list(heads.parameters())
     batches = _batches(len(examples.input_ids), batch_size, steps, rng)
 
     def loss_of(questions: np.ndarray) -> torch.Tensor:
-        return model(**_collate(examples, questions, pad_id)).loss
+        batch = _collate(examples, questions, pad_id)
+        output = model(**batch, output_hidden_states=bool(image_label_weight))
+        if not image_label_weight:
+            return output.loss
+        positions = answer_predictor_positions(batch["labels"])
+        features = output.hidden_states[-1][torch.arange(len(questions)), positions]
+        return output.loss + image_label_weight * heads.loss(features, examples, examples.image_index[questions])
 
     return _optimize(params, loss_of, batches, steps=steps, learning_rate=learning_rate, desc="llava")
 
@@ -324,7 +359,7 @@ def train_demo_model(
     *,
     seed: int = 0,
     vision_steps: int = 800,
-    llava_steps: int = 1200,
+    llava_steps: int = 800,
     batch_size: int = 64,
     vision_learning_rate: float = 3e-3,
     learning_rate: float = 2e-3,
@@ -336,6 +371,7 @@ def train_demo_model(
     text_intermediate: int = 256,
     text_layers: int = TEXT_LAYERS,
     heads: int = 4,
+    image_label_weight: float = 1.0,
 ) -> dict:
     """Train the demo LLaVA on easy-VQA train and save model, tokenizer and processor into ``out_dir``.
 
@@ -374,6 +410,7 @@ def train_demo_model(
             steps=llava_steps,
             batch_size=batch_size,
             learning_rate=learning_rate,
+            image_label_weight=image_label_weight,
             pad_id=tokenizer.pad_token_id,
             rng=rng,
         )
@@ -390,6 +427,7 @@ def train_demo_model(
         "vision_steps": vision_steps,
         "llava_steps": llava_steps,
         "batch_size": batch_size,
+        "image_label_weight": image_label_weight,
         "vision_loss": vision_loss,
         "llava_loss": llava_loss,
         "parameters": sum(p.numel() for p in model.parameters()),
