@@ -67,8 +67,10 @@ def plot_sparsity(curves: Mapping[str, Any], path: str | os.PathLike) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     baseline = curves["baseline_accuracy"]
     ax.axhline(baseline, color="black", linestyle="--", linewidth=1, label=f"dense {baseline:.3f}")
-    for method, points in curves["methods"].items():
-        xs = [0.0] + [100 * p["target_sparsity"] for p in points]
+    methods = curves["methods"]
+    for i, (method, points) in enumerate(methods.items()):
+        dodge = (i - (len(methods) - 1) / 2) * 0.8  # side by side, so that overlapping intervals stay apart
+        xs = [0.0] + [100 * p["target_sparsity"] + dodge for p in points]
         ys = [baseline] + [p["accuracy"] for p in points]
         low = [0.0] + [p["accuracy"] - p["accuracy_ci"][0] for p in points]
         high = [0.0] + [p["accuracy_ci"][1] - p["accuracy"] for p in points]
