@@ -7,7 +7,6 @@ from pathlib import Path
 
 from vlmprune.demo.blocks import demo_block_count
 from vlmprune.engine.variants import removed_blocks, width_variant_id
-from vlmprune.models.loading import count_blocks
 from vlmprune.settings import evaluation_settings, load_config, model_settings
 
 
@@ -74,6 +73,9 @@ def get_num_blocks():
     path, component = config["model"]["path"], config["ablation"]["component"]
     if path == DEMO_MODEL and not Path(DEMO_MODEL, "config.json").exists():
         return demo_block_count(config["demo_model"], component)
+    # imported here: the adapters import torch and transformers, seconds that a first demo run need not wait
+    from vlmprune.models.loading import count_blocks
+
     return count_blocks(path, adapter=config["model"]["adapter"], component=component)
 
 
