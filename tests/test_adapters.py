@@ -21,9 +21,9 @@ from vlmprune.errors import ModelError
 from vlmprune.models.base import module_at
 from vlmprune.models.loading import ADAPTERS, adapter_class, load_adapter
 from vlmprune.models.base import ModelAdapter
-from vlmprune.models.molmo import MolmoAdapter, molmo_answer
-from vlmprune.models.molmo_native_adapter import MolmoNativeAdapter
-from vlmprune.models.native import GenericAdapter
+from vlmprune.models.molmo.remote_code import MolmoAdapter, molmo_answer
+from vlmprune.models.molmo.adapter import MolmoNativeAdapter
+from vlmprune.models.chat_template import GenericAdapter
 
 WORDS = "what color is the shape ? which how many answer question using a single word or phrase . red blue green circle"
 
@@ -300,7 +300,7 @@ def test_molmo_padded_batch_equals_one_sample_at_a_time():
     The stand-in places features at ``index + sample * length`` without filtering negatives, as the old
     published revisions do: an unparked -1 would land on the previous sample's last token, -100 out of bounds.
     """
-    from vlmprune.models.molmo import pad_stack, park_unused_patches
+    from vlmprune.models.molmo.remote_code import pad_stack, park_unused_patches
 
     adapter = MolmoAdapter(StandInMolmo(), MultiCropProcessor())
     batch = [dict(r, question=q) for r, q in zip(records(3), ["what color is the big shape?", "what?", "how many?"])]

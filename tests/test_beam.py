@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vlmprune.analysis.beam import canonical, extend, greedy_set, keep, rank, seed_evaluations
-from vlmprune.analysis.beam_files import plan_step, split_reusable, step_one, step_record, summarize, validation_record, validation_sets
-from vlmprune.analysis.beam_plot import plot_beam
+from vlmprune.analysis.beam.search import canonical, extend, greedy_set, keep, rank, seed_evaluations
+from vlmprune.analysis.beam.files import plan_step, split_reusable, step_one, step_record, summarize, validation_record, validation_sets
+from vlmprune.analysis.beam.plot import plot_beam
 from vlmprune.engine.store import StoreWriter
 from vlmprune.engine.variants import parse_variant, variant_id
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from conftest import save_tiny_llava
-from vlmprune.analysis.beam import extend, rank
-from vlmprune.analysis.beam_files import stored_fingerprint
+from vlmprune.analysis.beam.search import extend, rank
+from vlmprune.analysis.beam.files import stored_fingerprint
 from vlmprune.engine.run import run_evaluation
 from vlmprune.engine.store import read_store
 from vlmprune.settings import evaluation_settings, load_config, model_settings

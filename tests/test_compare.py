@@ -17,10 +17,10 @@ from vlmprune.analysis.compare.__main__ import main as compare_main
 from vlmprune.analysis.compare.datasets import compare_datasets
 from vlmprune.analysis.compare.files import load_split, split_paths, write_dataset_comparison, write_summary
 from vlmprune.analysis.compare.splits import compare_splits
-from vlmprune.analysis.importance_files import write_importance
+from vlmprune.analysis.importance.files import write_importance
 from vlmprune.engine.proxies import proxy_summary, record_proxies
 from vlmprune.engine.store import StoreWriter
-from vlmprune.io import read_json, write_json
+from vlmprune.result_files import read_json, write_json
 from workflow_helpers import planned_jobs, snakemake, write_config
 
 PROFILE = np.array([0.6, 0.05, 0.1, 0.0, 0.3, 0.15])  # chance that removing block i breaks a sample

@@ -102,7 +102,7 @@ def random_variants(num_blocks, count, seed):
 
 def beam_candidates(num_blocks):
     """The sets a beam step evaluates: step 3 of a beam of width 3, planned by the workflow's own ``plan_step``."""
-    from vlmprune.analysis.beam_files import plan_step
+    from vlmprune.analysis.beam.files import plan_step
     from vlmprune.engine.variants import parse_variant
 
     previous = {"step": 2, "num_blocks": num_blocks, "beams": [[1, 4], [1, 3], [0, 4]]}
@@ -164,7 +164,7 @@ def test_all_kept_sharing_is_the_earlier_engine(six_blocks, records):
 
 def test_a_beam_step_evaluates_its_candidates_as_one_tree(six_blocks, prepared, tmp_path, monkeypatch):
     """``beam_step``'s path (``evaluate_missing`` -> ``run_evaluation``) runs each distinct prefix once per micro-batch."""
-    from vlmprune.analysis.beam_evaluate import evaluate_missing
+    from vlmprune.analysis.beam.evaluate import evaluate_missing
     from vlmprune.engine import run
     from vlmprune.engine.variants import variant_id
     from vlmprune.settings import evaluation_settings, load_config, model_settings

@@ -17,7 +17,7 @@ from vlmprune.engine.run import run_evaluation
 from vlmprune.engine.store import read_store
 from vlmprune.errors import VlmpruneError
 from vlmprune.engine.variants import removed_blocks
-from vlmprune.export.checkpoint import export_variant, load_for_export
+from vlmprune.export.depth_variant import export_variant, load_for_export
 from vlmprune.models.deletion import remap_hidden_state_index, remap_index_list
 from vlmprune.models.loading import load_adapter
 from workflow_helpers import rule_settings

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vlmprune.analysis.importance import accuracy_row, block_importance, paired_difference_interval
+from vlmprune.analysis.importance.estimate import accuracy_row, block_importance, paired_difference_interval
 from vlmprune.engine.store import EvalStore
 
 

@@ -1,4 +1,4 @@
-"""Molmo v1's preprocessing, native (``vlmprune.models.molmo_processing``), against the published processor's outputs."""
+"""Molmo v1's preprocessing, native (``vlmprune.models.molmo.processing``), against the published processor's outputs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 from molmo_reference import DATA, TINY_IMAGES, fixture_records
 
-from vlmprune.models.molmo_processing import IMAGE_TOKENS, MolmoImageSettings, MolmoProcessing, select_tiling
+from vlmprune.models.molmo.processing import IMAGE_TOKENS, MolmoImageSettings, MolmoProcessing, select_tiling
 
 @pytest.fixture(scope="module")
 def processing():

@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 
 from vlmprune.multiflow import CheckpointError, MultiflowConfig, compute_distribution, run_step1
 from vlmprune.multiflow.__main__ import main as cli_main
-from vlmprune.multiflow.checkpoint import list_tensors, weight_files
+from vlmprune.multiflow.weight_stream import list_tensors, weight_files
 from vlmprune.multiflow.modality import MODALITIES, ModalityRules
 
 STAT_KEYS = {"num_layers", "total_params", "pruned_params", "actual_sparsity", "min_layer_sparsity",

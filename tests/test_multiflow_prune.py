@@ -16,9 +16,9 @@ from vlmprune.engine.variants import parse_variant, parse_width_variant, width_v
 from vlmprune.models.loading import load_adapter
 from vlmprune.models.masking import iter_masks, masked, pack, save_masks, unpack
 from vlmprune.multiflow.calibration import StatsCollector, collect_statistics
-from vlmprune.multiflow.pruning import build_masks
+from vlmprune.multiflow.masks import build_masks
 from vlmprune.multiflow.scores import multiflow_score, wanda_score
-from vlmprune.multiflow.selection import lowest_k, per_row
+from vlmprune.multiflow.lowest_k import lowest_k, per_row
 from workflow_helpers import rule_settings
 
 
@@ -188,7 +188,7 @@ def test_pruned_store_equals_the_exported_checkpoint_sample_by_sample(tiny_llava
     from transformers import LlavaForConditionalGeneration
 
     from vlmprune.engine.run import run_evaluation
-    from vlmprune.multiflow.export import export_pruned
+    from vlmprune.export.width_variant import export_pruned
     from vlmprune.multiflow.prune import main
 
     assert main(["--model_path", str(tiny_llava), "--data", str(prepared), "--nsamples", "8", "--device", "cpu",

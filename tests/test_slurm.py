@@ -120,7 +120,7 @@ def test_slurm_run_equals_local_run(slurm_cluster, tiny_llava: Path, tmp_path: P
     local, cluster = tmp_path / "local", tmp_path / "slurm"
     for workdir in (local, cluster):
         _write_config(workdir, tiny_llava)
-    snakefile = str(REPO / "Snakefile")
+    snakefile = str(REPO / "workflow" / "Snakefile")
 
     # the local run shares the machine with the SLURM jobs, which wait on polling most of the time
     local_run = subprocess.Popen(
@@ -168,7 +168,7 @@ def test_slurm_run_equals_local_run(slurm_cluster, tiny_llava: Path, tmp_path: P
 def _dry_run_jobs(workdir: Path, *args: str) -> dict[str, tuple[dict[str, str], str]]:
     """rule -> (resources, shell command) of one job per rule, from ``snakemake -n`` with the given args."""
     proc = subprocess.run(
-        [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-n", "--printshellcmds", *args],
+        [str(SNAKEMAKE), "-s", str(REPO / "workflow" / "Snakefile"), "-n", "--printshellcmds", *args],
         cwd=workdir,
         env=_env(),
         capture_output=True,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from vlmprune.analysis import statistics as st
+from vlmprune.analysis.compare import statistics as st
 
 A = np.array([0.60, 0.04, 0.02, 0.10, 0.10, 0.30, -0.01, 0.05])
 B = np.array([0.55, 0.01, 0.03, 0.12, 0.02, 0.25, 0.00, 0.09])

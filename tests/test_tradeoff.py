@@ -8,13 +8,13 @@ import json
 import pytest
 
 from conftest import save_tiny_llava
-from vlmprune.analysis.tradeoff import most_accurate_within, pareto_front, tradeoff, tradeoff_variants
+from vlmprune.analysis.tradeoff.pareto import most_accurate_within, pareto_front, tradeoff, tradeoff_variants
 from vlmprune.data.registry import load_split
 from vlmprune.export.card import model_card
 from vlmprune.export.latency import latency_report, spread
 from vlmprune.models.llava import LlavaAdapter
 from vlmprune.models.loading import load_adapter
-from vlmprune.models.molmo_native_adapter import MolmoNativeAdapter
+from vlmprune.models.molmo.adapter import MolmoNativeAdapter
 from workflow_helpers import snakemake, write_config
 
 

@@ -40,7 +40,7 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     """Run snakemake on the repository's Snakefile in ``workdir`` with this interpreter's environment."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), *args],
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow" / "Snakefile"), *args],
         cwd=workdir,
         env=env,
         capture_output=True,

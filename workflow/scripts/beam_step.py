@@ -8,11 +8,11 @@ import json
 import logging
 from pathlib import Path
 
-from vlmprune.analysis.beam_evaluate import evaluate_missing
-from vlmprune.analysis.beam_files import plan_step, step_record
-from vlmprune.cli import evaluation_parser, run_main
+from vlmprune.analysis.beam.evaluate import evaluate_missing
+from vlmprune.analysis.beam.files import plan_step, step_record
+from vlmprune.workflow_script import evaluation_parser, run_main
 from vlmprune.engine.distributed import torchrun_world
-from vlmprune.io import read_json, write_json
+from vlmprune.result_files import read_json, write_json
 
 log = logging.getLogger("beam_step")
 

@@ -4,9 +4,9 @@ import argparse
 import json
 from pathlib import Path
 
-from vlmprune.analysis.beam_files import step_one
-from vlmprune.cli import run_main
-from vlmprune.io import write_json
+from vlmprune.analysis.beam.files import step_one
+from vlmprune.workflow_script import run_main
+from vlmprune.result_files import write_json
 
 
 def main() -> None:

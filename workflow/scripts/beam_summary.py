@@ -3,10 +3,10 @@
 import argparse
 from pathlib import Path
 
-from vlmprune.analysis.beam_files import summarize
-from vlmprune.analysis.beam_plot import plot_beam
-from vlmprune.cli import run_main
-from vlmprune.io import read_json, write_json
+from vlmprune.analysis.beam.files import summarize
+from vlmprune.analysis.beam.plot import plot_beam
+from vlmprune.workflow_script import run_main
+from vlmprune.result_files import read_json, write_json
 
 
 def main() -> None:

@@ -7,12 +7,12 @@ split's ablation stores; larger sets are evaluated into ``--evals-dir`` or reuse
 import json
 from pathlib import Path
 
-from vlmprune.analysis.beam_evaluate import evaluate_missing
-from vlmprune.analysis.beam_files import validation_record, validation_sets
-from vlmprune.cli import evaluation_parser, run_main
+from vlmprune.analysis.beam.evaluate import evaluate_missing
+from vlmprune.analysis.beam.files import validation_record, validation_sets
+from vlmprune.workflow_script import evaluation_parser, run_main
 from vlmprune.engine.distributed import torchrun_world
 from vlmprune.engine.variants import variant_id
-from vlmprune.io import read_json, write_json
+from vlmprune.result_files import read_json, write_json
 
 
 def main() -> None:

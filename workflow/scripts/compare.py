@@ -6,7 +6,7 @@ from pathlib import Path
 
 from vlmprune.analysis.compare.files import load_split, write_dataset_comparison
 from vlmprune.analysis.compare.splits import compare_splits
-from vlmprune.cli import run_main
+from vlmprune.workflow_script import run_main
 
 
 def main() -> None:

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from vlmprune.analysis.compare.datasets import compare_datasets
 from vlmprune.analysis.compare.files import write_summary
-from vlmprune.cli import run_main
-from vlmprune.io import read_json
+from vlmprune.workflow_script import run_main
+from vlmprune.result_files import read_json
 
 
 def main() -> None:

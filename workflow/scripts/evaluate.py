@@ -5,7 +5,7 @@ Run under ``torchrun --standalone --nproc-per-node=N``; samples are sharded acro
 
 from pathlib import Path
 
-from vlmprune.cli import evaluation_parser, run_main
+from vlmprune.workflow_script import evaluation_parser, run_main
 from vlmprune.engine.distributed import torchrun_world
 from vlmprune.engine.run import run_evaluation
 

@@ -4,14 +4,14 @@ import argparse
 import json
 from pathlib import Path
 
-from vlmprune.analysis.beam_files import interval_settings
-from vlmprune.analysis.importance import accuracy_row
-from vlmprune.cli import run_main
+from vlmprune.analysis.beam.files import interval_settings
+from vlmprune.analysis.importance.estimate import accuracy_row
+from vlmprune.workflow_script import run_main
 from vlmprune.engine.store import read_store
 from vlmprune.engine.variants import removed_blocks
 from vlmprune.export.card import model_card
-from vlmprune.export.checkpoint import export_variant, load_for_export
-from vlmprune.io import read_json
+from vlmprune.export.depth_variant import export_variant, load_for_export
+from vlmprune.result_files import read_json
 
 
 def main() -> None:

@@ -4,8 +4,8 @@ import argparse
 import json
 from pathlib import Path
 
-from vlmprune.analysis.importance_files import write_importance
-from vlmprune.cli import run_main
+from vlmprune.analysis.importance.files import write_importance
+from vlmprune.workflow_script import run_main
 
 
 def main() -> None:

@@ -7,14 +7,14 @@ on the configured device, on prompts from the dataset's analysis split.
 import json
 from pathlib import Path
 
-from vlmprune.analysis.tradeoff import tradeoff_variants
-from vlmprune.cli import evaluation_parser, run_main
+from vlmprune.analysis.tradeoff.pareto import tradeoff_variants
+from vlmprune.workflow_script import evaluation_parser, run_main
 from vlmprune.data.prepare import load_prepared, select_samples
 from vlmprune.engine.distributed import World
 from vlmprune.engine.run import load_model
 from vlmprune.errors import VlmpruneError
 from vlmprune.export.latency import latency_report
-from vlmprune.io import read_json, write_json
+from vlmprune.result_files import read_json, write_json
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 import argparse
 import json
 
-from vlmprune.cli import run_main
+from vlmprune.workflow_script import run_main
 from vlmprune.multiflow.prune import make_masks
 
 

@@ -2,7 +2,7 @@
 
 import argparse
 
-from vlmprune.cli import run_main
+from vlmprune.workflow_script import run_main
 from vlmprune.data.prepare import prepare_dataset
 
 

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from vlmprune.analysis.sparsity import write_sparsity
-from vlmprune.cli import run_main
+from vlmprune.workflow_script import run_main
 
 
 def main() -> None:

@@ -3,10 +3,10 @@
 import argparse
 from pathlib import Path
 
-from vlmprune.analysis.tradeoff import tradeoff
-from vlmprune.analysis.tradeoff_plot import plot_tradeoff
-from vlmprune.cli import run_main
-from vlmprune.io import read_json, write_json
+from vlmprune.analysis.tradeoff.pareto import tradeoff
+from vlmprune.analysis.tradeoff.plot import plot_tradeoff
+from vlmprune.workflow_script import run_main
+from vlmprune.result_files import read_json, write_json
 
 
 def main() -> None:

@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from vlmprune.analysis.importance import check_aligned, paired_difference_interval, store_header
+from vlmprune.analysis.importance.estimate import check_aligned, paired_difference_interval, store_header
 from vlmprune.engine.store import EvalStore, read_store
 from vlmprune.engine.variants import parse_width_variant
-from vlmprune.io import read_json, write_json
+from vlmprune.result_files import read_json, write_json
 
 
 def sparsity_curves(

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from vlmprune.analysis.beam_files import plan_step
+from vlmprune.analysis.beam.files import plan_step
 from vlmprune.bench.engine import random_llava, time_in_rounds
 from vlmprune.data.registry import load_split
 from vlmprune.engine.batching import BatchSizer

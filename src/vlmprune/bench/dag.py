@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="timed dry runs (the median is reported)")
     parser.add_argument("--splits", nargs="+", default=["train", "val"])
     parser.add_argument("--extra", default="", help="YAML mapping merged into the config, e.g. 'beam: {max_blocks: 4}'")
-    parser.add_argument("--snakefile", type=Path, default=REPO / "Snakefile")
+    parser.add_argument("--snakefile", type=Path, default=REPO / "workflow" / "Snakefile")
     parser.add_argument("--no-small", action="store_true",
                         help="skip the reference plan of one dataset and one split (the fixed start-up cost)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")

@@ -89,10 +89,10 @@ def random_molmoe(hidden: int, layers: int) -> ModelAdapter:
     """A randomly initialised MolmoE-shaped model (16 experts, top 4) with the demo tokenizer, 112 px crops."""
     from vlmprune.data.sources.easy_vqa import answer_vocabulary, iter_questions
     from vlmprune.demo.tokenizer import build_tokenizer
-    from vlmprune.models.molmo import MOLMO_STOP_STRING
-    from vlmprune.models.molmo_native import MolmoNativeConfig, MolmoNativeForCausalLM
-    from vlmprune.models.molmo_native_adapter import MolmoNativeAdapter
-    from vlmprune.models.molmo_processing import IMAGE_TOKENS, MolmoImageSettings, MolmoProcessing
+    from vlmprune.models.molmo.remote_code import MOLMO_STOP_STRING
+    from vlmprune.models.molmo.modeling import MolmoNativeConfig, MolmoNativeForCausalLM
+    from vlmprune.models.molmo.adapter import MolmoNativeAdapter
+    from vlmprune.models.molmo.processing import IMAGE_TOKENS, MolmoImageSettings, MolmoProcessing
 
     torch.manual_seed(0)
     tokenizer = build_tokenizer([row["question"] for row in iter_questions("train")] + answer_vocabulary())

@@ -20,7 +20,7 @@ import torch
 
 from vlmprune.data.registry import load_split
 from vlmprune.engine.variants import variant_id
-from vlmprune.export.checkpoint import export_variant
+from vlmprune.export.depth_variant import export_variant
 from vlmprune.export.latency import block_time_share, timed_generate
 from vlmprune.models.loading import load_adapter
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from vlmprune.data.records import check_records
 from vlmprune.data.registry import load_split
-from vlmprune.io import atomic_path
+from vlmprune.result_files import atomic_path
 
 
 def prepare_dataset(name: str, split: str, out_dir: str | Path, *, local_path: str | None = None) -> datasets.Dataset:

@@ -45,7 +45,7 @@ from transformers import (
 from vlmprune.data.sources.easy_vqa import ANSWER_TYPES, iter_questions
 from vlmprune.demo.blocks import TEXT_LAYERS, VISION_LAYERS
 from vlmprune.demo.tokenizer import build_tokenizer
-from vlmprune.io import atomic_path
+from vlmprune.result_files import atomic_path
 from vlmprune.models.prompts import LLAVA_IMAGE_TOKEN, llava_prompt
 
 IMAGE_SIZE = 64

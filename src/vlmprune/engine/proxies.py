@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from vlmprune.io import write_json
+from vlmprune.result_files import write_json
 
 class ProxyRecorder:
     """Sums of cosine and angular distance, and token counts, per block (read with ``totals``)."""

@@ -16,7 +16,7 @@ from vlmprune.engine.identity import evaluation_inputs, file_digest, store_finge
 from vlmprune.engine.proxies import proxies_path, record_proxies, write_proxies
 from vlmprune.engine.store import EvalStore
 from vlmprune.engine.variants import FULL, parse_variant, parse_width_variant
-from vlmprune.io import write_json
+from vlmprune.result_files import write_json
 from vlmprune.models.base import ModelAdapter
 from vlmprune.models.loading import load_adapter
 from vlmprune.models.masking import apply_masks

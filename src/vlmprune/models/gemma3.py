@@ -9,7 +9,7 @@ Gemma's ``<start_of_turn>user`` turn with the ``<start_of_image>`` placeholder.
 
 from __future__ import annotations
 
-from vlmprune.models.native import ChatTemplateAdapter
+from vlmprune.models.chat_template import ChatTemplateAdapter
 
 
 class Gemma3Adapter(ChatTemplateAdapter):

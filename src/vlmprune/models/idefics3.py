@@ -8,7 +8,7 @@ Idefics3's ``User:<image>{question}<end_of_utterance>\\nAssistant:``.
 
 from __future__ import annotations
 
-from vlmprune.models.native import ChatTemplateAdapter
+from vlmprune.models.chat_template import ChatTemplateAdapter
 
 
 class Idefics3Adapter(ChatTemplateAdapter):

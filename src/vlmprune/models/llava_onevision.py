@@ -7,7 +7,7 @@ prompt is the Qwen turn with LLaVA's ``<image>`` placeholder.
 
 from __future__ import annotations
 
-from vlmprune.models.native import ChatTemplateAdapter
+from vlmprune.models.chat_template import ChatTemplateAdapter
 
 
 class LlavaOnevisionAdapter(ChatTemplateAdapter):

@@ -20,10 +20,10 @@ from vlmprune.models.gemma3 import Gemma3Adapter
 from vlmprune.models.idefics3 import Idefics3Adapter
 from vlmprune.models.llava import LlavaAdapter
 from vlmprune.models.llava_onevision import LlavaOnevisionAdapter
-from vlmprune.models.molmo import MolmoAdapter
+from vlmprune.models.molmo.remote_code import MolmoAdapter
 from vlmprune.models.molmo2 import Molmo2Adapter
-from vlmprune.models.molmo_native_adapter import MolmoNativeAdapter
-from vlmprune.models.native import GenericAdapter
+from vlmprune.models.molmo.adapter import MolmoNativeAdapter
+from vlmprune.models.chat_template import GenericAdapter
 from vlmprune.models.qwen2_vl import Qwen2VLAdapter
 
 ADAPTERS: dict[str, type[ModelAdapter]] = {

@@ -9,7 +9,7 @@ and video processors need ``torchvision``.
 
 from __future__ import annotations
 
-from vlmprune.models.native import ChatTemplateAdapter
+from vlmprune.models.chat_template import ChatTemplateAdapter
 
 
 class Molmo2Adapter(ChatTemplateAdapter):

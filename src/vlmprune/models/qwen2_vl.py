@@ -7,7 +7,7 @@ the prompt is Qwen's ``<|im_start|>user\\n<|vision_start|><|image_pad|><|vision_
 
 from __future__ import annotations
 
-from vlmprune.models.native import ChatTemplateAdapter
+from vlmprune.models.chat_template import ChatTemplateAdapter
 
 
 class Qwen2VLAdapter(ChatTemplateAdapter):

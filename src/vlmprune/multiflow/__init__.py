@@ -12,8 +12,8 @@ import os
 import time
 from typing import TextIO
 
-from vlmprune.io import write_json
-from vlmprune.multiflow.checkpoint import CheckpointError
+from vlmprune.result_files import write_json
+from vlmprune.multiflow.weight_stream import CheckpointError
 from vlmprune.multiflow.config import MultiflowConfig
 from vlmprune.multiflow.distribution import Distribution, compute_distribution
 

@@ -2,9 +2,9 @@
 
 Within each modality, all prunable weights are ranked by |W| together and the
 ``k = round(target * total)`` smallest are pruned (``round`` is Python's, half to even), with
-ties broken as :mod:`vlmprune.multiflow.select` describes; the fraction of each layer that
+ties broken as :mod:`vlmprune.multiflow.kth_value` describes; the fraction of each layer that
 falls below the line is that layer's sparsity budget. Tensors are streamed from the weight
-files (:mod:`vlmprune.multiflow.checkpoint`); nothing concatenates the scores.
+files (:mod:`vlmprune.multiflow.weight_stream`); nothing concatenates the scores.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vlmprune.multiflow import select
-from vlmprune.multiflow.checkpoint import TensorInfo, iter_tensor_chunks, list_tensors, weight_files
+from vlmprune.multiflow import kth_value
+from vlmprune.multiflow.weight_stream import TensorInfo, iter_tensor_chunks, list_tensors, weight_files
 from vlmprune.multiflow.config import MultiflowConfig
 from vlmprune.multiflow.modality import MODALITIES, ModalityRules, detect_architecture
 from vlmprune.multiflow.tower import tower_tensors
@@ -134,18 +134,18 @@ def compute_distribution(
             below.update({i.name: 0 for i in group})
             ties.update({i.name: 0 for i in group})
             continue
-        bucket, _ = select.locate(sum(high[i.name] for i in group), ks[m])
+        bucket, _ = kth_value.locate(sum(high[i.name] for i in group), ks[m])
         for i in group:
             below[i.name] = int(high[i.name][:bucket].sum())
             ties[i.name] = int(high[i.name][bucket])
         if key_dtype[m] is None:
             second_pass[m] = bucket
         else:
-            result[m].threshold = select.key_to_float(bucket, key_dtype[m])
+            result[m].threshold = kth_value.key_to_float(bucket, key_dtype[m])
     if second_pass:
         _resolve_low_bits(groups, prunable, modality_of, second_pass, ks, below, ties, result, chunk_bytes)
     for m, group in groups.items():
-        taken = select.split_ties({i.name: ties[i.name] for i in group}, ks[m] - sum(below[i.name] for i in group))
+        taken = kth_value.split_ties({i.name: ties[i.name] for i in group}, ks[m] - sum(below[i.name] for i in group))
         for info in sorted(group, key=lambda i: (rules.rank(i.name, m), _natural_key(i.name))):
             result[m].layers.append(Layer(info.name.removesuffix(".weight"), m, info.numel, below[info.name] + taken[info.name]))
     return Distribution(target, architecture, result)
@@ -206,9 +206,9 @@ def _high_histograms(
     high: dict[str, np.ndarray] = {}
     for info, chunks in iter_tensor_chunks(prunable, chunk_bytes):
         wide = key_dtype[modality_of[info.name]] is None
-        hist = np.zeros(select.MAG_BINS, dtype=np.int64)
+        hist = np.zeros(kth_value.MAG_BINS, dtype=np.int64)
         for bits in chunks:
-            hist += select.high_histogram(bits, info.dtype, wide)
+            hist += kth_value.high_histogram(bits, info.dtype, wide)
         high[info.name] = hist
     return high
 
@@ -222,15 +222,15 @@ def _resolve_low_bits(
     low: dict[str, np.ndarray] = {}
     for info, chunks in iter_tensor_chunks(wanted, chunk_bytes):
         bucket = second_pass[modality_of[info.name]]
-        hist = np.zeros(select.BINS, dtype=np.int64)
+        hist = np.zeros(kth_value.BINS, dtype=np.int64)
         for bits in chunks:
-            hist += select.low_histogram(bits, info.dtype, bucket)
+            hist += kth_value.low_histogram(bits, info.dtype, bucket)
         low[info.name] = hist
     for m, high_bucket in second_pass.items():
         names = [i.name for i in wanted if modality_of[i.name] == m]
         still = ks[m] - sum(below[i.name] for i in groups[m])
-        low_bucket, _ = select.locate(sum(low[n] for n in names), still)
+        low_bucket, _ = kth_value.locate(sum(low[n] for n in names), still)
         for n in names:
             below[n] += int(low[n][:low_bucket].sum())
             ties[n] = int(low[n][low_bucket])
-        result[m].threshold = select.key_to_float((high_bucket << 16) | low_bucket, None)
+        result[m].threshold = kth_value.key_to_float((high_bucket << 16) | low_bucket, None)

@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from vlmprune.io import save_figure  # noqa: E402
+from vlmprune.result_files import save_figure  # noqa: E402
 from vlmprune.multiflow.distribution import Distribution  # noqa: E402
 
 COLOURS = {"vision": "tab:blue", "fusion": "tab:orange", "text": "tab:green"}

@@ -28,11 +28,11 @@ from vlmprune.engine.variants import PRUNING_METHODS, check_sparsity
 from vlmprune.errors import ModelError
 from vlmprune.models.loading import load_adapter, resolve_model_path
 from vlmprune.multiflow.calibration import collect_statistics, load_statistics, save_statistics
-from vlmprune.multiflow.checkpoint import CheckpointError
+from vlmprune.multiflow.weight_stream import CheckpointError
 from vlmprune.multiflow.config import MultiflowConfig
 from vlmprune.multiflow.distribution import compute_distribution
 from vlmprune.multiflow.layers import prunable_modules
-from vlmprune.multiflow.pruning import (BUDGETED, budgets_of, check_method, describe, layer_weights, read_budgets,
+from vlmprune.multiflow.masks import (BUDGETED, budgets_of, check_method, describe, layer_weights, read_budgets,
                                         write_masks)
 from vlmprune.settings import schema_defaults
 

@@ -16,7 +16,7 @@ import logging
 import re
 from pathlib import Path
 
-from vlmprune.multiflow.checkpoint import CheckpointError, TensorInfo, list_tensors, weight_files
+from vlmprune.multiflow.weight_stream import CheckpointError, TensorInfo, list_tensors, weight_files
 
 log = logging.getLogger(__name__)
 

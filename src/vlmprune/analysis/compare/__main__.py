@@ -16,8 +16,8 @@ from typing import Any
 from vlmprune.analysis.compare.datasets import compare_datasets
 from vlmprune.analysis.compare.files import load_split, split_paths, write_dataset_comparison, write_summary
 from vlmprune.analysis.compare.splits import compare_splits
-from vlmprune.cli import run_main
-from vlmprune.io import read_json
+from vlmprune.workflow_script import run_main
+from vlmprune.result_files import read_json
 from vlmprune.settings import schema_defaults
 
 SPLITS = ("train", "val")

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from vlmprune.analysis import statistics as st
+from vlmprune.analysis.compare import statistics as st
 from vlmprune.analysis.compare.splits import PROXIES, num
 
 

@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 
 from vlmprune.analysis.compare.splits import SplitImportance
-from vlmprune.analysis.importance import check_aligned
-from vlmprune.analysis.plots import plot_all, plot_dataset
-from vlmprune.analysis.tables import all_tables, dataset_tables, write_html
+from vlmprune.analysis.importance.estimate import check_aligned
+from vlmprune.analysis.compare.plots import plot_all, plot_dataset
+from vlmprune.analysis.compare.tables import all_tables, dataset_tables, write_html
 from vlmprune.engine.store import read_store
-from vlmprune.io import read_json, write_json
+from vlmprune.result_files import read_json, write_json
 
 
 def load_split(details: Path, full: Path, dropped: Sequence[Path], proxies: Path | None = None) -> SplitImportance:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from vlmprune.analysis import statistics as st
+from vlmprune.analysis.compare import statistics as st
 
 PROXIES = ("block_influence", "angular_distance")  # the keys of the proxies files (vlmprune.engine.proxies)
 

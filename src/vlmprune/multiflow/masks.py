@@ -18,13 +18,13 @@ from torch import nn
 from tqdm import tqdm
 
 from vlmprune.engine.variants import PRUNING_METHODS, check_sparsity
-from vlmprune.io import read_json, write_json
+from vlmprune.result_files import read_json, write_json
 from vlmprune.models.masking import pack, save_masks
 from vlmprune.multiflow.calibration import FeatureStats
 from vlmprune.multiflow.distribution import Distribution
 from vlmprune.multiflow.modality import MODALITIES
 from vlmprune.multiflow.scores import SCORES
-from vlmprune.multiflow.selection import lowest_k, per_row
+from vlmprune.multiflow.lowest_k import lowest_k, per_row
 
 BUDGETED = ("multiflow", "magnitude")
 

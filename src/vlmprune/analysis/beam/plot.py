@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from vlmprune.analysis.plots import _save  # noqa: E402
+from vlmprune.analysis.compare.plots import _save  # noqa: E402
 
 
 def _label(blocks: list[int]) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from vlmprune.io import atomic_path
+from vlmprune.result_files import atomic_path
 from vlmprune.models.base import read_model_config
 from vlmprune.models.loading import load_adapter, resolve_model_path
 from vlmprune.models.masking import SHAPES_KEY, apply_masks, read_metadata

@@ -6,14 +6,14 @@ rule compare:
         json="results/compare/{dataset}.json",
         png=report(
             "results/compare/{dataset}.png",
-            caption="../workflow/report/compare_dataset.rst",
+            caption="../report/compare_dataset.rst",
             category="Train vs validation",
             subcategory="{dataset}",
             labels={"dataset": "{dataset}", "view": "figure"},
         ),
         html=report(
             "results/compare/{dataset}.html",
-            caption="../workflow/report/compare_dataset_table.rst",
+            caption="../report/compare_dataset_table.rst",
             category="Train vs validation",
             subcategory="{dataset}",
             labels={"dataset": "{dataset}", "view": "tables"},
@@ -43,13 +43,13 @@ rule compare_all:
         json="results/compare/all.json",
         png=report(
             "results/compare/all.png",
-            caption="../workflow/report/compare_all.rst",
+            caption="../report/compare_all.rst",
             category="Across datasets",
             labels={"view": "figure"},
         ),
         html=report(
             "results/compare/all.html",
-            caption="../workflow/report/compare_all_table.rst",
+            caption="../report/compare_all_table.rst",
             category="Across datasets",
             labels={"view": "tables"},
         ),

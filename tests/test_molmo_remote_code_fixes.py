@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from vlmprune.errors import ModelError
-from vlmprune.models.compat import molmo_index_add_fix
+from vlmprune.models.molmo.remote_code_fixes import molmo_index_add_fix
 
 
 class AddsImageFeatures(nn.Module):

@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from vlmprune.io import save_figure  # noqa: E402
+from vlmprune.result_files import save_figure  # noqa: E402
 
 SPLIT_STYLE = {"train": ("tab:blue", "train"), "val": ("tab:orange", "validation")}
 PROXY_LABELS = {"block_influence": "Block Influence (1 − cos)", "angular_distance": "angular distance (arccos cos / π)"}

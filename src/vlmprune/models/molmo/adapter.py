@@ -1,4 +1,4 @@
-"""The adapter for the native Molmo v1 (:mod:`vlmprune.models.molmo_native`): standard ``generate``, so it fuses.
+"""The adapter for the native Molmo v1 (:mod:`vlmprune.models.molmo.modeling`): standard ``generate``, so it fuses.
 
 Language blocks at ``model.transformer.blocks`` (tensors in and out, keys and values through
 ``Cache.update``), vision blocks at ``model.vision_backbone.image_vit.transformer.resblocks``.
@@ -18,9 +18,9 @@ import torch
 
 from vlmprune.errors import ModelError
 from vlmprune.models.base import ModelAdapter, read_model_config
-from vlmprune.models.molmo import MolmoAdapter, molmo_answer, stop_token_id
-from vlmprune.models.molmo_native import MolmoNativeForCausalLM, collate
-from vlmprune.models.molmo_processing import MolmoImageSettings, MolmoProcessing
+from vlmprune.models.molmo.remote_code import MolmoAdapter, molmo_answer, stop_token_id
+from vlmprune.models.molmo.modeling import MolmoNativeForCausalLM, collate
+from vlmprune.models.molmo.processing import MolmoImageSettings, MolmoProcessing
 from vlmprune.models.prompts import molmo_prompt
 
 

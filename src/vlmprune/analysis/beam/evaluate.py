@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from vlmprune.analysis.beam_files import split_reusable
+from vlmprune.analysis.beam.files import split_reusable
 from vlmprune.engine.distributed import World
 from vlmprune.engine.run import expected_fingerprints, run_evaluation
 

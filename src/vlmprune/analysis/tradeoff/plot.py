@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from vlmprune.analysis.plots import _save  # noqa: E402
+from vlmprune.analysis.compare.plots import _save  # noqa: E402
 
 STYLES = {"full": ("black", "D"), "recommended": ("tab:blue", "o"), "greedy": ("tab:orange", "s")}
 

@@ -93,7 +93,7 @@ rule tradeoff:
         json="results/tradeoff/{dataset}.json",
         png=report(
             "results/tradeoff/{dataset}.png",
-            caption="../workflow/report/tradeoff.rst",
+            caption="../report/tradeoff.rst",
             category="Accuracy-latency trade-off",
             subcategory="{dataset}",
             labels={"dataset": "{dataset}"},

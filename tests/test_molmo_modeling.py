@@ -1,4 +1,4 @@
-"""The native Molmo v1 (``vlmprune.models.molmo_native``) against the published code's recorded outputs.
+"""The native Molmo v1 (``vlmprune.models.molmo.modeling``) against the published code's recorded outputs.
 
 The weights are the ones the published code ran with (``molmo_reference``); the pixels are the
 seeded ones of the fixture, so this checks the model apart from the image preprocessing.
@@ -13,7 +13,7 @@ import pytest
 import torch
 from molmo_reference import DATA, load_shapes, molmo_weights, synthetic_images, tiny_config
 
-from vlmprune.models.molmo_native import MolmoNativeConfig, MolmoNativeForCausalLM, collate
+from vlmprune.models.molmo.modeling import MolmoNativeConfig, MolmoNativeForCausalLM, collate
 from vlmprune.models.skipping import skip_blocks
 
 
@@ -105,7 +105,7 @@ REMAPPED_VIT_LAYERS = {0: [-2, -9], 5: [-2, -8], 8: [-2, -8], 9: [-1, -8]}
 def test_a_skipped_vision_block_equals_the_smaller_tower(model, reference, block):
     """Deleted as the export deletes it (the adapter's deletion fields): block 0, a middle one, a read one, the last."""
     from vlmprune.models.deletion import delete_blocks
-    from vlmprune.models.molmo_native_adapter import MolmoNativeAdapter
+    from vlmprune.models.molmo.adapter import MolmoNativeAdapter
 
     inputs = collate(reference["samples"])
     _, full_scores = greedy(model, inputs, 2)
@@ -148,7 +148,7 @@ def test_fused_equals_per_variant(model, reference):
     from vlmprune.engine.batching import BatchSizer
     from vlmprune.engine.evaluate import predict_per_variant
     from vlmprune.engine.fused import can_fuse, predict_fused
-    from vlmprune.models.molmo_native_adapter import MolmoNativeAdapter
+    from vlmprune.models.molmo.adapter import MolmoNativeAdapter
 
     adapter = MolmoNativeAdapter(model, FixtureProcessor(reference))
     assert can_fuse(adapter) and len(adapter.blocks) == 4
@@ -187,7 +187,7 @@ def test_a_hub_snapshot_loads_natively_and_answers_as_the_published_code(snapsho
     from molmo_reference import fixture_records
 
     from vlmprune.models.loading import count_blocks, load_adapter
-    from vlmprune.models.molmo_native_adapter import MolmoNativeAdapter
+    from vlmprune.models.molmo.adapter import MolmoNativeAdapter
 
     adapter = load_adapter(snapshot, device="cpu", dtype="float32")
     assert isinstance(adapter, MolmoNativeAdapter) and len(adapter.blocks) == count_blocks(snapshot) == 4
@@ -228,7 +228,7 @@ def test_an_exported_variant_reloads_as_the_skipped_model(snapshot, component, b
     """Rule export's path: the snapshot loaded for export, the variant deleted and saved, reloaded natively."""
     from molmo_reference import fixture_records
 
-    from vlmprune.export.checkpoint import export_variant, load_for_export
+    from vlmprune.export.depth_variant import export_variant, load_for_export
     from vlmprune.models.loading import count_blocks, load_adapter
     from workflow_helpers import rule_settings
 
@@ -285,7 +285,7 @@ def test_a_multiflow_store_equals_its_exported_checkpoint(snapshot, prepared, tm
     """MULTIFLOW's masks on Molmo v1: the masked evaluation and the exported, natively reloaded checkpoint agree."""
     from vlmprune.engine.run import run_evaluation
     from vlmprune.engine.store import read_store
-    from vlmprune.multiflow.export import export_pruned
+    from vlmprune.export.width_variant import export_pruned
     from vlmprune.multiflow.prune import main
     from workflow_helpers import rule_settings
 

@@ -1,7 +1,7 @@
 """Export a variant: the checkpoint with its blocks physically deleted, its processor and its model card.
 
 The directory is built beside its destination and renamed into place when complete
-(:func:`vlmprune.io.atomic_path`), so an interrupted export never leaves a directory
+(:func:`vlmprune.result_files.atomic_path`), so an interrupted export never leaves a directory
 that looks finished. What changes in the model (block list, ``layer_idx``, per-layer config
 fields) is the adapter's :meth:`~vlmprune.models.base.ModelAdapter.delete`.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmprune.engine.variants import removed_blocks
-from vlmprune.io import atomic_path
+from vlmprune.result_files import atomic_path
 from vlmprune.models.base import DTYPES, ModelAdapter, read_model_config
 from vlmprune.models.loading import load_adapter, resolve_model_path
 

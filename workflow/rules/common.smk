@@ -10,10 +10,10 @@ from vlmprune.engine.variants import removed_blocks, width_variant_id
 from vlmprune.settings import evaluation_settings, load_config, model_settings
 
 
-load_config(config, workflow.source_path("../workflow/schemas/config.schema.yaml"))
+load_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 
 DEMO_MODEL = "data/models/demo-llava"
-SCRIPTS = Path(workflow.basedir, "workflow", "scripts")
+SCRIPTS = Path(workflow.basedir, "scripts")
 DATASETS = list(config["datasets"])
 SPLITS = sorted({s for d in config["datasets"].values() for s in d["splits"]})
 ANALYSIS_SPLIT = config["evaluation"]["analysis_split"]

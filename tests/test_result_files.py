@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from vlmprune.io import read_json, rounded, write_json
+from vlmprune.result_files import read_json, rounded, write_json
 
 
 def test_json_outputs_round_floats_to_six_significant_digits(tmp_path):

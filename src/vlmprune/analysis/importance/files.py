@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from vlmprune.analysis.importance import block_importance
+from vlmprune.analysis.importance.estimate import block_importance
 from vlmprune.engine.store import read_store
 from vlmprune.engine.variants import parse_variant
-from vlmprune.io import write_json
+from vlmprune.result_files import write_json
 
 
 def write_importance(

@@ -23,7 +23,7 @@ rule multiflow_step1:
     resources:
         mem_mb=4000,
     script:
-        "../workflow/scripts/multiflow_step1.py"
+        "../scripts/multiflow_step1.py"
 
 
 # MULTIFLOW steps 2-3: one calibration pass (statistics shared by every method and target), then
@@ -124,7 +124,7 @@ rule sparsity:
         json="results/sparsity/{dataset}.json",
         png=report(
             "results/sparsity/{dataset}.png",
-            caption="../workflow/report/sparsity.rst",
+            caption="../report/sparsity.rst",
             category="Pruning (MULTIFLOW)",
             subcategory="{dataset}",
             labels={"dataset": "{dataset}"},

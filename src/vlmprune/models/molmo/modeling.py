@@ -6,7 +6,7 @@ safetensors as they are and no code from the checkpoint runs. What differs from 
 published code is only the plumbing: decoder blocks return a tensor and write keys and values
 through ``Cache.update``, the mask comes from ``create_causal_mask``, and generation is
 ``GenerationMixin.generate``. The mathematics follows ``modeling_molmo.py`` of
-``allenai/Molmo-7B-D-0924`` (checked against its outputs: ``tests/test_molmo_native.py``):
+``allenai/Molmo-7B-D-0924`` (checked against its outputs: ``tests/test_molmo_modeling.py``):
 
 - decoder block: RMS norm, fused ``att_proj`` (q, k, v; bias per ``qkv_bias``), rotary
   embedding with halves rotated ("llama"), grouped-query attention, ``attn_out``; RMS norm,

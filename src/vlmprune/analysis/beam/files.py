@@ -17,8 +17,8 @@ from typing import Any
 
 import h5py
 
-from vlmprune.analysis.beam import Blocks, extend, greedy_set, keep, rank, seed_evaluations, seed_first_step
-from vlmprune.analysis.importance import check_aligned, paired_difference_interval, store_header
+from vlmprune.analysis.beam.search import Blocks, extend, greedy_set, keep, rank, seed_evaluations, seed_first_step
+from vlmprune.analysis.importance.estimate import check_aligned, paired_difference_interval, store_header
 from vlmprune.engine.store import EvalStore, read_store
 from vlmprune.engine.variants import parse_variant, variant_id
 

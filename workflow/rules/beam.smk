@@ -103,7 +103,7 @@ rule beam:
         json="results/beam/{dataset}.json",
         png=report(
             "results/beam/{dataset}.png",
-            caption="../workflow/report/beam.rst",
+            caption="../report/beam.rst",
             category="Beam search",
             subcategory="{dataset}",
             labels={"dataset": "{dataset}"},

@@ -1,0 +1,1 @@
+"""Block importance: accuracy(full) - accuracy(drop-i) with paired bootstrap intervals, and its files."""
