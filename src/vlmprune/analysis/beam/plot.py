@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from vlmprune.analysis.compare.plots import _save  # noqa: E402
+from vlmprune.result_files import save_figure  # noqa: E402
 
 
 def _label(blocks: list[int]) -> str:
@@ -64,4 +64,4 @@ def plot_beam(summary: Mapping[str, Any], path: str | Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path, dpi=110)

@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from vlmprune.analysis.compare.plots import _save  # noqa: E402
+from vlmprune.result_files import save_figure  # noqa: E402
 
 STYLES = {"full": ("black", "D"), "recommended": ("tab:blue", "o"), "greedy": ("tab:orange", "s")}
 
@@ -40,4 +40,4 @@ def plot_tradeoff(result: Mapping[str, Any], path: str | Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path, dpi=110)
