@@ -23,11 +23,15 @@ def save_tiny_llava(out_dir: Path, *, text_layers: int = 4, seed: int = 0) -> Pa
     from vlmprune.demo.train import build_model, build_processor
 
     torch.manual_seed(seed)
-    texts = [row["question"] for _, row in zip(range(2000), iter_questions("train"))] + answer_vocabulary()
+    texts = [
+        row["question"] for _, row in zip(range(2000), iter_questions("train"))
+    ] + answer_vocabulary()
     tokenizer = build_tokenizer(texts)
     processor = build_processor(tokenizer, patch_size=16)
     model = build_model(
-        tokenizer, patch_size=16, vision_hidden=32,
+        tokenizer,
+        patch_size=16,
+        vision_hidden=32,
         vision_intermediate=64,
         vision_layers=2,
         text_hidden=32,

@@ -26,7 +26,11 @@ def molmo_weights(shapes: dict[str, list[int]], seed: int = 0) -> dict[str, torc
         shape = tuple(shapes[name])
         generator = torch.Generator().manual_seed(seed * 100_003 + position)
         noise = torch.randn(shape, generator=generator)
-        if len(shape) == 1 and name.endswith(".weight") and any(k in name for k in ("norm", "ln_", "ln.")):
+        if (
+            len(shape) == 1
+            and name.endswith(".weight")
+            and any(k in name for k in ("norm", "ln_", "ln."))
+        ):
             weights[name] = 1.0 + 0.1 * noise
         elif len(shape) == 1:
             weights[name] = (0.1 if name.endswith(".bias") else 0.5) * noise
@@ -65,8 +69,16 @@ def synthetic_images(shape: tuple[int, ...], seed: int) -> torch.Tensor:
 
 IMAGE_TOKENS = ["<im_start>", "<im_end>", "<im_patch>", "<im_col>", "<|image|>"]
 #: preprocessor_config.json of the tiny checkpoints (the published processor took these sizes)
-TINY_IMAGES = {"max_crops": 4, "overlap_margins": [2, 2], "base_image_input_size": [112, 112], "image_token_length_w": 4,
-               "image_token_length_h": 4, "image_patch_size": 14, "image_padding_mask": True, "do_normalize": True}
+TINY_IMAGES = {
+    "max_crops": 4,
+    "overlap_margins": [2, 2],
+    "base_image_input_size": [112, 112],
+    "image_token_length_w": 4,
+    "image_token_length_h": 4,
+    "image_patch_size": 14,
+    "image_padding_mask": True,
+    "do_normalize": True,
+}
 
 
 def tiny_config(arch: str) -> dict:
@@ -81,14 +93,27 @@ def save_tiny_molmo(out: Path, arch: str) -> Path:
     ``vision_backbone`` section, which the real 7B-D config.json lacks (its code fixes the tower).
     """
     from safetensors.torch import save_file
+
     from tiny_models import qwen2_tokenizer
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(tiny_config(arch), indent=2))
-    (out / "preprocessor_config.json").write_text(json.dumps({
-        "auto_map": {"AutoImageProcessor": "image_preprocessing_molmo.MolmoImageProcessor",
-                     "AutoProcessor": "preprocessing_molmo.MolmoProcessor"},
-        "image_processor_type": "MolmoImageProcessor", "processor_class": "MolmoProcessor", **TINY_IMAGES}, indent=2))
+    (out / "preprocessor_config.json").write_text(
+        json.dumps(
+            {
+                "auto_map": {
+                    "AutoImageProcessor": "image_preprocessing_molmo.MolmoImageProcessor",
+                    "AutoProcessor": "preprocessing_molmo.MolmoProcessor",
+                },
+                "image_processor_type": "MolmoImageProcessor",
+                "processor_class": "MolmoProcessor",
+                **TINY_IMAGES,
+            },
+            indent=2,
+        )
+    )
     qwen2_tokenizer(IMAGE_TOKENS).save_pretrained(out)
-    save_file(molmo_weights(load_shapes(arch)), out / "model.safetensors", metadata={"format": "pt"})
+    save_file(
+        molmo_weights(load_shapes(arch)), out / "model.safetensors", metadata={"format": "pt"}
+    )
     return out

@@ -18,12 +18,11 @@ from PIL import Image
 from torch import nn
 
 from vlmprune.errors import ModelError
-from vlmprune.models.base import module_at
-from vlmprune.models.loading import ADAPTERS, adapter_class, load_adapter
-from vlmprune.models.base import ModelAdapter
-from vlmprune.models.molmo.remote_code import MolmoAdapter, molmo_answer
-from vlmprune.models.molmo.adapter import MolmoNativeAdapter
+from vlmprune.models.base import ModelAdapter, module_at
 from vlmprune.models.chat_template import GenericAdapter
+from vlmprune.models.loading import ADAPTERS, adapter_class, load_adapter
+from vlmprune.models.molmo.adapter import MolmoNativeAdapter
+from vlmprune.models.molmo.remote_code import MolmoAdapter, molmo_answer
 
 WORDS = "what color is the shape ? which how many answer question using a single word or phrase . red blue green circle"
 
@@ -35,16 +34,25 @@ def word_tokenizer(special: list[str], **kwargs):
     vocab = {t: i for i, t in enumerate([*special, "[UNK]", *sorted(set(WORDS.split()))])}
     tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tokenizer.normalizer = normalizers.Lowercase()
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation("isolated")])
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation("isolated")]
+    )
     tokenizer.add_special_tokens(special)
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", padding_side="left", **kwargs)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, unk_token="[UNK]", padding_side="left", **kwargs
+    )
 
 
 def records(n: int = 2) -> list[dict]:
     colours = [(255, 0, 0), (0, 0, 255), (0, 255, 0)]
     return [
-        {"image": Image.new("RGB", (40 + 8 * i, 48), colours[i % 3]), "question": "what color is the shape?",
-         "answers": ["red"], "style": "vqa2", "choices": None}
+        {
+            "image": Image.new("RGB", (40 + 8 * i, 48), colours[i % 3]),
+            "question": "what color is the shape?",
+            "answers": ["red"],
+            "style": "vqa2",
+            "choices": None,
+        }
         for i in range(n)
     ]
 
@@ -58,15 +66,23 @@ def physically_removed(model: nn.Module, blocks_path: str, block: int) -> nn.Mod
         layer.self_attn.layer_idx = index
     text.config.num_hidden_layers -= 1
     if getattr(text.config, "layer_types", None):
-        text.config.layer_types = text.config.layer_types[:block] + text.config.layer_types[block + 1 :]
+        text.config.layer_types = (
+            text.config.layer_types[:block] + text.config.layer_types[block + 1 :]
+        )
     if hasattr(text, "rope_types"):  # Molmo2: scaled or unscaled rotary table per layer
         text.rope_types = text.rope_types[:block] + text.rope_types[block + 1 :]
     return model
 
 
 def greedy(model, inputs):
-    out = model.generate(**inputs, max_new_tokens=4, min_new_tokens=4, do_sample=False, output_logits=True,
-                         return_dict_in_generate=True)
+    out = model.generate(
+        **inputs,
+        max_new_tokens=4,
+        min_new_tokens=4,
+        do_sample=False,
+        output_logits=True,
+        return_dict_in_generate=True,
+    )
     return out.sequences, torch.stack(out.logits)
 
 
@@ -74,7 +90,9 @@ def greedy(model, inputs):
 def check_removal_equals_physical(adapter, inputs, blocks_path):
     full, full_scores = greedy(adapter.model, inputs)
     for block in (0, len(adapter.blocks) // 2, len(adapter.blocks) - 1):
-        reference, reference_scores = greedy(physically_removed(adapter.model, blocks_path, block), inputs)
+        reference, reference_scores = greedy(
+            physically_removed(adapter.model, blocks_path, block), inputs
+        )
         with adapter.skip([block]):
             tokens, scores = greedy(adapter.model, inputs)
         assert torch.equal(tokens, reference), f"block {block}"
@@ -89,21 +107,58 @@ def check_removal_equals_physical(adapter, inputs, blocks_path):
 
 def save_tiny_llava(out: Path) -> Path:
     """Built here (not with the demo's builder) so that this test pins only the adapter."""
-    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
+    from transformers import (
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )
     from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
-    tok = word_tokenizer(["[PAD]", "[BOS]", "[EOS]", "<image>", "user", "assistant", ":"], pad_token="[PAD]",
-                         bos_token="[BOS]", eos_token="[EOS]", extra_special_tokens=["<image>"])
-    images = CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
-    processor = LlavaProcessor(image_processor=images, tokenizer=tok, patch_size=16, vision_feature_select_strategy="default",
-                               num_additional_image_tokens=1, image_token="<image>")
+    tok = word_tokenizer(
+        ["[PAD]", "[BOS]", "[EOS]", "<image>", "user", "assistant", ":"],
+        pad_token="[PAD]",
+        bos_token="[BOS]",
+        eos_token="[EOS]",
+        extra_special_tokens=["<image>"],
+    )
+    images = CLIPImageProcessorPil(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+    )
+    processor = LlavaProcessor(
+        image_processor=images,
+        tokenizer=tok,
+        patch_size=16,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        image_token="<image>",
+    )
     config = LlavaConfig(
-        vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                                       image_size=32, patch_size=16, projection_dim=32),
-        text_config=LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=3,
-                                num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128,
-                                pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id),
-        image_token_index=tok.convert_tokens_to_ids("<image>"), image_seq_length=4, vision_feature_select_strategy="default",
+        vision_config=CLIPVisionConfig(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=32,
+            patch_size=16,
+            projection_dim=32,
+        ),
+        text_config=LlamaConfig(
+            vocab_size=len(tok),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=3,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            max_position_embeddings=128,
+            pad_token_id=tok.pad_token_id,
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+        ),
+        image_token_index=tok.convert_tokens_to_ids("<image>"),
+        image_seq_length=4,
+        vision_feature_select_strategy="default",
         vision_feature_layer=-1,
     )
     torch.manual_seed(0)
@@ -116,17 +171,51 @@ def save_tiny_idefics3(out: Path) -> Path:
     from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor
     from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
 
-    special = ["<|endoftext|>", "<|begin_of_text|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>",
-               "<global-img>", "user", "assistant", ":"] + [f"<row_{i + 1}_col_{j + 1}>" for i in range(6) for j in range(6)]
-    tok = word_tokenizer(special, pad_token="<|endoftext|>", eos_token="<end_of_utterance>", bos_token="<|begin_of_text|>")
-    images = Idefics3ImageProcessorPil(do_image_splitting=False, size={"longest_edge": 32}, max_image_size={"longest_edge": 32})
+    special = [
+        "<|endoftext|>",
+        "<|begin_of_text|>",
+        "<end_of_utterance>",
+        "<fake_token_around_image>",
+        "<image>",
+        "<global-img>",
+        "user",
+        "assistant",
+        ":",
+    ] + [f"<row_{i + 1}_col_{j + 1}>" for i in range(6) for j in range(6)]
+    tok = word_tokenizer(
+        special,
+        pad_token="<|endoftext|>",
+        eos_token="<end_of_utterance>",
+        bos_token="<|begin_of_text|>",
+    )
+    images = Idefics3ImageProcessorPil(
+        do_image_splitting=False, size={"longest_edge": 32}, max_image_size={"longest_edge": 32}
+    )
     processor = Idefics3Processor(image_processor=images, tokenizer=tok, image_seq_len=4)
     config = Idefics3Config(
-        text_config=dict(model_type="llama", vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=3,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=256,
-                         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id),
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=32, patch_size=8),
-        image_token_id=tok.convert_tokens_to_ids("<image>"), scale_factor=2,
+        text_config=dict(
+            model_type="llama",
+            vocab_size=len(tok),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=3,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            max_position_embeddings=256,
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+            bos_token_id=tok.bos_token_id,
+        ),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=32,
+            patch_size=8,
+        ),
+        image_token_id=tok.convert_tokens_to_ids("<image>"),
+        scale_factor=2,
     )
     torch.manual_seed(0)
     Idefics3ForConditionalGeneration(config).save_pretrained(out)
@@ -143,9 +232,15 @@ def test_native_family_end_to_end(family, tmp_path):
     assert len(adapter.blocks) == type(adapter).count_blocks(config, "language")
     answers = adapter.generate(records(), max_new_tokens=3)
     inputs = adapter.encode(records())
-    generated = adapter.model.generate(**inputs, max_new_tokens=3, do_sample=False)[:, inputs["input_ids"].shape[1] :]
-    assert answers == [a.strip() for a in adapter.processor.batch_decode(generated, skip_special_tokens=True)]
-    blocks_path = {"llava": "model.language_model.layers", "idefics3": "model.text_model.layers"}[family]
+    generated = adapter.model.generate(**inputs, max_new_tokens=3, do_sample=False)[
+        :, inputs["input_ids"].shape[1] :
+    ]
+    assert answers == [
+        a.strip() for a in adapter.processor.batch_decode(generated, skip_special_tokens=True)
+    ]
+    blocks_path = {"llava": "model.language_model.layers", "idefics3": "model.text_model.layers"}[
+        family
+    ]
     check_removal_equals_physical(adapter, adapter.encode(records()), blocks_path)
     vision = type(adapter)(adapter.model, adapter.processor, component="vision")
     assert len(vision.blocks) == type(vision).count_blocks(config, "vision")
@@ -163,13 +258,24 @@ class StandInMolmoBlock(nn.Module):
         super().__init__()
         self.qkv, self.out = nn.Linear(d, 3 * d), nn.Linear(d, d)
 
-    def forward(self, x, attention_bias=None, position_ids=None, drop_mask=None, layer_past=None, use_cache=False):
+    def forward(
+        self,
+        x,
+        attention_bias=None,
+        position_ids=None,
+        drop_mask=None,
+        layer_past=None,
+        use_cache=False,
+    ):
         q, k, v = self.qkv(x).unsqueeze(1).chunk(3, dim=-1)
         angle = position_ids[:, None, :, None].float() / 3.0
         q, k = q * torch.cos(angle), k * torch.cos(angle) + torch.sin(angle)
         if layer_past is not None:
             k, v = torch.cat([layer_past[0], k], dim=-2), torch.cat([layer_past[1], v], dim=-2)
-        scores = q @ k.transpose(-1, -2) / k.shape[-1] ** 0.5 + attention_bias[:, :, -x.shape[1]:, : k.shape[-2]]
+        scores = (
+            q @ k.transpose(-1, -2) / k.shape[-1] ** 0.5
+            + attention_bias[:, :, -x.shape[1] :, : k.shape[-2]]
+        )
         x = x + self.out((scores.softmax(-1) @ v).squeeze(1))
         return x, ((k, v) if use_cache else None)
 
@@ -182,16 +288,23 @@ class StandInMolmo(nn.Module):
         torch.manual_seed(0)
         self.model = nn.Module()
         self.model.transformer = nn.ModuleDict(
-            {"wte": nn.Embedding(vocab, d), "blocks": nn.ModuleList(StandInMolmoBlock(d) for _ in range(n_layers))}
+            {
+                "wte": nn.Embedding(vocab, d),
+                "blocks": nn.ModuleList(StandInMolmoBlock(d) for _ in range(n_layers)),
+            }
         )
         self.model.vision_backbone = nn.Module()
         self.model.vision_backbone.image_vit = nn.Module()
         self.model.vision_backbone.image_vit.transformer = nn.Module()
-        self.model.vision_backbone.image_vit.transformer.resblocks = nn.ModuleList(nn.Linear(12, 12) for _ in range(2))
+        self.model.vision_backbone.image_vit.transformer.resblocks = nn.ModuleList(
+            nn.Linear(12, 12) for _ in range(2)
+        )
         self.project = nn.Linear(12, d)
         self.lm_head = nn.Linear(d, vocab)
 
-    def step(self, input_ids, attention_mask, position_ids, past, images=None, image_input_idx=None):
+    def step(
+        self, input_ids, attention_mask, position_ids, past, images=None, image_input_idx=None
+    ):
         batch, length = input_ids.shape
         past_length = past[0][0].size(-2) if past else 0
         x = self.model.transformer.wte(input_ids.clamp(min=0))
@@ -199,7 +312,9 @@ class StandInMolmo(nn.Module):
             feats = images
             for block in self.model.vision_backbone.image_vit.transformer.resblocks:
                 feats = feats + torch.tanh(block(feats))
-            feats = self.project(feats.clamp(min=-1)).flatten(1, 2)  # (batch, patches, d): a 3-D source
+            feats = self.project(feats.clamp(min=-1)).flatten(
+                1, 2
+            )  # (batch, patches, d): a 3-D source
             index = (image_input_idx.flatten(1) + torch.arange(batch)[:, None] * length).flatten()
             x = x.clone().view(-1, x.shape[-1])
             x.index_add_(0, index, feats)  # needs the compat fix, as modeling_molmoe.py does
@@ -209,7 +324,13 @@ class StandInMolmo(nn.Module):
         bias = causal + (1.0 - attention_mask[:, None, None, :total].float()) * -1e9
         caches = []
         for i, block in enumerate(self.model.transformer.blocks):
-            x, cache = block(x, attention_bias=bias, position_ids=position_ids, layer_past=past[i] if past else None, use_cache=True)
+            x, cache = block(
+                x,
+                attention_bias=bias,
+                position_ids=position_ids,
+                layer_past=past[i] if past else None,
+                use_cache=True,
+            )
             caches.append(cache)
         return self.lm_head(x), caches
 
@@ -219,8 +340,12 @@ class StandInMolmo(nn.Module):
         valid = input_ids != -1
         positions = (valid.long().cumsum(-1) - 1).clamp(min=0)
         last = valid.sum(-1) - 1
-        mask = torch.cat([valid, valid.new_ones(input_ids.shape[0], generation_config.max_new_tokens)], dim=1)
-        logits, past = self.step(input_ids, mask, positions, None, batch["images"], batch["image_input_idx"])
+        mask = torch.cat(
+            [valid, valid.new_ones(input_ids.shape[0], generation_config.max_new_tokens)], dim=1
+        )
+        logits, past = self.step(
+            input_ids, mask, positions, None, batch["images"], batch["image_input_idx"]
+        )
         logits = logits[torch.arange(len(last)), last][:, None]
         out, position = [input_ids], positions.gather(1, last[:, None])
         self.scores = []
@@ -250,11 +375,19 @@ class StandInMolmoProcessor:
             return "<|endoftext|>"
 
     def process(self, images, text, message_format, always_start_with_space):
-        assert message_format == "none" and not always_start_with_space and text.startswith(" User: ")
+        assert (
+            message_format == "none" and not always_start_with_space and text.startswith(" User: ")
+        )
         ids = torch.tensor([ord(c) % 50 for c in text])
-        pixels = torch.as_tensor(np.array(images[0].resize((2, 2))), dtype=torch.float32).flatten() / 255
-        return {"input_ids": ids, "images": pixels.view(1, 1, 12).repeat(1, 2, 1), "image_input_idx": torch.tensor([[1, 2]]),
-                "image_masks": torch.ones(1, 2)}
+        pixels = (
+            torch.as_tensor(np.array(images[0].resize((2, 2))), dtype=torch.float32).flatten() / 255
+        )
+        return {
+            "input_ids": ids,
+            "images": pixels.view(1, 1, 12).repeat(1, 2, 1),
+            "image_input_idx": torch.tensor([[1, 2]]),
+            "image_masks": torch.ones(1, 2),
+        }
 
 
 def test_molmo_adapter_with_stand_ins():
@@ -264,14 +397,19 @@ def test_molmo_adapter_with_stand_ins():
     assert len(adapter.blocks) == 3 and adapter.returns_tuple
     vision = MolmoAdapter(model, StandInMolmoProcessor(), component="vision")
     assert len(vision.blocks) == 2 and not vision.returns_tuple
-    batch = [dict(r, question=q) for r, q in zip(records(3), ["what?", "what color is the big shape?", "how many?"])]
+    batch = [
+        dict(r, question=q)
+        for r, q in zip(records(3), ["what?", "what color is the big shape?", "how many?"])
+    ]
     full = adapter.generate(batch, max_new_tokens=4)
     full_scores = torch.stack(model.scores)
     assert len(full) == 3 and all(len(a.split()) == 4 for a in full)
     for block in (0, 1, 2):
         physical = copy.deepcopy(model)
         del physical.model.transformer.blocks[block]
-        reference = MolmoAdapter(physical, StandInMolmoProcessor()).generate(batch, max_new_tokens=4)
+        reference = MolmoAdapter(physical, StandInMolmoProcessor()).generate(
+            batch, max_new_tokens=4
+        )
         reference_scores = torch.stack(physical.scores)
         with adapter.skip([block]):
             skipped = adapter.generate(batch, max_new_tokens=4)
@@ -303,17 +441,30 @@ def test_molmo_padded_batch_equals_one_sample_at_a_time():
     from vlmprune.models.molmo.remote_code import pad_stack, park_unused_patches
 
     adapter = MolmoAdapter(StandInMolmo(), MultiCropProcessor())
-    batch = [dict(r, question=q) for r, q in zip(records(3), ["what color is the big shape?", "what?", "how many?"])]
-    batch[1] = dict(batch[1], image=batch[1]["image"].resize((64, 32)))  # wide: two crops, one patch marked -100
+    batch = [
+        dict(r, question=q)
+        for r, q in zip(records(3), ["what color is the big shape?", "what?", "how many?"])
+    ]
+    batch[1] = dict(
+        batch[1], image=batch[1]["image"].resize((64, 32))
+    )  # wide: two crops, one patch marked -100
     inputs = adapter.encode(batch)
     ids, index = inputs["input_ids"], inputs["image_input_idx"]
     assert (index >= 0).all() and (ids[:, -1] == -1).all()
-    raw = pad_stack([adapter.processor.process([r["image"]], adapter.prompt(r["question"], r["style"]), "none", False)
-                     ["image_input_idx"] for r in batch])
+    raw = pad_stack(
+        [
+            adapter.processor.process(
+                [r["image"]], adapter.prompt(r["question"], r["style"]), "none", False
+            )["image_input_idx"]
+            for r in batch
+        ]
+    )
     parked = raw < 0
     assert (raw == -100).any() and (raw == -1).any()
     assert torch.equal(index[~parked], raw[~parked])
-    assert (ids.gather(1, index.flatten(1))[parked.flatten(1)] == -1).all()  # each unused patch sits on a padding token
+    assert (
+        ids.gather(1, index.flatten(1))[parked.flatten(1)] == -1
+    ).all()  # each unused patch sits on a padding token
     alone = [adapter.generate([r], max_new_tokens=4)[0] for r in batch]
     assert adapter.generate(batch, max_new_tokens=4) == alone
     untouched = torch.tensor([[5, 6]]), torch.tensor([[[1, 0]]])
@@ -321,16 +472,28 @@ def test_molmo_padded_batch_equals_one_sample_at_a_time():
 
 
 def test_molmo_remote_code_needs_the_config_to_allow_it(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({
-        "model_type": "molmo", "architectures": ["MolmoForCausalLM"], "n_layers": 16,
-        "auto_map": {"AutoModelForCausalLM": "modeling_molmoe.MolmoForCausalLM"},
-    }))
+    (tmp_path / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "molmo",
+                "architectures": ["MolmoForCausalLM"],
+                "n_layers": 16,
+                "auto_map": {"AutoModelForCausalLM": "modeling_molmoe.MolmoForCausalLM"},
+            }
+        )
+    )
     assert adapter_class(tmp_path) is MolmoAdapter
     with pytest.raises(ModelError, match="model.trust_remote_code: true.*") as error:
-        load_adapter(tmp_path, adapter="molmo", device="cpu")  # the published code, named but not allowed
+        load_adapter(
+            tmp_path, adapter="molmo", device="cpu"
+        )  # the published code, named but not allowed
     assert "modeling_molmoe.py" in str(error.value)
-    with pytest.raises(ModelError, match="not a whole Molmo snapshot.*model.safetensors.*hf download"):
-        load_adapter(tmp_path, device="cpu")  # auto: the native model, which runs no remote code and wants the weights
+    with pytest.raises(
+        ModelError, match="not a whole Molmo snapshot.*model.safetensors.*hf download"
+    ):
+        load_adapter(
+            tmp_path, device="cpu"
+        )  # auto: the native model, which runs no remote code and wants the weights
 
 
 # ---------------------------------------------------------------- bad input
@@ -344,13 +507,18 @@ def test_bad_input_gives_clear_messages(tmp_path, monkeypatch):
         load_adapter(tmp_path / "empty")
     unknown = tmp_path / "unknown"
     unknown.mkdir()
-    (unknown / "config.json").write_text(json.dumps({"model_type": "blip_2", "architectures": ["Blip2ForConditionalGeneration"]}))
+    (unknown / "config.json").write_text(
+        json.dumps({"model_type": "blip_2", "architectures": ["Blip2ForConditionalGeneration"]})
+    )
     with pytest.raises(ModelError, match="model.block_path") as error:
         load_adapter(unknown)
     assert all(name in str(error.value) for name in ADAPTERS)
     with pytest.raises(ModelError, match="model.adapter 'nope' is unknown"):
         load_adapter(unknown, adapter="nope")
-    with pytest.raises(ModelError, match="model.path 'allenai/MolmoE-1B-0924' is not a local directory.*set model.path"):
+    with pytest.raises(
+        ModelError,
+        match="model.path 'allenai/MolmoE-1B-0924' is not a local directory.*set model.path",
+    ):
         load_adapter("allenai/MolmoE-1B-0924")
     pickled = tmp_path / "pickled"
     pickled.mkdir()
@@ -377,10 +545,18 @@ def test_bad_input_gives_clear_messages(tmp_path, monkeypatch):
 )
 def test_molmo_answer_clean_up(generation: str, answer: str) -> None:
     assert molmo_answer(generation) == answer
-    assert MolmoAdapter.clean_answer(None, generation) == answer  # the adapter's clean-up is Molmo's
+    assert (
+        MolmoAdapter.clean_answer(None, generation) == answer
+    )  # the adapter's clean-up is Molmo's
 
 
 def test_other_families_score_the_generation_as_decoded() -> None:
     assert ModelAdapter.clean_answer(None, "Answer: red\nred") == "Answer: red\nred"
-    assert all(cls.clean_answer is ModelAdapter.clean_answer for cls in ADAPTERS.values() if cls not in (MolmoAdapter, MolmoNativeAdapter))
-    assert MolmoNativeAdapter.clean_answer(None, "x\nAnswer: y") == "y"  # the native Molmo scores as Molmo does
+    assert all(
+        cls.clean_answer is ModelAdapter.clean_answer
+        for cls in ADAPTERS.values()
+        if cls not in (MolmoAdapter, MolmoNativeAdapter)
+    )
+    assert (
+        MolmoNativeAdapter.clean_answer(None, "x\nAnswer: y") == "y"
+    )  # the native Molmo scores as Molmo does

@@ -47,7 +47,9 @@ MAX_NEW_TOKENS = 4
 def available(architecture: str):
     package = NEEDS.get(architecture)
     missing = package is not None and importlib.util.find_spec(package) is None
-    return pytest.param(architecture, marks=pytest.mark.skipif(missing, reason=f"its processor needs {package}"))
+    return pytest.param(
+        architecture, marks=pytest.mark.skipif(missing, reason=f"its processor needs {package}")
+    )
 
 
 @pytest.fixture(scope="module", params=[available(a) for a in ARCHITECTURES])
@@ -58,7 +60,12 @@ def architecture(request) -> str:
 @pytest.fixture(scope="module")
 def adapter(architecture, tiny_checkpoint):
     generic = ARCHITECTURES[architecture][0] == "generic"
-    return load_adapter(tiny_checkpoint(architecture), adapter="generic" if generic else "auto", device="cpu", dtype="float32")
+    return load_adapter(
+        tiny_checkpoint(architecture),
+        adapter="generic" if generic else "auto",
+        device="cpu",
+        dtype="float32",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,13 +75,23 @@ def records():
 
 
 def greedy(model, inputs):
-    out = model.generate(**inputs, max_new_tokens=MAX_NEW_TOKENS, min_new_tokens=MAX_NEW_TOKENS, do_sample=False,
-                         output_logits=True, return_dict_in_generate=True)
+    out = model.generate(
+        **inputs,
+        max_new_tokens=MAX_NEW_TOKENS,
+        min_new_tokens=MAX_NEW_TOKENS,
+        do_sample=False,
+        output_logits=True,
+        return_dict_in_generate=True,
+    )
     return out.sequences, torch.stack(out.logits)
 
 
 def block_list_path(adapter) -> str:
-    return next(path for path in type(adapter).block_paths[adapter.component] if module_at(adapter.model, path) is adapter.blocks)
+    return next(
+        path
+        for path in type(adapter).block_paths[adapter.component]
+        if module_at(adapter.model, path) is adapter.blocks
+    )
 
 
 def physically_removed(adapter, block: int):
@@ -88,14 +105,20 @@ def physically_removed(adapter, block: int):
         for key in ("num_hidden_layers", "depth"):
             if hasattr(vision_config, key):
                 setattr(vision_config, key, getattr(vision_config, key) - 1)
-        if hasattr(owner, "fullatt_block_indexes"):  # Qwen2.5-VL: full attention at these block indices, windowed elsewhere
-            owner.fullatt_block_indexes = [i - (i > block) for i in owner.fullatt_block_indexes if i != block]
+        if hasattr(
+            owner, "fullatt_block_indexes"
+        ):  # Qwen2.5-VL: full attention at these block indices, windowed elsewhere
+            owner.fullatt_block_indexes = [
+                i - (i > block) for i in owner.fullatt_block_indexes if i != block
+            ]
         return model
     for index, layer in enumerate(getattr(owner, name)):
         layer.self_attn.layer_idx = index
     owner.config.num_hidden_layers -= 1
     if getattr(owner.config, "layer_types", None):
-        owner.config.layer_types = owner.config.layer_types[:block] + owner.config.layer_types[block + 1 :]
+        owner.config.layer_types = (
+            owner.config.layer_types[:block] + owner.config.layer_types[block + 1 :]
+        )
     if hasattr(owner, "rope_types"):  # Molmo2: scaled or unscaled rotary table per layer
         owner.rope_types = owner.rope_types[:block] + owner.rope_types[block + 1 :]
     return model
@@ -116,17 +139,24 @@ def test_loads_with_its_own_processor_and_tokenizer(architecture, adapter, tiny_
     assert can_fuse(adapter) and not can_fuse(vision)
     with safe_open(path / "model.safetensors", "pt") as weights:
         names = list(weights.keys())
-    for modality, patterns in adapter.modality_patterns.items():  # MULTIFLOW's names match what save_pretrained wrote
+    for (
+        modality,
+        patterns,
+    ) in adapter.modality_patterns.items():  # MULTIFLOW's names match what save_pretrained wrote
         assert any(re.search(p, n) for p in patterns for n in names), modality
 
 
 @pytest.mark.parametrize("position", ["first", "middle", "last"])
 @torch.inference_mode()
 def test_skipped_block_equals_the_smaller_model(adapter, records, position):
-    block = {"first": 0, "middle": len(adapter.blocks) // 2, "last": len(adapter.blocks) - 1}[position]
+    block = {"first": 0, "middle": len(adapter.blocks) // 2, "last": len(adapter.blocks) - 1}[
+        position
+    ]
     inputs = adapter.encode(records)
     text_config = adapter.model.config.get_text_config()
-    if len(set(getattr(text_config, "layer_types", None) or [])) > 1:  # a hybrid cache: the window must bite
+    if (
+        len(set(getattr(text_config, "layer_types", None) or [])) > 1
+    ):  # a hybrid cache: the window must bite
         assert text_config.sliding_window < inputs["input_ids"].shape[1]
     full_tokens, full_scores = greedy(adapter.model, inputs)
     reference_tokens, reference_scores = greedy(physically_removed(adapter, block), inputs)
@@ -146,14 +176,18 @@ def test_fused_equals_per_variant(adapter, records):
     sizer = lambda: BatchSizer(2, len(adapter.blocks))  # noqa: E731 - micro-batches of two and more
     reference = predict_per_variant(adapter, records, variants, MAX_NEW_TOKENS, sizer())
     vision_calls = []
-    first_vision_block = type(adapter)(adapter.model, adapter.processor, component="vision").blocks[0]
+    first_vision_block = type(adapter)(adapter.model, adapter.processor, component="vision").blocks[
+        0
+    ]
     handle = first_vision_block.register_forward_hook(lambda *args: vision_calls.append(1))
     try:
         fused = predict_fused(adapter, records, variants, MAX_NEW_TOKENS, sizer())
     finally:
         handle.remove()
     assert fused == reference
-    assert len(vision_calls) == len(records) // 2  # the image encoder ran once per micro-batch of two, for all variants
+    assert (
+        len(vision_calls) == len(records) // 2
+    )  # the image encoder ran once per micro-batch of two, for all variants
     assert len({tuple(answers) for answers in reference.values()}) > 1
 
 
@@ -161,7 +195,9 @@ def test_tree_of_common_prefixes_equals_per_variant(adapter, records):
     """Sets sharing prefixes beyond the all-kept one (as a beam step's do): each distinct prefix runs once per micro-batch."""
     last = len(adapter.blocks) - 1
     variants = [(), (0,), (0, 2), (0, last), (1,), (1, 2), (1, last), (1, 2, last), (last,)]
-    reference = predict_per_variant(adapter, records, variants, MAX_NEW_TOKENS, BatchSizer(2, last + 1))
+    reference = predict_per_variant(
+        adapter, records, variants, MAX_NEW_TOKENS, BatchSizer(2, last + 1)
+    )
     prefills = []
 
     def count(module, args, kwargs, output):
@@ -175,8 +211,17 @@ def test_tree_of_common_prefixes_equals_per_variant(adapter, records):
         for handle in handles:
             handle.remove()
     assert tree == reference
-    distinct = len({(i, frozenset(b for b in v if b < i)) for v in variants for i in range(last + 1) if i not in v})
-    assert sum(prefills) == 2 * distinct == 2 * plan_tree(variants, last + 1).prefills  # two micro-batches of two
+    distinct = len(
+        {
+            (i, frozenset(b for b in v if b < i))
+            for v in variants
+            for i in range(last + 1)
+            if i not in v
+        }
+    )
+    assert (
+        sum(prefills) == 2 * distinct == 2 * plan_tree(variants, last + 1).prefills
+    )  # two micro-batches of two
 
 
 @pytest.mark.parametrize("position", ["first", "last"])
@@ -201,14 +246,26 @@ def test_generic_is_named_in_the_error_for_an_architecture_without_adapter(tiny_
 
 def test_generic_takes_the_block_list_the_config_names(tiny_checkpoint):
     path = tiny_checkpoint("llava_next")
-    named = load_adapter(path, adapter="generic", block_path="model.language_model.layers", device="cpu", dtype="float32")
+    named = load_adapter(
+        path,
+        adapter="generic",
+        block_path="model.language_model.layers",
+        device="cpu",
+        dtype="float32",
+    )
     assert named.blocks is named.model.model.language_model.layers and len(named.blocks) == 4
-    with pytest.raises(ModelError, match="no language block list at \\['model.nowhere'\\].*model.block_path"):
-        load_adapter(path, adapter="generic", block_path="model.nowhere", device="cpu", dtype="float32")
+    with pytest.raises(
+        ModelError, match="no language block list at \\['model.nowhere'\\].*model.block_path"
+    ):
+        load_adapter(
+            path, adapter="generic", block_path="model.nowhere", device="cpu", dtype="float32"
+        )
 
 
 @torch.inference_mode()
-def test_vision_ablation_as_the_first_forward_pass_leaves_the_full_model_intact(tiny_checkpoint, records):
+def test_vision_ablation_as_the_first_forward_pass_leaves_the_full_model_intact(
+    tiny_checkpoint, records
+):
     """transformers hooks the layers at the first forward; one swapped out then must still be hooked (LLaVA's features)."""
     path = tiny_checkpoint("llava")
     vision = load_adapter(path, component="vision", device="cpu", dtype="float32")
@@ -216,7 +273,9 @@ def test_vision_ablation_as_the_first_forward_pass_leaves_the_full_model_intact(
     with vision.skip([0]):
         greedy(vision.model, inputs)
     tokens, scores = greedy(vision.model, inputs)
-    reference_tokens, reference_scores = greedy(load_adapter(path, device="cpu", dtype="float32").model, inputs)
+    reference_tokens, reference_scores = greedy(
+        load_adapter(path, device="cpu", dtype="float32").model, inputs
+    )
     assert torch.equal(tokens, reference_tokens)
     torch.testing.assert_close(scores, reference_scores)
 
@@ -224,7 +283,9 @@ def test_vision_ablation_as_the_first_forward_pass_leaves_the_full_model_intact(
 # ---------------------------------------------------------------- the engine's entry point, as the workflow's jobs call it
 
 
-def test_baseline_and_ablation_jobs_write_the_adapters_answers(architecture, adapter, prepared, tmp_path):
+def test_baseline_and_ablation_jobs_write_the_adapters_answers(
+    architecture, adapter, prepared, tmp_path
+):
     """``run_evaluation`` as rules baseline (with the one-pass proxies) and ablate call it, on three samples."""
     from vlmprune.data.prepare import load_prepared, select_samples
     from vlmprune.data.registry import get_spec
@@ -234,26 +295,52 @@ def test_baseline_and_ablation_jobs_write_the_adapters_answers(architecture, ada
     from vlmprune.settings import evaluation_settings, load_config, model_settings
 
     spec, last = get_spec("easy_vqa"), len(adapter.blocks) - 1
-    config = load_config({
-        "model": {"path": adapter.model.name_or_path, "adapter": adapter.name, "device": "cpu", "dtype": "float32"},
-        "datasets": {"easy_vqa": {"splits": ["val"]}},
-        "evaluation": {"num_samples": 3, "batch_size": 3, "chunk_size": 2, "analysis_split": "val"},
-        "beam": {"validate_on": None},
-    })
+    config = load_config(
+        {
+            "model": {
+                "path": adapter.model.name_or_path,
+                "adapter": adapter.name,
+                "device": "cpu",
+                "dtype": "float32",
+            },
+            "datasets": {"easy_vqa": {"splits": ["val"]}},
+            "evaluation": {
+                "num_samples": 3,
+                "batch_size": 3,
+                "chunk_size": 2,
+                "analysis_split": "val",
+            },
+            "beam": {"validate_on": None},
+        }
+    )
     model, evaluation = model_settings(config), evaluation_settings(config, "easy_vqa")
     jobs = {"baseline": ["full"], "ablate": ["drop-0", f"drop-{last}"]}
     for job, variants in jobs.items():
-        run_evaluation(data=prepared, dataset="easy_vqa", split="val", variants=variants,
-                       stores=[tmp_path / f"{v}.h5" for v in variants], summary=tmp_path / f"{job}.json",
-                       model=model, evaluation=evaluation)
+        run_evaluation(
+            data=prepared,
+            dataset="easy_vqa",
+            split="val",
+            variants=variants,
+            stores=[tmp_path / f"{v}.h5" for v in variants],
+            summary=tmp_path / f"{job}.json",
+            model=model,
+            evaluation=evaluation,
+        )
     records, _ = select_samples(load_prepared(prepared, "easy_vqa"), 3, 0)
     records = [records[i] for i in range(3)]
-    expected = predict_per_variant(adapter, records, [(), (0,), (last,)], spec.max_new_tokens, BatchSizer(3, last + 1))
-    stored = {v: read_store(tmp_path / f"{name}.h5").predictions for v, name in zip(expected, ["full", "drop-0", f"drop-{last}"])}
+    expected = predict_per_variant(
+        adapter, records, [(), (0,), (last,)], spec.max_new_tokens, BatchSizer(3, last + 1)
+    )
+    stored = {
+        v: read_store(tmp_path / f"{name}.h5").predictions
+        for v, name in zip(expected, ["full", "drop-0", f"drop-{last}"])
+    }
     assert stored == expected
     proxies = json.loads(proxies_path(tmp_path / "baseline.json").read_text())
     prompt_tokens = int(adapter.encode(records)["attention_mask"].sum())
-    assert proxies["tokens"] == prompt_tokens  # every prompt token of every sample, padding excluded
+    assert (
+        proxies["tokens"] == prompt_tokens
+    )  # every prompt token of every sample, padding excluded
 
 
 # ---------------------------------------------------------------- a processor that needs a package this machine lacks
@@ -263,8 +350,13 @@ def test_a_processor_whose_package_is_missing_names_it(tiny_checkpoint, monkeypa
     """SmolVLM's processor refuses to load without num2words (transformers raises ImportError in its __init__)."""
     from transformers.models.smolvlm import processing_smolvlm
 
-    monkeypatch.setattr(processing_smolvlm, "num2words", None)  # as transformers sets it where num2words is missing
-    with pytest.raises(ModelError, match="processor of .*smolvlm.* needs the package 'num2words'.*pip install num2words"):
+    monkeypatch.setattr(
+        processing_smolvlm, "num2words", None
+    )  # as transformers sets it where num2words is missing
+    with pytest.raises(
+        ModelError,
+        match="processor of .*smolvlm.* needs the package 'num2words'.*pip install num2words",
+    ):
         load_adapter(tiny_checkpoint("smolvlm"), device="cpu", dtype="float32")
 
 
@@ -276,7 +368,14 @@ def test_a_missing_backend_is_named_as_transformers_names_it(tiny_checkpoint, mo
     def from_pretrained(*args, **kwargs):
         import_utils.requires_backends(transformers.Qwen2VLImageProcessor, ["torchvision"])
 
-    monkeypatch.setitem(import_utils.BACKENDS_MAPPING, "torchvision", (lambda: False, import_utils.TORCHVISION_IMPORT_ERROR))
+    monkeypatch.setitem(
+        import_utils.BACKENDS_MAPPING,
+        "torchvision",
+        (lambda: False, import_utils.TORCHVISION_IMPORT_ERROR),
+    )
     monkeypatch.setattr(transformers.AutoProcessor, "from_pretrained", from_pretrained)
-    with pytest.raises(ModelError, match="needs the package 'torchvision'.*pip install torchvision.*Qwen2VLImageProcessor"):
+    with pytest.raises(
+        ModelError,
+        match="needs the package 'torchvision'.*pip install torchvision.*Qwen2VLImageProcessor",
+    ):
         load_adapter(tiny_checkpoint("qwen2_vl"), device="cpu", dtype="float32")

@@ -8,9 +8,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vlmprune.analysis.beam.search import canonical, extend, greedy_set, keep, rank, seed_evaluations
-from vlmprune.analysis.beam.files import plan_step, split_reusable, step_one, step_record, summarize, validation_record, validation_sets
+from vlmprune.analysis.beam.files import (
+    plan_step,
+    split_reusable,
+    step_one,
+    step_record,
+    summarize,
+    validation_record,
+    validation_sets,
+)
 from vlmprune.analysis.beam.plot import plot_beam
+from vlmprune.analysis.beam.search import (
+    canonical,
+    extend,
+    greedy_set,
+    keep,
+    rank,
+    seed_evaluations,
+)
 from vlmprune.engine.store import StoreWriter
 from vlmprune.engine.variants import parse_variant, variant_id
 
@@ -29,7 +44,13 @@ def scores_of(blocks: tuple[int, ...]) -> np.ndarray:
 
 def write_store(evals: Path, blocks: tuple[int, ...], fingerprint: str = "fp") -> Path:
     path = evals / f"{variant_id(blocks)}.h5"
-    attrs = {"model": "synthetic", "dataset": "toy", "split": "train", "metric": "exact", "num_blocks": len(KILLS)}
+    attrs = {
+        "model": "synthetic",
+        "dataset": "toy",
+        "split": "train",
+        "metric": "exact",
+        "num_blocks": len(KILLS),
+    }
     writer = StoreWriter(path, fingerprint, attrs)
     writer.append([f"s{i}" for i in range(SAMPLES)], ["x"] * SAMPLES, scores_of(blocks).tolist())
     writer.finish({})
@@ -44,7 +65,9 @@ def evals(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def run_step(previous: dict, step1: dict, evals: Path, calls: list[list[str]], beam_width: int = 3) -> dict:
+def run_step(
+    previous: dict, step1: dict, evals: Path, calls: list[list[str]], beam_width: int = 3
+) -> dict:
     """What rule beam_step does, with a fake engine that records what it is asked to evaluate."""
     plan = plan_step(previous, step1)
     fingerprints = {v: "fp" for v in plan.variants}
@@ -70,7 +93,9 @@ def test_keep_returns_the_best_and_no_more_than_there_are():
 
 def test_extend_names_a_set_reached_from_two_beams_once():
     candidates = extend([(1,), (2,), (3,)], num_blocks=5)
-    assert len(candidates) == 9 and seed_evaluations([(1,), (2,), (3,)], 5) == 9  # the seed's code dedupes too
+    assert (
+        len(candidates) == 9 and seed_evaluations([(1,), (2,), (3,)], 5) == 9
+    )  # the seed's code dedupes too
     assert candidates[(1, 2)] == [(1,), (2,)] and candidates[(0, 3)] == [(3,)]
     assert list(candidates) == sorted(candidates)
     assert all(len(c) == 2 and c == canonical(c) for c in candidates)
@@ -86,7 +111,9 @@ def test_step_one_reads_the_ablation_stores_and_evaluates_nothing(evals):
     step1 = step_one(evals / "full.h5", sorted(evals.glob("drop-*.h5")), 3, IMPORTANCE)
     assert [c["blocks"] for c in step1["candidates"]] == [[1], [2], [3], [4], [0]]
     assert step1["beams"] == [[1], [2], [3]] and step1["greedy"]["blocks"] == [1]
-    assert step1["evaluated"] == [] and step1["seed_evaluations"] == 6  # the seed re-runs the baseline and 5 removals
+    assert (
+        step1["evaluated"] == [] and step1["seed_evaluations"] == 6
+    )  # the seed re-runs the baseline and 5 removals
     first = step1["candidates"][0]
     assert first["accuracy"] == pytest.approx(10 / 12) and first["drop"] == pytest.approx(2 / 12)
     assert first["ci_low"] <= first["drop"] <= first["ci_high"]
@@ -105,13 +132,17 @@ def test_a_step_evaluates_each_distinct_candidate_once_and_finds_the_dependency(
     assert calls == [expected]  # 9 distinct of 12 extensions; the greedy {1,2} is among them
     assert step2["seed_evaluations"] == 9 and step2["reused"] == []
     assert step2["beams"] == [[1, 3], [1, 2], [1, 4]]  # ties at 8/12 go to the lower blocks
-    assert step2["greedy"]["blocks"] == [1, 2] and step2["greedy"]["accuracy"] == pytest.approx(8 / 12)
+    assert step2["greedy"]["blocks"] == [1, 2] and step2["greedy"]["accuracy"] == pytest.approx(
+        8 / 12
+    )
     assert step2["candidates"][0]["parents"] == [[1], [3]]
     calls.clear()
     step3 = run_step(step2, step1, evals, calls)
     assert len(calls[0]) == len(set(calls[0]))
     assert "drop-1-2-3" in calls[0] or "drop-1-2-3" in step3["reused"]  # the greedy set of three
-    assert step3["beams"][0] == [1, 2, 3] and step3["candidates"][0]["accuracy"] == pytest.approx(8 / 12)  # tied with {1,3,4}
+    assert step3["beams"][0] == [1, 2, 3] and step3["candidates"][0]["accuracy"] == pytest.approx(
+        8 / 12
+    )  # tied with {1,3,4}
 
 
 def test_a_complete_store_with_the_same_fingerprint_is_reused_and_another_is_not(evals):
@@ -119,7 +150,10 @@ def test_a_complete_store_with_the_same_fingerprint_is_reused_and_another_is_not
     write_store(evals, (2, 3), fingerprint="stale")
     (evals / "drop-1-4.h5.partial").write_text("killed job")
     fingerprints = {"drop-1-3": "same", "drop-2-3": "fresh", "drop-1-4": "fresh"}
-    assert split_reusable(["drop-1-3", "drop-1-4", "drop-2-3"], evals, fingerprints) == (["drop-1-4", "drop-2-3"], ["drop-1-3"])
+    assert split_reusable(["drop-1-3", "drop-1-4", "drop-2-3"], evals, fingerprints) == (
+        ["drop-1-4", "drop-2-3"],
+        ["drop-1-3"],
+    )
 
 
 def test_summary_counts_and_recommendations(evals, tmp_path, drawn_figures):
@@ -143,12 +177,21 @@ def test_summary_counts_and_recommendations(evals, tmp_path, drawn_figures):
     png = tmp_path / "beam.png"
     plot_beam(summary, png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    recommended, greedy, held_recommended, held_greedy = (c.lines[0] for c in drawn_figures[-1].axes[0].containers)
+    recommended, greedy, held_recommended, held_greedy = (
+        c.lines[0] for c in drawn_figures[-1].axes[0].containers
+    )
     assert list(recommended.get_xdata()) == [0, 1, 2, 3]
-    assert list(recommended.get_ydata()) == [summary["baseline_accuracy"], *(b["recommended"]["accuracy"] for b in summary["budgets"])]
+    assert list(recommended.get_ydata()) == [
+        summary["baseline_accuracy"],
+        *(b["recommended"]["accuracy"] for b in summary["budgets"]),
+    ]
     assert list(greedy.get_ydata())[1:] == [b["greedy"]["accuracy"] for b in summary["budgets"]]
-    assert list(held_recommended.get_ydata())[1:] == [b["validation"]["recommended"]["accuracy"] for b in summary["budgets"]]
-    assert list(held_greedy.get_ydata())[1:] == [b["validation"]["greedy"]["accuracy"] for b in summary["budgets"]]
+    assert list(held_recommended.get_ydata())[1:] == [
+        b["validation"]["recommended"]["accuracy"] for b in summary["budgets"]
+    ]
+    assert list(held_greedy.get_ydata())[1:] == [
+        b["validation"]["greedy"]["accuracy"] for b in summary["budgets"]
+    ]
 
 
 def test_a_step_beyond_the_blocks_is_refused(evals):

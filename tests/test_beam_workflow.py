@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from conftest import save_tiny_llava
-from vlmprune.analysis.beam.search import extend, rank
 from vlmprune.analysis.beam.files import stored_fingerprint
+from vlmprune.analysis.beam.search import extend, rank
 from vlmprune.engine.run import run_evaluation
 from vlmprune.engine.store import read_store
 from vlmprune.settings import evaluation_settings, load_config, model_settings
@@ -60,7 +60,10 @@ def test_step_one_reads_the_ablation_and_evaluates_nothing(run):
     step1 = read(run, "easy_vqa/step1.json")
     assert step1["evaluated"] == [] and step1["n"] == SAMPLES
     for entry in step1["candidates"]:
-        assert entry["accuracy"] == read_store(run / "results/evals/easy_vqa/train" / f"{entry['variant']}.h5").accuracy
+        assert (
+            entry["accuracy"]
+            == read_store(run / "results/evals/easy_vqa/train" / f"{entry['variant']}.h5").accuracy
+        )
     assert "samples x variants" not in (run / "logs/beam/easy_vqa/step1.log").read_text()
 
 
@@ -69,14 +72,19 @@ def test_step_two_evaluates_each_distinct_candidate_once_and_ranks_ties_by_block
     beams = [tuple(b) for b in step1["beams"]]
     distinct = extend(beams, BLOCKS)
     assert step2["seed_evaluations"] == len(distinct) < 3 * (BLOCKS - 1)
-    assert sorted(step2["evaluated"]) == sorted(e["variant"] for e in step2["candidates"]) and step2["reused"] == []
+    assert (
+        sorted(step2["evaluated"]) == sorted(e["variant"] for e in step2["candidates"])
+        and step2["reused"] == []
+    )
     assert len(step2["evaluated"]) == len(distinct)
     ranked = rank({tuple(e["blocks"]): e["accuracy"] for e in step2["candidates"]})
     assert [e["blocks"] for e in step2["candidates"]] == [list(b) for b in ranked]
     if len({e["accuracy"] for e in step2["candidates"]}) == 1:  # the random model: all tie
         assert step1["beams"] == [[0], [1], [2]] and step2["beams"] == [[0, 1], [0, 2], [0, 3]]
     summary = read(run, "easy_vqa.json")
-    assert summary["variants"]["evaluated"] == len(distinct) and summary["variants"]["seed_procedure"] == BLOCKS + 1 + len(distinct)
+    assert summary["variants"]["evaluated"] == len(distinct) and summary["variants"][
+        "seed_procedure"
+    ] == BLOCKS + 1 + len(distinct)
     assert [b["removed"] for b in summary["budgets"]] == [1, 2]
     assert (run / "results/beam/easy_vqa.png").stat().st_size > 0
 
@@ -88,8 +96,14 @@ def test_fused_step_equals_evaluating_each_candidate_alone(run, tmp_path):
     for variant in step2["evaluated"]:
         alone = tmp_path / f"{variant}.h5"
         run_evaluation(
-            data=run / "data/prepared/easy_vqa/train", dataset="easy_vqa", split="train", variants=[variant], stores=[alone],
-            summary=None, model=model, evaluation=evaluation,
+            data=run / "data/prepared/easy_vqa/train",
+            dataset="easy_vqa",
+            split="train",
+            variants=[variant],
+            stores=[alone],
+            summary=None,
+            model=model,
+            evaluation=evaluation,
         )
         fused, single = read_store(evals / f"{variant}.h5"), read_store(alone)
         assert fused.sample_ids == single.sample_ids and fused.predictions == single.predictions
@@ -100,10 +114,18 @@ def test_fused_step_equals_evaluating_each_candidate_alone(run, tmp_path):
 def test_raising_max_blocks_plans_only_the_new_steps(run):
     write_config(run, config_for(run / "tiny-llava", 3, 4))
     jobs = planned_jobs(snakemake(run, "-n", "--cores", "2", TARGET).stdout)
-    assert sorted((rule, w.get("k")) for rule, w in jobs) == [("beam", None), ("beam_step", "3"), ("beam_step", "4")]
+    assert sorted((rule, w.get("k")) for rule, w in jobs) == [
+        ("beam", None),
+        ("beam_step", "3"),
+        ("beam_step", "4"),
+    ]
 
 
 def test_changing_the_beam_width_plans_the_steps_again(run):
     write_config(run, config_for(run / "tiny-llava", 2, 2))
     jobs = planned_jobs(snakemake(run, "-n", "--cores", "2", TARGET).stdout)
-    assert sorted((rule, w.get("k")) for rule, w in jobs) == [("beam", None), ("beam_step", "2"), ("beam_step_1", None)]
+    assert sorted((rule, w.get("k")) for rule, w in jobs) == [
+        ("beam", None),
+        ("beam_step", "2"),
+        ("beam_step_1", None),
+    ]

@@ -43,18 +43,33 @@ def test_stores_record_the_secondary_metric_on_the_cleaned_predictions(tmp_path)
     ]
     generations = ["Answer: 42", "total sale", "1998", "blue"]
     # An adapter stand-in: no model is run (predict is given), the clean-up is Molmo's "Answer:" rule.
-    adapter = SimpleNamespace(blocks=[None, None], clean_answer=lambda text: text.split("Answer:")[-1].strip())
+    adapter = SimpleNamespace(
+        blocks=[None, None], clean_answer=lambda text: text.split("Answer:")[-1].strip()
+    )
 
     def predict(_adapter, batch, variants, _max_new_tokens):
         return {v: [generations[records.index(r)] for r in batch] for v in variants}
 
     stores = evaluate_variants(
-        adapter, records, [()], [tmp_path / "full.h5"], metric="anls", secondary_metric="exact_match", max_new_tokens=4,
-        batch_size=2, chunk_size=3, attrs={}, identity={}, predict=predict,
+        adapter,
+        records,
+        [()],
+        [tmp_path / "full.h5"],
+        metric="anls",
+        secondary_metric="exact_match",
+        max_new_tokens=4,
+        batch_size=2,
+        chunk_size=3,
+        attrs={},
+        identity={},
+        predict=predict,
     )
     store = stores["full"]
     assert store.raw == generations and store.predictions == ["42", "total sale", "1998", "blue"]
     # ANLS: 1; 1 - 1/11 ("total sale" vs "total sales"); 1 - 1/4 ("1998" vs "1999"); "blue"/"red": NL 3/4 >= 0.5 -> 0.
     assert store.scores.tolist() == [1.0, 1 - 1 / 11, 0.75, 0.0]
     # Exact match: only "42".
-    assert store.attrs["secondary_metric"] == "exact_match" and store.attrs["secondary_accuracy"] == 0.25
+    assert (
+        store.attrs["secondary_metric"] == "exact_match"
+        and store.attrs["secondary_accuracy"] == 0.25
+    )

@@ -44,7 +44,10 @@ def test_tokenizer_round_trips_a_question() -> None:
     assert tokenizer.unk_token_id not in ids
     assert tokenizer.convert_tokens_to_ids("<image>") in ids
     decoded = tokenizer.decode(ids, skip_special_tokens=True)
-    assert decoded == "user : what color is the shape ? answer the question using a single word or phrase . assistant :"
+    assert (
+        decoded
+        == "user : what color is the shape ? answer the question using a single word or phrase . assistant :"
+    )
     assert tokenizer.decode(tokenizer(" blue", add_special_tokens=False)["input_ids"]) == "blue"
 
 
@@ -62,7 +65,9 @@ def test_saved_directory_generates_through_the_processor(trained) -> None:
     processor = AutoProcessor.from_pretrained(root / "a")
     model = AutoModelForImageTextToText.from_pretrained(root / "a").eval()
     assert type(processor).__name__ == "LlavaProcessor"
-    assert type(processor.image_processor) is type(build_processor(processor.tokenizer, patch_size=16).image_processor)
+    assert type(processor.image_processor) is type(
+        build_processor(processor.tokenizer, patch_size=16).image_processor
+    )
     assert processor.tokenizer.padding_side == "left"
     assert model.config.text_config.num_hidden_layers == 8
 
@@ -78,14 +83,18 @@ def test_saved_directory_generates_through_the_processor(trained) -> None:
 
     with torch.no_grad():
         out = model.generate(**inputs, max_new_tokens=3, do_sample=False)
-    answers = processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+    answers = processor.batch_decode(
+        out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True
+    )
     assert len(answers) == len(rows)
     # left padding leaves every answer as it is when the sample is generated alone
     for prompt, image, answer in zip(prompts, images, answers):
         alone = processor(text=[prompt], images=[image], return_tensors="pt")
         with torch.no_grad():
             out = model.generate(**alone, max_new_tokens=3, do_sample=False)
-        assert processor.batch_decode(out[:, alone["input_ids"].shape[1] :], skip_special_tokens=True) == [answer]
+        assert processor.batch_decode(
+            out[:, alone["input_ids"].shape[1] :], skip_special_tokens=True
+        ) == [answer]
 
 
 def test_image_labels_are_read_where_the_answer_is_predicted() -> None:

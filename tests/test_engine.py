@@ -46,10 +46,16 @@ VARIANT_SETS = {
 @pytest.mark.parametrize("name", VARIANT_SETS)
 def test_fused_equals_per_variant(adapter, records, name):
     variants = VARIANT_SETS[name]
-    reference = predict_per_variant(adapter, records, variants, MAX_NEW_TOKENS, BatchSizer(5, len(adapter.blocks)))
-    fused = predict_fused(adapter, records, variants, MAX_NEW_TOKENS, BatchSizer(5, len(adapter.blocks)))
+    reference = predict_per_variant(
+        adapter, records, variants, MAX_NEW_TOKENS, BatchSizer(5, len(adapter.blocks))
+    )
+    fused = predict_fused(
+        adapter, records, variants, MAX_NEW_TOKENS, BatchSizer(5, len(adapter.blocks))
+    )
     assert fused == reference
-    assert len({tuple(a) for a in reference.values()}) > 1 or len(variants) == 1  # variants do differ
+    assert (
+        len({tuple(a) for a in reference.values()}) > 1 or len(variants) == 1
+    )  # variants do differ
 
 
 def test_fused_runs_encoder_and_prefix_once(adapter, records):
@@ -64,11 +70,18 @@ def test_fused_runs_encoder_and_prefix_once(adapter, records):
 
         return hook
 
-    handles = [block.register_forward_hook(count(i), with_kwargs=True) for i, block in enumerate(adapter.blocks)]
-    handles.append(adapter.model.model.vision_tower.register_forward_hook(lambda *_: encoder_calls.append(1)))
+    handles = [
+        block.register_forward_hook(count(i), with_kwargs=True)
+        for i, block in enumerate(adapter.blocks)
+    ]
+    handles.append(
+        adapter.model.model.vision_tower.register_forward_hook(lambda *_: encoder_calls.append(1))
+    )
     try:
         variants = [(), *[(i,) for i in range(len(adapter.blocks))]]
-        predict_fused(adapter, records[:4], variants, MAX_NEW_TOKENS, BatchSizer(4, len(adapter.blocks)))
+        predict_fused(
+            adapter, records[:4], variants, MAX_NEW_TOKENS, BatchSizer(4, len(adapter.blocks))
+        )
     finally:
         for handle in handles:
             handle.remove()
@@ -83,12 +96,23 @@ def test_fused_runs_encoder_and_prefix_once(adapter, records):
 def six_blocks(tmp_path_factory):
     from conftest import save_tiny_llava
 
-    return load_adapter(save_tiny_llava(tmp_path_factory.mktemp("six") / "llava", text_layers=6), device="cpu", dtype="float32")
+    return load_adapter(
+        save_tiny_llava(tmp_path_factory.mktemp("six") / "llava", text_layers=6),
+        device="cpu",
+        dtype="float32",
+    )
 
 
 def distinct_prefixes(variants, num_blocks) -> int:
     """Block prefills the tree must run: one per kept block and set of removed blocks before it."""
-    return len({(i, frozenset(b for b in v if b < i)) for v in variants for i in range(num_blocks) if i not in v})
+    return len(
+        {
+            (i, frozenset(b for b in v if b < i))
+            for v in variants
+            for i in range(num_blocks)
+            if i not in v
+        }
+    )
 
 
 def random_variants(num_blocks, count, seed):
@@ -139,11 +163,18 @@ def test_tree_equals_per_variant_and_runs_each_prefix_once(six_blocks, records, 
     n = len(six_blocks.blocks)
     variants = TREES[name](n)
     assert any(0 in v for v in variants) and any(n - 1 in v for v in variants)
-    reference = predict_per_variant(six_blocks, records[:4], variants, MAX_NEW_TOKENS, BatchSizer(4, n))
-    tree, prefills = count_prefills(six_blocks, lambda: predict_fused(six_blocks, records[:4], variants, MAX_NEW_TOKENS, BatchSizer(4, n)))
+    reference = predict_per_variant(
+        six_blocks, records[:4], variants, MAX_NEW_TOKENS, BatchSizer(4, n)
+    )
+    tree, prefills = count_prefills(
+        six_blocks,
+        lambda: predict_fused(six_blocks, records[:4], variants, MAX_NEW_TOKENS, BatchSizer(4, n)),
+    )
     assert tree == reference
     assert len({tuple(a) for a in reference.values()}) > 1
-    assert prefills == distinct_prefixes(variants, n) == plan_tree(variants, n).prefills  # one micro-batch of four
+    assert (
+        prefills == distinct_prefixes(variants, n) == plan_tree(variants, n).prefills
+    )  # one micro-batch of four
     # the tree shares more than the all-kept prefix alone, which shares more than nothing
     naive = sum(n - len(v) for v in variants)
     assert prefills < plan_tree(variants, n, share="all_kept").prefills < naive
@@ -153,37 +184,66 @@ def test_all_kept_sharing_is_the_earlier_engine(six_blocks, records):
     """Sharing the all-kept prefix only (the benchmark's reference) equals per-variant too."""
     n = len(six_blocks.blocks)
     variants = beam_candidates(n)
-    reference = predict_per_variant(six_blocks, records[:4], variants, MAX_NEW_TOKENS, BatchSizer(4, n))
+    reference = predict_per_variant(
+        six_blocks, records[:4], variants, MAX_NEW_TOKENS, BatchSizer(4, n)
+    )
     fused, prefills = count_prefills(
-        six_blocks, lambda: predict_fused(six_blocks, records[:4], variants, MAX_NEW_TOKENS, BatchSizer(4, n), share="all_kept")
+        six_blocks,
+        lambda: predict_fused(
+            six_blocks, records[:4], variants, MAX_NEW_TOKENS, BatchSizer(4, n), share="all_kept"
+        ),
     )
     assert fused == reference
     first = max(variants, key=min)
-    assert prefills == (n - len(first)) + sum(sum(1 for i in range(min(v), n) if i not in v) for v in variants if v != first)
+    assert prefills == (n - len(first)) + sum(
+        sum(1 for i in range(min(v), n) if i not in v) for v in variants if v != first
+    )
 
 
-def test_a_beam_step_evaluates_its_candidates_as_one_tree(six_blocks, prepared, tmp_path, monkeypatch):
+def test_a_beam_step_evaluates_its_candidates_as_one_tree(
+    six_blocks, prepared, tmp_path, monkeypatch
+):
     """``beam_step``'s path (``evaluate_missing`` -> ``run_evaluation``) runs each distinct prefix once per micro-batch."""
     from vlmprune.analysis.beam.evaluate import evaluate_missing
     from vlmprune.engine import run
     from vlmprune.engine.variants import variant_id
     from vlmprune.settings import evaluation_settings, load_config, model_settings
 
-    config = load_config({
-        "model": {"path": six_blocks.model.name_or_path, "device": "cpu", "dtype": "float32"},
-        "datasets": {"easy_vqa": {"splits": ["val"]}},
-        "evaluation": {"num_samples": 4, "batch_size": 4, "chunk_size": 4, "analysis_split": "val"},
-        "beam": {"validate_on": None},
-    })
-    monkeypatch.setattr(run, "load_model", lambda model, world: six_blocks)  # the instance whose blocks are counted
+    config = load_config(
+        {
+            "model": {"path": six_blocks.model.name_or_path, "device": "cpu", "dtype": "float32"},
+            "datasets": {"easy_vqa": {"splits": ["val"]}},
+            "evaluation": {
+                "num_samples": 4,
+                "batch_size": 4,
+                "chunk_size": 4,
+                "analysis_split": "val",
+            },
+            "beam": {"validate_on": None},
+        }
+    )
+    monkeypatch.setattr(
+        run, "load_model", lambda model, world: six_blocks
+    )  # the instance whose blocks are counted
     variants = beam_candidates(len(six_blocks.blocks))
     names = [variant_id(v) for v in variants]
-    (evaluated, reused), prefills = count_prefills(six_blocks, lambda: evaluate_missing(
-        data=prepared, dataset="easy_vqa", split="val", variants=names, evals_dir=tmp_path,
-        model=model_settings(config), evaluation=evaluation_settings(config, "easy_vqa"), world=run.World(),
-    ))
+    (evaluated, reused), prefills = count_prefills(
+        six_blocks,
+        lambda: evaluate_missing(
+            data=prepared,
+            dataset="easy_vqa",
+            split="val",
+            variants=names,
+            evals_dir=tmp_path,
+            model=model_settings(config),
+            evaluation=evaluation_settings(config, "easy_vqa"),
+            world=run.World(),
+        ),
+    )
     assert evaluated == names and reused == []
-    assert prefills == distinct_prefixes(variants, len(six_blocks.blocks))  # one micro-batch of four
+    assert prefills == distinct_prefixes(
+        variants, len(six_blocks.blocks)
+    )  # one micro-batch of four
     assert all(read_store(tmp_path / f"{name}.h5").sample_ids for name in names)
 
 
@@ -205,8 +265,14 @@ def test_tree_plan_keeps_one_record_per_block_and_frees_each(seed):
         for key in step.release:
             del alive[key]
     assert not alive
-    single = plan_tree([(), *[(i,) for i in range(n)]], n)  # single-block ablations: the earlier engine's tree
-    assert single.prefills == plan_tree([(), *[(i,) for i in range(n)]], n, share="all_kept").prefills == n * (n + 1) // 2
+    single = plan_tree(
+        [(), *[(i,) for i in range(n)]], n
+    )  # single-block ablations: the earlier engine's tree
+    assert (
+        single.prefills
+        == plan_tree([(), *[(i,) for i in range(n)]], n, share="all_kept").prefills
+        == n * (n + 1) // 2
+    )
 
 
 def tiny_llava_with(text_config, tiny_llava_adapter) -> LlavaAdapter:
@@ -221,12 +287,26 @@ def tiny_llava_with(text_config, tiny_llava_adapter) -> LlavaAdapter:
 
 TEXT_CONFIGS = {
     "qwen2": lambda vocab, pad: Qwen2Config(
-        vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=4, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=128, pad_token_id=pad,
+        vocab_size=vocab,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        pad_token_id=pad,
     ),
     "olmoe": lambda vocab, pad: OlmoeConfig(
-        vocab_size=vocab, hidden_size=32, intermediate_size=32, num_hidden_layers=4, num_attention_heads=4,
-        num_key_value_heads=4, num_experts=4, num_experts_per_tok=2, max_position_embeddings=128, pad_token_id=pad,
+        vocab_size=vocab,
+        hidden_size=32,
+        intermediate_size=32,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        num_experts=4,
+        num_experts_per_tok=2,
+        max_position_embeddings=128,
+        pad_token_id=pad,
     ),
 }
 
@@ -244,8 +324,17 @@ def test_fused_equals_per_variant_for_other_decoders(adapter, records, architect
 def evaluate(adapter, dataset, variants, out_dir, **kwargs):
     stores = [out_dir / f"{i}.h5" for i in range(len(variants))]
     evaluate_variants(
-        adapter, dataset, variants, stores, metric="exact_match", max_new_tokens=MAX_NEW_TOKENS, batch_size=4,
-        chunk_size=5, attrs={"model": "tiny"}, identity={"model": "tiny"}, **kwargs,
+        adapter,
+        dataset,
+        variants,
+        stores,
+        metric="exact_match",
+        max_new_tokens=MAX_NEW_TOKENS,
+        batch_size=4,
+        chunk_size=5,
+        attrs={"model": "tiny"},
+        identity={"model": "tiny"},
+        **kwargs,
     )
     return [read_store(s) for s in stores]
 
@@ -258,7 +347,9 @@ def same_results(a, b) -> None:
 
 def assert_same_stores(a, b) -> None:
     same_results(a, b)
-    assert {k: v for k, v in a.attrs.items() if k != "seconds"} == {k: v for k, v in b.attrs.items() if k != "seconds"}
+    assert {k: v for k, v in a.attrs.items() if k != "seconds"} == {
+        k: v for k, v in b.attrs.items() if k != "seconds"
+    }
 
 
 VARIANTS = [(), (0,), (1, 2)]
@@ -268,22 +359,36 @@ def test_two_runs_give_identical_stores(adapter, dataset, records, tmp_path):
     dataset = dataset.select(range(6))
     first = evaluate(adapter, dataset, VARIANTS, tmp_path / "a")
     second = evaluate(adapter, dataset, VARIANTS, tmp_path / "b")
-    reference = predict_per_variant(adapter, records[:6], VARIANTS, MAX_NEW_TOKENS, BatchSizer(4, len(adapter.blocks)))
+    reference = predict_per_variant(
+        adapter, records[:6], VARIANTS, MAX_NEW_TOKENS, BatchSizer(4, len(adapter.blocks))
+    )
     for variant, a, b in zip(VARIANTS, first, second):
         assert_same_stores(a, b)
         assert a.predictions == reference[variant]
         assert a.attrs["blocks_removed"] == list(variant)
 
 
-def test_stores_hold_the_cleaned_prediction_and_the_raw_generation(adapter, dataset, records, tmp_path, monkeypatch):
+def test_stores_hold_the_cleaned_prediction_and_the_raw_generation(
+    adapter, dataset, records, tmp_path, monkeypatch
+):
     dataset = dataset.select(range(5))
-    raw = predict_per_variant(adapter, records[:5], [()], MAX_NEW_TOKENS, BatchSizer(4, len(adapter.blocks)))[()]
+    raw = predict_per_variant(
+        adapter, records[:5], [()], MAX_NEW_TOKENS, BatchSizer(4, len(adapter.blocks))
+    )[()]
     # A family whose clean-up keeps the first word only, upper-cased: exact match then fails every sample.
-    monkeypatch.setattr(adapter, "clean_answer", lambda text: text.split()[0].upper() if text.split() else "", raising=False)
+    monkeypatch.setattr(
+        adapter,
+        "clean_answer",
+        lambda text: text.split()[0].upper() if text.split() else "",
+        raising=False,
+    )
     (store,) = evaluate(adapter, dataset, [()], tmp_path)
     assert store.raw == raw
     assert store.predictions == [text.split()[0].upper() if text.split() else "" for text in raw]
-    assert store.scores.tolist() == [float(p.lower() in [a.lower() for a in r["answers"]]) for p, r in zip(store.predictions, records)]
+    assert store.scores.tolist() == [
+        float(p.lower() in [a.lower() for a in r["answers"]])
+        for p, r in zip(store.predictions, records)
+    ]
 
 
 def test_batch_size_is_the_configured_one_unless_auto(adapter, records, monkeypatch):
@@ -314,7 +419,9 @@ def test_injected_out_of_memory_halves_the_batch(adapter, dataset, tmp_path, mon
         batch = kwargs["input_ids"].shape[0]
         sizes.append(batch)
         if batch > 2:
-            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected)")
+            raise torch.OutOfMemoryError(
+                "CUDA out of memory. Tried to allocate 2.00 GiB (injected)"
+            )
         return generate(*args, **kwargs)
 
     monkeypatch.setattr(adapter.model, "generate", generate_or_oom)
@@ -325,7 +432,9 @@ def test_injected_out_of_memory_halves_the_batch(adapter, dataset, tmp_path, mon
         assert "out of memory at batch size" in b.attrs["batch_events"]
 
 
-def test_baseline_inside_the_ablation_job_writes_what_the_two_jobs_write(tiny_llava, prepared, tmp_path):
+def test_baseline_inside_the_ablation_job_writes_what_the_two_jobs_write(
+    tiny_llava, prepared, tmp_path
+):
     """Rule ablate with the baseline inside (ablation.fused) equals rules baseline and ablate apart: stores, summary, proxies."""
     import json
 
@@ -333,23 +442,38 @@ def test_baseline_inside_the_ablation_job_writes_what_the_two_jobs_write(tiny_ll
     from vlmprune.engine.run import run_evaluation
     from vlmprune.settings import evaluation_settings, load_config, model_settings
 
-    config = load_config({
-        "model": {"path": str(tiny_llava), "device": "cpu", "dtype": "float32"},
-        "datasets": {"easy_vqa": {"splits": ["val"]}},
-        "evaluation": {"num_samples": 6, "batch_size": 4, "chunk_size": 4, "analysis_split": "val"},
-        "beam": {"validate_on": None},
-    })
+    config = load_config(
+        {
+            "model": {"path": str(tiny_llava), "device": "cpu", "dtype": "float32"},
+            "datasets": {"easy_vqa": {"splits": ["val"]}},
+            "evaluation": {
+                "num_samples": 6,
+                "batch_size": 4,
+                "chunk_size": 4,
+                "analysis_split": "val",
+            },
+            "beam": {"validate_on": None},
+        }
+    )
     drops = [f"drop-{i}" for i in range(4)]
     jobs = {"apart": [(["full"], True), (drops, False)], "merged": [(["full", *drops], True)]}
     for name, calls in jobs.items():
         for variants, summary in calls:
             run_evaluation(
-                data=prepared, dataset="easy_vqa", split="val", variants=variants,
-                stores=[tmp_path / name / f"{v}.h5" for v in variants], summary=tmp_path / name / "val.json" if summary else None,
-                model=model_settings(config), evaluation=evaluation_settings(config, "easy_vqa"),
+                data=prepared,
+                dataset="easy_vqa",
+                split="val",
+                variants=variants,
+                stores=[tmp_path / name / f"{v}.h5" for v in variants],
+                summary=tmp_path / name / "val.json" if summary else None,
+                model=model_settings(config),
+                evaluation=evaluation_settings(config, "easy_vqa"),
             )
     for variant in ["full", *drops]:
-        assert_same_stores(read_store(tmp_path / "apart" / f"{variant}.h5"), read_store(tmp_path / "merged" / f"{variant}.h5"))
+        assert_same_stores(
+            read_store(tmp_path / "apart" / f"{variant}.h5"),
+            read_store(tmp_path / "merged" / f"{variant}.h5"),
+        )
     apart, merged = (json.loads((tmp_path / name / "val.json").read_text()) for name in jobs)
     assert apart.pop("seconds") > 0 and merged.pop("seconds") > 0
     assert apart == merged and apart["variant"] == "full"
@@ -365,24 +489,45 @@ def test_ablation_fused_or_one_job_per_block_writes_identical_stores(tiny_llava,
 
     from workflow_helpers import snakemake, write_config
 
-    targets = [f"results/evals/easy_vqa/val/{v}.h5" for v in ["full", *(f"drop-{i}" for i in range(4))]]
+    targets = [
+        f"results/evals/easy_vqa/val/{v}.h5" for v in ["full", *(f"drop-{i}" for i in range(4))]
+    ]
     baseline = ["results/baseline/easy_vqa/val.json", "results/baseline/easy_vqa/val.proxies.json"]
     for fused in (True, False):
         workdir = tmp_path / str(fused)
-        write_config(workdir, {
-            "model": {"path": str(tiny_llava), "device": "cpu"},
-            "datasets": {"easy_vqa": {"splits": ["val"]}},
-            "evaluation": {"num_samples": 8, "batch_size": 4, "chunk_size": 4, "analysis_split": "val"},
-            "beam": {"validate_on": None},
-            "ablation": {"fused": fused},
-        })
+        write_config(
+            workdir,
+            {
+                "model": {"path": str(tiny_llava), "device": "cpu"},
+                "datasets": {"easy_vqa": {"splits": ["val"]}},
+                "evaluation": {
+                    "num_samples": 8,
+                    "batch_size": 4,
+                    "chunk_size": 4,
+                    "analysis_split": "val",
+                },
+                "beam": {"validate_on": None},
+                "ablation": {"fused": fused},
+            },
+        )
         snakemake(workdir, "--cores", "2", *targets, *baseline)
     assert (tmp_path / "True/logs/ablate/easy_vqa/val.log").is_file()
     assert not (tmp_path / "True/logs/baseline").exists()  # the baseline ran inside rule ablate
     assert (tmp_path / "False/logs/ablate/easy_vqa/val/drop-3.log").is_file()
     assert (tmp_path / "False/logs/baseline/easy_vqa/val.log").is_file()
     for target in targets:
-        assert_same_stores(read_store(tmp_path / "True" / target), read_store(tmp_path / "False" / target))
-    merged, apart = ({k: v for k, v in json.loads((tmp_path / fused / baseline[0]).read_text()).items() if k != "seconds"} for fused in ("True", "False"))
+        assert_same_stores(
+            read_store(tmp_path / "True" / target), read_store(tmp_path / "False" / target)
+        )
+    merged, apart = (
+        {
+            k: v
+            for k, v in json.loads((tmp_path / fused / baseline[0]).read_text()).items()
+            if k != "seconds"
+        }
+        for fused in ("True", "False")
+    )
     assert merged == apart and merged["variant"] == "full"
-    assert (tmp_path / "True" / baseline[1]).read_text() == (tmp_path / "False" / baseline[1]).read_text()
+    assert (tmp_path / "True" / baseline[1]).read_text() == (
+        tmp_path / "False" / baseline[1]
+    ).read_text()

@@ -15,8 +15,8 @@ import torch
 from vlmprune.data.prepare import load_prepared
 from vlmprune.engine.run import run_evaluation
 from vlmprune.engine.store import read_store
-from vlmprune.errors import VlmpruneError
 from vlmprune.engine.variants import removed_blocks
+from vlmprune.errors import VlmpruneError
 from vlmprune.export.depth_variant import export_variant, load_for_export
 from vlmprune.models.deletion import remap_hidden_state_index, remap_index_list
 from vlmprune.models.loading import load_adapter
@@ -32,10 +32,26 @@ def idefics3(tmp_path_factory) -> Path:
     return save_tiny_idefics3(tmp_path_factory.mktemp("models") / "idefics3")
 
 
-def evaluate(prepared: Path, model_path: Path, variant: str, store: Path, component: str = "language"):
-    model, evaluation = rule_settings({"path": str(model_path)}, component=component, num_samples=SAMPLES, batch_size=3, chunk_size=SAMPLES)
-    run_evaluation(data=prepared, dataset="easy_vqa", split="val", variants=[variant], stores=[store], summary=None,
-                   model=model, evaluation=evaluation)
+def evaluate(
+    prepared: Path, model_path: Path, variant: str, store: Path, component: str = "language"
+):
+    model, evaluation = rule_settings(
+        {"path": str(model_path)},
+        component=component,
+        num_samples=SAMPLES,
+        batch_size=3,
+        chunk_size=SAMPLES,
+    )
+    run_evaluation(
+        data=prepared,
+        dataset="easy_vqa",
+        split="val",
+        variants=[variant],
+        stores=[store],
+        summary=None,
+        model=model,
+        evaluation=evaluation,
+    )
     return read_store(store)
 
 
@@ -47,21 +63,40 @@ def exported_model(path: Path, component: str = "language") -> dict:
 @torch.inference_mode()
 def greedy_scores(adapter, records):
     inputs = adapter.encode(records)
-    out = adapter.model.generate(**inputs, max_new_tokens=4, min_new_tokens=4, do_sample=False, output_logits=True,
-                                 return_dict_in_generate=True)
+    out = adapter.model.generate(
+        **inputs,
+        max_new_tokens=4,
+        min_new_tokens=4,
+        do_sample=False,
+        output_logits=True,
+        return_dict_in_generate=True,
+    )
     return out.sequences, torch.stack(out.logits)
 
 
-REAL_PROCESSORS = ["qwen2_vl", "qwen2_5_vl", "molmo2", "gemma3", "llava_onevision"]  # tests/tiny_models.py
+REAL_PROCESSORS = [
+    "qwen2_vl",
+    "qwen2_5_vl",
+    "molmo2",
+    "gemma3",
+    "llava_onevision",
+]  # tests/tiny_models.py
 
 
 @pytest.mark.parametrize(
     "family,component,block",
-    [("llava", "language", 0), ("llava", "language", "middle"), ("idefics3", "vision", 0),
-     ("idefics3", "language", 0), ("idefics3", "language", "middle"),
-     *((family, "language", block) for family in REAL_PROCESSORS for block in (0, "middle"))],
+    [
+        ("llava", "language", 0),
+        ("llava", "language", "middle"),
+        ("idefics3", "vision", 0),
+        ("idefics3", "language", 0),
+        ("idefics3", "language", "middle"),
+        *((family, "language", block) for family in REAL_PROCESSORS for block in (0, "middle")),
+    ],
 )
-def test_export_evaluates_as_the_variant_store(family, component, block, tiny_llava, idefics3, tiny_checkpoint, prepared, tmp_path):
+def test_export_evaluates_as_the_variant_store(
+    family, component, block, tiny_llava, idefics3, tiny_checkpoint, prepared, tmp_path
+):
     source = {"llava": tiny_llava, "idefics3": idefics3}.get(family) or tiny_checkpoint(family)
     adapter = load_for_export(exported_model(source, component))
     n = len(adapter.blocks)
@@ -75,7 +110,9 @@ def test_export_evaluates_as_the_variant_store(family, component, block, tiny_ll
     if section.get("layer_types"):
         assert len(section["layer_types"]) == n - 1
     exported = load_adapter(out, device="cpu", dtype="float32", component=component)
-    assert len(exported.blocks) == n - 1 and len(adapter.blocks) == n  # the source model is restored
+    assert (
+        len(exported.blocks) == n - 1 and len(adapter.blocks) == n
+    )  # the source model is restored
     if component == "language":
         assert [layer.self_attn.layer_idx for layer in exported.blocks] == list(range(n - 1))
 
@@ -96,7 +133,12 @@ def test_export_evaluates_as_the_variant_store(family, component, block, tiny_ll
 
 
 def test_exported_directory_loads_with_plain_transformers(tiny_llava, tmp_path):
-    out = export_variant(load_for_export(exported_model(tiny_llava)), "drop-1-2", tmp_path / "drop-1-2", card="# card\n")
+    out = export_variant(
+        load_for_export(exported_model(tiny_llava)),
+        "drop-1-2",
+        tmp_path / "drop-1-2",
+        card="# card\n",
+    )
     code = (
         "import sys\n"
         "from transformers import AutoModelForImageTextToText, AutoProcessor\n"
@@ -106,7 +148,14 @@ def test_exported_directory_loads_with_plain_transformers(tiny_llava, tmp_path):
         "print(len(model.model.language_model.layers), [l.self_attn.layer_idx for l in model.model.language_model.layers])\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "2 [0, 1]"
     assert (out / "README.md").read_text() == "# card\n"
@@ -114,10 +163,12 @@ def test_exported_directory_loads_with_plain_transformers(tiny_llava, tmp_path):
 
 def test_bad_variant_ids_name_the_valid_range(tiny_llava, tmp_path):
     adapter = load_for_export(exported_model(tiny_llava))
-    for variant, message in [("drop-7", r"block 7, which does not exist.*blocks are 0\.\.3"),
-                             ("drop-x", r"not a variant id.*blocks are 0\.\.3"),
-                             ("drop-2-1", r"not canonical.*'drop-1-2'.*blocks are 0\.\.3"),
-                             ("drop-0-1-2-3", r"removes every block.*0\.\.3")]:
+    for variant, message in [
+        ("drop-7", r"block 7, which does not exist.*blocks are 0\.\.3"),
+        ("drop-x", r"not a variant id.*blocks are 0\.\.3"),
+        ("drop-2-1", r"not canonical.*'drop-1-2'.*blocks are 0\.\.3"),
+        ("drop-0-1-2-3", r"removes every block.*0\.\.3"),
+    ]:
         with pytest.raises(VlmpruneError, match=message):
             export_variant(adapter, variant, tmp_path / variant, card="")
         assert not (tmp_path / variant).exists()
@@ -125,7 +176,9 @@ def test_bad_variant_ids_name_the_valid_range(tiny_llava, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_export_replaces_the_old_directory_whole_or_not_at_all(tiny_llava, tmp_path, monkeypatch):
+def test_an_export_replaces_the_old_directory_whole_or_not_at_all(
+    tiny_llava, tmp_path, monkeypatch
+):
     adapter = load_for_export(exported_model(tiny_llava))
     out = tmp_path / "drop-1"
     out.mkdir()
@@ -140,7 +193,9 @@ def test_an_export_replaces_the_old_directory_whole_or_not_at_all(tiny_llava, tm
     with pytest.raises(OSError, match="disk full"):
         export_variant(adapter, "drop-1", out, card="second\n")
     assert (out / "README.md").read_text() == "first\n"  # the complete earlier export is untouched
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["drop-1"]  # no temporary directory left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "drop-1"
+    ]  # no temporary directory left behind
     assert len(adapter.blocks) == 4
 
 
@@ -162,11 +217,15 @@ def test_llava_vision_export_keeps_the_selected_hidden_state(tiny_llava, tmp_pat
     n = len(adapter.blocks)
     records = list(load_split_records(3))
     pixels = adapter.encode(records)["pixel_values"]
-    before = adapter.model.model.get_image_features(pixels, vision_feature_layer=-2, vision_feature_select_strategy="default",
-                                                    return_dict=True).pooler_output
+    before = adapter.model.model.get_image_features(
+        pixels, vision_feature_layer=-2, vision_feature_select_strategy="default", return_dict=True
+    ).pooler_output
     out = export_variant(adapter, f"drop-{n - 1}", tmp_path / "vision", card="")
     config = json.loads((out / "config.json").read_text())
-    assert config["vision_config"]["num_hidden_layers"] == n - 1 and config["vision_feature_layer"] == -1
+    assert (
+        config["vision_config"]["num_hidden_layers"] == n - 1
+        and config["vision_feature_layer"] == -1
+    )
     assert adapter.model.config.vision_feature_layer == -2  # restored
     exported = load_adapter(out, device="cpu", dtype="float32", component="vision")
     after = exported.model.model.get_image_features(pixels, return_dict=True).pooler_output

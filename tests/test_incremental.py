@@ -29,7 +29,12 @@ def _config(model: Path, datasets: dict[str, dict]) -> dict:
         "evaluation": {"num_samples": 8, "batch_size": 8, "chunk_size": 8},
         "multiflow": {"targets": [0.5]},  # an aggregate: no dataset in its path
         "beam": {"max_blocks_to_remove": 1},  # step 1 only: it reuses the ablation
-        "latency": {"repeats": 1, "warmup": 0, "new_tokens": 2, "batch_size": 2},  # rule all times the trade-off list
+        "latency": {
+            "repeats": 1,
+            "warmup": 0,
+            "new_tokens": 2,
+            "batch_size": 2,
+        },  # rule all times the trade-off list
     }
 
 
@@ -74,7 +79,9 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory, tiny_llava: Path) -> 
 def run_copy(finished_run: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
     source, model = finished_run
     copy = tmp_path / "run"
-    shutil.copytree(source, copy, symlinks=True, copy_function=shutil.copy2)  # keeps modification times
+    shutil.copytree(
+        source, copy, symlinks=True, copy_function=shutil.copy2
+    )  # keeps modification times
     return copy, model
 
 
@@ -85,10 +92,31 @@ def test_adding_a_dataset_plans_exactly_its_own_jobs_and_compare_all(run_copy):
     jobs = planned_jobs(snakemake(workdir, "-n", "--cores", "2").stdout)
 
     key = lambda job: tuple(str(part) for part in job)  # noqa: E731 (None sorts with the names)
-    planned = sorted(((rule, w.get("dataset"), w.get("split")) for rule, w in jobs if rule != "all"), key=key)
-    per_split = [(rule, ADDED, split) for rule in ("prepare_dataset", "ablate", "importance") for split in SPLITS]  # ablate holds the baseline
-    per_dataset = [(rule, ADDED, None) for rule in ("importance_analysis_split", "compare", "beam_step_1", "beam", "latency", "tradeoff")]
-    expected = [*per_split, *per_dataset, ("beam_validate", ADDED, "val"), ("compare_all", None, None)]
+    planned = sorted(
+        ((rule, w.get("dataset"), w.get("split")) for rule, w in jobs if rule != "all"), key=key
+    )
+    per_split = [
+        (rule, ADDED, split)
+        for rule in ("prepare_dataset", "ablate", "importance")
+        for split in SPLITS
+    ]  # ablate holds the baseline
+    per_dataset = [
+        (rule, ADDED, None)
+        for rule in (
+            "importance_analysis_split",
+            "compare",
+            "beam_step_1",
+            "beam",
+            "latency",
+            "tradeoff",
+        )
+    ]
+    expected = [
+        *per_split,
+        *per_dataset,
+        ("beam_validate", ADDED, "val"),
+        ("compare_all", None, None),
+    ]
     assert planned == sorted(expected, key=key), planned
 
 
@@ -106,8 +134,12 @@ def test_changing_one_datasets_num_samples_reruns_only_that_dataset(run_copy):
     assert not [p for p, owner in owners.items() if owner == kept], f"{kept} replanned: {planned}"
     assert all(owner in (changed, None) for owner in owners.values()), planned
     stores = {p for p in planned if p.startswith(f"results/evals/{changed}/train/")}
-    assert f"results/evals/{changed}/train/full.h5" in stores and any("/drop-" in p for p in stores), planned
-    assert planned[f"results/evals/{changed}/train/full.h5"][1].startswith("params changed"), planned
+    assert f"results/evals/{changed}/train/full.h5" in stores and any(
+        "/drop-" in p for p in stores
+    ), planned
+    assert planned[f"results/evals/{changed}/train/full.h5"][1].startswith("params changed"), (
+        planned
+    )
     # the prepared data does not depend on num_samples
     assert f"data/prepared/{changed}/train" not in planned
 

@@ -55,8 +55,13 @@ def test_vqa_normalisation(raw: str, normal: str) -> None:
 # --- VQA accuracy ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("agreeing", "official", "molmo"), [(0, 0.0, 0.0), (1, 0.3, 1 / 3), (2, 0.6, 2 / 3), (3, 0.9, 1.0), (4, 1.0, 1.0), (10, 1.0, 1.0)])
-def test_vqa_accuracy_by_number_of_agreeing_annotators(agreeing: int, official: float, molmo: float) -> None:
+@pytest.mark.parametrize(
+    ("agreeing", "official", "molmo"),
+    [(0, 0.0, 0.0), (1, 0.3, 1 / 3), (2, 0.6, 2 / 3), (3, 0.9, 1.0), (4, 1.0, 1.0), (10, 1.0, 1.0)],
+)
+def test_vqa_accuracy_by_number_of_agreeing_annotators(
+    agreeing: int, official: float, molmo: float
+) -> None:
     answers = ["2"] * agreeing + ["3"] * (10 - agreeing)
     assert METRICS["vqa_official"]("two", answers) == pytest.approx(official)
     assert METRICS["vqa_molmo"]("two", answers) == pytest.approx(molmo)
@@ -85,7 +90,14 @@ def test_vqa_official_edge_cases() -> None:
 
 @pytest.mark.parametrize(
     ("prediction", "answers", "score"),
-    [("two", ["2"], 1.0), ("There are 2.", ["2"], 1.0), ("none", ["0"], 1.0), ("no", ["0"], 1.0), ("3", ["2"], 0.0), ("twelve", ["12"], 1.0)],
+    [
+        ("two", ["2"], 1.0),
+        ("There are 2.", ["2"], 1.0),
+        ("none", ["0"], 1.0),
+        ("no", ["0"], 1.0),
+        ("3", ["2"], 0.0),
+        ("twelve", ["12"], 1.0),
+    ],
 )
 def test_count_exact_match(prediction: str, answers: list[str], score: float) -> None:
     assert METRICS["count_exact_match"](prediction, answers) == score
@@ -155,7 +167,10 @@ OPTIONS = ["a cat", "a dog", "a dog and a cat"]
         ("A dog.", 1),  # option text wins over the letter reading
         ("dog and", 2),  # part of exactly one option
         ("a dgo", 1),  # nearest option
-        ("E", 0),  # out-of-range letter, in no option: nearest option by edit distance (first of a tie)
+        (
+            "E",
+            0,
+        ),  # out-of-range letter, in no option: nearest option by edit distance (first of a tie)
         ("b", 1),  # a letter alone is read case-insensitively
         ("(c)", 2),
         ("B.", 1),
@@ -205,7 +220,10 @@ def test_mc_reference_is_found_by_exact_text_first() -> None:
         ("(C)", "C"),
         ("The answer is (A).", "A"),
         ("I think it is B or maybe D", "D"),  # several: the last mentioned
-        ("After reading the image carefully the one shown is mitochondria", "C"),  # option text in a long answer
+        (
+            "After reading the image carefully the one shown is mitochondria",
+            "C",
+        ),  # option text in a long answer
     ],
 )
 def test_mmmu_choice_parsing(response: str, letter: str) -> None:
@@ -266,7 +284,9 @@ REFERENCES = [
 
 
 def test_cider_identical_caption_scores_ten_and_unrelated_zero() -> None:
-    corpus, per_image = cider([REFERENCES[0][0], "purple elephants sing opera loudly", REFERENCES[2][0]], REFERENCES)
+    corpus, per_image = cider(
+        [REFERENCES[0][0], "purple elephants sing opera loudly", REFERENCES[2][0]], REFERENCES
+    )
     assert per_image[0] == pytest.approx(10.0)
     assert per_image[1] == 0.0
     assert corpus == pytest.approx(20.0 / 3)
@@ -291,7 +311,9 @@ def test_cider_length_penalty_and_clipping() -> None:
     assert scores[1] == pytest.approx(10.0)
 
 
-PYCOCOEVALCAP = json.loads((Path(__file__).parent / "data" / "cider_pycocoevalcap.json").read_text())
+PYCOCOEVALCAP = json.loads(
+    (Path(__file__).parent / "data" / "cider_pycocoevalcap.json").read_text()
+)
 
 
 @pytest.mark.parametrize(
@@ -302,7 +324,10 @@ PYCOCOEVALCAP = json.loads((Path(__file__).parent / "data" / "cider_pycocoevalca
         ("a 3.5 inch screen", "a 3.5 inch screen"),
         ("1,000 birds!", "1,000 birds"),
         ("He can't; she won't", "he ca n't she wo n't"),
-        ("a laptop (open)", "a laptop -lrb- open -rrb-"),  # lower-cased bracket tokens survive the official filter
+        (
+            "a laptop (open)",
+            "a laptop -lrb- open -rrb-",
+        ),  # lower-cased bracket tokens survive the official filter
         ('a "stop" sign at 5 p.m.', "a stop sign at 5 p.m."),
         ("a $5 bill, 50% off", "a $ 5 bill 50 % off"),
         ("the dogs' toys -- wow?!", "the dogs toys wow ?!"),
@@ -314,7 +339,11 @@ def test_cider_tokenises_as_the_ptb_tokenizer(caption: str, tokens: str) -> None
 
 
 def test_cider_tokens_equal_pycocoevalcaps_on_hundreds_of_captions() -> None:
-    differ = {c: (" ".join(tokenize(c)), t) for c, t in PYCOCOEVALCAP["ptb"].items() if " ".join(tokenize(c)) != t}
+    differ = {
+        c: (" ".join(tokenize(c)), t)
+        for c, t in PYCOCOEVALCAP["ptb"].items()
+        if " ".join(tokenize(c)) != t
+    }
     assert len(PYCOCOEVALCAP["ptb"]) > 500 and differ == {}
 
 

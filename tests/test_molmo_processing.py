@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import pytest
 import torch
-from molmo_reference import DATA, TINY_IMAGES, fixture_records
 
-from vlmprune.models.molmo.processing import IMAGE_TOKENS, MolmoImageSettings, MolmoProcessing, select_tiling
+from molmo_reference import DATA, TINY_IMAGES, fixture_records
+from vlmprune.models.molmo.processing import (
+    IMAGE_TOKENS,
+    MolmoImageSettings,
+    MolmoProcessing,
+    select_tiling,
+)
+
 
 @pytest.fixture(scope="module")
 def processing():
     from tiny_models import qwen2_tokenizer
 
-    return MolmoProcessing(qwen2_tokenizer(list(IMAGE_TOKENS)), MolmoImageSettings.from_dict(TINY_IMAGES))
+    return MolmoProcessing(
+        qwen2_tokenizer(list(IMAGE_TOKENS)), MolmoImageSettings.from_dict(TINY_IMAGES)
+    )
 
 
 @pytest.mark.parametrize("arch", ["7bd", "molmoe"])
@@ -25,13 +33,23 @@ def test_equals_the_published_processor(processing, arch):
         assert torch.equal(out["image_input_idx"], sample["image_input_idx"])
         assert torch.equal(out["image_masks"], sample["image_masks"])
         assert list(out["images"].shape) == sample["images_shape"]
-        torch.testing.assert_close(out["images"].double().sum(dim=(1, 2)), sample["pixel_sum"], rtol=1e-6, atol=1e-3)
-        torch.testing.assert_close(out["images"].flatten()[::97], sample["pixel_probe"], rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(
+            out["images"].double().sum(dim=(1, 2)), sample["pixel_sum"], rtol=1e-6, atol=1e-3
+        )
+        torch.testing.assert_close(
+            out["images"].flatten()[::97], sample["pixel_probe"], rtol=1e-6, atol=1e-6
+        )
 
 
 def test_published_defaults_and_tiling():
-    assert MolmoImageSettings() == MolmoImageSettings.from_dict({"max_crops": 12, "overlap_margins": [4, 4],
-                                                                 "base_image_input_size": [336, 336], "image_processor_type": "x"})
+    assert MolmoImageSettings() == MolmoImageSettings.from_dict(
+        {
+            "max_crops": 12,
+            "overlap_margins": [4, 4],
+            "base_image_input_size": [336, 336],
+            "image_processor_type": "x",
+        }
+    )
     assert select_tiling(100, 100, 224, 12) == (1, 1)  # fits one crop: the smallest grid
     # 2x5 scales by min(448/300, 1120/900) = 1.24, the least upscaling (2x4: 896/900 < 1 would downscale)
     assert select_tiling(300, 900, 224, 12) == (2, 5)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from molmo_reference import DATA, SAMPLES, TRACKED_IDS, load_shapes, molmo_weights, synthetic_images
 
 ARCHS = ("7bd", "molmoe")
@@ -27,7 +28,9 @@ def test_weights_regenerate_from_names_and_shapes(arch):
     assert all(torch.equal(first[n], again[n]) for n in shapes)
     assert all(list(first[n].shape) == shapes[n] for n in shapes)
     other = molmo_weights(shapes, seed=1)
-    assert not torch.equal(first["model.transformer.wte.embedding"], other["model.transformer.wte.embedding"])
+    assert not torch.equal(
+        first["model.transformer.wte.embedding"], other["model.transformer.wte.embedding"]
+    )
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -41,7 +44,9 @@ def test_the_fixture_covers_different_crop_counts_and_unused_patches(arch):
     for s in samples:
         assert s["image_input_idx"].shape[0] == s["images_shape"][0]
         assert s["greedy"].shape == (ref["max_new_tokens"],)
-        assert s["greedy"][0] == s["last_logits"].argmax()  # the first greedy token is the prompt's argmax
+        assert (
+            s["greedy"][0] == s["last_logits"].argmax()
+        )  # the first greedy token is the prompt's argmax
         assert s["tracked_logits"].shape == (len(s["input_ids"]), len(TRACKED_IDS))
         torch.testing.assert_close(s["tracked_logits"][-1], s["last_logits"][TRACKED_IDS])
 

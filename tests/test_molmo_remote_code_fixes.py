@@ -67,17 +67,32 @@ def test_other_calls_are_untouched_and_an_error_restores_torch():
 # The fields of the published config.json files that say how deep the model is (allenai/MolmoE-1B-0924 as copied in
 # ChulanZhang/molmo_hf configs/model/config.json; allenai/Molmo-7B-D-0924 as copied in reubzdubz/Molmo7B_D_NF4Quant).
 MOLMOE_1B_CONFIG = {
-    "architectures": ["OLMoForCausalLM"], "model_type": "molmo", "n_layers": 16, "d_model": 2048,
-    "auto_map": {"AutoConfig": "config_molmoe.MolmoConfig", "AutoModelForCausalLM": "modeling_molmoe.MolmoForCausalLM"},
-    "vision_backbone": {"image_num_layers": 23, "image_emb_dim": 1024}, "vit_layers": [-2, -9],
+    "architectures": ["OLMoForCausalLM"],
+    "model_type": "molmo",
+    "n_layers": 16,
+    "d_model": 2048,
+    "auto_map": {
+        "AutoConfig": "config_molmoe.MolmoConfig",
+        "AutoModelForCausalLM": "modeling_molmoe.MolmoForCausalLM",
+    },
+    "vision_backbone": {"image_num_layers": 23, "image_emb_dim": 1024},
+    "vit_layers": [-2, -9],
 }
 MOLMO_7B_D_CONFIG = {
-    "architectures": ["MolmoForCausalLM"], "model_type": "molmo", "num_hidden_layers": 28, "hidden_size": 3584,
-    "auto_map": {"AutoConfig": "config_molmo.MolmoConfig", "AutoModelForCausalLM": "modeling_molmo.MolmoForCausalLM"},
+    "architectures": ["MolmoForCausalLM"],
+    "model_type": "molmo",
+    "num_hidden_layers": 28,
+    "hidden_size": 3584,
+    "auto_map": {
+        "AutoConfig": "config_molmo.MolmoConfig",
+        "AutoModelForCausalLM": "modeling_molmo.MolmoForCausalLM",
+    },
 }
 
 
-@pytest.mark.parametrize(("config", "language", "vision"), [(MOLMOE_1B_CONFIG, 16, 23), (MOLMO_7B_D_CONFIG, 28, 23)])
+@pytest.mark.parametrize(
+    ("config", "language", "vision"), [(MOLMOE_1B_CONFIG, 16, 23), (MOLMO_7B_D_CONFIG, 28, 23)]
+)
 def test_count_blocks_reads_both_published_config_layouts(tmp_path, config, language, vision):
     from vlmprune.models.loading import count_blocks
 
@@ -89,15 +104,22 @@ def test_count_blocks_reads_both_published_config_layouts(tmp_path, config, lang
 def test_count_blocks_refuses_a_config_that_names_no_depth(tmp_path):
     from vlmprune.models.loading import count_blocks
 
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "molmo", "vision_backbone": {}}))
+    (tmp_path / "config.json").write_text(
+        json.dumps({"model_type": "molmo", "vision_backbone": {}})
+    )
     with pytest.raises(ModelError, match="how many vision blocks"):
         count_blocks(tmp_path, component="vision")
 
 
-@pytest.mark.parametrize("error", [
-    AttributeError("'MolmoForCausalLM' object has no attribute 'all_tied_weights_keys'"),
-    TypeError("MolmoForCausalLM.tie_weights() got an unexpected keyword argument 'recompute_mapping'"),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        AttributeError("'MolmoForCausalLM' object has no attribute 'all_tied_weights_keys'"),
+        TypeError(
+            "MolmoForCausalLM.tie_weights() got an unexpected keyword argument 'recompute_mapping'"
+        ),
+    ],
+)
 def test_published_code_failing_in_from_pretrained_is_a_clear_error(tmp_path, monkeypatch, error):
     """What transformers 5.23 raises inside the published code (which never calls post_init), said clearly."""
     import transformers
@@ -111,7 +133,10 @@ def test_published_code_failing_in_from_pretrained_is_a_clear_error(tmp_path, mo
         raise error
 
     monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", from_pretrained)
-    with pytest.raises(ModelError, match=rf"modeling_molmo\.py.*fails to load on transformers {transformers.__version__}: "
-                                         rf"{type(error).__name__}.*written for transformers 4\.4x") as raised:
+    with pytest.raises(
+        ModelError,
+        match=rf"modeling_molmo\.py.*fails to load on transformers {transformers.__version__}: "
+        rf"{type(error).__name__}.*written for transformers 4\.4x",
+    ) as raised:
         load_adapter(tmp_path, device="cpu", trust_remote_code=True)
     assert str(error) in str(raised.value)

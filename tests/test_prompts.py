@@ -14,8 +14,14 @@ def test_llava_prompts_are_llava_15s() -> None:
     assert llava_prompt("Which?", "science_qa", ["cat", "dog"]) == (
         "USER: <image>\nWhich?\nA. cat\nB. dog\nAnswer with the option's letter from the given choices directly. ASSISTANT:"
     )
-    assert llava_prompt("", "coco_captioning") == "USER: <image>\nProvide a one-sentence caption for the provided image. ASSISTANT:"
-    assert short_answer_body("What color?", "vqa2") == "What color?\nAnswer the question using a single word or phrase."
+    assert (
+        llava_prompt("", "coco_captioning")
+        == "USER: <image>\nProvide a one-sentence caption for the provided image. ASSISTANT:"
+    )
+    assert (
+        short_answer_body("What color?", "vqa2")
+        == "What color?\nAnswer the question using a single word or phrase."
+    )
 
 
 @pytest.mark.parametrize(
@@ -25,10 +31,20 @@ def test_llava_prompts_are_llava_15s() -> None:
         ("What color?", "vqa2", (), " User: vqa2: What color? Assistant:"),
         ("What is the total?", "chart_qa", (), " User: chart_qa: What is the total? Assistant:"),
         # MMMU: a_okvqa_mc for multiple choice, vqa2 for open questions; options as format_options writes them.
-        ("Which organ?", "mmmu", ("heart", "lung"), " User: a_okvqa_mc: Which organ?\nA: heart\nB: lung\n Assistant:"),
+        (
+            "Which organ?",
+            "mmmu",
+            ("heart", "lung"),
+            " User: a_okvqa_mc: Which organ?\nA: heart\nB: lung\n Assistant:",
+        ),
         ("How many cm?", "mmmu", (), " User: vqa2: How many cm? Assistant:"),
         # COCO captions: Molmo's short-caption prompt, not an empty question.
-        ("", "coco_captioning", (), " User: coco_captioning: Caption the image with 1 or two sentences Assistant:"),
+        (
+            "",
+            "coco_captioning",
+            (),
+            " User: coco_captioning: Caption the image with 1 or two sentences Assistant:",
+        ),
         # ScienceQA: Molmo's published loader asks "{hint}\n{hint}" (no question) when there is a hint.
         # Expected strings: the loader's ScienceQAImageOnly.get and its DataFormatter, run on these rows.
         (
@@ -44,10 +60,17 @@ def test_llava_prompts_are_llava_15s() -> None:
             " User: science_qa: Figure: a garden.\nMona will plant the seeds.\nFigure: a garden.\nMona will plant the seeds."
             "\nA: past\nB: future\n Assistant:",
         ),
-        ("Which is a solid?", "science_qa", ("milk", "rock"), " User: science_qa: Which is a solid?\nA: milk\nB: rock\n Assistant:"),
+        (
+            "Which is a solid?",
+            "science_qa",
+            ("milk", "rock"),
+            " User: science_qa: Which is a solid?\nA: milk\nB: rock\n Assistant:",
+        ),
     ],
 )
-def test_molmo_prompts_follow_molmos_data_formatter(question: str, style: str, choices: tuple, prompt: str) -> None:
+def test_molmo_prompts_follow_molmos_data_formatter(
+    question: str, style: str, choices: tuple, prompt: str
+) -> None:
     assert molmo_prompt(question, style, choices) == prompt
 
 

@@ -47,25 +47,47 @@ def resume_counting(model: Path, data: Path, out: Path, monkeypatch: pytest.Monk
 
     monkeypatch.setattr(evaluate, "default_predict", counting_predict)
     model_json, evaluation = rule_settings(model, num_samples=NUM_SAMPLES, chunk_size=CHUNK)
-    run_evaluation(data=data, dataset="easy_vqa", split="val", variants=VARIANTS, stores=[out / f"{v}.h5" for v in VARIANTS],
-                   summary=None, model=model_json, evaluation=evaluation)
+    run_evaluation(
+        data=data,
+        dataset="easy_vqa",
+        split="val",
+        variants=VARIANTS,
+        stores=[out / f"{v}.h5" for v in VARIANTS],
+        summary=None,
+        model=model_json,
+        evaluation=evaluation,
+    )
     return generated
 
 
 def run(args: list[str]) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, *args], env=environment(), capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, *args], env=environment(), capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     return result
 
 
-def test_killed_job_resumes_and_equals_an_uninterrupted_run(tiny_llava, prepared, tmp_path, monkeypatch):
-    args = evaluate_command(tiny_llava, prepared, tmp_path / "killed", num_samples=NUM_SAMPLES, chunk_size=CHUNK)
-    job = subprocess.Popen([sys.executable, *args], env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+def test_killed_job_resumes_and_equals_an_uninterrupted_run(
+    tiny_llava, prepared, tmp_path, monkeypatch
+):
+    args = evaluate_command(
+        tiny_llava, prepared, tmp_path / "killed", num_samples=NUM_SAMPLES, chunk_size=CHUNK
+    )
+    job = subprocess.Popen(
+        [sys.executable, *args],
+        env=environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     partial = partial_path(tmp_path / "killed" / f"{VARIANTS[-1]}.h5")
     deadline = time.monotonic() + 300
     try:
         while samples_done(partial, tmp_path / "copy.h5") < CHUNK:
-            assert job.poll() is None, f"the job ended before it could be killed:\n{job.stderr.read()[-4000:]}"
+            assert job.poll() is None, (
+                f"the job ended before it could be killed:\n{job.stderr.read()[-4000:]}"
+            )
             assert time.monotonic() < deadline, "no chunk was written within 300 s"
             time.sleep(0.05)
     finally:
@@ -74,14 +96,32 @@ def test_killed_job_resumes_and_equals_an_uninterrupted_run(tiny_llava, prepared
     assert not (tmp_path / "killed" / f"{VARIANTS[-1]}.h5").exists()
     assert CHUNK <= samples_done(partial, tmp_path / "copy.h5") < NUM_SAMPLES
 
-    kept = {v: samples_done(partial_path(tmp_path / "killed" / f"{v}.h5"), tmp_path / "copy.h5") for v in VARIANTS}
+    kept = {
+        v: samples_done(partial_path(tmp_path / "killed" / f"{v}.h5"), tmp_path / "copy.h5")
+        for v in VARIANTS
+    }
     generated = resume_counting(tiny_llava, prepared, tmp_path / "killed", monkeypatch)
     # only what the killed job had not written is generated again: the kept chunks are not recomputed
-    assert generated == sum(NUM_SAMPLES - done for done in kept.values()) < NUM_SAMPLES * len(VARIANTS)
-    run(evaluate_command(tiny_llava, prepared, tmp_path / "whole", num_samples=NUM_SAMPLES, chunk_size=CHUNK))
+    assert (
+        generated == sum(NUM_SAMPLES - done for done in kept.values()) < NUM_SAMPLES * len(VARIANTS)
+    )
+    run(
+        evaluate_command(
+            tiny_llava, prepared, tmp_path / "whole", num_samples=NUM_SAMPLES, chunk_size=CHUNK
+        )
+    )
     for variant in VARIANTS:
-        a, b = read_store(tmp_path / "killed" / f"{variant}.h5"), read_store(tmp_path / "whole" / f"{variant}.h5")
+        a, b = (
+            read_store(tmp_path / "killed" / f"{variant}.h5"),
+            read_store(tmp_path / "whole" / f"{variant}.h5"),
+        )
         assert len(a.sample_ids) == NUM_SAMPLES
-        assert (a.sample_ids, a.predictions, a.scores.tolist()) == (b.sample_ids, b.predictions, b.scores.tolist())
-        assert {k: v for k, v in a.attrs.items() if k != "seconds"} == {k: v for k, v in b.attrs.items() if k != "seconds"}
+        assert (a.sample_ids, a.predictions, a.scores.tolist()) == (
+            b.sample_ids,
+            b.predictions,
+            b.scores.tolist(),
+        )
+        assert {k: v for k, v in a.attrs.items() if k != "seconds"} == {
+            k: v for k, v in b.attrs.items() if k != "seconds"
+        }
         assert not partial_path(tmp_path / "killed" / f"{variant}.h5").exists()

@@ -6,7 +6,13 @@ import pytest
 import yaml
 
 from vlmprune.errors import ConfigError
-from vlmprune.settings import SCHEMA, evaluation_settings, load_config, model_settings, schema_defaults
+from vlmprune.settings import (
+    SCHEMA,
+    evaluation_settings,
+    load_config,
+    model_settings,
+    schema_defaults,
+)
 
 EASY = ["easy_vqa", "easy_vqa_color", "easy_vqa_shape", "easy_vqa_yesno"]
 
@@ -18,14 +24,20 @@ def minimal(**sections) -> dict:
 def test_schema_defaults_fill_every_section():
     config = load_config(minimal())
     schema = yaml.safe_load(SCHEMA.read_text())
-    assert config["compare"] == {k: v["default"] for k, v in schema["properties"]["compare"]["properties"].items()}
-    assert config["evaluation"]["analysis_split"] == "train" and config["beam"]["validate_on"] == "val"
+    assert config["compare"] == {
+        k: v["default"] for k, v in schema["properties"]["compare"]["properties"].items()
+    }
+    assert (
+        config["evaluation"]["analysis_split"] == "train" and config["beam"]["validate_on"] == "val"
+    )
     assert config["datasets"]["easy_vqa"]["splits"] == ["train", "val"]
     assert config["model"]["adapter"] == "auto" and config["model"]["trust_remote_code"] is False
 
 
 def test_all_expands_to_the_available_datasets_with_the_shared_settings():
-    config = load_config(minimal(datasets={"all": {"num_samples": 7}, "easy_vqa_color": {"num_samples": 3}}))
+    config = load_config(
+        minimal(datasets={"all": {"num_samples": 7}, "easy_vqa_color": {"num_samples": 3}})
+    )
     present = [name for name in config["datasets"] if name.startswith("easy_vqa")]
     assert sorted(present) == sorted(EASY)
     assert config["datasets"]["easy_vqa"]["num_samples"] == 7
@@ -35,30 +47,54 @@ def test_all_expands_to_the_available_datasets_with_the_shared_settings():
 
 
 def test_unknown_dataset_names_the_key_and_the_known_ones():
-    with pytest.raises(ConfigError, match=r"datasets\.easy_vqa_colour: unknown dataset .*easy_vqa_color"):
+    with pytest.raises(
+        ConfigError, match=r"datasets\.easy_vqa_colour: unknown dataset .*easy_vqa_color"
+    ):
         load_config(minimal(datasets={"easy_vqa_colour": {}}))
 
 
 def test_a_dataset_without_the_analysis_split_is_refused():
-    with pytest.raises(ConfigError, match=r"datasets\.easy_vqa\.splits is \['val'\] but evaluation\.analysis_split is 'train'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"datasets\.easy_vqa\.splits is \['val'\] but evaluation\.analysis_split is 'train'",
+    ):
         load_config(minimal(datasets={"easy_vqa": {"splits": ["val"]}}))
 
 
 def test_multiflow_steps_name_only_configured_data():
-    with pytest.raises(ConfigError, match="multiflow.calibration.dataset 'easy_vqa_color' is not a configured dataset"):
-        load_config(minimal(multiflow={"methods": ["wanda"], "calibration": {"dataset": "easy_vqa_color"}}))
+    with pytest.raises(
+        ConfigError,
+        match="multiflow.calibration.dataset 'easy_vqa_color' is not a configured dataset",
+    ):
+        load_config(
+            minimal(multiflow={"methods": ["wanda"], "calibration": {"dataset": "easy_vqa_color"}})
+        )
     with pytest.raises(ConfigError, match=r"multiflow.evaluate_datasets \['tally_qa'\]"):
         load_config(minimal(multiflow={"methods": ["wanda"], "evaluate_datasets": ["tally_qa"]}))
     config = load_config(minimal(multiflow={"methods": ["wanda"]}))
-    assert config["multiflow"]["calibration"]["dataset"] == "easy_vqa" and config["multiflow"]["calibration"]["split"] == "train"
+    assert (
+        config["multiflow"]["calibration"]["dataset"] == "easy_vqa"
+        and config["multiflow"]["calibration"]["split"] == "train"
+    )
 
 
 def test_evaluation_settings_take_the_dataset_overrides():
-    config = load_config(minimal(datasets={"easy_vqa": {"num_samples": 9, "metric": "vqa_official"}}, evaluation={"batch_size": 4}))
+    config = load_config(
+        minimal(
+            datasets={"easy_vqa": {"num_samples": 9, "metric": "vqa_official"}},
+            evaluation={"batch_size": 4},
+        )
+    )
     settings = evaluation_settings(config, "easy_vqa")
     assert settings == {
-        "num_samples": 9, "seed": 0, "selection": "random", "batch_size": 4, "chunk_size": 256,
-        "metric": "vqa_official", "secondary_metric": None, "max_new_tokens": 4,
+        "num_samples": 9,
+        "seed": 0,
+        "selection": "random",
+        "batch_size": 4,
+        "chunk_size": 256,
+        "metric": "vqa_official",
+        "secondary_metric": None,
+        "max_new_tokens": 4,
     }
     assert model_settings(config)["component"] == "language"
 

@@ -21,13 +21,20 @@ def physically_removed(adapter, block: int):
         layer.self_attn.layer_idx = index
     text.config.num_hidden_layers -= 1
     if getattr(text.config, "layer_types", None):
-        text.config.layer_types = text.config.layer_types[: block] + text.config.layer_types[block + 1 :]
+        text.config.layer_types = (
+            text.config.layer_types[:block] + text.config.layer_types[block + 1 :]
+        )
     return model
 
 
 def greedy(model, inputs):
     out = model.generate(
-        **inputs, max_new_tokens=5, min_new_tokens=5, do_sample=False, output_logits=True, return_dict_in_generate=True
+        **inputs,
+        max_new_tokens=5,
+        min_new_tokens=5,
+        do_sample=False,
+        output_logits=True,
+        return_dict_in_generate=True,
     )
     return out.sequences, torch.stack(out.logits)
 
@@ -46,7 +53,9 @@ def inputs(adapter):
 @pytest.mark.parametrize("position", ["first", "middle", "last"])
 @torch.inference_mode()
 def test_skipping_equals_physical_removal(adapter, inputs, position):
-    block = {"first": 0, "middle": len(adapter.blocks) // 2, "last": len(adapter.blocks) - 1}[position]
+    block = {"first": 0, "middle": len(adapter.blocks) // 2, "last": len(adapter.blocks) - 1}[
+        position
+    ]
     reference_tokens, reference_scores = greedy(physically_removed(adapter, block), inputs)
     with skip_blocks(adapter.blocks, [block]):
         tokens, scores = greedy(adapter.model, inputs)

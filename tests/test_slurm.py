@@ -24,8 +24,16 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 SLURM_UP = REPO / ".ci" / "slurm-up"
 PROFILE = REPO / "profiles" / "slurm-test"
-GPU_RULES = {"baseline", "ablate", "ablate_block", "beam_step", "beam_validate"}  # run torchrun (baseline: ablation.fused false)
-RAN_GPU = {"ablate"}  # the GPU rule the tiny configuration runs (ablation.fused: the baseline inside it)
+GPU_RULES = {
+    "baseline",
+    "ablate",
+    "ablate_block",
+    "beam_step",
+    "beam_validate",
+}  # run torchrun (baseline: ablation.fused false)
+RAN_GPU = {
+    "ablate"
+}  # the GPU rule the tiny configuration runs (ablation.fused: the baseline inside it)
 RAN_CPU = {"prepare_dataset", "importance", "multiflow_step1"}
 RAN_LOCAL = {"importance_analysis_split"}  # localrules: a file copy, not worth a submission
 
@@ -52,11 +60,15 @@ def _tail(path: Path, lines: int = 30) -> str:
 @pytest.fixture(scope="module")
 def slurm_cluster() -> None:
     if os.geteuid() != 0:
-        pytest.skip("needs root: .ci/slurm-up installs slurm-wlm and munge and starts munged, slurmctld and slurmd")
+        pytest.skip(
+            "needs root: .ci/slurm-up installs slurm-wlm and munge and starts munged, slurmctld and slurmd"
+        )
     proc = subprocess.run(["bash", str(SLURM_UP)], capture_output=True, text=True, timeout=900)
     if proc.returncode == 77:
         pytest.skip(f".ci/slurm-up could not start SLURM here: {proc.stderr.strip()}")
-    assert proc.returncode == 0, f".ci/slurm-up failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    assert proc.returncode == 0, (
+        f".ci/slurm-up failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    )
     print(proc.stderr, end="")
 
 
@@ -67,7 +79,12 @@ def _write_config(workdir: Path, model: Path) -> None:
         "evaluation": {"num_samples": 16, "batch_size": 8, "chunk_size": 8},
         "multiflow": {"targets": [0.5]},
         "beam": {"max_blocks_to_remove": 1},  # step 1 only: it reuses the ablation
-        "latency": {"repeats": 1, "warmup": 0, "new_tokens": 2, "batch_size": 2},  # rule all times the trade-off list
+        "latency": {
+            "repeats": 1,
+            "warmup": 0,
+            "new_tokens": 2,
+            "batch_size": 2,
+        },  # rule all times the trade-off list
     }
     (workdir / "config").mkdir(parents=True)
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -76,9 +93,14 @@ def _write_config(workdir: Path, model: Path) -> None:
 def _slurm_diagnostics(workdir: Path) -> str:
     logs = sorted((workdir / ".snakemake" / "slurm_logs").rglob("*.log"))
     parts = [f"--- {log}\n{_tail(log)}" for log in logs[-4:]]
-    squeue = subprocess.run(["squeue", "-t", "all", "-o", "%i %P %j %T %r"], capture_output=True, text=True)
+    squeue = subprocess.run(
+        ["squeue", "-t", "all", "-o", "%i %P %j %T %r"], capture_output=True, text=True
+    )
     parts.append(f"--- squeue\n{squeue.stdout}{squeue.stderr}")
-    parts += [f"--- {p}\n{_tail(Path(p))}" for p in ("/var/log/slurm/slurmctld.log", "/var/log/slurm/slurmd.log")]
+    parts += [
+        f"--- {p}\n{_tail(Path(p))}"
+        for p in ("/var/log/slurm/slurmctld.log", "/var/log/slurm/slurmd.log")
+    ]
     return "\n".join(parts)
 
 
@@ -109,7 +131,11 @@ def _results(workdir: Path) -> tuple[dict[str, object], dict[str, tuple]]:
     stores = {}
     for path in (workdir / "results" / "evals").rglob("*.h5"):
         store = read_store(path)
-        stores[str(path.relative_to(workdir))] = (store.sample_ids, store.predictions, store.scores.tolist())
+        stores[str(path.relative_to(workdir))] = (
+            store.sample_ids,
+            store.predictions,
+            store.scores.tolist(),
+        )
     return importance, stores
 
 
@@ -143,7 +169,9 @@ def test_slurm_run_equals_local_run(slurm_cluster, tiny_llava: Path, tmp_path: P
     finally:
         local_out, _ = local_run.communicate(timeout=900)
     output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"SLURM run failed:\n{output[-5000:]}\n{_slurm_diagnostics(cluster)}"
+    assert proc.returncode == 0, (
+        f"SLURM run failed:\n{output[-5000:]}\n{_slurm_diagnostics(cluster)}"
+    )
     assert local_run.returncode == 0, f"local run failed:\n{local_out[-5000:]}"
 
     # every job but the local rules went through SLURM, GPU rules on the gpu partition, the others on cpu
@@ -168,7 +196,14 @@ def test_slurm_run_equals_local_run(slurm_cluster, tiny_llava: Path, tmp_path: P
 def _dry_run_jobs(workdir: Path, *args: str) -> dict[str, tuple[dict[str, str], str]]:
     """rule -> (resources, shell command) of one job per rule, from ``snakemake -n`` with the given args."""
     proc = subprocess.run(
-        [str(SNAKEMAKE), "-s", str(REPO / "workflow" / "Snakefile"), "-n", "--printshellcmds", *args],
+        [
+            str(SNAKEMAKE),
+            "-s",
+            str(REPO / "workflow" / "Snakefile"),
+            "-n",
+            "--printshellcmds",
+            *args,
+        ],
         cwd=workdir,
         env=_env(),
         capture_output=True,
@@ -199,15 +234,23 @@ def test_cluster_profile_tags_gpu_and_cpu_rules(tiny_llava: Path, tmp_path: Path
         resources, shell = jobs[rule]
         assert resources["slurm_partition"] == "gpu" and resources["gpu"] == "1", (rule, resources)
         assert {"cpus_per_gpu", "mem_mb", "runtime"} <= resources.keys(), (rule, resources)
-        assert "nproc=$(( 1 > 0 ? 1 : 1 ))" in shell and "torchrun --standalone --nproc-per-node=$nproc" in shell, shell
+        assert (
+            "nproc=$(( 1 > 0 ? 1 : 1 ))" in shell
+            and "torchrun --standalone --nproc-per-node=$nproc" in shell
+        ), shell
         # the job's threads are its cpus_per_gpu (set-threads), shared among the torchrun processes
-        assert resources["cpus_per_gpu"] == "8" and "per_process=$(( 8 / nproc > 0 ? 8 / nproc : 1 ))" in shell, shell
+        assert (
+            resources["cpus_per_gpu"] == "8"
+            and "per_process=$(( 8 / nproc > 0 ? 8 / nproc : 1 ))" in shell
+        ), shell
     for rule in RAN_CPU:
         resources, _ = jobs[rule]
         assert resources["slurm_partition"] == "cpu" and "gpu" not in resources, (rule, resources)
         assert {"mem_mb", "runtime"} <= resources.keys(), (rule, resources)
 
-    jobs = _dry_run_jobs(tmp_path, "--profile", str(PROFILE_REAL), "--set-resources", "ablate:gpu=4")
+    jobs = _dry_run_jobs(
+        tmp_path, "--profile", str(PROFILE_REAL), "--set-resources", "ablate:gpu=4"
+    )
     assert "nproc=$(( 4 > 0 ? 4 : 1 ))" in jobs["ablate"][1]
 
 
@@ -217,5 +260,8 @@ def test_test_profile_asks_slurm_for_no_gpu(tiny_llava: Path, tmp_path: Path):
     jobs = _dry_run_jobs(tmp_path, "--profile", str(PROFILE))
     for rule in RAN_GPU:
         resources, shell = jobs[rule]
-        assert resources["slurm_partition"] == "gpu" and resources.get("gpu", "0") == "0", (rule, resources)
+        assert resources["slurm_partition"] == "gpu" and resources.get("gpu", "0") == "0", (
+            rule,
+            resources,
+        )
         assert "nproc=$(( 0 > 0 ? 0 : 1 ))" in shell and "per_process=$(( 1 / nproc" in shell, shell

@@ -12,7 +12,14 @@ import pytest
 from PIL import Image
 
 from vlmprune.data.records import RECORD_COLUMNS
-from vlmprune.data.registry import DATASETS, SOURCES, available_datasets, get_spec, load_split, require_available
+from vlmprune.data.registry import (
+    DATASETS,
+    SOURCES,
+    available_datasets,
+    get_spec,
+    load_split,
+    require_available,
+)
 from vlmprune.data.sources import hub
 from vlmprune.data.sources.common import DatasetUnavailable, LayoutError
 from vlmprune.metrics import METRICS, is_known
@@ -24,9 +31,13 @@ SEED_NAMES = [
 
 
 @pytest.fixture(autouse=True)
-def isolated_datasets_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def isolated_datasets_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Parquet copies are cached under a temporary directory, not the user's Hugging Face cache."""
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path_factory.mktemp("hf-datasets-cache"))
+    monkeypatch.setattr(
+        datasets.config, "HF_DATASETS_CACHE", tmp_path_factory.mktemp("hf-datasets-cache")
+    )
 
 
 def write_image(path: Path, color: str = "red", fmt: str = "PNG") -> Path:
@@ -78,21 +89,38 @@ def test_available_datasets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     cached = tmp_path / "cache" / "HuggingFaceM4___ChartQA"
     cached.mkdir(parents=True)
     (cached / "dataset_info.json").write_text("{}")
-    monkeypatch.setattr(hub, "cache_locations", lambda hub_id: [tmp_path / "cache" / hub_id.replace("/", "___")])
+    monkeypatch.setattr(
+        hub, "cache_locations", lambda hub_id: [tmp_path / "cache" / hub_id.replace("/", "___")]
+    )
     (tmp_path / "tally").mkdir()
-    found = available_datasets({"tally_qa": str(tmp_path / "tally"), "info_qa": str(tmp_path / "missing")})
-    assert found == ["easy_vqa", "easy_vqa_color", "easy_vqa_shape", "easy_vqa_yesno", "chart_qa", "tally_qa"]
+    found = available_datasets(
+        {"tally_qa": str(tmp_path / "tally"), "info_qa": str(tmp_path / "missing")}
+    )
+    assert found == [
+        "easy_vqa",
+        "easy_vqa_color",
+        "easy_vqa_shape",
+        "easy_vqa_yesno",
+        "chart_qa",
+        "tally_qa",
+    ]
 
 
 def test_hub_dataset_offline_without_cache_names_dataset_hub_id_and_config_key() -> None:
     with pytest.raises(DatasetUnavailable) as err:
         load_split("text_vqa", "val")
     message = str(err.value)
-    assert "'text_vqa'" in message and "facebook/textvqa" in message and "datasets.text_vqa.path" in message
+    assert (
+        "'text_vqa'" in message
+        and "facebook/textvqa" in message
+        and "datasets.text_vqa.path" in message
+    )
 
 
 def test_manual_download_dataset_without_path_names_the_config_key() -> None:
-    with pytest.raises(DatasetUnavailable, match=r"'info_qa'.*datasets\.info_qa\.path.*rrc\.cvc\.uab\.es"):
+    with pytest.raises(
+        DatasetUnavailable, match=r"'info_qa'.*datasets\.info_qa\.path.*rrc\.cvc\.uab\.es"
+    ):
         load_split("info_qa", "val")
     with pytest.raises(DatasetUnavailable, match=r"datasets\.st_qa\.path"):
         require_available("st_qa")
@@ -109,7 +137,9 @@ def test_metric_override_from_config(tmp_path: Path) -> None:
 # --- local-file sources ---------------------------------------------------------------------
 
 
-def _vqa_fixture(root: Path, questions_file: str, annotations_file: str, with_raw: bool = False) -> None:
+def _vqa_fixture(
+    root: Path, questions_file: str, annotations_file: str, with_raw: bool = False
+) -> None:
     for image_id, color in [(42, "red"), (7, "blue")]:
         write_image(root / "val2014" / f"COCO_val2014_{image_id:012d}.jpg", color, "JPEG")
     questions = [
@@ -124,7 +154,12 @@ def _vqa_fixture(root: Path, questions_file: str, annotations_file: str, with_ra
         for i, w in enumerate(words, start=1):
             entry = {"answer": w, "answer_confidence": "yes", "answer_id": i}
             if with_raw:
-                entry = {"answer": w, "raw_answer": w.upper(), "answer_confidence": "yes", "answer_id": i}
+                entry = {
+                    "answer": w,
+                    "raw_answer": w.upper(),
+                    "answer_confidence": "yes",
+                    "answer_id": i,
+                }
             out.append(entry)
         return out
 
@@ -135,22 +170,32 @@ def _vqa_fixture(root: Path, questions_file: str, annotations_file: str, with_ra
     ]  # fmt: skip
     write_json(root / questions_file, {"info": {}, "task_type": "Open-Ended", "data_type": "mscoco", "license": {},
                                        "data_subtype": "val2014", "questions": questions})  # fmt: skip
-    write_json(root / annotations_file, {"info": {}, "license": {}, "data_subtype": "val2014", "annotations": annotations})
+    write_json(
+        root / annotations_file,
+        {"info": {}, "license": {}, "data_subtype": "val2014", "annotations": annotations},
+    )
 
 
 def test_coco_2014_vqa(tmp_path: Path) -> None:
-    _vqa_fixture(tmp_path, "v2_OpenEnded_mscoco_val2014_questions.json", "v2_mscoco_val2014_annotations.json")
+    _vqa_fixture(
+        tmp_path, "v2_OpenEnded_mscoco_val2014_questions.json", "v2_mscoco_val2014_annotations.json"
+    )
     ds = load_split("coco_2014_vqa", "val", local_path=str(tmp_path))
     check_records(ds, "coco_2014_vqa")
     assert len(ds) == 3  # one record per question, two questions share image 42
     first = ds[0]
-    assert first["sample_id"] == "coco_2014_vqa/val2014/420" and first["question"] == "What color is it?"
+    assert (
+        first["sample_id"] == "coco_2014_vqa/val2014/420"
+        and first["question"] == "What color is it?"
+    )
     assert len(first["answers"]) == 10 and first["choices"] == []
     assert METRICS[first["metric"]]("Red", first["answers"]) == 1.0
 
 
 def test_coco_2014_vqa_wrong_layout(tmp_path: Path) -> None:
-    _vqa_fixture(tmp_path, "v2_OpenEnded_mscoco_val2014_questions.json", "v2_mscoco_val2014_annotations.json")
+    _vqa_fixture(
+        tmp_path, "v2_OpenEnded_mscoco_val2014_questions.json", "v2_mscoco_val2014_annotations.json"
+    )
     (tmp_path / "v2_mscoco_val2014_annotations.json").unlink()
     with pytest.raises(LayoutError, match="v2_mscoco_val2014_annotations.json"):
         load_split("coco_2014_vqa", "val", local_path=str(tmp_path))
@@ -159,14 +204,21 @@ def test_coco_2014_vqa_wrong_layout(tmp_path: Path) -> None:
 
 
 def test_coco_2014_vqa_missing_image(tmp_path: Path) -> None:
-    _vqa_fixture(tmp_path, "v2_OpenEnded_mscoco_val2014_questions.json", "v2_mscoco_val2014_annotations.json")
+    _vqa_fixture(
+        tmp_path, "v2_OpenEnded_mscoco_val2014_questions.json", "v2_mscoco_val2014_annotations.json"
+    )
     (tmp_path / "val2014" / "COCO_val2014_000000000007.jpg").unlink()
     with pytest.raises(LayoutError, match="COCO_val2014_000000000007.jpg"):
         load_split("coco_2014_vqa", "val", local_path=str(tmp_path))
 
 
 def test_okvqa_from_official_json(tmp_path: Path) -> None:
-    _vqa_fixture(tmp_path, "OpenEnded_mscoco_val2014_questions.json", "mscoco_val2014_annotations.json", with_raw=True)
+    _vqa_fixture(
+        tmp_path,
+        "OpenEnded_mscoco_val2014_questions.json",
+        "mscoco_val2014_annotations.json",
+        with_raw=True,
+    )
     ds = load_split("okvqa", "val", local_path=str(tmp_path))
     check_records(ds, "okvqa")
     assert ds[0]["answers"][0] == "RED"  # raw_answer, as Molmo scores
@@ -186,7 +238,10 @@ def test_info_qa(tmp_path: Path) -> None:
                {"dataset_name": "infographicVQA", "dataset_version": "1.0", "dataset_split": "val", "data": data})  # fmt: skip
     ds = load_split("info_qa", "val", local_path=str(tmp_path))
     check_records(ds, "info_qa")
-    assert ds["sample_id"] == ["info_qa/val/65718", "info_qa/val/65719"] and ds[0]["answers"] == ["35%", "35"]
+    assert ds["sample_id"] == ["info_qa/val/65718", "info_qa/val/65719"] and ds[0]["answers"] == [
+        "35%",
+        "35",
+    ]
     with pytest.raises(LayoutError, match="infographicsVQA_train_v1.0.json"):
         load_split("info_qa", "train", local_path=str(tmp_path))
 
@@ -200,14 +255,26 @@ def test_st_qa_holds_out_1024_training_questions(tmp_path: Path) -> None:
          "file_name": "x.jpg", "dataset": "coco-text", "set_name": "train"}
         for i in range(1030)
     ]  # fmt: skip
-    write_json(tmp_path / "train_task_3.json", {"dataset_name": "ST-VQA", "dataset_version": "1.0", "dataset_split": "train", "data": data})
+    write_json(
+        tmp_path / "train_task_3.json",
+        {
+            "dataset_name": "ST-VQA",
+            "dataset_version": "1.0",
+            "dataset_split": "train",
+            "data": data,
+        },
+    )
     val = load_split("st_qa", "val", local_path=str(tmp_path))
     train = load_split("st_qa", "train", local_path=str(tmp_path))
     check_records(val, "st_qa")
     assert len(val) == 1024 and len(train) == 6
-    ids = {s.split("/")[-1] for s in val["sample_id"]} | {s.split("/")[-1] for s in train["sample_id"]}
+    ids = {s.split("/")[-1] for s in val["sample_id"]} | {
+        s.split("/")[-1] for s in train["sample_id"]
+    }
     assert ids == {str(1000 + i) for i in range(1030)}
-    assert load_split("st_qa", "train", local_path=str(tmp_path))["sample_id"] == train["sample_id"]  # deterministic
+    assert (
+        load_split("st_qa", "train", local_path=str(tmp_path))["sample_id"] == train["sample_id"]
+    )  # deterministic
 
 
 def _tally_fixture(root: Path) -> Path:
@@ -233,7 +300,9 @@ def test_tally_qa(tmp_path: Path) -> None:
 
 
 def test_tally_qa_wrong_layout(tmp_path: Path) -> None:
-    write_json(tmp_path / "test.json", [{"image": "a.jpg", "question": "How many?", "question_id": 1}])
+    write_json(
+        tmp_path / "test.json", [{"image": "a.jpg", "question": "How many?", "question_id": 1}]
+    )
     with pytest.raises(LayoutError, match=r"lacks key\(s\) \['answer'\]"):
         load_split("tally_qa", "val", local_path=str(tmp_path))
     with pytest.raises(LayoutError, match="train.json"):
@@ -277,7 +346,10 @@ def test_dv_qa(tmp_path: Path) -> None:
     write_json(tmp_path / "qa" / "val_easy_qa.json", qa)
     ds = load_split("dv_qa", "val", local_path=str(tmp_path))
     check_records(ds, "dv_qa")
-    assert ds["sample_id"] == ["dv_qa/val_easy/10", "dv_qa/val_easy/11"] and ds["answers"] == [["3"], ["coat"]]
+    assert ds["sample_id"] == ["dv_qa/val_easy/10", "dv_qa/val_easy/11"] and ds["answers"] == [
+        ["3"],
+        ["coat"],
+    ]
 
 
 def test_coco_caption_official_layout(tmp_path: Path) -> None:
@@ -309,7 +381,10 @@ def test_coco_caption_karpathy_layout(tmp_path: Path) -> None:
         entry("val2014", 42, "test", ["A red square.", "Red."]), entry("train2014", 9, "restval", ["A blue square."])]})  # fmt: skip
     val = load_split("coco_caption", "val", local_path=str(tmp_path))
     train = load_split("coco_caption", "train", local_path=str(tmp_path))
-    assert val["sample_id"] == ["coco_caption/val/42"] and val[0]["answers"] == ["A red square.", "Red."]
+    assert val["sample_id"] == ["coco_caption/val/42"] and val[0]["answers"] == [
+        "A red square.",
+        "Red.",
+    ]
     assert train["sample_id"] == ["coco_caption/train/9"]
 
 
@@ -349,12 +424,17 @@ def test_okvqa_from_parquet_export(tmp_path: Path, as_sequence: bool) -> None:
         "answers": datasets.Sequence(answer) if as_sequence else datasets.List(answer), "image_id": datasets.Value("int64"),
         "answer_type": datasets.Value("string"), "question_id": datasets.Value("int64"), "question": datasets.Value("string"),
     })  # fmt: skip
-    answers = [{"answer": "race", "raw_answer": "racing", "answer_confidence": "yes", "answer_id": i} for i in range(1, 11)]
+    answers = [
+        {"answer": "race", "raw_answer": "racing", "answer_confidence": "yes", "answer_id": i}
+        for i in range(1, 11)
+    ]
     if as_sequence:  # how a script's Sequence({...}) feature is exported
         answers = {key: [a[key] for a in answers] for key in answers[0]}
     rows = {"image": [image_bytes("red")], "question_type": ["other"], "confidence": [3], "answers": [answers],
             "image_id": [187611], "answer_type": ["other"], "question_id": [1876115], "question": ["What sport is this?"]}  # fmt: skip
-    write_parquet(tmp_path / "default" / "validation" / "0000.parquet", rows, features)  # refs/convert/parquet layout
+    write_parquet(
+        tmp_path / "default" / "validation" / "0000.parquet", rows, features
+    )  # refs/convert/parquet layout
     ds = load_split("okvqa", "val", local_path=str(tmp_path))
     check_records(ds, "okvqa")
     assert ds[0]["answers"] == ["racing"] * 10 and ds[0]["sample_id"] == "okvqa/validation/1876115"
@@ -393,10 +473,15 @@ def test_doc_qa_from_save_to_disk(tmp_path: Path) -> None:
     rows = {"questionId": [49153], "question": ["What is the date?"], "question_types": [["form"]], "image": [image_bytes("red")],
             "docId": [14465], "ucsf_document_id": ["pybv0228"], "ucsf_document_page_no": ["81"], "answers": [["1/8/93", "Jan 8, 1993"]]}  # fmt: skip
     split = datasets.Dataset.from_dict(rows, features=features)
-    datasets.DatasetDict({"validation": split, "train": split}).save_to_disk(str(tmp_path / "docvqa"))
+    datasets.DatasetDict({"validation": split, "train": split}).save_to_disk(
+        str(tmp_path / "docvqa")
+    )
     ds = load_split("doc_qa", "val", local_path=str(tmp_path / "docvqa"))
     check_records(ds, "doc_qa")
-    assert ds[0]["sample_id"] == "doc_qa/validation/49153" and METRICS["anls"]("1/8/93.", ds[0]["answers"]) > 0.8
+    assert (
+        ds[0]["sample_id"] == "doc_qa/validation/49153"
+        and METRICS["anls"]("1/8/93.", ds[0]["answers"]) > 0.8
+    )
 
 
 def test_chart_qa_and_missing_column(tmp_path: Path) -> None:
@@ -408,10 +493,17 @@ def test_chart_qa_and_missing_column(tmp_path: Path) -> None:
     write_parquet(tmp_path / "good" / "data" / "val-00000-of-00001.parquet", rows, features)
     ds = load_split("chart_qa", "val", local_path=str(tmp_path / "good"))
     check_records(ds, "chart_qa")
-    assert ds["sample_id"] == ["chart_qa/val/0", "chart_qa/val/1"] and ds["answers"] == [["45"], ["2019"]]
+    assert ds["sample_id"] == ["chart_qa/val/0", "chart_qa/val/1"] and ds["answers"] == [
+        ["45"],
+        ["2019"],
+    ]
 
     bad = datasets.Features({k: v for k, v in features.items() if k != "label"})
-    write_parquet(tmp_path / "bad" / "data" / "val-00000-of-00001.parquet", {k: v for k, v in rows.items() if k != "label"}, bad)
+    write_parquet(
+        tmp_path / "bad" / "data" / "val-00000-of-00001.parquet",
+        {k: v for k, v in rows.items() if k != "label"},
+        bad,
+    )
     with pytest.raises(LayoutError, match=r"lacks column\(s\) \['label'\]"):
         load_split("chart_qa", "val", local_path=str(tmp_path / "bad"))
     with pytest.raises(LayoutError, match="train-\\*.parquet"):
@@ -443,7 +535,9 @@ def _mmmu_subject(root: Path, subject: str, color: str) -> None:
 def test_mmmu_concatenates_subjects(tmp_path: Path) -> None:
     _mmmu_subject(tmp_path, "Accounting", "red")
     _mmmu_subject(tmp_path, "Art", "blue")
-    spec = dataclasses.replace(get_spec("mmmu"), options={"adapter": "mmmu", "configs": ("Accounting", "Art")})
+    spec = dataclasses.replace(
+        get_spec("mmmu"), options={"adapter": "mmmu", "configs": ("Accounting", "Art")}
+    )
     ds = SOURCES["hub"](spec, "val", local_path=str(tmp_path))
     check_records(ds, "mmmu")
     assert len(ds) == 4 and ds[0]["sample_id"] == "mmmu/validation/validation_Accounting_1"
@@ -470,9 +564,13 @@ def test_mmmu_image_options_keep_image_1(tmp_path: Path) -> None:
         "question_type": ["multiple-choice"], "subfield": ["Cell biology"],
     }  # fmt: skip
     write_parquet(tmp_path / "Biology" / "validation-00000-of-00001.parquet", row, _mmmu_features())
-    spec = dataclasses.replace(get_spec("mmmu"), options={"adapter": "mmmu", "configs": ("Biology",)})
+    spec = dataclasses.replace(
+        get_spec("mmmu"), options={"adapter": "mmmu", "configs": ("Biology",)}
+    )
     record = SOURCES["hub"](spec, "val", local_path=str(tmp_path))[0]
-    assert record["choices"] == ["<image 2>", "<image 3>", "<image 4>"] and record["answers"] == ["B"]
+    assert record["choices"] == ["<image 2>", "<image 3>", "<image 4>"] and record["answers"] == [
+        "B"
+    ]
     assert record["image"].convert("RGB").getpixel((0, 0)) == (255, 0, 0)
 
 
@@ -487,7 +585,9 @@ def test_sample_selection_random_or_first() -> None:
     # random: the seeded permutation's first three, in dataset order (the default, as before).
     expected = sorted(np.random.default_rng(5).permutation(10)[:3].tolist())
     assert select_samples(records, 3, seed=5)[0]["sample_id"] == [f"s{i}" for i in expected]
-    assert select_samples(records, 3, seed=5, selection="random")[0]["sample_id"] == [f"s{i}" for i in expected]
+    assert select_samples(records, 3, seed=5, selection="random")[0]["sample_id"] == [
+        f"s{i}" for i in expected
+    ]
     everything, warnings = select_samples(records, 50, seed=0, selection="first")
     assert len(everything) == 10 and "clamped to 10" in warnings[0]
     with pytest.raises(ValueError, match="evaluation.selection"):
@@ -495,6 +595,10 @@ def test_sample_selection_random_or_first() -> None:
 
 
 def test_secondary_metrics_are_exact_match_where_molmo_reports_it() -> None:
-    with_secondary = {name: spec.secondary_metric for name, spec in DATASETS.items() if spec.secondary_metric}
-    assert with_secondary == {name: "exact_match" for name in ("chart_qa", "doc_qa", "info_qa", "st_qa")}
+    with_secondary = {
+        name: spec.secondary_metric for name, spec in DATASETS.items() if spec.secondary_metric
+    }
+    assert with_secondary == {
+        name: "exact_match" for name in ("chart_qa", "doc_qa", "info_qa", "st_qa")
+    }
     assert all(is_known(metric) for metric in with_secondary.values())

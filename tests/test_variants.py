@@ -4,7 +4,8 @@ from vlmprune.engine.variants import parse_variant, variant_id
 
 
 @pytest.mark.parametrize(
-    "removed, name", [((), "full"), ((3,), "drop-3"), ((7, 3), "drop-3-7"), ((3, 3, 10), "drop-3-10")]
+    "removed, name",
+    [((), "full"), ((3,), "drop-3"), ((7, 3), "drop-3-7"), ((3, 3, 10), "drop-3-10")],
 )
 def test_variant_ids_are_canonical(removed, name):
     assert variant_id(removed) == name

@@ -25,7 +25,12 @@ def config_for(datasets: dict[str, list[str]]) -> dict:
         "datasets": {name: {"splits": splits} for name, splits in datasets.items()},
         "evaluation": {"num_samples": NUM_SAMPLES, "batch_size": 32, "chunk_size": 32},
         "beam": {"max_blocks_to_remove": 1},  # step 1 only: the beam search has its own tests
-        "latency": {"repeats": 1, "warmup": 0, "new_tokens": 2, "batch_size": 2},  # rule all times the trade-off list
+        "latency": {
+            "repeats": 1,
+            "warmup": 0,
+            "new_tokens": 2,
+            "batch_size": 2,
+        },  # rule all times the trade-off list
         "multiflow": {"targets": [0.5]},
     }
 
@@ -38,15 +43,23 @@ def run(tmp_path_factory) -> Path:
     return workdir
 
 
-@pytest.mark.parametrize("dataset, split", [(d, s) for d, splits in DATASETS.items() for s in splits])
+@pytest.mark.parametrize(
+    "dataset, split", [(d, s) for d, splits in DATASETS.items() for s in splits]
+)
 def test_importance_equals_baseline_minus_ablated_accuracy_from_the_stores(run, dataset, split):
     evals = run / "results" / "evals" / dataset / split
     full = read_store(evals / "full.h5")
-    records, _ = select_samples(load_prepared(run / "data" / "prepared" / dataset / split, dataset), NUM_SAMPLES, 0)
+    records, _ = select_samples(
+        load_prepared(run / "data" / "prepared" / dataset / split, dataset), NUM_SAMPLES, 0
+    )
     assert full.sample_ids == list(records["sample_id"])
     metric = get_metric(full.attrs["metric"])
-    importance = json.loads((run / "results" / "importance" / dataset / f"{split}.json").read_text())
-    details = json.loads((run / "results" / "importance" / dataset / f"{split}.details.json").read_text())
+    importance = json.loads(
+        (run / "results" / "importance" / dataset / f"{split}.json").read_text()
+    )
+    details = json.loads(
+        (run / "results" / "importance" / dataset / f"{split}.details.json").read_text()
+    )
     num_blocks = TINY_DEMO["text_layers"]
     assert list(importance) == [str(i) for i in range(num_blocks)]
     assert details["n"] == NUM_SAMPLES and details["warnings"] == []
@@ -60,20 +73,29 @@ def test_importance_equals_baseline_minus_ablated_accuracy_from_the_stores(run, 
         expected = full.scores.mean() - dropped.scores.mean()
         assert importance[str(block)] == pytest.approx(expected, abs=1e-12)
         entry = details["blocks"][str(block)]
-        assert entry["ci_low"] <= entry["importance"] + 1e-12 and entry["importance"] <= entry["ci_high"] + 1e-12
+        assert (
+            entry["ci_low"] <= entry["importance"] + 1e-12
+            and entry["importance"] <= entry["ci_high"] + 1e-12
+        )
 
 
 def test_dataset_importance_is_the_analysis_split(run):
     for dataset in DATASETS:
         summary = json.loads((run / "results" / "importance" / f"{dataset}.json").read_text())
-        assert summary == json.loads((run / "results" / "importance" / dataset / "train.json").read_text())
+        assert summary == json.loads(
+            (run / "results" / "importance" / dataset / "train.json").read_text()
+        )
 
 
 def test_baseline_summary_matches_its_store(run):
     summary = json.loads((run / "results" / "baseline" / "easy_vqa" / "val.json").read_text())
     store = read_store(run / "results" / "evals" / "easy_vqa" / "val" / "full.h5")
     assert summary["accuracy"] == pytest.approx(store.accuracy)
-    assert summary["n"] == NUM_SAMPLES and summary["dataset"] == "easy_vqa" and summary["split"] == "val"
+    assert (
+        summary["n"] == NUM_SAMPLES
+        and summary["dataset"] == "easy_vqa"
+        and summary["split"] == "val"
+    )
 
 
 def test_a_finished_target_is_a_no_op(run):
@@ -87,7 +109,12 @@ def test_a_new_dataset_builds_only_its_own_jobs(run):
         result = snakemake(run, "-n", "--cores", "2", "results/importance/easy_vqa_color.json")
         jobs = planned_jobs(result.stdout)
         assert sorted(rule for rule, _ in jobs) == sorted(
-            ["prepare_dataset", "ablate", "importance", "importance_analysis_split"]  # ablate holds the baseline
+            [
+                "prepare_dataset",
+                "ablate",
+                "importance",
+                "importance_analysis_split",
+            ]  # ablate holds the baseline
         )
         assert {w.get("dataset") for _, w in jobs} == {"easy_vqa_color"}
     finally:
@@ -95,33 +122,53 @@ def test_a_new_dataset_builds_only_its_own_jobs(run):
 
 
 def test_beams_are_validated_on_the_other_split(run):
-    validation = json.loads((run / "results" / "beam" / "easy_vqa" / "validate_val.json").read_text())
+    validation = json.loads(
+        (run / "results" / "beam" / "easy_vqa" / "validate_val.json").read_text()
+    )
     step1 = json.loads((run / "results" / "beam" / "easy_vqa" / "step1.json").read_text())
     expected = sorted({tuple(b) for b in step1["beams"]} | {tuple(step1["greedy"]["blocks"])})
     assert sorted(tuple(e["blocks"]) for e in validation["sets"]) == expected
     full = read_store(run / "results" / "evals" / "easy_vqa" / "val" / "full.h5")
     for entry in validation["sets"]:
-        store = read_store(run / "results" / "evals" / "easy_vqa" / "val" / f"{entry['variant']}.h5")
+        store = read_store(
+            run / "results" / "evals" / "easy_vqa" / "val" / f"{entry['variant']}.h5"
+        )
         assert entry["accuracy"] == pytest.approx(store.accuracy)
         assert entry["drop"] == pytest.approx(full.accuracy - store.accuracy)
     summary = json.loads((run / "results" / "beam" / "easy_vqa.json").read_text())
     assert summary["validation"]["split"] == "val"
-    assert summary["budgets"][0]["validation"]["recommended"]["variant"] == summary["budgets"][0]["recommended"]["variant"]
+    assert (
+        summary["budgets"][0]["validation"]["recommended"]["variant"]
+        == summary["budgets"][0]["recommended"]["variant"]
+    )
     # easy_vqa_yesno has no val split: no validation is planned for it
     assert not (run / "results" / "beam" / "easy_vqa_yesno" / "validate_val.json").exists()
 
 
 def test_vision_blocks_are_ablated_end_to_end(tiny_llava, tmp_path):
-    write_config(tmp_path, {
-        "model": {"path": str(tiny_llava), "device": "cpu"},
-        "datasets": {"easy_vqa": {"splits": ["val"]}},
-        "evaluation": {"num_samples": 16, "batch_size": 16, "chunk_size": 16, "analysis_split": "val"},
-        "ablation": {"component": "vision"},
-        "beam": {"validate_on": None},
-    })
+    write_config(
+        tmp_path,
+        {
+            "model": {"path": str(tiny_llava), "device": "cpu"},
+            "datasets": {"easy_vqa": {"splits": ["val"]}},
+            "evaluation": {
+                "num_samples": 16,
+                "batch_size": 16,
+                "chunk_size": 16,
+                "analysis_split": "val",
+            },
+            "ablation": {"component": "vision"},
+            "beam": {"validate_on": None},
+        },
+    )
     snakemake(tmp_path, "--cores", "2", "results/importance/easy_vqa/val.json")
-    importance = json.loads((tmp_path / "results" / "importance" / "easy_vqa" / "val.json").read_text())
-    assert list(importance) == ["0", "1"]  # the tiny LLaVA's two vision layers, not its four decoder layers
+    importance = json.loads(
+        (tmp_path / "results" / "importance" / "easy_vqa" / "val.json").read_text()
+    )
+    assert list(importance) == [
+        "0",
+        "1",
+    ]  # the tiny LLaVA's two vision layers, not its four decoder layers
     evals = tmp_path / "results" / "evals" / "easy_vqa" / "val"
     full = read_store(evals / "full.h5")
     for block in (0, 1):

@@ -38,7 +38,11 @@ def write_config(workdir: Path, config: dict[str, Any]) -> Path:
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     # Every test run passes --cores itself; the tests' runs are small, so 2 is what CI's machine has.
     """Run snakemake on the repository's Snakefile in ``workdir`` with this interpreter's environment."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "HF_HUB_OFFLINE": "1",
+    }
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow" / "Snakefile"), *args],
         cwd=workdir,
@@ -47,7 +51,9 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
         text=True,
     )
     if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
     return result
 
 
@@ -64,15 +70,19 @@ def planned_jobs(dry_run_output: str) -> list[tuple[str, dict[str, str]]]:
     return jobs
 
 
-def rule_settings(model: dict[str, Any], *, component: str = "language", **evaluation: Any) -> tuple[dict, dict]:
+def rule_settings(
+    model: dict[str, Any], *, component: str = "language", **evaluation: Any
+) -> tuple[dict, dict]:
     """The model and evaluation settings an evaluation rule passes for easy-VQA val, from the library."""
     from vlmprune.settings import evaluation_settings, load_config, model_settings
 
-    config = load_config({
-        "model": {"device": "cpu", "dtype": "float32", **model},
-        "datasets": {"easy_vqa": {"splits": ["val"]}},
-        "evaluation": {"analysis_split": "val", **evaluation},
-        "ablation": {"component": component},
-        "beam": {"validate_on": None},
-    })
+    config = load_config(
+        {
+            "model": {"device": "cpu", "dtype": "float32", **model},
+            "datasets": {"easy_vqa": {"splits": ["val"]}},
+            "evaluation": {"analysis_split": "val", **evaluation},
+            "ablation": {"component": component},
+            "beam": {"validate_on": None},
+        }
+    )
     return model_settings(config), evaluation_settings(config, "easy_vqa")

@@ -31,7 +31,9 @@ def load_config(config: dict[str, Any], schema: str | Path = SCHEMA) -> dict[str
     from snakemake.utils import validate
 
     validate(config, str(schema))
-    default_splits = yaml.safe_load(Path(schema).read_text())["$defs"]["dataset"]["properties"]["splits"]["default"]
+    default_splits = yaml.safe_load(Path(schema).read_text())["$defs"]["dataset"]["properties"][
+        "splits"
+    ]["default"]
     if config["datasets"] == "all":
         config["datasets"] = {"all": {}}
     datasets = config["datasets"]
@@ -82,7 +84,9 @@ def check_multiflow(config: dict[str, Any]) -> None:
         )
     unknown = [d for d in multiflow["evaluate_datasets"] or [] if d not in datasets]
     if unknown:
-        raise ConfigError(f"multiflow.evaluate_datasets {unknown} are not configured datasets; use some of {list(datasets)}")
+        raise ConfigError(
+            f"multiflow.evaluate_datasets {unknown} are not configured datasets; use some of {list(datasets)}"
+        )
 
 
 def schema_defaults(section: str, schema: str | Path = SCHEMA) -> dict[str, Any]:

@@ -9,13 +9,13 @@ rule beam_step_1:
         dropped=[eval_store(f"drop-{i}", split=ANALYSIS_SPLIT) for i in range(NUM_BLOCKS)],
     output:
         "results/beam/{dataset}/step1.json",
-    priority: LONGEST_CHAIN_PRIORITY
-    conda:
-        "../envs/vlmprune.yaml"
     log:
         "logs/beam/{dataset}/step1.log",
     benchmark:
         "benchmarks/beam/{dataset}/step1.tsv"
+    priority: LONGEST_CHAIN_PRIORITY
+    conda:
+        "../envs/vlmprune.yaml"
     params:
         beam_width=config["beam"]["beam_width"],
         importance=json.dumps(config["importance"]),
@@ -34,24 +34,24 @@ rule beam_step:
         model=get_model(),
     output:
         "results/beam/{dataset}/step{k}.json",
+    log:
+        "logs/beam/{dataset}/step{k}.log",
+    benchmark:
+        "benchmarks/beam/{dataset}/step{k}.tsv"
     wildcard_constraints:
         k="[2-9]|[1-9][0-9]+",
     priority: LONGEST_CHAIN_PRIORITY
     conda:
         "../envs/vlmprune.yaml"
-    log:
-        "logs/beam/{dataset}/step{k}.log",
-    benchmark:
-        "benchmarks/beam/{dataset}/step{k}.tsv"
+    threads: EVALUATION_THREADS
+    resources:
+        **GPU_RESOURCES,
     params:
         split=ANALYSIS_SPLIT,
         beam_width=config["beam"]["beam_width"],
         model=MODEL_SETTINGS,
         evaluation=get_evaluation_settings,
         importance=json.dumps(config["importance"]),
-    threads: EVALUATION_THREADS
-    resources:
-        **GPU_RESOURCES,
     shell:
         evaluation_shell(
             "--data {input.data} --dataset {wildcards.dataset} --split {params.split} "
@@ -71,20 +71,20 @@ rule beam_validate:
         model=get_model(),
     output:
         "results/beam/{dataset}/validate_{split}.json",
-    priority: LONGEST_CHAIN_PRIORITY
-    conda:
-        "../envs/vlmprune.yaml"
     log:
         "logs/beam/{dataset}/validate_{split}.log",
     benchmark:
         "benchmarks/beam/{dataset}/validate_{split}.tsv"
+    priority: LONGEST_CHAIN_PRIORITY
+    conda:
+        "../envs/vlmprune.yaml"
+    threads: EVALUATION_THREADS
+    resources:
+        **GPU_RESOURCES,
     params:
         model=MODEL_SETTINGS,
         evaluation=get_evaluation_settings,
         importance=json.dumps(config["importance"]),
-    threads: EVALUATION_THREADS
-    resources:
-        **GPU_RESOURCES,
     shell:
         evaluation_shell(
             "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
@@ -108,13 +108,13 @@ rule beam:
             subcategory="{dataset}",
             labels={"dataset": "{dataset}"},
         ),
-    priority: LONGEST_CHAIN_PRIORITY
-    conda:
-        "../envs/vlmprune.yaml"
     log:
         "logs/beam/{dataset}.log",
     benchmark:
         "benchmarks/beam/{dataset}.tsv"
+    priority: LONGEST_CHAIN_PRIORITY
+    conda:
+        "../envs/vlmprune.yaml"
     shell:
         "python {input.script} --steps {input.steps} --validation {input.validation} "
         "--json {output.json} --png {output.png} > {log} 2>&1"

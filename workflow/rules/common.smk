@@ -9,7 +9,6 @@ from vlmprune.demo.blocks import demo_block_count
 from vlmprune.engine.variants import removed_blocks, width_variant_id
 from vlmprune.settings import evaluation_settings, load_config, model_settings
 
-
 load_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 
 DEMO_MODEL = "data/models/demo-llava"
@@ -106,10 +105,21 @@ def get_single_block_stores(wildcards):
 
 def get_all_targets():
     importance = [f"results/importance/{d}.json" for d in DATASETS] + [
-        f"results/importance/{d}/{s}.json" for d in DATASETS for s in config["datasets"][d]["splits"]
+        f"results/importance/{d}/{s}.json"
+        for d in DATASETS
+        for s in config["datasets"][d]["splits"]
     ]
-    multiflow = [f"results/multiflow/sparsity_distribution_{s}.json" for s in config["multiflow"]["targets"]]
-    return importance + multiflow + get_compare_targets() + get_beam_targets() + get_tradeoff_targets() + get_sparsity_targets()
+    multiflow = [
+        f"results/multiflow/sparsity_distribution_{s}.json" for s in config["multiflow"]["targets"]
+    ]
+    return (
+        importance
+        + multiflow
+        + get_compare_targets()
+        + get_beam_targets()
+        + get_tradeoff_targets()
+        + get_sparsity_targets()
+    )
 
 
 def compared_datasets():
@@ -150,7 +160,10 @@ def get_beam_previous_step(wildcards):
 def get_beam_validation(wildcards):
     """The beams evaluated on beam.validate_on, where this dataset has that split and it is not the analysis split."""
     split = config["beam"]["validate_on"]
-    if split in (None, ANALYSIS_SPLIT) or split not in config["datasets"][wildcards.dataset]["splits"]:
+    if (
+        split in (None, ANALYSIS_SPLIT)
+        or split not in config["datasets"][wildcards.dataset]["splits"]
+    ):
         return []
     return [f"results/beam/{wildcards.dataset}/validate_{split}.json"]
 
@@ -206,4 +219,6 @@ def get_sparsity_summaries(wildcards):
 def get_sparsity_targets():
     if not config["multiflow"]["methods"]:
         return []
-    return [f"results/sparsity/{d}.json" for d in config["multiflow"]["evaluate_datasets"] or DATASETS]
+    return [
+        f"results/sparsity/{d}.json" for d in config["multiflow"]["evaluate_datasets"] or DATASETS
+    ]

@@ -18,12 +18,12 @@ rule compare:
             subcategory="{dataset}",
             labels={"dataset": "{dataset}", "view": "tables"},
         ),
-    conda:
-        "../envs/vlmprune.yaml"
     log:
         "logs/compare/{dataset}.log",
     benchmark:
         "benchmarks/compare/{dataset}.tsv"
+    conda:
+        "../envs/vlmprune.yaml"
     params:
         compare=json.dumps(config["compare"]),
     shell:
@@ -53,12 +53,12 @@ rule compare_all:
             category="Across datasets",
             labels={"view": "tables"},
         ),
-    conda:
-        "../envs/vlmprune.yaml"
     log:
         "logs/compare/all.log",
     benchmark:
         "benchmarks/compare/all.tsv"
+    conda:
+        "../envs/vlmprune.yaml"
     params:
         threshold=config["compare"]["threshold"],
         analysis_split=ANALYSIS_SPLIT,

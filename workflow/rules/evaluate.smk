@@ -13,20 +13,20 @@ if config["ablation"]["fused"]:
             stores=single_block_stores(),
             summary="results/baseline/{dataset}/{split}.json",
             proxies="results/baseline/{dataset}/{split}.proxies.json",
-        priority: LONGEST_CHAIN_PRIORITY
-        conda:
-            "../envs/vlmprune.yaml"
         log:
             "logs/ablate/{dataset}/{split}.log",
         benchmark:
             "benchmarks/ablate/{dataset}/{split}.tsv"
+        priority: LONGEST_CHAIN_PRIORITY
+        conda:
+            "../envs/vlmprune.yaml"
+        threads: EVALUATION_THREADS
+        resources:
+            **GPU_RESOURCES,
         params:
             model=MODEL_SETTINGS,
             evaluation=get_evaluation_settings,
             variants=" ".join(["full", *(f"drop-{i}" for i in range(NUM_BLOCKS))]),
-        threads: EVALUATION_THREADS
-        resources:
-            **GPU_RESOURCES,
         shell:
             evaluation_shell(
                 "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
@@ -47,18 +47,18 @@ else:
             store=eval_store("full"),
             summary="results/baseline/{dataset}/{split}.json",
             proxies="results/baseline/{dataset}/{split}.proxies.json",
-        conda:
-            "../envs/vlmprune.yaml"
         log:
             "logs/baseline/{dataset}/{split}.log",
         benchmark:
             "benchmarks/baseline/{dataset}/{split}.tsv"
-        params:
-            model=MODEL_SETTINGS,
-            evaluation=get_evaluation_settings,
+        conda:
+            "../envs/vlmprune.yaml"
         threads: EVALUATION_THREADS
         resources:
             **GPU_RESOURCES,
+        params:
+            model=MODEL_SETTINGS,
+            evaluation=get_evaluation_settings,
         shell:
             evaluation_shell(
                 "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
@@ -73,20 +73,20 @@ else:
             model=get_model(),
         output:
             store=eval_store("drop-{block}"),
-        conda:
-            "../envs/vlmprune.yaml"
         log:
             "logs/ablate/{dataset}/{split}/drop-{block}.log",
         benchmark:
             "benchmarks/ablate/{dataset}/{split}/drop-{block}.tsv"
         wildcard_constraints:
             block="[0-9]+",
-        params:
-            model=MODEL_SETTINGS,
-            evaluation=get_evaluation_settings,
+        conda:
+            "../envs/vlmprune.yaml"
         threads: EVALUATION_THREADS
         resources:
             **GPU_RESOURCES,
+        params:
+            model=MODEL_SETTINGS,
+            evaluation=get_evaluation_settings,
         shell:
             evaluation_shell(
                 "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "

@@ -10,20 +10,20 @@ rule evaluate_variant:
         model=get_model(),
     output:
         store=eval_store("{variant}"),
-    wildcard_constraints:
-        variant="drop-[0-9]+(-[0-9]+)+",
-    conda:
-        "../envs/vlmprune.yaml"
     log:
         "logs/evaluate/{dataset}/{split}/{variant}.log",
     benchmark:
         "benchmarks/evaluate/{dataset}/{split}/{variant}.tsv"
-    params:
-        model=MODEL_SETTINGS,
-        evaluation=get_evaluation_settings,
+    wildcard_constraints:
+        variant="drop-[0-9]+(-[0-9]+)+",
+    conda:
+        "../envs/vlmprune.yaml"
     threads: EVALUATION_THREADS
     resources:
         **GPU_RESOURCES,
+    params:
+        model=MODEL_SETTINGS,
+        evaluation=get_evaluation_settings,
     shell:
         evaluation_shell(
             "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
@@ -39,19 +39,19 @@ rule export:
         model=get_model(),
     output:
         directory("results/pruned/{variant}"),
-    wildcard_constraints:
-        variant="full|drop(-[0-9]+)+",
-    conda:
-        "../envs/vlmprune.yaml"
     log:
         "logs/export/{variant}.log",
     benchmark:
         "benchmarks/export/{variant}.tsv"
+    wildcard_constraints:
+        variant="full|drop(-[0-9]+)+",
+    conda:
+        "../envs/vlmprune.yaml"
+    resources:
+        mem_mb=16000,
     params:
         model=MODEL_SETTINGS,
         importance=json.dumps(config["importance"]),
-    resources:
-        mem_mb=16000,
     shell:
         "python {input.script} --variant {wildcards.variant} --model {params.model:q} --full {input.full} "
         "--stores {input.stores} --latency {input.latency} --importance {params.importance:q} --out {output} > {log} 2>&1"
@@ -65,20 +65,20 @@ rule latency:
         model=get_model(),
     output:
         "results/latency/{dataset}.json",
-    conda:
-        "../envs/vlmprune.yaml"
     log:
         "logs/latency/{dataset}.log",
     benchmark:
         "benchmarks/latency/{dataset}.tsv"
-    params:
-        model=MODEL_SETTINGS,
-        evaluation=get_evaluation_settings,
-        latency=json.dumps(config["latency"]),
+    conda:
+        "../envs/vlmprune.yaml"
     threads: ALL_CORES  # timed alone: no other job shares the machine
     resources:
         gpu=min(1, config["resources"]["gpus_per_job"]),
         mem_mb=8000,
+    params:
+        model=MODEL_SETTINGS,
+        evaluation=get_evaluation_settings,
+        latency=json.dumps(config["latency"]),
     shell:
         "python {input.script} --data {input.data} --dataset {wildcards.dataset} --beam {input.beam} "
         "--model {params.model:q} --evaluation {params.evaluation:q} --latency {params.latency:q} --out {output} > {log} 2>&1"
@@ -98,11 +98,11 @@ rule tradeoff:
             subcategory="{dataset}",
             labels={"dataset": "{dataset}"},
         ),
-    conda:
-        "../envs/vlmprune.yaml"
     log:
         "logs/tradeoff/{dataset}.log",
     benchmark:
         "benchmarks/tradeoff/{dataset}.tsv"
+    conda:
+        "../envs/vlmprune.yaml"
     shell:
         "python {input.script} --beam {input.beam} --latency {input.latency} --json {output.json} --png {output.png} > {log} 2>&1"

@@ -6,12 +6,12 @@ rule importance:
     output:
         scores="results/importance/{dataset}/{split}.json",
         details="results/importance/{dataset}/{split}.details.json",
-    conda:
-        "../envs/vlmprune.yaml"
     log:
         "logs/importance/{dataset}/{split}.log",
     benchmark:
         "benchmarks/importance/{dataset}/{split}.tsv"
+    conda:
+        "../envs/vlmprune.yaml"
     params:
         importance=json.dumps(config["importance"]),
     shell:
@@ -28,11 +28,11 @@ rule importance_analysis_split:
         f"results/importance/{{dataset}}/{ANALYSIS_SPLIT}.json",
     output:
         "results/importance/{dataset}.json",
-    conda:
-        "../envs/vlmprune.yaml"
     log:
         "logs/importance/{dataset}.log",
     benchmark:
         "benchmarks/importance/{dataset}.tsv"
+    conda:
+        "../envs/vlmprune.yaml"
     shell:
         "cp {input} {output} 2> {log}"

@@ -8,20 +8,20 @@ rule multiflow_step1:
     output:
         json="results/multiflow/sparsity_distribution_{sparsity}.json",
         png="results/multiflow/sparsity_distribution_{sparsity}.png",
-    conda:
-        "../envs/vlmprune.yaml"
     log:
         "logs/multiflow/sparsity_distribution_{sparsity}.log",
     benchmark:
         "benchmarks/multiflow/sparsity_distribution_{sparsity}.tsv"
     wildcard_constraints:
         sparsity=r"[0-9]*\.?[0-9]+",
+    conda:
+        "../envs/vlmprune.yaml"
+    resources:
+        mem_mb=4000,
     params:
         # only step 1's keys, so adding a target, a method or a calibration setting reruns nothing that exists
         multiflow={k: config["multiflow"][k] for k in ("architecture", "patterns", "exclude")},
         target=lambda wildcards: float(wildcards.sparsity),
-    resources:
-        mem_mb=4000,
     script:
         "../scripts/multiflow_step1.py"
 
@@ -37,19 +37,27 @@ rule multiflow_calibrate:
         model=get_model(),
     output:
         "results/multiflow/calibration.safetensors",
-    conda:
-        "../envs/vlmprune.yaml"
     log:
         "logs/multiflow/calibration.log",
     benchmark:
         "benchmarks/multiflow/calibration.tsv"
-    params:
-        model=MODEL_SETTINGS,
-        calibration=json.dumps({k: v for k, v in config["multiflow"]["calibration"].items() if k not in ("dataset", "split")}),
-        multiflow=json.dumps({k: config["multiflow"][k] for k in ("architecture", "patterns", "exclude")}),
+    conda:
+        "../envs/vlmprune.yaml"
     threads: EVALUATION_THREADS
     resources:
         **GPU_RESOURCES,
+    params:
+        model=MODEL_SETTINGS,
+        calibration=json.dumps(
+            {
+                k: v
+                for k, v in config["multiflow"]["calibration"].items()
+                if k not in ("dataset", "split")
+            }
+        ),
+        multiflow=json.dumps(
+            {k: config["multiflow"][k] for k in ("architecture", "patterns", "exclude")}
+        ),
     shell:
         "python {input.script} --data {input.data} --model {params.model:q} --calibration {params.calibration:q} "
         "--multiflow {params.multiflow:q} --out {output} > {log} 2>&1"
@@ -64,8 +72,6 @@ rule multiflow_masks:
     output:
         masks="results/multiflow/masks_{method}_{sparsity}.safetensors",
         summary="results/multiflow/masks_{method}_{sparsity}.json",
-    conda:
-        "../envs/vlmprune.yaml"
     log:
         "logs/multiflow/masks_{method}_{sparsity}.log",
     benchmark:
@@ -73,10 +79,12 @@ rule multiflow_masks:
     wildcard_constraints:
         method="multiflow|wanda|magnitude",
         sparsity=r"0\.[0-9]*[1-9]",
-    params:
-        model=MODEL_SETTINGS,
+    conda:
+        "../envs/vlmprune.yaml"
     resources:
         mem_mb=8000,
+    params:
+        model=MODEL_SETTINGS,
     shell:
         "python {input.script} --model {params.model:q} --stats {input.stats} --budgets={input.budgets:q} "
         "--method {wildcards.method} --target {wildcards.sparsity} "
@@ -91,8 +99,6 @@ rule evaluate_pruned:
         masks="results/multiflow/masks_{method}_{sparsity}.safetensors",
     output:
         store=eval_store("{method}-{sparsity}"),
-    conda:
-        "../envs/vlmprune.yaml"
     log:
         "logs/evaluate_pruned/{dataset}/{split}/{method}-{sparsity}.log",
     benchmark:
@@ -100,12 +106,14 @@ rule evaluate_pruned:
     wildcard_constraints:
         method="multiflow|wanda|magnitude",
         sparsity=r"0\.[0-9]*[1-9]",
-    params:
-        model=MODEL_SETTINGS,
-        evaluation=get_evaluation_settings,
+    conda:
+        "../envs/vlmprune.yaml"
     threads: EVALUATION_THREADS
     resources:
         **GPU_RESOURCES,
+    params:
+        model=MODEL_SETTINGS,
+        evaluation=get_evaluation_settings,
     shell:
         evaluation_shell(
             "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
@@ -129,12 +137,12 @@ rule sparsity:
             subcategory="{dataset}",
             labels={"dataset": "{dataset}"},
         ),
-    conda:
-        "../envs/vlmprune.yaml"
     log:
         "logs/sparsity/{dataset}.log",
     benchmark:
         "benchmarks/sparsity/{dataset}.tsv"
+    conda:
+        "../envs/vlmprune.yaml"
     params:
         importance=json.dumps(config["importance"]),
     shell:
@@ -150,8 +158,6 @@ rule export_pruned:
         model=get_model(),
     output:
         directory("results/pruned/{method}-{sparsity}"),
-    conda:
-        "../envs/vlmprune.yaml"
     log:
         "logs/export_pruned/{method}-{sparsity}.log",
     benchmark:
@@ -159,10 +165,12 @@ rule export_pruned:
     wildcard_constraints:
         method="multiflow|wanda|magnitude",
         sparsity=r"0\.[0-9]*[1-9]",
-    params:
-        model=MODEL_SETTINGS,
+    conda:
+        "../envs/vlmprune.yaml"
     resources:
         mem_mb=8000,
+    params:
+        model=MODEL_SETTINGS,
     shell:
         "python {input.script} --model {params.model:q} --masks {input.masks} --summary {input.summary} "
         "--out {output} > {log} 2>&1"

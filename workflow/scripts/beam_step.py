@@ -10,9 +10,9 @@ from pathlib import Path
 
 from vlmprune.analysis.beam.evaluate import evaluate_missing
 from vlmprune.analysis.beam.files import plan_step, step_record
-from vlmprune.workflow_script import evaluation_parser, run_main
 from vlmprune.engine.distributed import torchrun_world
 from vlmprune.result_files import read_json, write_json
+from vlmprune.workflow_script import evaluation_parser, run_main
 
 log = logging.getLogger("beam_step")
 
@@ -20,15 +20,30 @@ log = logging.getLogger("beam_step")
 def main() -> None:
     parser = evaluation_parser(__doc__, data_help="prepared records of the analysis split")
     parser.add_argument("--previous", required=True, help="step k-1's JSON")
-    parser.add_argument("--step1", required=True, help="step 1's JSON (the single-block ranking, for the greedy set)")
-    parser.add_argument("--evals-dir", required=True, help="results/evals/{dataset}/{split}, holding full.h5")
+    parser.add_argument(
+        "--step1",
+        required=True,
+        help="step 1's JSON (the single-block ranking, for the greedy set)",
+    )
+    parser.add_argument(
+        "--evals-dir", required=True, help="results/evals/{dataset}/{split}, holding full.h5"
+    )
     parser.add_argument("--beam-width", type=int, required=True)
-    parser.add_argument("--importance", required=True, help="the config's importance section (interval settings), as JSON")
+    parser.add_argument(
+        "--importance",
+        required=True,
+        help="the config's importance section (interval settings), as JSON",
+    )
     parser.add_argument("--out", required=True, help="results/beam/{dataset}/step{k}.json")
     args = parser.parse_args()
     evals_dir = Path(args.evals_dir)
     plan = plan_step(read_json(args.previous), read_json(args.step1))
-    log.info("step %d: %d distinct sets (the seed would evaluate %d)", plan.step, len(plan.variants), plan.seed_evaluations)
+    log.info(
+        "step %d: %d distinct sets (the seed would evaluate %d)",
+        plan.step,
+        len(plan.variants),
+        plan.seed_evaluations,
+    )
     with torchrun_world() as world:
         todo, reused = evaluate_missing(
             data=Path(args.data),
@@ -41,7 +56,17 @@ def main() -> None:
             world=world,
         )
         if world.is_main:
-            write_json(args.out, step_record(plan, evals_dir, args.beam_width, json.loads(args.importance), evaluated=todo, reused=reused))
+            write_json(
+                args.out,
+                step_record(
+                    plan,
+                    evals_dir,
+                    args.beam_width,
+                    json.loads(args.importance),
+                    evaluated=todo,
+                    reused=reused,
+                ),
+            )
 
 
 run_main(main)

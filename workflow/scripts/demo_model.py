@@ -3,8 +3,8 @@
 import argparse
 import json
 
-from vlmprune.workflow_script import run_main
 from vlmprune.demo.train import train_demo_model
+from vlmprune.workflow_script import run_main
 
 
 def main() -> None:

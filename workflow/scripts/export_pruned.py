@@ -4,9 +4,9 @@ import argparse
 import json
 from pathlib import Path
 
-from vlmprune.workflow_script import run_main
-from vlmprune.result_files import read_json
 from vlmprune.export.width_variant import export_pruned
+from vlmprune.result_files import read_json
+from vlmprune.workflow_script import run_main
 
 
 def main() -> None:

@@ -7,8 +7,12 @@ from vlmprune.multiflow import CheckpointError, MultiflowConfig, run_step1
 
 with open(snakemake.log[0], "w", encoding="utf-8") as log_file:  # noqa: F821 (snakemake is injected)
     sys.stdout = sys.stderr = log_file
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=log_file, force=True)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=log_file,
+        force=True,
+    )
     try:
         run_step1(
             snakemake.input[0],

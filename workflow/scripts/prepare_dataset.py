@@ -2,8 +2,8 @@
 
 import argparse
 
-from vlmprune.workflow_script import run_main
 from vlmprune.data.prepare import prepare_dataset
+from vlmprune.workflow_script import run_main
 
 
 def main() -> None:
@@ -13,7 +13,9 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--local-path", default=None)
     args = parser.parse_args()
-    records = prepare_dataset(args.dataset, args.split, args.out, local_path=args.local_path or None)
+    records = prepare_dataset(
+        args.dataset, args.split, args.out, local_path=args.local_path or None
+    )
     print(f"{args.dataset}/{args.split}: {len(records)} records written to {args.out}")
 
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from vlmprune.analysis.tradeoff.pareto import tradeoff
 from vlmprune.analysis.tradeoff.plot import plot_tradeoff
-from vlmprune.workflow_script import run_main
 from vlmprune.result_files import read_json, write_json
+from vlmprune.workflow_script import run_main
 
 
 def main() -> None:

@@ -38,7 +38,9 @@ def candidates(beams: Sequence[Variant], num_blocks: int) -> list[Variant]:
     """The sets the beam step after ``beams`` evaluates (extensions and greedy set), as ``plan_step`` plans them."""
     step = len(beams[0])
     previous = {"step": step, "num_blocks": num_blocks, "beams": [list(b) for b in beams]}
-    order = list(dict.fromkeys([b for beam in beams for b in beam] + list(range(num_blocks))))  # step 1's ranking
+    order = list(
+        dict.fromkeys([b for beam in beams for b in beam] + list(range(num_blocks)))
+    )  # step 1's ranking
     step1 = {"candidates": [{"blocks": [b]} for b in order]}
     return [parse_variant(v) for v in plan_step(previous, step1).variants]
 
@@ -51,29 +53,50 @@ def ways(sizer: Callable[[], BatchSizer]) -> dict[str, Callable]:
     }
 
 
-def compare(adapter: ModelAdapter, records: Sequence[dict], variants: Sequence[Variant], batch_size: int, max_new_tokens: int, rounds: int) -> float:
+def compare(
+    adapter: ModelAdapter,
+    records: Sequence[dict],
+    variants: Sequence[Variant],
+    batch_size: int,
+    max_new_tokens: int,
+    rounds: int,
+) -> float:
     """Time the three ways on ``variants``; return tree/naive."""
     n = len(adapter.blocks)
     params = sum(p.numel() for p in adapter.model.parameters())
     prompt = adapter.encode(records[:1])["input_ids"].shape[1]
-    print(f"  {params / 1e6:.1f}M parameters, {n} blocks, {len(records)} samples, batch {batch_size}, "
-          f"{max_new_tokens} new tokens, prompt of {prompt} tokens, {rounds} rounds")
+    print(
+        f"  {params / 1e6:.1f}M parameters, {n} blocks, {len(records)} samples, batch {batch_size}, "
+        f"{max_new_tokens} new tokens, prompt of {prompt} tokens, {rounds} rounds"
+    )
     print(f"  {len(variants)} candidate sets: {' '.join('-'.join(map(str, v)) for v in variants)}")
-    predictors = ways(lambda: BatchSizer(batch_size, n))  # at least the batch for every variant: same micro-batches
+    predictors = ways(
+        lambda: BatchSizer(batch_size, n)
+    )  # at least the batch for every variant: same micro-batches
     t = time_in_rounds(adapter, records, variants, predictors, batch_size, max_new_tokens, rounds)
     wall, counts, seconds, answers = t.wall, t.counts, t.seconds, t.answers
     per_round = -(-len(records) // rounds)
-    batches = sum(-(-len(records[r * per_round : (r + 1) * per_round]) // batch_size) for r in range(rounds))
-    planned = {"naive": sum(n - len(v) for v in variants), "fused": plan_tree(variants, n, "all_kept").prefills, "tree": plan_tree(variants, n).prefills}
+    batches = sum(
+        -(-len(records[r * per_round : (r + 1) * per_round]) // batch_size) for r in range(rounds)
+    )
+    planned = {
+        "naive": sum(n - len(v) for v in variants),
+        "fused": plan_tree(variants, n, "all_kept").prefills,
+        "tree": plan_tree(variants, n).prefills,
+    }
     naive = counts["naive"]
-    cost = {k: seconds["naive"][k] / naive[k] for k in naive}  # seconds per call, measured in the naive runs
+    cost = {
+        k: seconds["naive"][k] / naive[k] for k in naive
+    }  # seconds per call, measured in the naive runs
     for way in predictors:
         passes = ", ".join(f"{counts[way][k]} {k}" for k in KINDS)
         floor = sum(counts[way][k] * cost[k] for k in cost) / sum(naive[k] * cost[k] for k in cost)
         ratio = wall[way] / wall["naive"]
-        print(f"  {way}: {wall[way]:.1f} s wall, ratio {ratio:.2f} to naive; forward passes: {passes} "
-              f"({planned[way]} block prefills per batch planned, x{batches} batches); "
-              f"weighted floor {floor:.2f}, measured {100 * (ratio / floor - 1):+.0f}% against it")
+        print(
+            f"  {way}: {wall[way]:.1f} s wall, ratio {ratio:.2f} to naive; forward passes: {passes} "
+            f"({planned[way]} block prefills per batch planned, x{batches} batches); "
+            f"weighted floor {floor:.2f}, measured {100 * (ratio / floor - 1):+.0f}% against it"
+        )
     same = all(answers[way] == answers["naive"] for way in predictors)
     print(f"  answers identical all three ways: {'yes' if same else 'NO'}")
     return wall["tree"] / wall["naive"]
@@ -87,22 +110,50 @@ def parse_beams(text: str) -> list[Variant]:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vlmprune.bench beam", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--beams", default="1,4;1,6;2,4", help="step k's beams, ';' between beams, ',' between blocks")
+    parser = argparse.ArgumentParser(
+        prog="python -m vlmprune.bench beam",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--beams",
+        default="1,4;1,6;2,4",
+        help="step k's beams, ';' between beams, ',' between blocks",
+    )
     parser.add_argument("--samples", type=int, default=48)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--max-new-tokens", type=int, default=4, help="easy-VQA's generation length")
-    parser.add_argument("--rounds", type=int, default=3, help="the three ways alternate this many times, each on its share of the samples")
-    parser.add_argument("--hidden", type=int, default=1024, help="hidden size of the random LLaVA's decoder")
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=4, help="easy-VQA's generation length"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="the three ways alternate this many times, each on its share of the samples",
+    )
+    parser.add_argument(
+        "--hidden", type=int, default=1024, help="hidden size of the random LLaVA's decoder"
+    )
     parser.add_argument("--layers", type=int, default=8)
     args = parser.parse_args(argv)
     data = load_split("easy_vqa", "val")
     records = [data[i] for i in range(args.samples)]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads" + (", CUDA" if torch.cuda.is_available() else ""))
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
+        + (", CUDA" if torch.cuda.is_available() else "")
+    )
     beams = parse_beams(args.beams)
     variants = candidates(beams, args.layers)
-    print(f"random LLaVA, decoder hidden size {args.hidden}, {args.layers} layers; the step after beams {args.beams}:")
-    ratio = compare(random_llava(args.hidden, args.layers), records, variants, args.batch_size, args.max_new_tokens, args.rounds)
+    print(
+        f"random LLaVA, decoder hidden size {args.hidden}, {args.layers} layers; the step after beams {args.beams}:"
+    )
+    ratio = compare(
+        random_llava(args.hidden, args.layers),
+        records,
+        variants,
+        args.batch_size,
+        args.max_new_tokens,
+        args.rounds,
+    )
     print(f"tree/naive wall ratio: {ratio:.2f}")
     return 0

@@ -42,11 +42,17 @@ REPO = Path(__file__).resolve().parents[3]
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in extra.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        out[key] = (
+            _merge(out[key], value)
+            if isinstance(value, dict) and isinstance(out.get(key), dict)
+            else value
+        )
     return out
 
 
-def full_scale_config(stub_dir: Path, splits: list[str], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def full_scale_config(
+    stub_dir: Path, splits: list[str], extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Every registered dataset with ``splits``; datasets point at empty stand-in folders under ``stub_dir``."""
     datasets = {}
     for name in DATASETS:
@@ -79,7 +85,9 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def time_dry_run(workdir: Path, snakefile: Path, extra_args: list[str]) -> tuple[float, float, int, dict[str, int]]:
+def time_dry_run(
+    workdir: Path, snakefile: Path, extra_args: list[str]
+) -> tuple[float, float, int, dict[str, int]]:
     """Wall and CPU seconds of one ``snakemake -n`` in ``workdir``, the number of jobs and the jobs per rule.
 
     The CPU seconds (user + system of the child) hardly depend on what else the machine runs.
@@ -94,34 +102,59 @@ def time_dry_run(workdir: Path, snakefile: Path, extra_args: list[str]) -> tuple
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output[-3000:]}")
     per_rule = {
         m.group(1): int(m.group(2))
-        for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", output.split("Job stats:", 1)[-1], flags=re.MULTILINE)
+        for m in re.finditer(
+            r"^(\w+)\s+(\d+)\s*$", output.split("Job stats:", 1)[-1], flags=re.MULTILINE
+        )
         if m.group(1) != "total"
     }
     return seconds, cpu, count_jobs(output), per_rule
 
 
-def measure(workdir: Path, config: dict[str, Any], args: argparse.Namespace, label: str) -> dict[str, Any]:
+def measure(
+    workdir: Path, config: dict[str, Any], args: argparse.Namespace, label: str
+) -> dict[str, Any]:
     """Write ``config`` into ``workdir`` and time ``args.repeats`` dry runs there."""
     (workdir / "config").mkdir(parents=True, exist_ok=True)
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     runs, cpus, jobs, per_rule = [], [], 0, {}
     for i in range(args.repeats):
-        seconds, cpu, jobs, per_rule = time_dry_run(workdir, args.snakefile.resolve(), args.snakemake_args)
+        seconds, cpu, jobs, per_rule = time_dry_run(
+            workdir, args.snakefile.resolve(), args.snakemake_args
+        )
         runs.append(seconds)
         cpus.append(cpu)
-        print(f"{label} run {i + 1}: {seconds:.2f} s wall, {cpu:.2f} s CPU, {jobs} jobs", flush=True)
-    return {"seconds": runs, "median_seconds": statistics.median(runs), "cpu_seconds": cpus,
-            "median_cpu_seconds": statistics.median(cpus), "jobs": jobs, "jobs_per_rule": per_rule}
+        print(
+            f"{label} run {i + 1}: {seconds:.2f} s wall, {cpu:.2f} s CPU, {jobs} jobs", flush=True
+        )
+    return {
+        "seconds": runs,
+        "median_seconds": statistics.median(runs),
+        "cpu_seconds": cpus,
+        "median_cpu_seconds": statistics.median(cpus),
+        "jobs": jobs,
+        "jobs_per_rule": per_rule,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vlmprune.bench dag", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=5, help="timed dry runs (the median is reported)")
+    parser = argparse.ArgumentParser(
+        prog="python -m vlmprune.bench dag", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="timed dry runs (the median is reported)"
+    )
     parser.add_argument("--splits", nargs="+", default=["train", "val"])
-    parser.add_argument("--extra", default="", help="YAML mapping merged into the config, e.g. 'beam: {max_blocks: 4}'")
+    parser.add_argument(
+        "--extra",
+        default="",
+        help="YAML mapping merged into the config, e.g. 'beam: {max_blocks: 4}'",
+    )
     parser.add_argument("--snakefile", type=Path, default=REPO / "workflow" / "Snakefile")
-    parser.add_argument("--no-small", action="store_true",
-                        help="skip the reference plan of one dataset and one split (the fixed start-up cost)")
+    parser.add_argument(
+        "--no-small",
+        action="store_true",
+        help="skip the reference plan of one dataset and one split (the fixed start-up cost)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("snakemake_args", nargs="*", help="extra snakemake arguments (after --)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
@@ -132,26 +165,44 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="vlmprune-dag-"))
     try:
         config = full_scale_config(root / "stub-data", args.splits, extra)
-        print(f"config: {len(config['datasets'])} datasets x {len(args.splits)} splits ({' '.join(args.splits)})"
-              + (f", extra {json.dumps(extra)}" if extra else ""), flush=True)
-        figures: dict[str, Any] = {"datasets": len(config["datasets"]), "splits": args.splits, "extra": extra}
+        print(
+            f"config: {len(config['datasets'])} datasets x {len(args.splits)} splits ({' '.join(args.splits)})"
+            + (f", extra {json.dumps(extra)}" if extra else ""),
+            flush=True,
+        )
+        figures: dict[str, Any] = {
+            "datasets": len(config["datasets"]),
+            "splits": args.splits,
+            "extra": extra,
+        }
         if not args.no_small:
             first = next(iter(config["datasets"]))
-            small = {**config, "datasets": {first: {**config["datasets"][first], "splits": args.splits[:1]}}}
+            small = {
+                **config,
+                "datasets": {first: {**config["datasets"][first], "splits": args.splits[:1]}},
+            }
             figures["small"] = measure(root / "small", small, args, "1 dataset x 1 split")
         figures["full"] = full = measure(root / "full", config, args, "full scale")
-        print("jobs per rule: " + ", ".join(f"{rule} {n}" for rule, n in full["jobs_per_rule"].items()))
+        print(
+            "jobs per rule: "
+            + ", ".join(f"{rule} {n}" for rule, n in full["jobs_per_rule"].items())
+        )
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2))
         if "small" in figures:
             small = figures["small"]
-            print(f"start-up (1 dataset x 1 split, {small['jobs']} jobs): {small['median_seconds']:.2f} s wall, "
-                  f"{small['median_cpu_seconds']:.2f} s CPU")
+            print(
+                f"start-up (1 dataset x 1 split, {small['jobs']} jobs): {small['median_seconds']:.2f} s wall, "
+                f"{small['median_cpu_seconds']:.2f} s CPU"
+            )
         print(f"full scale CPU seconds (median): {full['median_cpu_seconds']:.2f}")
-        print(f"dag plan seconds (median of {len(full['seconds'])}): {full['median_seconds']:.2f}, jobs: {full['jobs']}")
+        print(
+            f"dag plan seconds (median of {len(full['seconds'])}): {full['median_seconds']:.2f}, jobs: {full['jobs']}"
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

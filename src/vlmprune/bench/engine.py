@@ -41,7 +41,10 @@ class PassCounter:
         self.counts: Counter[str] = Counter()
         self.seconds: Counter[str] = Counter()
         self._started: dict[int, float] = {}
-        encoder = getattr(adapter.model.model, "vision_tower", None) or adapter.model.model.vision_backbone  # LLaVA, Molmo
+        encoder = (
+            getattr(adapter.model.model, "vision_tower", None)
+            or adapter.model.model.vision_backbone
+        )  # LLaVA, Molmo
         modules = [("encoder", encoder)] + [("block", b) for b in adapter.blocks]
         self.handles = []
         for kind, module in modules:
@@ -79,8 +82,15 @@ def random_llava(hidden: int, layers: int) -> LlavaAdapter:
     tokenizer = build_tokenizer(texts)
     processor = build_processor(tokenizer, patch_size=8)
     model = build_model(
-        tokenizer, patch_size=8, vision_hidden=256, vision_intermediate=1024, vision_layers=4,
-        text_hidden=hidden, text_intermediate=int(2.75 * hidden), text_layers=layers, heads=hidden // 64,
+        tokenizer,
+        patch_size=8,
+        vision_hidden=256,
+        vision_intermediate=1024,
+        vision_layers=4,
+        text_hidden=hidden,
+        text_intermediate=int(2.75 * hidden),
+        text_layers=layers,
+        heads=hidden // 64,
     )
     return LlavaAdapter(model.float(), processor)
 
@@ -89,25 +99,54 @@ def random_molmoe(hidden: int, layers: int) -> ModelAdapter:
     """A randomly initialised MolmoE-shaped model (16 experts, top 4) with the demo tokenizer, 112 px crops."""
     from vlmprune.data.sources.easy_vqa import answer_vocabulary, iter_questions
     from vlmprune.demo.tokenizer import build_tokenizer
-    from vlmprune.models.molmo.remote_code import MOLMO_STOP_STRING
-    from vlmprune.models.molmo.modeling import MolmoNativeConfig, MolmoNativeForCausalLM
     from vlmprune.models.molmo.adapter import MolmoNativeAdapter
+    from vlmprune.models.molmo.modeling import MolmoNativeConfig, MolmoNativeForCausalLM
     from vlmprune.models.molmo.processing import IMAGE_TOKENS, MolmoImageSettings, MolmoProcessing
+    from vlmprune.models.molmo.remote_code import MOLMO_STOP_STRING
 
     torch.manual_seed(0)
-    tokenizer = build_tokenizer([row["question"] for row in iter_questions("train")] + answer_vocabulary())
+    tokenizer = build_tokenizer(
+        [row["question"] for row in iter_questions("train")] + answer_vocabulary()
+    )
     tokenizer.add_special_tokens({"additional_special_tokens": [*IMAGE_TOKENS, MOLMO_STOP_STRING]})
-    vision = dict(image_default_input_size=[112, 112], image_emb_dim=256, image_num_heads=4, image_num_key_value_heads=4,
-                  image_num_layers=10, image_head_dim=64, image_mlp_dim=1024, image_num_pos=65)
-    config = MolmoNativeConfig(d_model=hidden, n_heads=hidden // 64, n_layers=layers, mlp_ratio=2, moe_num_experts=16,
-                               moe_top_k=4, attention_layer_norm=True, qkv_bias=False, rope_theta=10000.0,
-                               vocab_size=len(tokenizer), embedding_size=len(tokenizer), vision_backbone=vision)
+    vision = dict(
+        image_default_input_size=[112, 112],
+        image_emb_dim=256,
+        image_num_heads=4,
+        image_num_key_value_heads=4,
+        image_num_layers=10,
+        image_head_dim=64,
+        image_mlp_dim=1024,
+        image_num_pos=65,
+    )
+    config = MolmoNativeConfig(
+        d_model=hidden,
+        n_heads=hidden // 64,
+        n_layers=layers,
+        mlp_ratio=2,
+        moe_num_experts=16,
+        moe_top_k=4,
+        attention_layer_norm=True,
+        qkv_bias=False,
+        rope_theta=10000.0,
+        vocab_size=len(tokenizer),
+        embedding_size=len(tokenizer),
+        vision_backbone=vision,
+    )
     model = MolmoNativeForCausalLM(config).float().eval()
-    for name, parameter in model.named_parameters():  # what post_init leaves at zero: embeddings, padding embeddings
+    for (
+        name,
+        parameter,
+    ) in model.named_parameters():  # what post_init leaves at zero: embeddings, padding embeddings
         if "embedding" in name or "pad_embed" in name:
             torch.nn.init.normal_(parameter, std=0.5)
-    images = MolmoImageSettings(max_crops=4, overlap_margins=(2, 2), base_image_input_size=(112, 112),
-                                image_token_length_w=4, image_token_length_h=4)
+    images = MolmoImageSettings(
+        max_crops=4,
+        overlap_margins=(2, 2),
+        base_image_input_size=(112, 112),
+        image_token_length_w=4,
+        image_token_length_h=4,
+    )
     return MolmoNativeAdapter(model, MolmoProcessing(tokenizer, images))
 
 
@@ -121,13 +160,24 @@ class Timings:
     answers: dict[str, dict[Variant, list[str]]]
 
 
-def time_in_rounds(adapter: ModelAdapter, records: Sequence[dict], variants: Sequence[Variant],
-                   predictors: dict[str, Callable], batch_size: int, max_new_tokens: int, rounds: int) -> Timings:
+def time_in_rounds(
+    adapter: ModelAdapter,
+    records: Sequence[dict],
+    variants: Sequence[Variant],
+    predictors: dict[str, Callable],
+    batch_size: int,
+    max_new_tokens: int,
+    rounds: int,
+) -> Timings:
     """Run every way on the same batches, the ways alternating in ``rounds`` rounds (each on its share of the
     samples), so that a change in machine load hits all alike. ``predictors[way](adapter, batch, variants,
     max_new_tokens)`` gives the answers per variant."""
-    t = Timings(dict.fromkeys(predictors, 0.0), {w: Counter() for w in predictors}, {w: Counter() for w in predictors},
-                {w: {v: [] for v in variants} for w in predictors})
+    t = Timings(
+        dict.fromkeys(predictors, 0.0),
+        {w: Counter() for w in predictors},
+        {w: Counter() for w in predictors},
+        {w: {v: [] for v in variants} for w in predictors},
+    )
     adapter.generate(records[:batch_size], max_new_tokens)  # warm-up
     per_round = -(-len(records) // rounds)
     for r in range(rounds):
@@ -146,60 +196,107 @@ def time_in_rounds(adapter: ModelAdapter, records: Sequence[dict], variants: Seq
     return t
 
 
-def compare(adapter: ModelAdapter, records: Sequence[dict], batch_size: int, max_new_tokens: int, rounds: int) -> float:
+def compare(
+    adapter: ModelAdapter,
+    records: Sequence[dict],
+    batch_size: int,
+    max_new_tokens: int,
+    rounds: int,
+) -> float:
     """Time naive and fused evaluation of the baseline and all single-block ablations; return fused/naive."""
     n = len(adapter.blocks)
     variants: list[Variant] = [(), *[(i,) for i in range(n)]]
     params = sum(p.numel() for p in adapter.model.parameters())
     prompt = adapter.encode(records[:1])["input_ids"].shape[1]
-    print(f"  {params / 1e6:.1f}M parameters, {n} blocks, {len(records)} samples, batch {batch_size}, "
-          f"{max_new_tokens} new tokens, prompt of {prompt} tokens, {len(variants)} variants, {rounds} rounds")
+    print(
+        f"  {params / 1e6:.1f}M parameters, {n} blocks, {len(records)} samples, batch {batch_size}, "
+        f"{max_new_tokens} new tokens, prompt of {prompt} tokens, {len(variants)} variants, {rounds} rounds"
+    )
     # a sizer at least as large as the batch for every variant: same micro-batches both ways
-    predictors = {"naive": lambda a, r, v, m: predict_per_variant(a, r, v, m, BatchSizer(batch_size, n)),
-                  "fused": lambda a, r, v, m: predict_fused(a, r, v, m, BatchSizer(batch_size, n))}
+    predictors = {
+        "naive": lambda a, r, v, m: predict_per_variant(a, r, v, m, BatchSizer(batch_size, n)),
+        "fused": lambda a, r, v, m: predict_fused(a, r, v, m, BatchSizer(batch_size, n)),
+    }
     t = time_in_rounds(adapter, records, variants, predictors, batch_size, max_new_tokens, rounds)
     wall, counts, seconds, answers = t.wall, t.counts, t.seconds, t.answers
     for way in predictors:
-        passes = ", ".join(f"{counts[way][k]} {k}" for k in ("encoder", "block prefill", "block decode"))
+        passes = ", ".join(
+            f"{counts[way][k]} {k}" for k in ("encoder", "block prefill", "block decode")
+        )
         inside = sum(seconds[way].values())
-        print(f"  {way}: {wall[way]:.1f} s wall; forward passes: {passes}; "
-              f"{inside:.1f} s inside them, {wall[way] - inside:.1f} s outside (embedding, head, generate)")
+        print(
+            f"  {way}: {wall[way]:.1f} s wall; forward passes: {passes}; "
+            f"{inside:.1f} s inside them, {wall[way] - inside:.1f} s outside (embedding, head, generate)"
+        )
     naive, fused = counts["naive"], counts["fused"]
-    cost = {k: seconds["naive"][k] / naive[k] for k in naive}  # seconds per call, measured in the naive runs
+    cost = {
+        k: seconds["naive"][k] / naive[k] for k in naive
+    }  # seconds per call, measured in the naive runs
     weighted = sum(fused[k] * cost[k] for k in cost) / sum(naive[k] * cost[k] for k in cost)
     prefill = fused["block prefill"] / naive["block prefill"]
     print(f"  floor from block prefill passes alone (no encoder share, (N+1)/2N): {prefill:.2f}")
-    print(f"  floor from all encoder and block passes, weighted by their measured cost: {weighted:.2f}")
-    print(f"  answers identical both ways: {'yes' if answers['naive'] == answers['fused'] else 'NO'}")
+    print(
+        f"  floor from all encoder and block passes, weighted by their measured cost: {weighted:.2f}"
+    )
+    print(
+        f"  answers identical both ways: {'yes' if answers['naive'] == answers['fused'] else 'NO'}"
+    )
     ratio = wall["fused"] / wall["naive"]
-    print(f"  measured ratio {ratio:.2f}, {100 * (ratio / weighted - 1):+.0f}% over the weighted floor")
+    print(
+        f"  measured ratio {ratio:.2f}, {100 * (ratio / weighted - 1):+.0f}% over the weighted floor"
+    )
     return ratio
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vlmprune.bench engine", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m vlmprune.bench engine",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--demo-model", type=Path, default=Path("data/models/demo-llava"))
     parser.add_argument("--demo-samples", type=int, default=128)
-    parser.add_argument("--samples", type=int, default=48, help="samples for the ~100M-parameter model")
+    parser.add_argument(
+        "--samples", type=int, default=48, help="samples for the ~100M-parameter model"
+    )
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--max-new-tokens", type=int, default=4, help="easy-VQA's generation length")
-    parser.add_argument("--rounds", type=int, default=3, help="naive and fused alternate this many times, each on its share of the samples")
-    parser.add_argument("--hidden", type=int, default=1024, help="hidden size of the random LLaVA's decoder")
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=4, help="easy-VQA's generation length"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="naive and fused alternate this many times, each on its share of the samples",
+    )
+    parser.add_argument(
+        "--hidden", type=int, default=1024, help="hidden size of the random LLaVA's decoder"
+    )
     parser.add_argument("--layers", type=int, default=8)
-    parser.add_argument("--arch", choices=["llava", "molmoe"], default="llava",
-                        help="the ~100M-parameter model: LLaVA-shaped, or MolmoE-shaped (mixture of experts, hidden 512)")
+    parser.add_argument(
+        "--arch",
+        choices=["llava", "molmoe"],
+        default="llava",
+        help="the ~100M-parameter model: LLaVA-shaped, or MolmoE-shaped (mixture of experts, hidden 512)",
+    )
     args = parser.parse_args(argv)
     data = load_split("easy_vqa", "val")
     records = [data[i] for i in range(max(args.demo_samples, args.samples))]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads" + (", CUDA" if torch.cuda.is_available() else ""))
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
+        + (", CUDA" if torch.cuda.is_available() else "")
+    )
 
     if (args.demo_model / "config.json").is_file():
         print(f"demo model {args.demo_model}:")
         demo = load_adapter(args.demo_model, device="cpu", dtype="float32")
-        compare(demo, records[: args.demo_samples], args.batch_size, args.max_new_tokens, args.rounds)
+        compare(
+            demo, records[: args.demo_samples], args.batch_size, args.max_new_tokens, args.rounds
+        )
     else:
-        print(f"demo model {args.demo_model} is absent (build it with the workflow's demo_model rule); skipped")
+        print(
+            f"demo model {args.demo_model} is absent (build it with the workflow's demo_model rule); skipped"
+        )
 
     if args.arch == "molmoe":
         print(f"random MolmoE, decoder hidden size 512, {args.layers} layers:")
@@ -207,6 +304,8 @@ def main(argv: list[str]) -> int:
     else:
         print(f"random LLaVA, decoder hidden size {args.hidden}, {args.layers} layers:")
         large = random_llava(args.hidden, args.layers)
-    ratio = compare(large, records[: args.samples], args.batch_size, args.max_new_tokens, args.rounds)
+    ratio = compare(
+        large, records[: args.samples], args.batch_size, args.max_new_tokens, args.rounds
+    )
     print(f"fused/naive wall ratio: {ratio:.2f}")
     return 0

@@ -35,22 +35,30 @@ def random_llava_dir(out: Path, hidden: int, layers: int) -> Path:
     return out
 
 
-def interleaved(adapters: dict[int, object], inputs: dict, new_tokens: int, repeats: int) -> dict[int, dict[str, float]]:
+def interleaved(
+    adapters: dict[int, object], inputs: dict, new_tokens: int, repeats: int
+) -> dict[int, dict[str, float]]:
     """Median prefill and decode per token of each model, timed in alternating rounds (load drifts hit all alike)."""
     times: dict[int, list[tuple[float, float]]] = {k: [] for k in adapters}
     for adapter in adapters.values():
         timed_generate(adapter, inputs, new_tokens)  # warm-up
     for _ in range(repeats):
         for k, adapter in adapters.items():
-            times[k].append((timed_generate(adapter, inputs, 1), timed_generate(adapter, inputs, new_tokens)))
+            times[k].append(
+                (timed_generate(adapter, inputs, 1), timed_generate(adapter, inputs, new_tokens))
+            )
     return {
-        k: {"prefill": statistics.median(p for p, _ in pairs),
-            "decode": statistics.median((t - p) / (new_tokens - 1) for p, t in pairs)}
+        k: {
+            "prefill": statistics.median(p for p, _ in pairs),
+            "decode": statistics.median((t - p) / (new_tokens - 1) for p, t in pairs),
+        }
         for k, pairs in times.items()
     }
 
 
-def speedups(path: Path, records: list[dict], ks: list[int], new_tokens: int, repeats: int, workdir: Path) -> float:
+def speedups(
+    path: Path, records: list[dict], ks: list[int], new_tokens: int, repeats: int, workdir: Path
+) -> float:
     """Print measured and ideal speed-ups per k; return the decode gap to the ideal at the largest k."""
     full = load_adapter(path, device="auto", dtype="float32")
     inputs = full.encode(records[:1])
@@ -60,29 +68,44 @@ def speedups(path: Path, records: list[dict], ks: list[int], new_tokens: int, re
     adapters = {0: full}
     for k in ks:
         removed = list(range(1, k + 1))
-        out = export_variant(full, variant_id(removed), workdir / variant_id(removed), card="benchmark\n")
+        out = export_variant(
+            full, variant_id(removed), workdir / variant_id(removed), card="benchmark\n"
+        )
         adapters[k] = load_adapter(out, device="auto", dtype="float32")
     median = interleaved(adapters, inputs, new_tokens, repeats)
-    print(f"  {params / 1e6:.1f}M parameters, {n} blocks, prompt of {inputs['input_ids'].shape[1]} tokens, "
-          f"{new_tokens} new tokens, median of {repeats} alternating rounds")
-    print(f"  full model: prefill {1000 * median[0]['prefill']:.1f} ms, decode {1000 * median[0]['decode']:.2f} ms/token; "
-          f"share in blocks f: prefill {share['prefill']:.3f}, decode {share['decode']:.3f}")
+    print(
+        f"  {params / 1e6:.1f}M parameters, {n} blocks, prompt of {inputs['input_ids'].shape[1]} tokens, "
+        f"{new_tokens} new tokens, median of {repeats} alternating rounds"
+    )
+    print(
+        f"  full model: prefill {1000 * median[0]['prefill']:.1f} ms, decode {1000 * median[0]['decode']:.2f} ms/token; "
+        f"share in blocks f: prefill {share['prefill']:.3f}, decode {share['decode']:.3f}"
+    )
     print("  k | prefill speed-up (ideal) | decode speed-up (ideal) | decode vs ideal")
     gap = float("nan")
     for k in ks:
         prefill = median[0]["prefill"] / median[k]["prefill"]
         decode = median[0]["decode"] / median[k]["decode"]
-        ideal_prefill, ideal_decode = (1 / (1 - share[phase] * k / n) for phase in ("prefill", "decode"))
+        ideal_prefill, ideal_decode = (
+            1 / (1 - share[phase] * k / n) for phase in ("prefill", "decode")
+        )
         gap = decode / ideal_decode - 1
-        print(f"  {k} | {prefill:.2f}x ({ideal_prefill:.2f}x) | {decode:.2f}x ({ideal_decode:.2f}x) | {100 * gap:+.1f}%")
+        print(
+            f"  {k} | {prefill:.2f}x ({ideal_prefill:.2f}x) | {decode:.2f}x ({ideal_decode:.2f}x) | {100 * gap:+.1f}%"
+        )
     return gap
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vlmprune.bench export", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m vlmprune.bench export",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--demo-model", type=Path, default=Path("data/models/demo-llava"))
-    parser.add_argument("--hidden", type=int, default=1024, help="hidden size of the random LLaVA's decoder")
+    parser.add_argument(
+        "--hidden", type=int, default=1024, help="hidden size of the random LLaVA's decoder"
+    )
     parser.add_argument("--layers", type=int, default=8)
     parser.add_argument("--max-k", type=int, default=4)
     parser.add_argument("--new-tokens", type=int, default=16)
@@ -90,7 +113,10 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     data = load_split("easy_vqa", "val")
     records = [data[i] for i in range(1)]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads" + (", CUDA" if torch.cuda.is_available() else ""))
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
+        + (", CUDA" if torch.cuda.is_available() else "")
+    )
     ks = list(range(1, args.max_k + 1))
     with tempfile.TemporaryDirectory(prefix="vlmprune-bench-export-") as tmp:
         workdir = Path(tmp)
@@ -98,7 +124,9 @@ def main(argv: list[str]) -> int:
             print(f"demo model {args.demo_model}:")
             speedups(args.demo_model, records, ks, args.new_tokens, args.repeats, workdir / "demo")
         else:
-            print(f"demo model {args.demo_model} is absent (build it with the workflow's demo_model rule); skipped")
+            print(
+                f"demo model {args.demo_model} is absent (build it with the workflow's demo_model rule); skipped"
+            )
         print(f"random LLaVA, decoder hidden size {args.hidden}, {args.layers} layers:")
         path = random_llava_dir(workdir / "random-llava", args.hidden, args.layers)
         gap = speedups(path, records, ks, args.new_tokens, args.repeats, workdir / "random")

@@ -38,34 +38,67 @@ SCALES = (0.008, 0.012, 0.016, 0.02, 0.025, 0.03, 0.04, 0.05)
 def llava_7b_shapes(layout: str) -> list[tuple[str, tuple[int, ...]]]:
     """Names and shapes of LLaVA-1.5-7B: CLIP ViT-L/14-336, 2-layer MLP projector, Vicuna-7B."""
     if layout == "hf":
-        tower, proj, lm, head = ("vision_tower.vision_model", ("multi_modal_projector.linear_1",
-                                 "multi_modal_projector.linear_2"), "language_model.model", "language_model.lm_head")
+        tower, proj, lm, head = (
+            "vision_tower.vision_model",
+            ("multi_modal_projector.linear_1", "multi_modal_projector.linear_2"),
+            "language_model.model",
+            "language_model.lm_head",
+        )
     else:
-        tower, proj, lm, head = ("model.vision_tower.vision_tower.vision_model",
-                                 ("model.mm_projector.0", "model.mm_projector.2"), "model", "lm_head")
+        tower, proj, lm, head = (
+            "model.vision_tower.vision_tower.vision_model",
+            ("model.mm_projector.0", "model.mm_projector.2"),
+            "model",
+            "lm_head",
+        )
     v, v_inter, h, inter, vocab = 1024, 4096, 4096, 11008, 32064
-    shapes = [(f"{tower}.embeddings.class_embedding", (v,)),
-              (f"{tower}.embeddings.patch_embedding.weight", (v, 3, 14, 14)),
-              (f"{tower}.embeddings.position_embedding.weight", (577, v)),
-              (f"{tower}.pre_layrnorm.weight", (v,)), (f"{tower}.pre_layrnorm.bias", (v,))]
+    shapes = [
+        (f"{tower}.embeddings.class_embedding", (v,)),
+        (f"{tower}.embeddings.patch_embedding.weight", (v, 3, 14, 14)),
+        (f"{tower}.embeddings.position_embedding.weight", (577, v)),
+        (f"{tower}.pre_layrnorm.weight", (v,)),
+        (f"{tower}.pre_layrnorm.bias", (v,)),
+    ]
     for i in range(24):
         p = f"{tower}.encoder.layers.{i}"
         for name in ("q_proj", "k_proj", "v_proj", "out_proj"):
-            shapes += [(f"{p}.self_attn.{name}.weight", (v, v)), (f"{p}.self_attn.{name}.bias", (v,))]
-        shapes += [(f"{p}.mlp.fc1.weight", (v_inter, v)), (f"{p}.mlp.fc1.bias", (v_inter,)),
-                   (f"{p}.mlp.fc2.weight", (v, v_inter)), (f"{p}.mlp.fc2.bias", (v,))]
-        shapes += [(f"{p}.{norm}.{kind}", (v,))
-                   for norm in ("layer_norm1", "layer_norm2") for kind in ("weight", "bias")]
-    shapes += [(f"{tower}.post_layernorm.weight", (v,)), (f"{tower}.post_layernorm.bias", (v,)),
-               (f"{proj[0]}.weight", (h, v)), (f"{proj[0]}.bias", (h,)),
-               (f"{proj[1]}.weight", (h, h)), (f"{proj[1]}.bias", (h,)),
-               (f"{lm}.embed_tokens.weight", (vocab, h))]
+            shapes += [
+                (f"{p}.self_attn.{name}.weight", (v, v)),
+                (f"{p}.self_attn.{name}.bias", (v,)),
+            ]
+        shapes += [
+            (f"{p}.mlp.fc1.weight", (v_inter, v)),
+            (f"{p}.mlp.fc1.bias", (v_inter,)),
+            (f"{p}.mlp.fc2.weight", (v, v_inter)),
+            (f"{p}.mlp.fc2.bias", (v,)),
+        ]
+        shapes += [
+            (f"{p}.{norm}.{kind}", (v,))
+            for norm in ("layer_norm1", "layer_norm2")
+            for kind in ("weight", "bias")
+        ]
+    shapes += [
+        (f"{tower}.post_layernorm.weight", (v,)),
+        (f"{tower}.post_layernorm.bias", (v,)),
+        (f"{proj[0]}.weight", (h, v)),
+        (f"{proj[0]}.bias", (h,)),
+        (f"{proj[1]}.weight", (h, h)),
+        (f"{proj[1]}.bias", (h,)),
+        (f"{lm}.embed_tokens.weight", (vocab, h)),
+    ]
     for i in range(32):
         p = f"{lm}.layers.{i}"
-        shapes += [(f"{p}.self_attn.{name}.weight", (h, h)) for name in ("q_proj", "k_proj", "v_proj", "o_proj")]
-        shapes += [(f"{p}.mlp.gate_proj.weight", (inter, h)), (f"{p}.mlp.up_proj.weight", (inter, h)),
-                   (f"{p}.mlp.down_proj.weight", (h, inter)),
-                   (f"{p}.input_layernorm.weight", (h,)), (f"{p}.post_attention_layernorm.weight", (h,))]
+        shapes += [
+            (f"{p}.self_attn.{name}.weight", (h, h))
+            for name in ("q_proj", "k_proj", "v_proj", "o_proj")
+        ]
+        shapes += [
+            (f"{p}.mlp.gate_proj.weight", (inter, h)),
+            (f"{p}.mlp.up_proj.weight", (inter, h)),
+            (f"{p}.mlp.down_proj.weight", (h, inter)),
+            (f"{p}.input_layernorm.weight", (h,)),
+            (f"{p}.post_attention_layernorm.weight", (h,)),
+        ]
     shapes += [(f"{lm}.norm.weight", (h,)), (f"{head}.weight", (vocab, h))]
     return shapes
 
@@ -74,7 +107,9 @@ def _numel(shape: tuple[int, ...]) -> int:
     return int(np.prod(shape, dtype=np.int64))
 
 
-def _shards(shapes: list[tuple[str, tuple[int, ...]]], shard_bytes: int) -> list[list[tuple[str, tuple[int, ...]]]]:
+def _shards(
+    shapes: list[tuple[str, tuple[int, ...]]], shard_bytes: int
+) -> list[list[tuple[str, tuple[int, ...]]]]:
     shards: list[list] = [[]]
     size = 0
     for name, shape in shapes:
@@ -99,8 +134,9 @@ def _slices(pools: np.ndarray, index: int, numel: int) -> list[np.ndarray]:
     return out
 
 
-def write_checkpoint(directory: Path, layout: str = "hf", fmt: str = "safetensors",
-                     shard_bytes: int = 5 * 10**9) -> int:
+def write_checkpoint(
+    directory: Path, layout: str = "hf", fmt: str = "safetensors", shard_bytes: int = 5 * 10**9
+) -> int:
     """Write the synthetic fp16 checkpoint; returns its size in bytes."""
     rng = np.random.default_rng(0)
     base = rng.standard_normal(POOL_ELEMENTS, dtype=np.float32)
@@ -118,7 +154,11 @@ def write_checkpoint(directory: Path, layout: str = "hf", fmt: str = "safetensor
             header, offset = {}, 0
             for name, shape in group:
                 size = 2 * _numel(shape)
-                header[name] = {"dtype": "F16", "shape": list(shape), "data_offsets": [offset, offset + size]}
+                header[name] = {
+                    "dtype": "F16",
+                    "shape": list(shape),
+                    "data_offsets": [offset, offset + size],
+                }
                 offset += size
             raw = json.dumps(header, separators=(",", ":")).encode()
             raw += b" " * (-len(raw) % 8)
@@ -129,13 +169,21 @@ def write_checkpoint(directory: Path, layout: str = "hf", fmt: str = "safetensor
                     for piece in _slices(pools, index[name], _numel(shape)):
                         f.write(memoryview(piece).cast("B"))
         else:
-            state = {name: torch.from_numpy(np.concatenate(_slices(pools, index[name], _numel(shape)))).reshape(shape)
-                     for name, shape in group}
+            state = {
+                name: torch.from_numpy(
+                    np.concatenate(_slices(pools, index[name], _numel(shape)))
+                ).reshape(shape)
+                for name, shape in group
+            }
             torch.save(state, directory / filename)
             del state
-    index_name = "model.safetensors.index.json" if fmt == "safetensors" else "pytorch_model.bin.index.json"
+    index_name = (
+        "model.safetensors.index.json" if fmt == "safetensors" else "pytorch_model.bin.index.json"
+    )
     (directory / index_name).write_text(json.dumps({"weight_map": weight_map}, indent=1))
-    (directory / "config.json").write_text(json.dumps({"model_type": "llava" if layout == "hf" else "llava_llama"}))
+    (directory / "config.json").write_text(
+        json.dumps({"model_type": "llava" if layout == "hf" else "llava_llama"})
+    )
     return sum(f.stat().st_size for f in directory.iterdir())
 
 
@@ -172,40 +220,71 @@ def run_step1(model_dir: Path, target: float, out_dir: Path) -> tuple[int, float
     """Run the CLI in a fresh process; return its exit code, wall seconds and peak RSS in bytes."""
     peak_file = out_dir.parent / "peak_rss_bytes"
     started = time.perf_counter()
-    code = subprocess.call([sys.executable, "-c", CHILD, str(peak_file), "--model_path", str(model_dir),
-                            "--target_sparsity", str(target), "--output_dir", str(out_dir)])
+    code = subprocess.call(
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(peak_file),
+            "--model_path",
+            str(model_dir),
+            "--target_sparsity",
+            str(target),
+            "--output_dir",
+            str(out_dir),
+        ]
+    )
     wall = time.perf_counter() - started
     return code, wall, float(peak_file.read_text()) if peak_file.exists() else float("nan")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vlmprune.bench multiflow", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m vlmprune.bench multiflow", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--target", type=float, default=0.5)
-    parser.add_argument("--layout", choices=["hf", "original"], default="hf",
-                        help="tensor names of llava-hf/llava-1.5-7b-hf or of liuhaotian/llava-v1.5-7b "
-                             "(original: saved with its CLIP tower, which the published shards lack)")
+    parser.add_argument(
+        "--layout",
+        choices=["hf", "original"],
+        default="hf",
+        help="tensor names of llava-hf/llava-1.5-7b-hf or of liuhaotian/llava-v1.5-7b "
+        "(original: saved with its CLIP tower, which the published shards lack)",
+    )
     parser.add_argument("--format", choices=["safetensors", "bin"], default="safetensors")
-    parser.add_argument("--dir", help="folder for the checkpoint (default: a temporary one, removed afterwards)")
+    parser.add_argument(
+        "--dir", help="folder for the checkpoint (default: a temporary one, removed afterwards)"
+    )
     args = parser.parse_args(argv)
 
-    workdir = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="vlmprune-bench-multiflow-"))
+    workdir = (
+        Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="vlmprune-bench-multiflow-"))
+    )
     model_dir = workdir / "model"
     try:
         model_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         size = write_checkpoint(model_dir, args.layout, args.format)
-        tower = " + CLIP tower in the same checkpoint, unlike the published shards" if args.layout == "original" else ""
-        print(f"wrote a synthetic fp16 LLaVA-1.5-7B checkpoint ({args.layout} names{tower}, {args.format}): "
-              f"{size / GB:.1f} GB in {time.perf_counter() - started:.0f} s to {model_dir}", flush=True)
+        tower = (
+            " + CLIP tower in the same checkpoint, unlike the published shards"
+            if args.layout == "original"
+            else ""
+        )
+        print(
+            f"wrote a synthetic fp16 LLaVA-1.5-7B checkpoint ({args.layout} names{tower}, {args.format}): "
+            f"{size / GB:.1f} GB in {time.perf_counter() - started:.0f} s to {model_dir}",
+            flush=True,
+        )
         code, wall, peak = run_step1(model_dir, args.target, workdir / "out")
         if code:
             print(f"step 1 failed with exit code {code}", file=sys.stderr)
             return code
         estimate = concatenation_estimate(args.layout)
-        print(f"\nconcatenate + kthvalue would hold: {estimate['model'] / GB:.1f} GB fp16 model + "
-              f"{estimate['scores'] / GB:.1f} GB |W| of the largest modality concatenated + "
-              f"{estimate['kthvalue'] / GB:.1f} GB kthvalue working copy = {estimate['total'] / GB:.1f} GB "
-              "(of GPU memory, in the public code)")
+        print(
+            f"\nconcatenate + kthvalue would hold: {estimate['model'] / GB:.1f} GB fp16 model + "
+            f"{estimate['scores'] / GB:.1f} GB |W| of the largest modality concatenated + "
+            f"{estimate['kthvalue'] / GB:.1f} GB kthvalue working copy = {estimate['total'] / GB:.1f} GB "
+            "(of GPU memory, in the public code)"
+        )
         print(f"wall time s: {wall:.1f}")
         print(f"peak RSS GB: {peak / GB:.1f}")
         return 0

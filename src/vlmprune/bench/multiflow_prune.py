@@ -59,13 +59,25 @@ def build_model(directory: Path, args: argparse.Namespace) -> int:
 
     from vlmprune.data.sources.easy_vqa import answer_vocabulary, iter_questions
     from vlmprune.demo.tokenizer import build_tokenizer
-    from vlmprune.demo.train import build_model as build_llava, build_processor
+    from vlmprune.demo.train import build_model as build_llava
+    from vlmprune.demo.train import build_processor
 
     torch.manual_seed(0)
-    tokenizer = build_tokenizer([row["question"] for _, row in zip(range(2000), iter_questions("train"))] + answer_vocabulary())
-    model = build_llava(tokenizer, patch_size=16, vision_hidden=args.vision_hidden, vision_intermediate=4 * args.vision_hidden,
-                        vision_layers=args.vision_layers, text_hidden=args.text_hidden,
-                        text_intermediate=args.text_intermediate, text_layers=args.text_layers, heads=8)
+    tokenizer = build_tokenizer(
+        [row["question"] for _, row in zip(range(2000), iter_questions("train"))]
+        + answer_vocabulary()
+    )
+    model = build_llava(
+        tokenizer,
+        patch_size=16,
+        vision_hidden=args.vision_hidden,
+        vision_intermediate=4 * args.vision_hidden,
+        vision_layers=args.vision_layers,
+        text_hidden=args.text_hidden,
+        text_intermediate=args.text_intermediate,
+        text_layers=args.text_layers,
+        heads=8,
+    )
     model.save_pretrained(directory)
     build_processor(tokenizer, patch_size=16).save_pretrained(directory)
     return sum(p.numel() for p in model.parameters())
@@ -102,17 +114,23 @@ def llava_7b_estimate() -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vlmprune.bench multiflow-prune", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m vlmprune.bench multiflow-prune", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--nsamples", type=int, default=128)
     parser.add_argument("--target", type=float, default=0.5)
-    parser.add_argument("--method", choices=["multiflow", "wanda", "magnitude"], default="multiflow")
+    parser.add_argument(
+        "--method", choices=["multiflow", "wanda", "magnitude"], default="multiflow"
+    )
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--text_hidden", type=int, default=1024)
     parser.add_argument("--text_intermediate", type=int, default=2816)
     parser.add_argument("--text_layers", type=int, default=8)
     parser.add_argument("--vision_hidden", type=int, default=256)
     parser.add_argument("--vision_layers", type=int, default=4)
-    parser.add_argument("--dir", help="working folder (default: a temporary one, removed afterwards)")
+    parser.add_argument(
+        "--dir", help="working folder (default: a temporary one, removed afterwards)"
+    )
     args = parser.parse_args(argv)
 
     work = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="bench-multiflow-prune-"))
@@ -124,32 +142,55 @@ def main(argv: list[str] | None = None) -> int:
         params = build_model(model_dir, args)
         load_split("easy_vqa", "val").select(range(args.nsamples)).save_to_disk(str(data))
         model_bytes = 4 * params
-        print(f"model: random LLaVA, {params / 1e6:.1f} M parameters, float32 {model_bytes / MB:.0f} MiB; "
-              f"{args.nsamples} calibration samples, {args.method} at {args.target}")
-        arguments = {"model": str(model_dir), "data": str(data), "nsamples": args.nsamples, "batch_size": args.batch_size,
-                     "target": args.target, "method": args.method, "budgets": str(work / "budgets.json"),
-                     "stats": str(work / "stats.safetensors"), "masks": str(work / "masks.safetensors"),
-                     "summary": str(work / "masks.json")}
+        print(
+            f"model: random LLaVA, {params / 1e6:.1f} M parameters, float32 {model_bytes / MB:.0f} MiB; "
+            f"{args.nsamples} calibration samples, {args.method} at {args.target}"
+        )
+        arguments = {
+            "model": str(model_dir),
+            "data": str(data),
+            "nsamples": args.nsamples,
+            "batch_size": args.batch_size,
+            "target": args.target,
+            "method": args.method,
+            "budgets": str(work / "budgets.json"),
+            "stats": str(work / "stats.safetensors"),
+            "masks": str(work / "masks.safetensors"),
+            "summary": str(work / "masks.json"),
+        }
         for step in ("budgets", "calibration", "masks"):
             r = run_step(step, work, arguments)
-            loaded = (f", model loaded and resident {r['loaded'] / MB:.0f} MiB, the step's own peak above that "
-                      f"{(r['peak'] - r['loaded']) / MB:.0f} MiB = {(r['peak'] - r['loaded']) / model_bytes:.2f}x the model"
-                      ) if r["loaded"] else ""
+            loaded = (
+                (
+                    f", model loaded and resident {r['loaded'] / MB:.0f} MiB, the step's own peak above that "
+                    f"{(r['peak'] - r['loaded']) / MB:.0f} MiB = {(r['peak'] - r['loaded']) / model_bytes:.2f}x the model"
+                )
+                if r["loaded"]
+                else ""
+            )
             above = r["peak"] - r["imports"]
-            print(f"{step:<12} wall {r['wall']:7.1f} s   peak RSS {r['peak'] / MB:7.0f} MiB "
-                  f"({r['peak'] / model_bytes:.2f}x the model; after imports {r['imports'] / MB:.0f} MiB, the peak above "
-                  f"that {above / MB:.0f} MiB = {above / model_bytes:.2f}x the model{loaded})")
+            print(
+                f"{step:<12} wall {r['wall']:7.1f} s   peak RSS {r['peak'] / MB:7.0f} MiB "
+                f"({r['peak'] / model_bytes:.2f}x the model; after imports {r['imports'] / MB:.0f} MiB, the peak above "
+                f"that {above / MB:.0f} MiB = {above / model_bytes:.2f}x the model{loaded})"
+            )
         from safetensors import safe_open
 
         with safe_open(arguments["stats"], framework="pt") as f:
             stats_bytes = sum(f.get_slice(k).get_shape()[0] * 8 for k in f.keys())
-        print(f"statistics: {stats_bytes / 2**10:.1f} KiB = {100 * stats_bytes / model_bytes:.4f}% of the model's memory")
-        print(f"masks file: {Path(arguments['masks']).stat().st_size / MB:.2f} MiB (1 bit per prunable weight)")
+        print(
+            f"statistics: {stats_bytes / 2**10:.1f} KiB = {100 * stats_bytes / model_bytes:.4f}% of the model's memory"
+        )
+        print(
+            f"masks file: {Path(arguments['masks']).stat().st_size / MB:.2f} MiB (1 bit per prunable weight)"
+        )
         e = llava_7b_estimate()
-        print(f"LLaVA-1.5-7B on paper: {e['params'] / 1e9:.2f} B parameters ({e['weights_fp16_bytes'] / 2**30:.1f} GiB fp16), "
-              f"{e['prunable'] / 1e9:.2f} B prunable; statistics {e['stats_bytes'] / MB:.1f} MiB "
-              f"({100 * e['stats_bytes'] / e['weights_fp16_bytes']:.3f}%); largest layer {e['largest_layer'] / 1e6:.1f} M "
-              f"weights, scoring it {e['scoring_bytes'] / MB:.0f} MiB; packed masks {e['packed_masks_bytes'] / MB:.0f} MiB")
+        print(
+            f"LLaVA-1.5-7B on paper: {e['params'] / 1e9:.2f} B parameters ({e['weights_fp16_bytes'] / 2**30:.1f} GiB fp16), "
+            f"{e['prunable'] / 1e9:.2f} B prunable; statistics {e['stats_bytes'] / MB:.1f} MiB "
+            f"({100 * e['stats_bytes'] / e['weights_fp16_bytes']:.3f}%); largest layer {e['largest_layer'] / 1e6:.1f} M "
+            f"weights, scoring it {e['scoring_bytes'] / MB:.0f} MiB; packed masks {e['packed_masks_bytes'] / MB:.0f} MiB"
+        )
     finally:
         if not args.dir:
             shutil.rmtree(work, ignore_errors=True)

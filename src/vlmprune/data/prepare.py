@@ -12,7 +12,9 @@ from vlmprune.data.registry import load_split
 from vlmprune.result_files import atomic_path
 
 
-def prepare_dataset(name: str, split: str, out_dir: str | Path, *, local_path: str | None = None) -> datasets.Dataset:
+def prepare_dataset(
+    name: str, split: str, out_dir: str | Path, *, local_path: str | None = None
+) -> datasets.Dataset:
     """Write the split's records with ``save_to_disk``; the directory appears only when complete."""
     records = load_split(name, split, local_path=local_path)
     check_records(records, name)
@@ -41,11 +43,15 @@ def select_samples(
     split is clamped; the returned warnings say so.
     """
     if selection not in SELECTIONS:
-        raise ValueError(f"evaluation.selection must be one of {list(SELECTIONS)}, not {selection!r}")
+        raise ValueError(
+            f"evaluation.selection must be one of {list(SELECTIONS)}, not {selection!r}"
+        )
     warnings = []
     n = len(records)
     if num_samples > n:
-        warnings.append(f"num_samples {num_samples} is larger than the split ({n} records); clamped to {n}")
+        warnings.append(
+            f"num_samples {num_samples} is larger than the split ({n} records); clamped to {n}"
+        )
         num_samples = n
     if selection == "first":
         return records.select(range(num_samples)), warnings

@@ -23,4 +23,6 @@ def check_records(ds: datasets.Dataset, name: str) -> None:
     """Raise a ValueError naming the dataset and the missing columns if ``ds`` is not in the schema."""
     missing = [c for c in RECORD_COLUMNS if c not in ds.column_names]
     if missing:
-        raise ValueError(f"dataset {name!r}: prepared records lack column(s) {missing}; expected {list(RECORD_COLUMNS)}")
+        raise ValueError(
+            f"dataset {name!r}: prepared records lack column(s) {missing}; expected {list(RECORD_COLUMNS)}"
+        )

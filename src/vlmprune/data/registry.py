@@ -59,8 +59,12 @@ class DatasetSpec:
 Loader = Callable[..., datasets.Dataset]
 
 
-def _load_easy_vqa(spec: DatasetSpec, split: str, local_path: str | None = None) -> datasets.Dataset:
-    return easy_vqa.load_records(spec.splits[split], metric=spec.metric, style=spec.style, **spec.options)
+def _load_easy_vqa(
+    spec: DatasetSpec, split: str, local_path: str | None = None
+) -> datasets.Dataset:
+    return easy_vqa.load_records(
+        spec.splits[split], metric=spec.metric, style=spec.style, **spec.options
+    )
 
 
 def _target(spec: DatasetSpec) -> Target:
@@ -85,7 +89,12 @@ def _load_hub(spec: DatasetSpec, split: str, local_path: str | None = None) -> d
             )
     assert spec.hub_id is not None, f"hub dataset {spec.name!r} needs a hub_id"
     return hub.load_records(
-        _target(spec), spec.hub_id, spec.splits[split], local_path=local_path, how_to_get=spec.how_to_get, **options
+        _target(spec),
+        spec.hub_id,
+        spec.splits[split],
+        local_path=local_path,
+        how_to_get=spec.how_to_get,
+        **options,
     )
 
 
@@ -93,7 +102,13 @@ def _local_loader(module: Any) -> Loader:
     """The SOURCES entry of a source distributed as files: ``module.load_records(target, split, local_path, ...)``."""
 
     def load(spec: DatasetSpec, split: str, local_path: str | None = None) -> datasets.Dataset:
-        return module.load_records(_target(spec), spec.splits[split], local_path, how_to_get=spec.how_to_get, **spec.options)
+        return module.load_records(
+            _target(spec),
+            spec.splits[split],
+            local_path,
+            how_to_get=spec.how_to_get,
+            **spec.options,
+        )
 
     return load
 
@@ -123,7 +138,9 @@ MMMU_SUBJECTS = (
     "Music", "Pharmacy", "Physics", "Psychology", "Public_Health", "Sociology",
 )  # fmt: skip
 
-_COCO_IMAGES = "COCO 2014 images from https://cocodataset.org/#download (train2014.zip, val2014.zip)"
+_COCO_IMAGES = (
+    "COCO 2014 images from https://cocodataset.org/#download (train2014.zip, val2014.zip)"
+)
 _HUB_HOW = "`hf download {} --repo-type dataset --local-dir DIR` on a machine with network, then copy DIR here"
 
 SEED_DATASETS: list[DatasetSpec] = [
@@ -209,7 +226,15 @@ _EASY_VQA_HOW = "shipped with the `easy-vqa` PyPI package (installed by `make de
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in [
-        DatasetSpec("easy_vqa", "easy_vqa", {"train": "train", "val": "val"}, "exact_match", "vqa2", 4, how_to_get=_EASY_VQA_HOW),
+        DatasetSpec(
+            "easy_vqa",
+            "easy_vqa",
+            {"train": "train", "val": "val"},
+            "exact_match",
+            "vqa2",
+            4,
+            how_to_get=_EASY_VQA_HOW,
+        ),
         *(
             DatasetSpec(
                 f"easy_vqa_{kind}",
@@ -232,10 +257,14 @@ def get_spec(name: str) -> DatasetSpec:
     try:
         return DATASETS[name]
     except KeyError:
-        raise KeyError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(DATASETS))}") from None
+        raise KeyError(
+            f"unknown dataset {name!r}; known datasets: {', '.join(sorted(DATASETS))}"
+        ) from None
 
 
-def load_split(name: str, split: str, *, local_path: str | None = None, metric: str | None = None) -> datasets.Dataset:
+def load_split(
+    name: str, split: str, *, local_path: str | None = None, metric: str | None = None
+) -> datasets.Dataset:
     """Records of one split of a registered dataset, from its source or from ``local_path``.
 
     ``metric`` (the config's ``datasets.<name>.metric``) replaces the registered metric. Raises
@@ -244,7 +273,9 @@ def load_split(name: str, split: str, *, local_path: str | None = None, metric: 
     """
     spec = get_spec(name)
     if split not in spec.splits:
-        raise KeyError(f"dataset {name!r} has no split {split!r}; its splits are {sorted(spec.splits)}")
+        raise KeyError(
+            f"dataset {name!r} has no split {split!r}; its splits are {sorted(spec.splits)}"
+        )
     if metric is not None:
         if not is_known(metric):
             raise KeyError(f"dataset {name!r}: unknown metric {metric!r} (datasets.{name}.metric)")

@@ -21,7 +21,9 @@ SPECIAL_TOKENS = (PAD_TOKEN, UNK_TOKEN, BOS_TOKEN, EOS_TOKEN, LLAVA_IMAGE_TOKEN)
 
 
 def _pre_tokenizer() -> pre_tokenizers.PreTokenizer:
-    return pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation("isolated")])
+    return pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation("isolated")]
+    )
 
 
 def build_tokenizer(texts: Iterable[str]) -> PreTrainedTokenizerFast:
@@ -35,7 +37,9 @@ def build_tokenizer(texts: Iterable[str]) -> PreTrainedTokenizerFast:
     pre_tokenizer = _pre_tokenizer()
     words: set[str] = set()
     for text in [llava_prompt("", "vqa2").replace(LLAVA_IMAGE_TOKEN, " "), *texts]:
-        words.update(word for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)))
+        words.update(
+            word for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))
+        )
     vocab = {token: i for i, token in enumerate([*SPECIAL_TOKENS, *sorted(words)])}
 
     tokenizer = Tokenizer(models.WordLevel(vocab, unk_token=UNK_TOKEN))

@@ -45,8 +45,8 @@ from transformers import (
 from vlmprune.data.sources.easy_vqa import ANSWER_TYPES, iter_questions
 from vlmprune.demo.blocks import TEXT_LAYERS, VISION_LAYERS
 from vlmprune.demo.tokenizer import build_tokenizer
-from vlmprune.result_files import atomic_path
 from vlmprune.models.prompts import LLAVA_IMAGE_TOKEN, llava_prompt
+from vlmprune.result_files import atomic_path
 
 IMAGE_SIZE = 64
 PROMPT_STYLE = "vqa2"
@@ -163,11 +163,15 @@ def _labels_from_question(question: str, answer: str) -> dict[str, str]:
 
 def prompt_ids(tokenizer: PreTrainedTokenizerFast, question: str, image_tokens: int) -> list[int]:
     """Token ids of the prompt with ``<image>`` expanded, as the processor makes them."""
-    prompt = llava_prompt(question, PROMPT_STYLE).replace(LLAVA_IMAGE_TOKEN, LLAVA_IMAGE_TOKEN * image_tokens)
+    prompt = llava_prompt(question, PROMPT_STYLE).replace(
+        LLAVA_IMAGE_TOKEN, LLAVA_IMAGE_TOKEN * image_tokens
+    )
     return tokenizer(prompt)["input_ids"]
 
 
-def _load_examples(tokenizer: PreTrainedTokenizerFast, processor: LlavaProcessor, image_tokens: int) -> _Examples:
+def _load_examples(
+    tokenizer: PreTrainedTokenizerFast, processor: LlavaProcessor, image_tokens: int
+) -> _Examples:
     rows = list(iter_questions("train"))
     paths = sorted({row["image_path"] for row in rows})
     row_of_path = {path: i for i, path in enumerate(paths)}
@@ -179,17 +183,23 @@ def _load_examples(tokenizer: PreTrainedTokenizerFast, processor: LlavaProcessor
     prompts: dict[str, list[int]] = {}
     answers: dict[str, list[int]] = {}
     for row in rows:
-        labels[row_of_path[row["image_path"]]].update(_labels_from_question(row["question"], row["answer"]))
+        labels[row_of_path[row["image_path"]]].update(
+            _labels_from_question(row["question"], row["answer"])
+        )
         if row["question"] not in prompts:
             prompts[row["question"]] = prompt_ids(tokenizer, row["question"], image_tokens)
         if row["answer"] not in answers:
-            answers[row["answer"]] = tokenizer(" " + row["answer"], add_special_tokens=False)["input_ids"]
+            answers[row["answer"]] = tokenizer(" " + row["answer"], add_special_tokens=False)[
+                "input_ids"
+            ]
         prompt = prompts[row["question"]]
         input_ids.append(prompt + answers[row["answer"]] + [tokenizer.eos_token_id])
         answer_start.append(len(prompt))
 
     def label_tensor(kind: str, names: list[str]) -> torch.Tensor:
-        return torch.tensor([names.index(label[kind]) if kind in label else IGNORE_INDEX for label in labels])
+        return torch.tensor(
+            [names.index(label[kind]) if kind in label else IGNORE_INDEX for label in labels]
+        )
 
     return _Examples(
         pixel_values=pixel_values,
@@ -211,7 +221,9 @@ def _batches(n: int, batch_size: int, steps: int, rng: np.random.Generator) -> I
         order = order[batch_size:]
 
 
-def _schedule(optimizer: torch.optim.Optimizer, steps: int, warmup: int) -> torch.optim.lr_scheduler.LambdaLR:
+def _schedule(
+    optimizer: torch.optim.Optimizer, steps: int, warmup: int
+) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear warmup, then cosine decay to zero."""
 
     def factor(step: int) -> float:
@@ -281,12 +293,19 @@ class _ImageLabelHeads(torch.nn.Module):
 
     def __init__(self, hidden: int) -> None:
         super().__init__()
-        self.color, self.shape = torch.nn.Linear(hidden, len(COLORS)), torch.nn.Linear(hidden, len(SHAPES))
+        self.color, self.shape = (
+            torch.nn.Linear(hidden, len(COLORS)),
+            torch.nn.Linear(hidden, len(SHAPES)),
+        )
 
     def loss(self, features: torch.Tensor, examples: _Examples, images: np.ndarray) -> torch.Tensor:
         """Summed cross-entropies of both labels; an image's unknown label is ignored."""
-        color_loss = F.cross_entropy(self.color(features), examples.colors[images], ignore_index=IGNORE_INDEX)
-        shape_loss = F.cross_entropy(self.shape(features), examples.shapes[images], ignore_index=IGNORE_INDEX)
+        color_loss = F.cross_entropy(
+            self.color(features), examples.colors[images], ignore_index=IGNORE_INDEX
+        )
+        shape_loss = F.cross_entropy(
+            self.shape(features), examples.shapes[images], ignore_index=IGNORE_INDEX
+        )
         return color_loss + shape_loss
 
 
@@ -309,12 +328,18 @@ def _train_vision(
     heads = _ImageLabelHeads(tower.config.hidden_size)
 
     def loss_of(images: np.ndarray) -> torch.Tensor:
-        features = tower(_pixels(examples, images), output_hidden_states=True).hidden_states[-1][:, 1:].amax(1)
+        features = (
+            tower(_pixels(examples, images), output_hidden_states=True)
+            .hidden_states[-1][:, 1:]
+            .amax(1)
+        )
         return heads.loss(features, examples, images)
 
     params = [*tower.parameters(), *heads.parameters()]
     batches = _batches(len(examples.colors), batch_size, steps, rng)
-    return _optimize(params, loss_of, batches, steps=steps, learning_rate=learning_rate, desc="vision tower")
+    return _optimize(
+        params, loss_of, batches, steps=steps, learning_rate=learning_rate, desc="vision tower"
+    )
 
 
 def _train_llava(
@@ -349,9 +374,13 @@ def _train_llava(
             return output.loss
         positions = answer_predictor_positions(batch["labels"])
         features = output.hidden_states[-1][torch.arange(len(questions)), positions]
-        return output.loss + image_label_weight * heads.loss(features, examples, examples.image_index[questions])
+        return output.loss + image_label_weight * heads.loss(
+            features, examples, examples.image_index[questions]
+        )
 
-    return _optimize(params, loss_of, batches, steps=steps, learning_rate=learning_rate, desc="llava")
+    return _optimize(
+        params, loss_of, batches, steps=steps, learning_rate=learning_rate, desc="llava"
+    )
 
 
 def train_demo_model(
@@ -386,7 +415,9 @@ def train_demo_model(
     torch.use_deterministic_algorithms(True)
     try:
         rows = list(iter_questions("train"))
-        tokenizer = build_tokenizer([text for row in rows for text in (row["question"], row["answer"])])
+        tokenizer = build_tokenizer(
+            [text for row in rows for text in (row["question"], row["answer"])]
+        )
         processor = build_processor(tokenizer, patch_size=patch_size)
         model = build_model(
             tokenizer,
@@ -402,7 +433,12 @@ def train_demo_model(
         examples = _load_examples(tokenizer, processor, model.config.image_seq_length)
         model.train()
         vision_loss = _train_vision(
-            model, examples, steps=vision_steps, batch_size=batch_size, learning_rate=vision_learning_rate, rng=rng
+            model,
+            examples,
+            steps=vision_steps,
+            batch_size=batch_size,
+            learning_rate=vision_learning_rate,
+            rng=rng,
         )
         llava_loss = _train_llava(
             model,

@@ -32,7 +32,9 @@ class BatchSizer:
 
     def halve(self, size: int) -> None:
         if size <= 1:
-            raise RuntimeError("out of memory at batch size 1; use a smaller model dtype or a larger device")
+            raise RuntimeError(
+                "out of memory at batch size 1; use a smaller model dtype or a larger device"
+            )
         self.halvings += 1
         self.events.append(f"out of memory at batch size {size}; halved")
         log.warning(self.events[-1])
@@ -50,7 +52,9 @@ def recover_from_oom() -> None:
 T = TypeVar("T")
 
 
-def map_micro_batches(records: Sequence[dict], fn: Callable[[Sequence[dict]], T], sizer: BatchSizer, removed: int) -> Iterator[T]:
+def map_micro_batches(
+    records: Sequence[dict], fn: Callable[[Sequence[dict]], T], sizer: BatchSizer, removed: int
+) -> Iterator[T]:
     """``fn`` on consecutive micro-batches of ``records``; an out-of-memory error halves the size and redoes the batch."""
     start = 0
     while start < len(records):
@@ -94,7 +98,9 @@ def free_memory(device: torch.device) -> int:
     return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
-def initial_batch_size(adapter: ModelAdapter, configured: int | str, sample: dict[str, Any], max_new_tokens: int) -> int:
+def initial_batch_size(
+    adapter: ModelAdapter, configured: int | str, sample: dict[str, Any], max_new_tokens: int
+) -> int:
     """The micro-batch size to start from: ``configured`` (``evaluation.batch_size``) on any device.
 
     Only ``"auto"`` estimates it: as many samples like ``sample`` as fit in 80% of the free
@@ -102,7 +108,9 @@ def initial_batch_size(adapter: ModelAdapter, configured: int | str, sample: dic
     """
     if configured != "auto":
         if isinstance(configured, bool) or not isinstance(configured, int) or configured < 1:
-            raise ValueError(f"evaluation.batch_size must be a positive integer or 'auto', not {configured!r}")
+            raise ValueError(
+                f"evaluation.batch_size must be a positive integer or 'auto', not {configured!r}"
+            )
         return configured
     device = adapter.device
     tokens = int(adapter.encode([sample])["input_ids"].shape[1])

@@ -29,27 +29,42 @@ from vlmprune.models.base import ModelAdapter
 
 log = logging.getLogger(__name__)
 
-Predict = Callable[[ModelAdapter, Sequence[dict], Sequence[tuple[int, ...]], int], dict[tuple[int, ...], list[str]]]
+Predict = Callable[
+    [ModelAdapter, Sequence[dict], Sequence[tuple[int, ...]], int], dict[tuple[int, ...], list[str]]
+]
 
 
 def generate_batched(
-    adapter: ModelAdapter, records: Sequence[dict], removed: tuple[int, ...], max_new_tokens: int, sizer: BatchSizer,
+    adapter: ModelAdapter,
+    records: Sequence[dict],
+    removed: tuple[int, ...],
+    max_new_tokens: int,
+    sizer: BatchSizer,
     around: Around | None = None,
 ) -> list[str]:
     """Answers for ``records`` with ``removed`` blocks skipped, in micro-batches that survive OOM, inside ``around(removed)``."""
     answers: list[str] = []
     with adapter.skip(removed), around(removed) if around else nullcontext():
-        for batch in map_micro_batches(records, lambda b: adapter.generate(b, max_new_tokens), sizer, len(removed)):
+        for batch in map_micro_batches(
+            records, lambda b: adapter.generate(b, max_new_tokens), sizer, len(removed)
+        ):
             answers.extend(batch)
     return answers
 
 
 def predict_per_variant(
-    adapter: ModelAdapter, records: Sequence[dict], variants: Sequence[tuple[int, ...]], max_new_tokens: int, sizer: BatchSizer,
-    *, around: Around | None = None,
+    adapter: ModelAdapter,
+    records: Sequence[dict],
+    variants: Sequence[tuple[int, ...]],
+    max_new_tokens: int,
+    sizer: BatchSizer,
+    *,
+    around: Around | None = None,
 ) -> dict[tuple[int, ...], list[str]]:
     """One full generation per variant: the reference the fused engine must equal."""
-    return {v: generate_batched(adapter, records, v, max_new_tokens, sizer, around) for v in variants}
+    return {
+        v: generate_batched(adapter, records, v, max_new_tokens, sizer, around) for v in variants
+    }
 
 
 def score_answers(metric: str, predictions: Sequence[str], records: Sequence[dict]) -> list[float]:
@@ -57,7 +72,9 @@ def score_answers(metric: str, predictions: Sequence[str], records: Sequence[dic
     if metric in CORPUS_METRICS:
         return [float("nan")] * len(predictions)
     fn = get_metric(metric)
-    return [fn(p, r["answers"], choices=r.get("choices") or ()) for p, r in zip(predictions, records)]
+    return [
+        fn(p, r["answers"], choices=r.get("choices") or ()) for p, r in zip(predictions, records)
+    ]
 
 
 def corpus_scores(metric: str, predictions: Sequence[str], records: Any) -> list[float] | None:
@@ -71,24 +88,37 @@ def corpus_scores(metric: str, predictions: Sequence[str], records: Any) -> list
 def reference_columns(records: Any) -> list[dict[str, Any]]:
     """Each record's ``answers`` and ``choices`` alone: scoring needs them, not the decoded images."""
     if hasattr(records, "column_names"):
-        return records.select_columns([c for c in ("answers", "choices") if c in records.column_names]).to_list()
+        return records.select_columns(
+            [c for c in ("answers", "choices") if c in records.column_names]
+        ).to_list()
     return [{"answers": r["answers"], "choices": r.get("choices")} for r in records]
 
 
 def open_writers(
-    name_of: Mapping[tuple[int, ...], str], stores: Sequence[str | Path], sample_ids: Sequence[str], *,
-    identity: Mapping[str, Any], metric: str, max_new_tokens: int, attrs: Mapping[str, Any],
+    name_of: Mapping[tuple[int, ...], str],
+    stores: Sequence[str | Path],
+    sample_ids: Sequence[str],
+    *,
+    identity: Mapping[str, Any],
+    metric: str,
+    max_new_tokens: int,
+    attrs: Mapping[str, Any],
 ) -> dict[tuple[int, ...], StoreWriter]:
     """A writer per variant (removed blocks -> its id), each resuming its store when the store's fingerprint matches."""
     writers = {}
     for (removed, name), path in zip(name_of.items(), stores):
         key = store_fingerprint(identity, sample_ids, name, metric, max_new_tokens)
-        writers[removed] = StoreWriter(path, key, {**attrs, "blocks_removed": list(removed), "variant": name})
+        writers[removed] = StoreWriter(
+            path, key, {**attrs, "blocks_removed": list(removed), "variant": name}
+        )
     return writers
 
 
 def default_predict(
-    adapter: ModelAdapter, variants: Sequence[tuple[int, ...]], sizer: BatchSizer, around: Around | None = None
+    adapter: ModelAdapter,
+    variants: Sequence[tuple[int, ...]],
+    sizer: BatchSizer,
+    around: Around | None = None,
 ) -> Predict:
     """The fused engine (tree of common prefixes) for several variants of an adapter that can fuse; one generation per variant otherwise.
 
@@ -96,7 +126,9 @@ def default_predict(
     """
     engine = predict_fused if len(variants) > 1 and can_fuse(adapter) else predict_per_variant
 
-    def predict(a: ModelAdapter, r: Sequence[dict], v: Sequence[tuple[int, ...]], m: int) -> dict[tuple[int, ...], list[str]]:
+    def predict(
+        a: ModelAdapter, r: Sequence[dict], v: Sequence[tuple[int, ...]], m: int
+    ) -> dict[tuple[int, ...], list[str]]:
         return engine(a, r, v, m, sizer, around=around)
 
     return predict
@@ -135,20 +167,42 @@ def evaluate_variants(
         raise ValueError(f"{len(variants)} variants but {len(stores)} store paths")
     name_of = dict(zip(variants, names if names is not None else [variant_id(v) for v in variants]))
     started = time.perf_counter()
-    sample_ids = list(records["sample_id"]) if hasattr(records, "column_names") else [r["sample_id"] for r in records]
+    sample_ids = (
+        list(records["sample_id"])
+        if hasattr(records, "column_names")
+        else [r["sample_id"] for r in records]
+    )
     references = reference_columns(records)
     n = len(sample_ids)
     base = initial_batch_size(adapter, batch_size, records[0], max_new_tokens) if n else 1
     sizer = BatchSizer(base, len(adapter.blocks))
     predict = predict or default_predict(adapter, variants, sizer, around)
     name_of = dict(zip(variants, names if names is not None else [variant_id(v) for v in variants]))
-    writers = open_writers(name_of, stores, sample_ids, identity=identity, metric=metric, max_new_tokens=max_new_tokens, attrs=attrs) if world.is_main else {}
+    writers = (
+        open_writers(
+            name_of,
+            stores,
+            sample_ids,
+            identity=identity,
+            metric=metric,
+            max_new_tokens=max_new_tokens,
+            attrs=attrs,
+        )
+        if world.is_main
+        else {}
+    )
     done = world.broadcast({v: w.done for v, w in writers.items()})
     start = min(done.values(), default=n)
     if start:
         log.info("resuming after %d of %d samples", start, n)
 
-    progress = tqdm(total=n * len(variants), initial=sum(done.values()), desc="samples x variants", disable=not world.is_main, mininterval=5)
+    progress = tqdm(
+        total=n * len(variants),
+        initial=sum(done.values()),
+        desc="samples x variants",
+        disable=not world.is_main,
+        mininterval=5,
+    )
     for chunk_start in range(start, n, chunk_size):
         chunk_end = min(n, chunk_start + chunk_size)
         todo = [v for v in variants if done[v] < chunk_end]
@@ -156,7 +210,19 @@ def evaluate_variants(
         answers = predict(adapter, [records[i] for i in shard], todo, max_new_tokens)
         gathered = world.gather((shard, answers))
         if world.is_main:
-            write_chunk(adapter, writers, todo, done, gathered, metric, sample_ids, references[chunk_start:chunk_end], chunk_start, chunk_end, progress)
+            write_chunk(
+                adapter,
+                writers,
+                todo,
+                done,
+                gathered,
+                metric,
+                sample_ids,
+                references[chunk_start:chunk_end],
+                chunk_start,
+                chunk_end,
+                progress,
+            )
         for v in todo:
             done[v] = chunk_end
     progress.close()
@@ -164,27 +230,51 @@ def evaluate_variants(
     if not world.is_main:
         return {}
     extra = {"seconds": time.perf_counter() - started, "batch_events": json.dumps(sizer.events)}
-    return {name_of[v]: finish_store(w, extra, metric, secondary_metric, references) for v, w in writers.items()}
+    return {
+        name_of[v]: finish_store(w, extra, metric, secondary_metric, references)
+        for v, w in writers.items()
+    }
 
 
 def write_chunk(
-    adapter: ModelAdapter, writers: Mapping[tuple[int, ...], StoreWriter], todo: Sequence[tuple[int, ...]],
-    done: Mapping[tuple[int, ...], int], gathered: Sequence[tuple[list[int], dict]], metric: str, sample_ids: Sequence[str],
-    references: Sequence[dict], chunk_start: int, chunk_end: int, progress: tqdm,
+    adapter: ModelAdapter,
+    writers: Mapping[tuple[int, ...], StoreWriter],
+    todo: Sequence[tuple[int, ...]],
+    done: Mapping[tuple[int, ...], int],
+    gathered: Sequence[tuple[list[int], dict]],
+    metric: str,
+    sample_ids: Sequence[str],
+    references: Sequence[dict],
+    chunk_start: int,
+    chunk_end: int,
+    progress: tqdm,
 ) -> None:
     """Clean and score one chunk's answers, gathered from every rank, in sample order; append them to the stores."""
-    order = sorted((i, rank_answers, pos) for ranked_shard, rank_answers in gathered for pos, i in enumerate(ranked_shard))
+    order = sorted(
+        (i, rank_answers, pos)
+        for ranked_shard, rank_answers in gathered
+        for pos, i in enumerate(ranked_shard)
+    )
     for v in todo:
         raw = [rank_answers[v][pos] for _, rank_answers, pos in order]
         predictions = [adapter.clean_answer(answer) for answer in raw]
         scores = score_answers(metric, predictions, references)
         skip = max(done[v], chunk_start) - chunk_start
-        writers[v].append(sample_ids[chunk_start + skip : chunk_end], predictions[skip:], scores[skip:], raw[skip:])
+        writers[v].append(
+            sample_ids[chunk_start + skip : chunk_end],
+            predictions[skip:],
+            scores[skip:],
+            raw[skip:],
+        )
         progress.update(chunk_end - chunk_start - skip)
 
 
 def finish_store(
-    writer: StoreWriter, extra: Mapping[str, Any], metric: str, secondary_metric: str | None, references: Sequence[dict]
+    writer: StoreWriter,
+    extra: Mapping[str, Any],
+    metric: str,
+    secondary_metric: str | None,
+    references: Sequence[dict],
 ) -> EvalStore:
     """Rename a complete store into place, with corpus-level scores and the secondary metric's accuracy."""
     predictions = writer.predictions()
@@ -192,5 +282,7 @@ def finish_store(
     if secondary_metric:
         choices = [r.get("choices") or () for r in references]
         summary["secondary_metric"] = secondary_metric
-        summary["secondary_accuracy"] = score_all(secondary_metric, predictions, [r["answers"] for r in references], choices)[0]
+        summary["secondary_accuracy"] = score_all(
+            secondary_metric, predictions, [r["answers"] for r in references], choices
+        )[0]
     return writer.finish(summary, corpus_scores(metric, predictions, references))

@@ -72,8 +72,12 @@ class Step:
     """One variant's generation: which blocks replay which record, and which blocks record."""
 
     variant: Variant
-    replay: dict[int, tuple[Key, bool]] = field(default_factory=dict)  # block -> (record, returns its hidden state)
-    record: dict[int, tuple[Key, bool]] = field(default_factory=dict)  # block -> (record, keeps its hidden state)
+    replay: dict[int, tuple[Key, bool]] = field(
+        default_factory=dict
+    )  # block -> (record, returns its hidden state)
+    record: dict[int, tuple[Key, bool]] = field(
+        default_factory=dict
+    )  # block -> (record, keeps its hidden state)
     computed: int = 0  # block prefills this variant computes
     release: list[Key] = field(default_factory=list)  # records no later variant replays
 
@@ -104,7 +108,11 @@ def plan_tree(variants: Sequence[Variant], num_blocks: int, share: str = "tree")
     steps = [Step(v) for v in order]
     last_use: dict[Key, int] = {}
     for n in range(1, len(order)):
-        depth = _shared_depth(paths[n], paths[n - 1]) if share == "tree" else first_removed(order[n], num_blocks)
+        depth = (
+            _shared_depth(paths[n], paths[n - 1])
+            if share == "tree"
+            else first_removed(order[n], num_blocks)
+        )
         kept = [i for i in range(depth) if not paths[n][i]]
         for i in kept:
             key = (i, paths[n][:i])
@@ -179,7 +187,9 @@ class Replay(nn.Module):
             return (hidden_states,) if self.returns_tuple else hidden_states
         shape = (recorded[0] if isinstance(recorded, tuple) else recorded).shape
         if hidden_states.shape != shape:
-            raise RuntimeError(f"replayed prefill of shape {tuple(shape)} given hidden states of shape {tuple(hidden_states.shape)}")
+            raise RuntimeError(
+                f"replayed prefill of shape {tuple(shape)} given hidden states of shape {tuple(hidden_states.shape)}"
+            )
         return recorded
 
 
@@ -223,7 +233,10 @@ def _fused_batch(
     records: dict[Key, Record] = {}
     answers: dict[Variant, list[str]] = {}
     for step in plan.steps:
-        modules: dict[int, nn.Module] = {i: Replay(blocks[i], records[key], adapter.returns_tuple) for i, (key, _) in step.replay.items()}
+        modules: dict[int, nn.Module] = {
+            i: Replay(blocks[i], records[key], adapter.returns_tuple)
+            for i, (key, _) in step.replay.items()
+        }
         for i, (key, keep_output) in step.record.items():
             records[key] = Record()
             modules[i] = Recorder(blocks[i], records[key], keep_output)
@@ -252,7 +265,9 @@ def predict_fused(
     generation.
     """
     if not can_fuse(adapter):
-        raise TypeError(f"{type(adapter).__name__} ({adapter.component} blocks) cannot be fused; evaluate its variants one by one")
+        raise TypeError(
+            f"{type(adapter).__name__} ({adapter.component} blocks) cannot be fused; evaluate its variants one by one"
+        )
     answers: dict[Variant, list[str]] = {v: [] for v in variants}
     if not variants:
         return answers

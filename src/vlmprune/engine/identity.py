@@ -20,7 +20,10 @@ def model_identity(path: str | Path) -> dict[str, Any]:
     """What identifies the weights: path, and size and mtime of each weight file."""
     path = resolve_model_path(path)
     files = sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin"))
-    return {"model": str(path), "weights": [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files]}
+    return {
+        "model": str(path),
+        "weights": [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files],
+    }
 
 
 def evaluation_inputs(model: Mapping[str, Any], dataset: str, split: str) -> dict[str, Any]:
@@ -34,10 +37,22 @@ def evaluation_inputs(model: Mapping[str, Any], dataset: str, split: str) -> dic
     }
 
 
-def store_fingerprint(inputs: Mapping[str, Any], sample_ids: Sequence[str], variant: str, metric: str, max_new_tokens: int) -> str:
+def store_fingerprint(
+    inputs: Mapping[str, Any],
+    sample_ids: Sequence[str],
+    variant: str,
+    metric: str,
+    max_new_tokens: int,
+) -> str:
     """The ``fingerprint`` attribute of a variant's store evaluated on ``sample_ids``."""
     selection = hashlib.sha256("\n".join(sample_ids).encode()).hexdigest()
-    parts = {**inputs, "selection": selection, "variant": variant, "metric": metric, "max_new_tokens": max_new_tokens}
+    parts = {
+        **inputs,
+        "selection": selection,
+        "variant": variant,
+        "metric": metric,
+        "max_new_tokens": max_new_tokens,
+    }
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 

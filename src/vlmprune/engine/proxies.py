@@ -21,6 +21,7 @@ from torch import nn
 
 from vlmprune.result_files import write_json
 
+
 class ProxyRecorder:
     """Sums of cosine and angular distance, and token counts, per block (read with ``totals``)."""
 
@@ -57,7 +58,9 @@ class ProxyRecorder:
             valid = self.mask.to(hidden_in.device).bool()
         else:
             valid = torch.ones(batch, length, dtype=torch.bool, device=hidden_in.device)
-        cosine = torch.nn.functional.cosine_similarity(hidden_in.float(), hidden_out.float(), dim=-1).clamp(-1.0, 1.0)
+        cosine = torch.nn.functional.cosine_similarity(
+            hidden_in.float(), hidden_out.float(), dim=-1
+        ).clamp(-1.0, 1.0)
         cosine = cosine[valid]
         self.cosine[index] += float(cosine.sum(dtype=torch.float64))
         self.angular[index] += float((torch.arccos(cosine) / math.pi).sum(dtype=torch.float64))
@@ -67,11 +70,18 @@ class ProxyRecorder:
 
     def totals(self) -> dict[str, Any]:
         """Plain sums, to be gathered across ranks and merged by ``proxy_summary``."""
-        return {"cosine": self.cosine, "angular": self.angular, "tokens": self.tokens, "sequences": self.sequences}
+        return {
+            "cosine": self.cosine,
+            "angular": self.angular,
+            "tokens": self.tokens,
+            "sequences": self.sequences,
+        }
 
 
 @contextmanager
-def record_proxies(model: nn.Module, blocks: nn.ModuleList, active: bool = True) -> Iterator[ProxyRecorder]:
+def record_proxies(
+    model: nn.Module, blocks: nn.ModuleList, active: bool = True
+) -> Iterator[ProxyRecorder]:
     """Within the context, every forward of ``blocks`` inside ``model`` adds to the recorder.
 
     With ``active=False`` only forwards inside the recorder's ``counting()`` context add: the
@@ -82,7 +92,10 @@ def record_proxies(model: nn.Module, blocks: nn.ModuleList, active: bool = True)
     for index, block in enumerate(blocks):
         handles.append(
             block.register_forward_hook(
-                lambda module, args, kwargs, output, index=index: recorder.on_block(index, args, kwargs, output), with_kwargs=True
+                lambda module, args, kwargs, output, index=index: recorder.on_block(
+                    index, args, kwargs, output
+                ),
+                with_kwargs=True,
             )
         )
     try:
@@ -96,8 +109,14 @@ def proxy_summary(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Per-block proxies from the totals of one or more ranks."""
     num_blocks = len(parts[0]["tokens"])
     tokens = [sum(p["tokens"][i] for p in parts) for i in range(num_blocks)]
-    cosine = [sum(p["cosine"][i] for p in parts) / tokens[i] if tokens[i] else float("nan") for i in range(num_blocks)]
-    angular = [sum(p["angular"][i] for p in parts) / tokens[i] if tokens[i] else float("nan") for i in range(num_blocks)]
+    cosine = [
+        sum(p["cosine"][i] for p in parts) / tokens[i] if tokens[i] else float("nan")
+        for i in range(num_blocks)
+    ]
+    angular = [
+        sum(p["angular"][i] for p in parts) / tokens[i] if tokens[i] else float("nan")
+        for i in range(num_blocks)
+    ]
     return {
         "sequences": sum(p["sequences"] for p in parts),
         "tokens": tokens[0] if tokens else 0,
@@ -114,4 +133,10 @@ def proxies_path(summary: str | Path) -> Path:
 
 
 def write_proxies(path: str | Path, parts: Sequence[dict[str, Any]], attrs: dict[str, Any]) -> None:
-    write_json(path, {**{k: attrs[k] for k in ("model", "dataset", "split") if k in attrs}, **proxy_summary(parts)})
+    write_json(
+        path,
+        {
+            **{k: attrs[k] for k in ("model", "dataset", "split") if k in attrs},
+            **proxy_summary(parts),
+        },
+    )

@@ -16,26 +16,44 @@ from vlmprune.engine.identity import evaluation_inputs, file_digest, store_finge
 from vlmprune.engine.proxies import proxies_path, record_proxies, write_proxies
 from vlmprune.engine.store import EvalStore
 from vlmprune.engine.variants import FULL, parse_variant, parse_width_variant
-from vlmprune.result_files import write_json
 from vlmprune.models.base import ModelAdapter
 from vlmprune.models.loading import load_adapter
 from vlmprune.models.masking import apply_masks
+from vlmprune.result_files import write_json
 
 log = logging.getLogger(__name__)
 
 
-def selected_records(data: Path, dataset: str, evaluation: Mapping[str, Any]) -> tuple[Any, list[str]]:
+def selected_records(
+    data: Path, dataset: str, evaluation: Mapping[str, Any]
+) -> tuple[Any, list[str]]:
     """The records this job evaluates (``evaluation.num_samples`` drawn with its seed) and any warnings."""
-    return select_samples(load_prepared(data, dataset), evaluation["num_samples"], evaluation["seed"], evaluation["selection"])
+    return select_samples(
+        load_prepared(data, dataset),
+        evaluation["num_samples"],
+        evaluation["seed"],
+        evaluation["selection"],
+    )
 
 
 def expected_fingerprints(
-    *, data: Path, dataset: str, split: str, variants: Sequence[str], model: Mapping[str, Any], evaluation: Mapping[str, Any]
+    *,
+    data: Path,
+    dataset: str,
+    split: str,
+    variants: Sequence[str],
+    model: Mapping[str, Any],
+    evaluation: Mapping[str, Any],
 ) -> dict[str, str]:
     """The ``fingerprint`` each variant's store gets from :func:`run_evaluation`, without evaluating."""
     records, _ = selected_records(data, dataset, evaluation)
     inputs = evaluation_inputs(model, dataset, split)
-    return {v: store_fingerprint(inputs, records["sample_id"], v, evaluation["metric"], evaluation["max_new_tokens"]) for v in variants}
+    return {
+        v: store_fingerprint(
+            inputs, records["sample_id"], v, evaluation["metric"], evaluation["max_new_tokens"]
+        )
+        for v in variants
+    }
 
 
 def load_model(model: Mapping[str, Any], world: World) -> ModelAdapter:
@@ -52,7 +70,14 @@ def load_model(model: Mapping[str, Any], world: World) -> ModelAdapter:
     )
 
 
-def store_attributes(model: Mapping[str, Any], dataset: str, split: str, metric: str, adapter: ModelAdapter, warnings: list[str]) -> dict[str, Any]:
+def store_attributes(
+    model: Mapping[str, Any],
+    dataset: str,
+    split: str,
+    metric: str,
+    adapter: ModelAdapter,
+    warnings: list[str],
+) -> dict[str, Any]:
     """The attributes every store of this job carries."""
     return {
         "model": str(model["path"]),
@@ -88,7 +113,9 @@ def run_evaluation(
     removed = [parse_variant(v) for v in variants]
     width = [v for v in variants if parse_width_variant(v) is not None]
     if width and (len(variants) != 1 or masks is None):
-        raise ValueError(f"width variants {width} are evaluated one per job, each with its mask file (--masks)")
+        raise ValueError(
+            f"width variants {width} are evaluated one per job, each with its mask file (--masks)"
+        )
     records, warnings = selected_records(data, dataset, evaluation)
     for warning in warnings:
         log.warning("%s: %s", dataset, warning)
@@ -98,10 +125,25 @@ def run_evaluation(
         zeroed = apply_masks(adapter.model, masks)  # in place: no second copy of the weights
         identity["masks"] = file_digest(masks)
         log.info("%s: %d weights zeroed by %s", variants[0], zeroed, masks)
-    log.info("%s/%s: %d samples, %d variants, %d blocks, world of %d", dataset, split, len(records), len(variants), len(adapter.blocks), world.size)
-    attrs = {**store_attributes(model, dataset, split, evaluation["metric"], adapter, warnings), **({"masks": str(masks)} if width else {})}
+    log.info(
+        "%s/%s: %d samples, %d variants, %d blocks, world of %d",
+        dataset,
+        split,
+        len(records),
+        len(variants),
+        len(adapter.blocks),
+        world.size,
+    )
+    attrs = {
+        **store_attributes(model, dataset, split, evaluation["metric"], adapter, warnings),
+        **({"masks": str(masks)} if width else {}),
+    }
     with_proxies = summary is not None and FULL in variants
-    with record_proxies(adapter.model, adapter.blocks, active=False) if with_proxies else nullcontext() as proxies:
+    with (
+        record_proxies(adapter.model, adapter.blocks, active=False)
+        if with_proxies
+        else nullcontext() as proxies
+    ):
         finished = evaluate_variants(
             adapter,
             records,
@@ -126,9 +168,17 @@ def run_evaluation(
         write_results(finished, FULL if FULL in variants else variants[0], summary, warnings)
 
 
-def write_results(finished: Mapping[str, EvalStore], first: str, summary: Path | None, warnings: list[str]) -> None:
+def write_results(
+    finished: Mapping[str, EvalStore], first: str, summary: Path | None, warnings: list[str]
+) -> None:
     """Log each variant's accuracy; write the first variant's summary when one is asked for."""
     for name, store in finished.items():
         log.info("%s: accuracy %.4f on %d samples", name, store.accuracy, len(store.scores))
     if summary is not None:
-        write_json(summary, {**{k: v for k, v in finished[first].attrs.items() if k != "fingerprint"}, "warnings": warnings})
+        write_json(
+            summary,
+            {
+                **{k: v for k, v in finished[first].attrs.items() if k != "fingerprint"},
+                "warnings": warnings,
+            },
+        )

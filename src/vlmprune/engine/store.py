@@ -61,12 +61,21 @@ class StoreWriter:
                 for key, value in attrs.items():
                     f.attrs[key] = value
                 for name, dtype in COLUMNS:
-                    f.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(1024,), track_times=False)
+                    f.create_dataset(
+                        name,
+                        shape=(0,),
+                        maxshape=(None,),
+                        dtype=dtype,
+                        chunks=(1024,),
+                        track_times=False,
+                    )
 
     def _resumable(self, fingerprint: str) -> bool:
         try:
             with h5py.File(self.partial, "r") as f:
-                return f.attrs.get("fingerprint") == fingerprint and all(name in f for name, _ in COLUMNS)
+                return f.attrs.get("fingerprint") == fingerprint and all(
+                    name in f for name, _ in COLUMNS
+                )
         except OSError:  # torn write of the last chunk: start over
             return False
 
@@ -76,13 +85,22 @@ class StoreWriter:
             return int(f["score"].shape[0])
 
     def append(
-        self, sample_ids: Sequence[str], predictions: Sequence[str], scores: Sequence[float], raw: Sequence[str] | None = None
+        self,
+        sample_ids: Sequence[str],
+        predictions: Sequence[str],
+        scores: Sequence[float],
+        raw: Sequence[str] | None = None,
     ) -> None:
         """Append one chunk; ``raw`` (the generations before clean-up) defaults to ``predictions``."""
         raw = predictions if raw is None else raw
         with h5py.File(self.partial, "a") as f:
             start = f["score"].shape[0]
-            for name, values in (("sample_id", sample_ids), ("prediction", predictions), ("raw", raw), ("score", scores)):
+            for name, values in (
+                ("sample_id", sample_ids),
+                ("prediction", predictions),
+                ("raw", raw),
+                ("score", scores),
+            ):
                 f[name].resize((start + len(values),))
                 f[name][start:] = np.asarray(values, dtype=object if name != "score" else "f8")
             f.flush()

@@ -42,8 +42,10 @@ def parse_width_variant(name: str) -> tuple[str, float] | None:
     match = re.fullmatch(WIDTH_PATTERN, name)
     if match is None:
         if name.split("-")[0] in PRUNING_METHODS:
-            raise ValueError(f"{name!r} is not a width variant id (expected '<method>-<s>' with method one of "
-                             f"{PRUNING_METHODS} and 0 < s < 1 written like 0.5)")
+            raise ValueError(
+                f"{name!r} is not a width variant id (expected '<method>-<s>' with method one of "
+                f"{PRUNING_METHODS} and 0 < s < 1 written like 0.5)"
+            )
         return None
     return match.group(1), float(match.group(2))
 
@@ -53,10 +55,14 @@ def parse_variant(name: str) -> tuple[int, ...]:
     if parse_width_variant(name) is not None:
         return ()
     if not re.fullmatch(VARIANT_PATTERN, name):
-        raise ValueError(f"{name!r} is not a variant id (expected 'full', 'drop-<i>[-<j>…]' or '<method>-<s>')")
+        raise ValueError(
+            f"{name!r} is not a variant id (expected 'full', 'drop-<i>[-<j>…]' or '<method>-<s>')"
+        )
     blocks = () if name == FULL else tuple(int(b) for b in name.split("-")[1:])
     if variant_id(blocks) != name:
-        raise ValueError(f"variant id {name!r} is not canonical; write it as {variant_id(blocks)!r}")
+        raise ValueError(
+            f"variant id {name!r} is not canonical; write it as {variant_id(blocks)!r}"
+        )
     return blocks
 
 
@@ -69,7 +75,11 @@ def removed_blocks(variant: str, num_blocks: int, component: str = "language") -
         raise VlmpruneError(f"{error}; {valid}") from None
     missing = [b for b in removed if b >= num_blocks]
     if missing:
-        raise VlmpruneError(f"variant {variant!r} removes block {missing[0]}, which does not exist: {valid}")
+        raise VlmpruneError(
+            f"variant {variant!r} removes block {missing[0]}, which does not exist: {valid}"
+        )
     if len(removed) >= num_blocks:
-        raise VlmpruneError(f"variant {variant!r} removes every block; {valid}, remove at most {num_blocks - 1}")
+        raise VlmpruneError(
+            f"variant {variant!r} removes every block; {valid}, remove at most {num_blocks - 1}"
+        )
     return removed

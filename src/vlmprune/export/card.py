@@ -14,12 +14,16 @@ def speedups(latency: Mapping[str, Any], variant: str) -> list[dict[str, Any]]:
     rows = []
     for batch, measured in variants[variant]["batches"].items():
         full = variants["full"]["batches"][batch]
-        rows.append({
-            "batch_size": int(batch),
-            "prefill": full["prefill_s"]["median"] / measured["prefill_s"]["median"],
-            "decode_per_token": full["decode_per_token_s"]["median"] / measured["decode_per_token_s"]["median"],
-            "throughput": measured["throughput_tokens_per_s"]["median"] / full["throughput_tokens_per_s"]["median"],
-        })
+        rows.append(
+            {
+                "batch_size": int(batch),
+                "prefill": full["prefill_s"]["median"] / measured["prefill_s"]["median"],
+                "decode_per_token": full["decode_per_token_s"]["median"]
+                / measured["decode_per_token_s"]["median"],
+                "throughput": measured["throughput_tokens_per_s"]["median"]
+                / full["throughput_tokens_per_s"]["median"],
+            }
+        )
     return rows
 
 
@@ -53,7 +57,10 @@ def model_card(
         "",
     ]
     if accuracy:
-        lines += ["| dataset | split | metric | n | accuracy | interval | full model |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "| dataset | split | metric | n | accuracy | interval | full model |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
         for row in accuracy:
             lines.append(
                 f"| {row['dataset']} | {row['split']} | {row['metric']} | {row['n']} | {row['accuracy']:.4f} | "
@@ -62,13 +69,25 @@ def model_card(
     else:
         lines.append("Not evaluated.")
     lines += ["", "## Measured speed-up over the full model", ""]
-    rows = [(dataset, file, r) for dataset, file in latency.items() for r in speedups(file, variant)]
+    rows = [
+        (dataset, file, r) for dataset, file in latency.items() for r in speedups(file, variant)
+    ]
     if rows:
-        lines += ["| dataset | device | batch | prefill | decode per token | throughput |", "| --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "| dataset | device | batch | prefill | decode per token | throughput |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
         for dataset, file, r in rows:
-            lines.append(f"| {dataset} | {file.get('device', '?')} | {r['batch_size']} | {r['prefill']:.2f}x | "
-                         f"{r['decode_per_token']:.2f}x | {r['throughput']:.2f}x |")
-        lines += ["", "Ratios of median times over repeated runs after warm-up (the latency files hold the spread)."]
+            lines.append(
+                f"| {dataset} | {file.get('device', '?')} | {r['batch_size']} | {r['prefill']:.2f}x | "
+                f"{r['decode_per_token']:.2f}x | {r['throughput']:.2f}x |"
+            )
+        lines += [
+            "",
+            "Ratios of median times over repeated runs after warm-up (the latency files hold the spread).",
+        ]
     else:
-        lines.append("Not measured: this variant is not on the trade-off list of any dataset's latency measurement.")
+        lines.append(
+            "Not measured: this variant is not on the trade-off list of any dataset's latency measurement."
+        )
     return "\n".join(lines) + "\n"

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from vlmprune.engine.variants import removed_blocks
-from vlmprune.result_files import atomic_path
 from vlmprune.models.base import DTYPES, ModelAdapter, read_model_config
 from vlmprune.models.loading import load_adapter, resolve_model_path
+from vlmprune.result_files import atomic_path
 
 
 def checkpoint_dtype(config: Mapping[str, Any]) -> str:

@@ -24,8 +24,14 @@ def spread(values: Sequence[float]) -> dict[str, Any]:
     """Median and spread (quartiles, extremes) of repeated measurements, with the values themselves."""
     array = np.asarray(values, dtype=float)
     low, median, high = np.percentile(array, [25, 50, 75])
-    return {"median": float(median), "q25": float(low), "q75": float(high), "min": float(array.min()),
-            "max": float(array.max()), "values": [float(v) for v in array]}
+    return {
+        "median": float(median),
+        "q25": float(low),
+        "q75": float(high),
+        "min": float(array.min()),
+        "max": float(array.max()),
+        "values": [float(v) for v in array],
+    }
 
 
 def _synchronise(device: torch.device) -> None:
@@ -39,13 +45,22 @@ def timed_generate(adapter: ModelAdapter, inputs: Mapping[str, Any], new_tokens:
     device = adapter.device
     _synchronise(device)
     started = time.perf_counter()
-    adapter.model.generate(**inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False)
+    adapter.model.generate(
+        **inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False
+    )
     _synchronise(device)
     return time.perf_counter() - started
 
 
-def measure(adapter: ModelAdapter, inputs: Mapping[str, Any], *, new_tokens: int, warmup: int, repeats: int,
-            progress: tqdm | None = None) -> dict[str, Any]:
+def measure(
+    adapter: ModelAdapter,
+    inputs: Mapping[str, Any],
+    *,
+    new_tokens: int,
+    warmup: int,
+    repeats: int,
+    progress: tqdm | None = None,
+) -> dict[str, Any]:
     """Prefill, decode per token, throughput and peak memory of the model as it is, on one batch."""
     if new_tokens < 2:
         raise ValueError(f"latency.new_tokens is {new_tokens}; decode time needs at least 2")
@@ -89,15 +104,26 @@ def measure_variants(
     batch_sizes = sorted(set(min(b, len(records)) for b in batch_sizes))
     batches = {b: adapter.encode(records[:b]) for b in batch_sizes}
     results: dict[str, Any] = {}
-    with tqdm(total=len(variants) * len(batch_sizes) * repeats, desc="latency repeats", mininterval=5) as progress:
+    with tqdm(
+        total=len(variants) * len(batch_sizes) * repeats, desc="latency repeats", mininterval=5
+    ) as progress:
         for name, removed in variants.items():
             progress.set_postfix_str(name)
             with adapter.delete(removed):
                 results[name] = {
                     "blocks": list(removed),
                     "num_blocks": len(adapter.blocks),
-                    "batches": {str(b): measure(adapter, batches[b], new_tokens=new_tokens, warmup=warmup,
-                                                repeats=repeats, progress=progress) for b in batch_sizes},
+                    "batches": {
+                        str(b): measure(
+                            adapter,
+                            batches[b],
+                            new_tokens=new_tokens,
+                            warmup=warmup,
+                            repeats=repeats,
+                            progress=progress,
+                        )
+                        for b in batch_sizes
+                    },
                 }
     return results
 
@@ -108,7 +134,9 @@ def device_name(device: torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
-def block_time_share(adapter: ModelAdapter, inputs: Mapping[str, Any], new_tokens: int, repeats: int) -> dict[str, float]:
+def block_time_share(
+    adapter: ModelAdapter, inputs: Mapping[str, Any], new_tokens: int, repeats: int
+) -> dict[str, float]:
     """Measured share of the wall time spent inside the decoder blocks, for the prefill and for decoding.
 
     Hooks time every block call; the prefill share comes from one-token generations, the decode
@@ -131,7 +159,11 @@ def block_time_share(adapter: ModelAdapter, inputs: Mapping[str, Any], new_token
         wall = timed_generate(adapter, inputs, tokens)
         return wall, inside[0]
 
-    handles = [h for b in adapter.blocks for h in (b.register_forward_pre_hook(before), b.register_forward_hook(after))]
+    handles = [
+        h
+        for b in adapter.blocks
+        for h in (b.register_forward_pre_hook(before), b.register_forward_hook(after))
+    ]
     try:
         run(new_tokens)  # warm-up
         prefill = [run(1) for _ in range(repeats)]
@@ -141,19 +173,30 @@ def block_time_share(adapter: ModelAdapter, inputs: Mapping[str, Any], new_token
             handle.remove()
     prefill_wall, prefill_inside = (float(np.median(x)) for x in zip(*prefill))
     whole_wall, whole_inside = (float(np.median(x)) for x in zip(*whole))
-    return {"prefill": prefill_inside / prefill_wall, "decode": (whole_inside - prefill_inside) / (whole_wall - prefill_wall)}
+    return {
+        "prefill": prefill_inside / prefill_wall,
+        "decode": (whole_inside - prefill_inside) / (whole_wall - prefill_wall),
+    }
 
 
 def latency_report(
-    adapter: ModelAdapter, records: Sequence[dict[str, Any]], variants: Mapping[str, Sequence[int]], settings: Mapping[str, Any]
+    adapter: ModelAdapter,
+    records: Sequence[dict[str, Any]],
+    variants: Mapping[str, Sequence[int]],
+    settings: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The latency file's content: what was measured where, and every variant's figures.
 
     ``settings``: ``batch_sizes``, ``new_tokens``, ``warmup``, ``repeats``.
     """
     measured = measure_variants(
-        adapter, records, variants, batch_sizes=settings["batch_sizes"], new_tokens=settings["new_tokens"],
-        warmup=settings["warmup"], repeats=settings["repeats"],
+        adapter,
+        records,
+        variants,
+        batch_sizes=settings["batch_sizes"],
+        new_tokens=settings["new_tokens"],
+        warmup=settings["warmup"],
+        repeats=settings["repeats"],
     )
     return {
         "device": device_name(adapter.device),

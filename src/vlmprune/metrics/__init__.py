@@ -38,7 +38,9 @@ def get_metric(name: str) -> Metric:
         return METRICS[name]
     except KeyError:
         if name in CORPUS_METRICS:
-            raise KeyError(f"metric {name!r} is corpus-level: use CORPUS_METRICS[{name!r}] or score_all") from None
+            raise KeyError(
+                f"metric {name!r} is corpus-level: use CORPUS_METRICS[{name!r}] or score_all"
+            ) from None
         known = f"known metrics: {sorted(METRICS)}, corpus metrics: {sorted(CORPUS_METRICS)}"
         raise KeyError(f"unknown metric {name!r}; {known}") from None
 
@@ -67,7 +69,9 @@ def score_all(
         return CORPUS_METRICS[name](predictions, references)
     metric = get_metric(name)
     options = choices if choices is not None else [()] * len(predictions)
-    scores = [metric(p, refs, choices=opts) for p, refs, opts in zip(predictions, references, options)]
+    scores = [
+        metric(p, refs, choices=opts) for p, refs, opts in zip(predictions, references, options)
+    ]
     return (sum(scores) / len(scores) if scores else 0.0), scores
 
 
@@ -76,4 +80,15 @@ from vlmprune.metrics.cider import cider  # noqa: E402
 
 CORPUS_METRICS: dict[str, CorpusMetric] = {"cider": cider}
 
-__all__ = ["CORPUS_METRICS", "METRICS", "choice", "exact_match", "get_metric", "is_known", "register", "score_all", "text", "vqa"]
+__all__ = [
+    "CORPUS_METRICS",
+    "METRICS",
+    "choice",
+    "exact_match",
+    "get_metric",
+    "is_known",
+    "register",
+    "score_all",
+    "text",
+    "vqa",
+]

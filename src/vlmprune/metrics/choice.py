@@ -37,7 +37,9 @@ LETTERS = string.ascii_uppercase
 
 _LETTER_ALONE = re.compile(r"^\(?([A-Za-z])\)?[.:)]?$")
 _LETTER_LEADING = re.compile(r"^\(?([A-Z])(?:\)|[.:])\s")
-_LETTER_STATED = re.compile(r"\b(?:answer|option|choice)\s*(?:is|:)?\s*\(?([A-Z])\)?(?![A-Za-z])", re.IGNORECASE)
+_LETTER_STATED = re.compile(
+    r"\b(?:answer|option|choice)\s*(?:is|:)?\s*\(?([A-Z])\)?(?![A-Za-z])", re.IGNORECASE
+)
 
 
 def _clean(text: str) -> str:
@@ -93,7 +95,9 @@ def answer_index(answer: str, choices: Sequence[str]) -> int:
         return found
     letter = reference_letter(answer, choices)
     if letter is None:
-        raise ValueError(f"reference answer {answer!r} is neither one of the options {list(choices)} nor their letter")
+        raise ValueError(
+            f"reference answer {answer!r} is neither one of the options {list(choices)} nor their letter"
+        )
     return LETTERS.index(letter)
 
 
@@ -203,13 +207,17 @@ def _mmmu_open_correct(references: Sequence[str], parsed: Sequence[str | float])
 
 
 @register("mmmu")
-def mmmu(prediction: str, answers: Sequence[str], choices: Sequence[str] = (), **_: object) -> float:
+def mmmu(
+    prediction: str, answers: Sequence[str], choices: Sequence[str] = (), **_: object
+) -> float:
     """MMMU accuracy: official answer parsing; multiple choice when ``choices`` is non-empty, else open."""
     if not answers:
         return 0.0
     if choices:
         gold = reference_letter(answers[0], choices)
         if gold is None:
-            raise ValueError(f"MMMU reference {answers[0]!r} is not the letter of one of {len(choices)} options")
+            raise ValueError(
+                f"MMMU reference {answers[0]!r} is not the letter of one of {len(choices)} options"
+            )
         return float(parse_mmmu_choice(prediction, choices) == gold)
     return float(_mmmu_open_correct(answers, parse_mmmu_open(prediction)))

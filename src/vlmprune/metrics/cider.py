@@ -37,13 +37,22 @@ MAX_N = 4
 SIGMA = 6.0
 NGrams = Counter[tuple[str, ...]]
 
-_BRACKETS = {"(": " -lrb- ", ")": " -rrb- ", "[": " -lsb- ", "]": " -rsb- ", "{": " -lcb- ", "}": " -rcb- "}
+_BRACKETS = {
+    "(": " -lrb- ",
+    ")": " -rrb- ",
+    "[": " -lsb- ",
+    "]": " -rsb- ",
+    "{": " -lcb- ",
+    "}": " -rcb- ",
+}
 _DROPPED = frozenset({"'", "`", "''", "``", ".", "?", "!", ",", ":", ";", "-", "--", "..."})
 _ABBREVIATION = re.compile(r"^(?:[a-z]\.){2,}$")
 _TRAILING = re.compile(r"(?:\.\.\.|[?!]+|[.,;:'`]|--?)$")
 _LEADING = re.compile(r"^(?:['`]|--?)")
 _CLITIC = re.compile(r"^(.+?)(n't|'s|'re|'ve|'ll|'d|'m)$")
-_WHOLE = frozenset({*(token.strip() for token in _BRACKETS.values()), "n't", "'s", "'re", "'ve", "'ll", "'d", "'m"})
+_WHOLE = frozenset(
+    {*(token.strip() for token in _BRACKETS.values()), "n't", "'s", "'re", "'ve", "'ll", "'d", "'m"}
+)
 
 
 def _split_word(word: str) -> list[str]:
@@ -78,7 +87,9 @@ def tokenize(text: str) -> list[str]:
 
 def ngram_counts(text: str) -> NGrams:
     tokens = tokenize(text)
-    return Counter(tuple(tokens[i : i + n]) for n in range(1, MAX_N + 1) for i in range(len(tokens) - n + 1))
+    return Counter(
+        tuple(tokens[i : i + n]) for n in range(1, MAX_N + 1) for i in range(len(tokens) - n + 1)
+    )
 
 
 def _tfidf(counts: NGrams, df: Counter, log_images: float) -> tuple[list[dict], list[float], int]:
@@ -96,17 +107,24 @@ def _similarity(candidate: tuple, reference: tuple) -> float:
     penalty = math.exp(-((clen - rlen) ** 2) / (2 * SIGMA**2))
     total = 0.0
     for n in range(MAX_N):
-        overlap = sum(min(value, rvec[n].get(gram, 0.0)) * rvec[n].get(gram, 0.0) for gram, value in cvec[n].items())
+        overlap = sum(
+            min(value, rvec[n].get(gram, 0.0)) * rvec[n].get(gram, 0.0)
+            for gram, value in cvec[n].items()
+        )
         if cnorm[n] and rnorm[n]:
             overlap /= cnorm[n] * rnorm[n]
         total += overlap * penalty
     return total / MAX_N
 
 
-def cider(predictions: Sequence[str], references: Sequence[Sequence[str]]) -> tuple[float, list[float]]:
+def cider(
+    predictions: Sequence[str], references: Sequence[Sequence[str]]
+) -> tuple[float, list[float]]:
     """CIDEr-D of a corpus: ``(corpus score, per-image scores)``; ``references[i]`` are image i's captions."""
     if len(predictions) != len(references):
-        raise ValueError(f"cider: {len(predictions)} predictions but {len(references)} reference lists")
+        raise ValueError(
+            f"cider: {len(predictions)} predictions but {len(references)} reference lists"
+        )
     if not predictions:
         return 0.0, []
     if any(len(refs) == 0 for refs in references):

@@ -70,6 +70,8 @@ def relaxed_match(prediction: str, reference: str, tolerance: float = 0.05) -> b
 
 
 @register("relaxed_correctness")
-def relaxed_correctness(prediction: str, answers: Sequence[str], tolerance: float = 0.05, **_: object) -> float:
+def relaxed_correctness(
+    prediction: str, answers: Sequence[str], tolerance: float = 0.05, **_: object
+) -> float:
     """1.0 if the prediction is within 5% of a numeric reference, or equals a textual one."""
     return float(any(relaxed_match(prediction, a, tolerance) for a in answers))

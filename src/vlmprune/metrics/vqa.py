@@ -41,7 +41,29 @@ NUMBER_WORDS = {
     "ten": "10",
 }
 ARTICLES = frozenset({"a", "an", "the"})
-PUNCTUATION = (";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@", "`", ",", "?", "!")
+PUNCTUATION = (
+    ";",
+    "/",
+    "[",
+    "]",
+    '"',
+    "{",
+    "}",
+    "(",
+    ")",
+    "=",
+    "+",
+    "\\",
+    "_",
+    "-",
+    ">",
+    "<",
+    "@",
+    "`",
+    ",",
+    "?",
+    "!",
+)
 
 # The official table (``vqaEval.py``'s ``contractions``), entry for entry, as "spelling=replacement".
 # It is applied to lower-cased words, so its capitalised keys ("Im", "Ive", "Id've") never
@@ -131,7 +153,15 @@ def vqa_molmo(prediction: str, answers: Sequence[str], **_: object) -> float:
     return min(counts[normalize_answer(prediction)] / 3.0, 1.0)
 
 
-_COUNT_WORDS = {**NUMBER_WORDS, "no": "0", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14", "fifteen": "15"}
+_COUNT_WORDS = {
+    **NUMBER_WORDS,
+    "no": "0",
+    "eleven": "11",
+    "twelve": "12",
+    "thirteen": "13",
+    "fourteen": "14",
+    "fifteen": "15",
+}
 
 
 def normalize_count(text: str) -> str:

@@ -44,7 +44,9 @@ def read_model_config(path: str | Path) -> dict[str, Any]:
         )
     config_file = path / "config.json"
     if not config_file.is_file():
-        raise ModelError(f"model path {str(path)!r} has no config.json; is it a directory written by save_pretrained?")
+        raise ModelError(
+            f"model path {str(path)!r} has no config.json; is it a directory written by save_pretrained?"
+        )
     return json.loads(config_file.read_text())
 
 
@@ -90,7 +92,12 @@ class ModelAdapter:
     #: MULTIFLOW modality -> regexes (``re.search``) over the checkpoint's tensor names.
     modality_patterns: ClassVar[dict[str, tuple[str, ...]]] = {}
     #: Regexes of weights MULTIFLOW never prunes: embeddings, the output head, norms, biases.
-    modality_exclude: ClassVar[tuple[str, ...]] = (r"embed", r"(^|\.)lm_head\.", r"norm", r"\.bias$")
+    modality_exclude: ClassVar[tuple[str, ...]] = (
+        r"embed",
+        r"(^|\.)lm_head\.",
+        r"norm",
+        r"\.bias$",
+    )
     #: Generation is Hugging Face ``generate`` with a ``Cache`` whose ``update`` every block calls,
     #: so the fused engine may feed recorded prefixes into it (``vlmprune.engine.fused``).
     fuses: ClassVar[bool] = True
@@ -109,7 +116,14 @@ class ModelAdapter:
         'processor = AutoProcessor.from_pretrained("{variant}")',
     )
 
-    def __init__(self, model: nn.Module, processor: Any, *, component: str = "language", block_path: str | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        processor: Any,
+        *,
+        component: str = "language",
+        block_path: str | None = None,
+    ) -> None:
         if component not in COMPONENTS:
             raise ModelError(f"ablation.component must be one of {COMPONENTS}, not {component!r}")
         self.model = model.eval()
@@ -172,9 +186,15 @@ class ModelAdapter:
 
         fields = self.deletion_fields.get(self.component)
         if not fields:
-            raise ModelError(f"the {self.name} adapter cannot delete {self.component} blocks physically (no export for it)")
+            raise ModelError(
+                f"the {self.name} adapter cannot delete {self.component} blocks physically (no export for it)"
+            )
         return delete_blocks(
-            self.model, self.blocks, removed, config_fields=fields, owner_attributes=self.owner_attributes.get(self.component, ())
+            self.model,
+            self.blocks,
+            removed,
+            config_fields=fields,
+            owner_attributes=self.owner_attributes.get(self.component, ()),
         )
 
     @torch.inference_mode()
@@ -209,7 +229,11 @@ class ModelAdapter:
             encoder = getattr(model.base_model, f"get_{modality}_features", None)
             if modality not in getattr(model, "input_modalities", ()) or encoder is None:
                 continue
-            arguments = {k: inputs[k] for k in inspect.signature(encoder).parameters if k != "kwargs" and k in inputs}
+            arguments = {
+                k: inputs[k]
+                for k in inspect.signature(encoder).parameters
+                if k != "kwargs" and k in inputs
+            }
             if not any(k.startswith("pixel_values") for k in arguments):
                 continue
             encoded[modality] = encoder(**arguments, return_dict=True)

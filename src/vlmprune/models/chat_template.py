@@ -59,7 +59,10 @@ class ChatTemplateAdapter(ModelAdapter):
         }
 
     def decode(self, generated: torch.Tensor) -> list[str]:
-        return [text.strip() for text in self.processor.batch_decode(generated, skip_special_tokens=True)]
+        return [
+            text.strip()
+            for text in self.processor.batch_decode(generated, skip_special_tokens=True)
+        ]
 
 
 class GenericAdapter(ChatTemplateAdapter):
@@ -89,7 +92,10 @@ class GenericAdapter(ChatTemplateAdapter):
     image_placeholder = "<image>"
     fallback_format = "USER: {image}\n{body} ASSISTANT:"
     deletion_fields = {
-        "language": (("text_config", "num_hidden_layers", "count"), ("text_config", "layer_types", "per_layer")),
+        "language": (
+            ("text_config", "num_hidden_layers", "count"),
+            ("text_config", "layer_types", "per_layer"),
+        ),
         "vision": (("vision_config", "num_hidden_layers", "count"),),
     }
 
@@ -99,12 +105,15 @@ class GenericAdapter(ChatTemplateAdapter):
         for key in ("num_hidden_layers", "depth", "num_layers"):
             if key in section:
                 return int(section[key])
-        raise ModelError(f"config.json has no {component} layer count; the generic adapter counts blocks after loading")
+        raise ModelError(
+            f"config.json has no {component} layer count; the generic adapter counts blocks after loading"
+        )
 
     def prompt(self, question: str, style: str, choices: Sequence[str] = ()) -> str:
         return chat_prompt(
             self.processor,
             short_answer_body(question, style, choices),
-            image_placeholder=getattr(self.processor, "image_token", None) or self.image_placeholder,
+            image_placeholder=getattr(self.processor, "image_token", None)
+            or self.image_placeholder,
             fallback=self.fallback_format,
         )

@@ -25,7 +25,9 @@ def check_removed(removed: Iterable[int], num_blocks: int) -> list[int]:
     if bad:
         raise ValueError(f"block {bad[0]} does not exist; the model has blocks 0..{num_blocks - 1}")
     if len(removed) >= num_blocks:
-        raise ValueError(f"removing all {num_blocks} blocks leaves no model; remove at most {num_blocks - 1}")
+        raise ValueError(
+            f"removing all {num_blocks} blocks leaves no model; remove at most {num_blocks - 1}"
+        )
     return removed
 
 
@@ -87,7 +89,9 @@ def delete_blocks(
     removed = check_removed(removed, num_blocks)
     originals = list(blocks)
     kept = [b for i, b in enumerate(originals) if i not in set(removed)]
-    owner = next((m for m in model.modules() if any(child is blocks for child in m.children())), None)
+    owner = next(
+        (m for m in model.modules() if any(child is blocks for child in m.children())), None
+    )
     saved: list[tuple[Any, str, Any]] = []
 
     def assign(target: Any, key: str, value: Any) -> None:
@@ -139,7 +143,9 @@ def _updated(value: Any, kind: str, num_blocks: int, removed: list[int]) -> Any:
         return int(value) - len(removed)
     if kind == "per_layer":
         if len(value) != num_blocks:
-            raise ValueError(f"a per-layer config list has {len(value)} entries for {num_blocks} blocks")
+            raise ValueError(
+                f"a per-layer config list has {len(value)} entries for {num_blocks} blocks"
+            )
         return [v for i, v in enumerate(value) if i not in set(removed)]
     if kind == "indices":
         return remap_index_list(value, removed)

@@ -18,10 +18,16 @@ class Gemma3Adapter(ChatTemplateAdapter):
     architectures = ("Gemma3ForConditionalGeneration",)
     block_paths = {
         "language": ("model.language_model.layers",),
-        "vision": ("model.vision_tower.encoder.layers", "model.vision_tower.vision_model.encoder.layers"),
+        "vision": (
+            "model.vision_tower.encoder.layers",
+            "model.vision_tower.vision_model.encoder.layers",
+        ),
     }
     deletion_fields = {
-        "language": (("text_config", "num_hidden_layers", "count"), ("text_config", "layer_types", "per_layer")),
+        "language": (
+            ("text_config", "num_hidden_layers", "count"),
+            ("text_config", "layer_types", "per_layer"),
+        ),
         "vision": (("vision_config", "num_hidden_layers", "count"),),
     }
     image_placeholder = "<start_of_image>"
@@ -31,6 +37,9 @@ class Gemma3Adapter(ChatTemplateAdapter):
     # language_model.model.layers.N, language_model.model.embed_tokens (lm_head tied to it).
     modality_patterns = {
         "vision": (r"(^|\.)vision_tower\.",),
-        "fusion": (r"(^|\.)multi_modal_projector\.", r"(^|\.)language_model\.(model\.)?layers\.\d+\."),
+        "fusion": (
+            r"(^|\.)multi_modal_projector\.",
+            r"(^|\.)language_model\.(model\.)?layers\.\d+\.",
+        ),
         "text": (r"(^|\.)embed_tokens\.", r"(^|\.)lm_head\."),
     }

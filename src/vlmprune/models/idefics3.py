@@ -20,7 +20,10 @@ class Idefics3Adapter(ChatTemplateAdapter):
         "vision": ("model.vision_model.encoder.layers",),
     }
     deletion_fields = {
-        "language": (("text_config", "num_hidden_layers", "count"), ("text_config", "layer_types", "per_layer")),
+        "language": (
+            ("text_config", "num_hidden_layers", "count"),
+            ("text_config", "layer_types", "per_layer"),
+        ),
         "vision": (("vision_config", "num_hidden_layers", "count"),),
     }
     image_placeholder = "<image>"

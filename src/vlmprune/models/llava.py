@@ -16,7 +16,10 @@ class LlavaAdapter(ModelAdapter):
     model_types = ("llava",)
     block_paths = {
         "language": ("model.language_model.layers",),
-        "vision": ("model.vision_tower.encoder.layers", "model.vision_tower.vision_model.encoder.layers"),
+        "vision": (
+            "model.vision_tower.encoder.layers",
+            "model.vision_tower.vision_model.encoder.layers",
+        ),
     }
 
     # save_pretrained of LlavaForConditionalGeneration (llava-hf/llava-1.5-7b-hf): vision_tower.…,
@@ -24,14 +27,23 @@ class LlavaAdapter(ModelAdapter):
     # The language model sees image and text tokens alike, so it counts as fusion, as MULTIFLOW's LLaVA code does.
     modality_patterns = {
         "vision": (r"(^|\.)vision_tower\.",),
-        "fusion": (r"(^|\.)multi_modal_projector\.", r"(^|\.)language_model\.(model\.)?layers\.\d+\."),
+        "fusion": (
+            r"(^|\.)multi_modal_projector\.",
+            r"(^|\.)language_model\.(model\.)?layers\.\d+\.",
+        ),
         "text": (r"(^|\.)embed_tokens\.", r"(^|\.)lm_head\."),
     }
 
     # vision_feature_layer indexes the tower's hidden states: it must point at the same state after deletion.
     deletion_fields = {
-        "language": (("text_config", "num_hidden_layers", "count"), ("text_config", "layer_types", "per_layer")),
-        "vision": (("vision_config", "num_hidden_layers", "count"), ("", "vision_feature_layer", "hidden_state")),
+        "language": (
+            ("text_config", "num_hidden_layers", "count"),
+            ("text_config", "layer_types", "per_layer"),
+        ),
+        "vision": (
+            ("vision_config", "num_hidden_layers", "count"),
+            ("", "vision_feature_layer", "hidden_state"),
+        ),
     }
 
     @classmethod
@@ -53,4 +65,7 @@ class LlavaAdapter(ModelAdapter):
         }
 
     def decode(self, generated: torch.Tensor) -> list[str]:
-        return [text.strip() for text in self.processor.batch_decode(generated, skip_special_tokens=True)]
+        return [
+            text.strip()
+            for text in self.processor.batch_decode(generated, skip_special_tokens=True)
+        ]

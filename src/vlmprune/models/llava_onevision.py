@@ -16,12 +16,21 @@ class LlavaOnevisionAdapter(ChatTemplateAdapter):
     architectures = ("LlavaOnevisionForConditionalGeneration",)
     block_paths = {
         "language": ("model.language_model.layers",),
-        "vision": ("model.vision_tower.encoder.layers", "model.vision_tower.vision_model.encoder.layers"),
+        "vision": (
+            "model.vision_tower.encoder.layers",
+            "model.vision_tower.vision_model.encoder.layers",
+        ),
     }
     # vision_feature_layer indexes the tower's hidden states: it must point at the same state after deletion.
     deletion_fields = {
-        "language": (("text_config", "num_hidden_layers", "count"), ("text_config", "layer_types", "per_layer")),
-        "vision": (("vision_config", "num_hidden_layers", "count"), ("", "vision_feature_layer", "hidden_state")),
+        "language": (
+            ("text_config", "num_hidden_layers", "count"),
+            ("text_config", "layer_types", "per_layer"),
+        ),
+        "vision": (
+            ("vision_config", "num_hidden_layers", "count"),
+            ("", "vision_feature_layer", "hidden_state"),
+        ),
     }
     image_placeholder = "<image>"
     fallback_format = "<|im_start|>user\n{image}\n{body}<|im_end|>\n<|im_start|>assistant\n"
@@ -29,6 +38,10 @@ class LlavaOnevisionAdapter(ChatTemplateAdapter):
     # image_newline, language_model.model.layers.N, language_model.model.embed_tokens, language_model.lm_head.
     modality_patterns = {
         "vision": (r"(^|\.)vision_tower\.",),
-        "fusion": (r"(^|\.)multi_modal_projector\.", r"(^|\.)image_newline$", r"(^|\.)language_model\.(model\.)?layers\.\d+\."),
+        "fusion": (
+            r"(^|\.)multi_modal_projector\.",
+            r"(^|\.)image_newline$",
+            r"(^|\.)language_model\.(model\.)?layers\.\d+\.",
+        ),
         "text": (r"(^|\.)embed_tokens\.", r"(^|\.)lm_head\."),
     }

@@ -16,21 +16,28 @@ from typing import Any
 
 from vlmprune.errors import ModelError
 from vlmprune.models.base import ModelAdapter, read_model_config, resolve_device, resolve_dtype
+from vlmprune.models.chat_template import GenericAdapter
 from vlmprune.models.gemma3 import Gemma3Adapter
 from vlmprune.models.idefics3 import Idefics3Adapter
 from vlmprune.models.llava import LlavaAdapter
 from vlmprune.models.llava_onevision import LlavaOnevisionAdapter
+from vlmprune.models.molmo.adapter import MolmoNativeAdapter
 from vlmprune.models.molmo.remote_code import MolmoAdapter
 from vlmprune.models.molmo2 import Molmo2Adapter
-from vlmprune.models.molmo.adapter import MolmoNativeAdapter
-from vlmprune.models.chat_template import GenericAdapter
 from vlmprune.models.qwen2_vl import Qwen2VLAdapter
 
 ADAPTERS: dict[str, type[ModelAdapter]] = {
     cls.name: cls
     for cls in (
-        LlavaAdapter, LlavaOnevisionAdapter, MolmoAdapter, Molmo2Adapter, Qwen2VLAdapter, Idefics3Adapter, Gemma3Adapter,
-        GenericAdapter, MolmoNativeAdapter,
+        LlavaAdapter,
+        LlavaOnevisionAdapter,
+        MolmoAdapter,
+        Molmo2Adapter,
+        Qwen2VLAdapter,
+        Idefics3Adapter,
+        Gemma3Adapter,
+        GenericAdapter,
+        MolmoNativeAdapter,
     )
 }
 
@@ -64,7 +71,8 @@ def resolve_model_path(path: str | Path, *, config_only: bool = False) -> Path:
 
 def known_adapters() -> str:
     return "; ".join(
-        f"{name} (model_type {', '.join(cls.model_types) or '-'})" for name, cls in sorted(ADAPTERS.items())
+        f"{name} (model_type {', '.join(cls.model_types) or '-'})"
+        for name, cls in sorted(ADAPTERS.items())
     )
 
 
@@ -74,7 +82,9 @@ def adapter_class(path: str | Path, name: str = "auto") -> type[ModelAdapter]:
         try:
             return ADAPTERS[name]
         except KeyError:
-            raise ModelError(f"model.adapter {name!r} is unknown; known adapters: {known_adapters()}") from None
+            raise ModelError(
+                f"model.adapter {name!r} is unknown; known adapters: {known_adapters()}"
+            ) from None
     config = read_model_config(resolve_model_path(path, config_only=True))
     model_type = config.get("model_type")
     for cls in ADAPTERS.values():
@@ -93,7 +103,9 @@ def adapter_class(path: str | Path, name: str = "auto") -> type[ModelAdapter]:
 
 
 def count_blocks(path: str | Path, *, adapter: str = "auto", component: str = "language") -> int:
-    return adapter_class(path, adapter).count_blocks(read_model_config(resolve_model_path(path, config_only=True)), component)
+    return adapter_class(path, adapter).count_blocks(
+        read_model_config(resolve_model_path(path, config_only=True)), component
+    )
 
 
 def check_weights(path: Path, allow_pickle: bool) -> None:
@@ -132,7 +144,10 @@ def check_remote_code(cls: type[ModelAdapter], path: Path, trust_remote_code: bo
 
 # How transformers names a missing package: "pip install X" in most messages, "requires the X library"
 # in those of requires_backends (e.g. "Qwen2VLImageProcessor requires the Torchvision library").
-MISSING_PACKAGE = (re.compile(r"pip install ([\w.\-\[\]]+)"), re.compile(r"requires the ([\w\-]+) library"))
+MISSING_PACKAGE = (
+    re.compile(r"pip install ([\w.\-\[\]]+)"),
+    re.compile(r"requires the ([\w\-]+) library"),
+)
 
 
 def missing_package_error(what: str, error: ImportError) -> ModelError:
@@ -144,11 +159,17 @@ def missing_package_error(what: str, error: ImportError) -> ModelError:
         if match:
             package = match.group(1).strip("`'\".").lower()
             break
-    first_line = next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
+    first_line = next(
+        (line.strip() for line in text.splitlines() if line.strip()), type(error).__name__
+    )
     if package:
-        return ModelError(f"{what} needs the package {package!r}, which is not installed: pip install {package} "
-                          f"(transformers said: {first_line})")
-    return ModelError(f"{what} needs a package that is not installed (transformers said: {first_line})")
+        return ModelError(
+            f"{what} needs the package {package!r}, which is not installed: pip install {package} "
+            f"(transformers said: {first_line})"
+        )
+    return ModelError(
+        f"{what} needs a package that is not installed (transformers said: {first_line})"
+    )
 
 
 def remote_code_error(path: str | Path, local: Path, error: Exception) -> ModelError:
@@ -182,7 +203,9 @@ def load_adapter(
     local = resolve_model_path(path)
     cls = adapter_class(local, adapter)
     if cls is MolmoAdapter and adapter in (None, "", "auto") and not trust_remote_code:
-        cls = MolmoNativeAdapter  # the published code runs only where the config names it and opts in
+        cls = (
+            MolmoNativeAdapter  # the published code runs only where the config names it and opts in
+        )
     remote = check_remote_code(cls, local, trust_remote_code)
     check_weights(local, allow_pickle)
     torch_device = resolve_device(device)
@@ -193,7 +216,10 @@ def load_adapter(
     from transformers import AutoModelForCausalLM, AutoModelForImageTextToText, AutoProcessor
 
     auto_model = AutoModelForCausalLM if cls.remote_code else AutoModelForImageTextToText
-    kwargs: dict[str, Any] = {"dtype": torch_dtype, "use_safetensors": None if allow_pickle else True}
+    kwargs: dict[str, Any] = {
+        "dtype": torch_dtype,
+        "use_safetensors": None if allow_pickle else True,
+    }
     if remote:
         kwargs["trust_remote_code"] = True
     try:
@@ -209,7 +235,9 @@ def load_adapter(
             raise
         raise remote_code_error(path, local, error) from error
     try:
-        processor = AutoProcessor.from_pretrained(str(local), **({"trust_remote_code": True} if remote else {}))
+        processor = AutoProcessor.from_pretrained(
+            str(local), **({"trust_remote_code": True} if remote else {})
+        )
     except ImportError as error:
         raise missing_package_error(f"the processor of {str(path)!r}", error) from error
     except (OSError, ValueError, TypeError, AttributeError) as error:

@@ -46,7 +46,14 @@ def save_masks(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        save_file(dict(packed), str(tmp), metadata={**(metadata or {}), SHAPES_KEY: json.dumps({n: list(shapes[n]) for n in packed})})
+        save_file(
+            dict(packed),
+            str(tmp),
+            metadata={
+                **(metadata or {}),
+                SHAPES_KEY: json.dumps({n: list(shapes[n]) for n in packed}),
+            },
+        )
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -57,13 +64,17 @@ def iter_masks(path: str | os.PathLike) -> Iterator[tuple[str, torch.Tensor]]:
     """``(layer name, boolean mask)`` for each layer of a mask file, one unpacked at a time."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"mask file {str(path)!r} does not exist; build it with rule multiflow_masks "
-                                "or python -m vlmprune.multiflow.prune")
+        raise FileNotFoundError(
+            f"mask file {str(path)!r} does not exist; build it with rule multiflow_masks "
+            "or python -m vlmprune.multiflow.prune"
+        )
     with safe_open(str(path), framework="numpy") as f:
         shapes = json.loads((f.metadata() or {}).get(SHAPES_KEY, "{}"))
         for name in f.keys():
             if name not in shapes:
-                raise ValueError(f"mask file {path} has no shape for layer {name!r}; write it again")
+                raise ValueError(
+                    f"mask file {path} has no shape for layer {name!r}; write it again"
+                )
             yield name, unpack(f.get_tensor(name), tuple(shapes[name]))
 
 
@@ -76,10 +87,14 @@ def _weight(model: nn.Module, name: str, shape: tuple[int, ...]) -> torch.Tensor
     try:
         weight = model.get_submodule(name).weight
     except AttributeError:
-        raise ValueError(f"the mask names layer {name!r}, which the model does not have; the masks were made "
-                         "for another checkpoint (or one saved with other module names)") from None
+        raise ValueError(
+            f"the mask names layer {name!r}, which the model does not have; the masks were made "
+            "for another checkpoint (or one saved with other module names)"
+        ) from None
     if tuple(weight.shape) != shape:
-        raise ValueError(f"mask of layer {name!r} has shape {list(shape)} but its weight {list(weight.shape)}")
+        raise ValueError(
+            f"mask of layer {name!r} has shape {list(shape)} but its weight {list(weight.shape)}"
+        )
     return weight
 
 

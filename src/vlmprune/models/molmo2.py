@@ -28,7 +28,10 @@ class Molmo2Adapter(ChatTemplateAdapter):
             ("text_config", "layer_types", "per_layer"),
             ("text_config", "rope_scaling_layers", "indices"),
         ),
-        "vision": (("vision_config", "num_hidden_layers", "count"), ("adapter_config", "vision_feature_layer", "hidden_state")),
+        "vision": (
+            ("vision_config", "num_hidden_layers", "count"),
+            ("adapter_config", "vision_feature_layer", "hidden_state"),
+        ),
     }
     owner_attributes = {"language": (("rope_types", "per_layer"),)}
     image_placeholder = "<|image|>"
@@ -39,7 +42,11 @@ class Molmo2Adapter(ChatTemplateAdapter):
     # model.language_model.layers.N, model.language_model.embed_tokens.
     modality_patterns = {
         "vision": (r"(^|\.)vision_backbone\.image_vit\.", r"(^|\.)vision_tower\."),
-        "fusion": (r"(^|\.)vision_backbone\.(image_pooling_2d|image_projector)\.", r"(^|\.)multi_modal_projector\.",
-                   r"(^|\.)transformer\.blocks\.\d+\.", r"(^|\.)language_model\.layers\.\d+\."),
+        "fusion": (
+            r"(^|\.)vision_backbone\.(image_pooling_2d|image_projector)\.",
+            r"(^|\.)multi_modal_projector\.",
+            r"(^|\.)transformer\.blocks\.\d+\.",
+            r"(^|\.)language_model\.layers\.\d+\.",
+        ),
         "text": (r"(^|\.)transformer\.wte\.", r"(^|\.)embed_tokens\.", r"(^|\.)lm_head\."),
     }

@@ -60,7 +60,10 @@ def user_turn(family: str, question: str, style: str, choices: Sequence[str] = (
     """The text of the user's turn for one record, from ``TEMPLATES``, without any chat markup."""
     kind = "choice" if choices else "open"
     template = TEMPLATES.get((family, style, kind)) or TEMPLATES[(family, "*", kind)]
-    options = "\n".join(OPTION_FORMATS[family].format(letter=chr(ord("A") + i), text=c) for i, c in enumerate(choices))
+    options = "\n".join(
+        OPTION_FORMATS[family].format(letter=chr(ord("A") + i), text=c)
+        for i, c in enumerate(choices)
+    )
     if family == "molmo" and style == "science_qa" and question.startswith(SCIENCE_QA_CONTEXT):
         question = molmo_science_qa_question(question)
     return template.format(question=question, options=options, style=style)
@@ -99,6 +102,8 @@ def chat_prompt(processor: object, body: str, *, image_placeholder: str, fallbac
     """
     template = getattr(processor, "chat_template", None)
     if template:
-        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": body}]}]
+        messages = [
+            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": body}]}
+        ]
         return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     return fallback.format(image=image_placeholder, body=body)

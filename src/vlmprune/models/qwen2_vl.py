@@ -20,8 +20,14 @@ class Qwen2VLAdapter(ChatTemplateAdapter):
     }
     # Qwen2.5-VL's vision tower runs full attention at fullatt_block_indexes (kept by the tower itself too).
     deletion_fields = {
-        "language": (("text_config", "num_hidden_layers", "count"), ("text_config", "layer_types", "per_layer")),
-        "vision": (("vision_config", "depth", "count"), ("vision_config", "fullatt_block_indexes", "indices")),
+        "language": (
+            ("text_config", "num_hidden_layers", "count"),
+            ("text_config", "layer_types", "per_layer"),
+        ),
+        "vision": (
+            ("vision_config", "depth", "count"),
+            ("vision_config", "fullatt_block_indexes", "indices"),
+        ),
     }
     owner_attributes = {"vision": (("fullatt_block_indexes", "indices"),)}
     image_placeholder = "<|vision_start|><|image_pad|><|vision_end|>"

@@ -34,7 +34,9 @@ class PassThroughBlock(nn.Module):
         self.index = index
         self.returns_tuple = returns_tuple
 
-    def forward(self, hidden_states: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor | tuple:
+    def forward(
+        self, hidden_states: torch.Tensor, *args: object, **kwargs: object
+    ) -> torch.Tensor | tuple:
         cache = kwargs.get("past_key_values")
         if cache is not None and hasattr(cache, "update"):
             batch, length = hidden_states.shape[:2]
@@ -70,7 +72,9 @@ def skip_blocks(
     removed = sorted(set(removed))
     for index in removed:
         if not 0 <= index < len(blocks):
-            raise IndexError(f"block {index} does not exist; the model has blocks 0..{len(blocks) - 1}")
+            raise IndexError(
+                f"block {index} does not exist; the model has blocks 0..{len(blocks) - 1}"
+            )
     originals = {index: blocks[index] for index in removed}
     try:
         for index in removed:

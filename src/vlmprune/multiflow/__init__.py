@@ -12,12 +12,18 @@ import os
 import time
 from typing import TextIO
 
-from vlmprune.result_files import write_json
-from vlmprune.multiflow.weight_stream import CheckpointError
 from vlmprune.multiflow.config import MultiflowConfig
 from vlmprune.multiflow.distribution import Distribution, compute_distribution
+from vlmprune.multiflow.weight_stream import CheckpointError
+from vlmprune.result_files import write_json
 
-__all__ = ["CheckpointError", "Distribution", "MultiflowConfig", "compute_distribution", "run_step1"]
+__all__ = [
+    "CheckpointError",
+    "Distribution",
+    "MultiflowConfig",
+    "compute_distribution",
+    "run_step1",
+]
 
 log = logging.getLogger(__name__)
 

@@ -50,7 +50,11 @@ class FeatureStats:
     def add(self, inputs: torch.Tensor, token_mask: torch.Tensor | None) -> None:
         """Add one batch of inputs ``[batch, ..., in_features]``; ``token_mask [batch, tokens]`` drops padding."""
         sequences = inputs.shape[0] if inputs.dim() > 1 else 1
-        if token_mask is not None and inputs.dim() == 3 and tuple(inputs.shape[:2]) == tuple(token_mask.shape):
+        if (
+            token_mask is not None
+            and inputs.dim() == 3
+            and tuple(inputs.shape[:2]) == tuple(token_mask.shape)
+        ):
             rows = inputs[token_mask.to(inputs.device)]
         else:
             rows = inputs.reshape(-1, inputs.shape[-1])
@@ -78,14 +82,20 @@ class StatsCollector:
             try:
                 module = model.get_submodule(name)
             except AttributeError:
-                raise ValueError(f"prunable layer {name!r} of the checkpoint is not a module of the loaded model; "
-                                 "save the model again with save_pretrained so tensor and module names agree") from None
+                raise ValueError(
+                    f"prunable layer {name!r} of the checkpoint is not a module of the loaded model; "
+                    "save the model again with save_pretrained so tensor and module names agree"
+                ) from None
             if not isinstance(module, nn.Linear):
-                raise ValueError(f"prunable layer {name!r} is a {type(module).__name__}, not a linear layer; "
-                                 "leave it out with multiflow.exclude")
+                raise ValueError(
+                    f"prunable layer {name!r} is a {type(module).__name__}, not a linear layer; "
+                    "leave it out with multiflow.exclude"
+                )
             self._modules[name] = module
             weight = module.weight
-            self.stats[name] = FeatureStats(modality, torch.zeros(weight.shape[1], dtype=torch.float64, device=weight.device))
+            self.stats[name] = FeatureStats(
+                modality, torch.zeros(weight.shape[1], dtype=torch.float64, device=weight.device)
+            )
 
     def _hook(self, name: str):
         stats = self.stats[name]
@@ -117,30 +127,54 @@ def collect_statistics(
     collector = StatsCollector(adapter.model, layers)
     model = adapter.model
     # the output head is never pruned: its logits are needed for one position only, not the whole batch
-    extra = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
+    extra = (
+        {"logits_to_keep": 1}
+        if "logits_to_keep" in inspect.signature(model.forward).parameters
+        else {}
+    )
     with collector.hooked(), torch.inference_mode():
-        for start in tqdm(range(0, len(records), batch_size), desc="calibration batches", mininterval=5):
-            inputs = adapter.encode([records[i] for i in range(start, min(len(records), start + batch_size))])
-            collector.token_mask = inputs["attention_mask"].bool() if "attention_mask" in inputs else None
+        for start in tqdm(
+            range(0, len(records), batch_size), desc="calibration batches", mininterval=5
+        ):
+            inputs = adapter.encode(
+                [records[i] for i in range(start, min(len(records), start + batch_size))]
+            )
+            collector.token_mask = (
+                inputs["attention_mask"].bool() if "attention_mask" in inputs else None
+            )
             model(**inputs, use_cache=False, **extra)
     collector.token_mask = None
     missing = [n for n, s in collector.stats.items() if s.sequences == 0]
     if missing:
-        raise ValueError(f"{len(missing)} prunable layers saw no calibration input ({', '.join(missing[:3])} …); "
-                         "check multiflow.patterns")
+        raise ValueError(
+            f"{len(missing)} prunable layers saw no calibration input ({', '.join(missing[:3])} …); "
+            "check multiflow.patterns"
+        )
     return collector
 
 
-def save_statistics(path: str | os.PathLike, stats: Mapping[str, FeatureStats], metadata: Mapping[str, Any]) -> None:
+def save_statistics(
+    path: str | os.PathLike, stats: Mapping[str, FeatureStats], metadata: Mapping[str, Any]
+) -> None:
     """Write the sums (safetensors, one float64 vector per layer) with counts and provenance, atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    layers = {n: {"modality": s.modality, "tokens": s.tokens, "sequences": s.sequences,
-                  "checkpoint_name": s.checkpoint_name or n} for n, s in stats.items()}
+    layers = {
+        n: {
+            "modality": s.modality,
+            "tokens": s.tokens,
+            "sequences": s.sequences,
+            "checkpoint_name": s.checkpoint_name or n,
+        }
+        for n, s in stats.items()
+    }
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        save_file({n: s.sum_sq.detach().cpu().contiguous() for n, s in stats.items()}, str(tmp),
-                  metadata={STATS_KEY: json.dumps(layers), "calibration": json.dumps(dict(metadata))})
+        save_file(
+            {n: s.sum_sq.detach().cpu().contiguous() for n, s in stats.items()},
+            str(tmp),
+            metadata={STATS_KEY: json.dumps(layers), "calibration": json.dumps(dict(metadata))},
+        )
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -151,11 +185,17 @@ def load_statistics(path: str | os.PathLike) -> tuple[dict[str, FeatureStats], d
     """The statistics and the calibration provenance written by :func:`save_statistics`."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"calibration statistics {str(path)!r} do not exist; build them with rule "
-                                "multiflow_calibrate")
+        raise FileNotFoundError(
+            f"calibration statistics {str(path)!r} do not exist; build them with rule "
+            "multiflow_calibrate"
+        )
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
         layers = json.loads(meta.get(STATS_KEY, "{}"))
-        stats = {n: FeatureStats(v["modality"], f.get_tensor(n), v["tokens"], v["sequences"], v["checkpoint_name"])
-                 for n, v in layers.items()}
+        stats = {
+            n: FeatureStats(
+                v["modality"], f.get_tensor(n), v["tokens"], v["sequences"], v["checkpoint_name"]
+            )
+            for n, v in layers.items()
+        }
     return stats, json.loads(meta.get("calibration", "{}"))

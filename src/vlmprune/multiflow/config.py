@@ -52,5 +52,7 @@ class MultiflowConfig:
             architecture=str(section.get("architecture") or "auto"),
             patterns={str(k): [str(p) for p in v] for k, v in patterns.items()},
             exclude=None if exclude is None else [str(p) for p in exclude],
-            vision_tower_path=None if section.get("vision_tower_path") is None else str(section["vision_tower_path"]),
+            vision_tower_path=None
+            if section.get("vision_tower_path") is None
+            else str(section["vision_tower_path"]),
         )

@@ -18,10 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from vlmprune.multiflow import kth_value
-from vlmprune.multiflow.weight_stream import TensorInfo, iter_tensor_chunks, list_tensors, weight_files
 from vlmprune.multiflow.config import MultiflowConfig
 from vlmprune.multiflow.modality import MODALITIES, ModalityRules, detect_architecture
 from vlmprune.multiflow.tower import tower_tensors
+from vlmprune.multiflow.weight_stream import (
+    TensorInfo,
+    iter_tensor_chunks,
+    list_tensors,
+    weight_files,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +46,9 @@ class Layer:
 @dataclass
 class Modality:
     name: str
-    layers: list[Layer] = field(default_factory=list)  # model order: pattern index, then natural name order
+    layers: list[Layer] = field(
+        default_factory=list
+    )  # model order: pattern index, then natural name order
     threshold: float | None = None  # |W| of the k-th smallest weight; None when nothing is pruned
 
     @property
@@ -98,8 +105,12 @@ def _assign(infos: list[TensorInfo], rules: ModalityRules) -> dict[str, list[Ten
             modality = rules.modality(info.name)
             (groups[modality] if modality else unassigned).append(info)
     if unassigned:
-        log.warning("%d prunable tensors match no modality pattern and are left out: %s%s", len(unassigned),
-                    ", ".join(i.name for i in unassigned[:5]), " …" if len(unassigned) > 5 else "")
+        log.warning(
+            "%d prunable tensors match no modality pattern and are left out: %s%s",
+            len(unassigned),
+            ", ".join(i.name for i in unassigned[:5]),
+            " …" if len(unassigned) > 5 else "",
+        )
     return groups
 
 
@@ -143,15 +154,28 @@ def compute_distribution(
         else:
             result[m].threshold = kth_value.key_to_float(bucket, key_dtype[m])
     if second_pass:
-        _resolve_low_bits(groups, prunable, modality_of, second_pass, ks, below, ties, result, chunk_bytes)
+        _resolve_low_bits(
+            groups, prunable, modality_of, second_pass, ks, below, ties, result, chunk_bytes
+        )
     for m, group in groups.items():
-        taken = kth_value.split_ties({i.name: ties[i.name] for i in group}, ks[m] - sum(below[i.name] for i in group))
+        taken = kth_value.split_ties(
+            {i.name: ties[i.name] for i in group}, ks[m] - sum(below[i.name] for i in group)
+        )
         for info in sorted(group, key=lambda i: (rules.rank(i.name, m), _natural_key(i.name))):
-            result[m].layers.append(Layer(info.name.removesuffix(".weight"), m, info.numel, below[info.name] + taken[info.name]))
+            result[m].layers.append(
+                Layer(
+                    info.name.removesuffix(".weight"),
+                    m,
+                    info.numel,
+                    below[info.name] + taken[info.name],
+                )
+            )
     return Distribution(target, architecture, result)
 
 
-def checkpoint_rules(model_path: str | os.PathLike, config: MultiflowConfig) -> tuple[ModalityRules, list[TensorInfo]]:
+def checkpoint_rules(
+    model_path: str | os.PathLike, config: MultiflowConfig
+) -> tuple[ModalityRules, list[TensorInfo]]:
     """The modality rules of a checkpoint (the configured architecture, or the one its tensor names
     tell) and its tensors; LLaVA's original layout brings its vision tower's from their own checkpoint."""
     infos = list_tensors(weight_files(model_path))
@@ -169,27 +193,44 @@ def checkpoint_rules(model_path: str | os.PathLike, config: MultiflowConfig) -> 
     return ModalityRules.build(architecture, config.patterns, config.exclude), infos
 
 
-def prunable_layers(model_path: str | os.PathLike, config: MultiflowConfig | None = None) -> dict[str, str]:
+def prunable_layers(
+    model_path: str | os.PathLike, config: MultiflowConfig | None = None
+) -> dict[str, str]:
     """Layer name (tensor name without ``.weight``) -> modality, for every prunable weight of the checkpoint."""
     rules, infos = checkpoint_rules(model_path, config or MultiflowConfig())
     groups = _assign(infos, rules)
     return {i.name.removesuffix(".weight"): m for m, group in groups.items() for i in group}
 
 
-def _modality_groups(model_path: str | os.PathLike, config: MultiflowConfig) -> tuple[str, ModalityRules, dict[str, list[TensorInfo]]]:
+def _modality_groups(
+    model_path: str | os.PathLike, config: MultiflowConfig
+) -> tuple[str, ModalityRules, dict[str, list[TensorInfo]]]:
     """The checkpoint's architecture, its modality rules and its prunable tensors per modality (empty ones warned of)."""
     rules, infos = checkpoint_rules(model_path, config)
     architecture = rules.architecture
     groups = _assign(infos, rules)
     if not any(groups.values()):
-        raise ValueError(f"no prunable weights found in {model_path} for architecture {architecture!r}; "
-                         "check multiflow.patterns and multiflow.exclude")
+        raise ValueError(
+            f"no prunable weights found in {model_path} for architecture {architecture!r}; "
+            "check multiflow.patterns and multiflow.exclude"
+        )
     for m, group in groups.items():
         if not group:
-            log.warning("!!! modality %s is EMPTY: no prunable tensor of %s matches its patterns, so the report has "
-                        "no %s rows; check multiflow.patterns%s", m.upper(), model_path, m.upper(),
-                        " and multiflow.vision_tower_path" if m == "vision" and architecture == "llava-original" else "")
-    log.info("architecture %s; %s", architecture, ", ".join(f"{m}: {len(g)} tensors" for m, g in groups.items()))
+            log.warning(
+                "!!! modality %s is EMPTY: no prunable tensor of %s matches its patterns, so the report has "
+                "no %s rows; check multiflow.patterns%s",
+                m.upper(),
+                model_path,
+                m.upper(),
+                " and multiflow.vision_tower_path"
+                if m == "vision" and architecture == "llava-original"
+                else "",
+            )
+    log.info(
+        "architecture %s; %s",
+        architecture,
+        ", ".join(f"{m}: {len(g)} tensors" for m, g in groups.items()),
+    )
     return architecture, rules, groups
 
 
@@ -200,7 +241,10 @@ def _key_dtype(group: list[TensorInfo]) -> str | None:
 
 
 def _high_histograms(
-    prunable: list[TensorInfo], key_dtype: dict[str, str | None], modality_of: dict[str, str], chunk_bytes: int
+    prunable: list[TensorInfo],
+    key_dtype: dict[str, str | None],
+    modality_of: dict[str, str],
+    chunk_bytes: int,
 ) -> dict[str, np.ndarray]:
     """Per tensor, the histogram of the high 16 bits of its magnitudes' keys."""
     high: dict[str, np.ndarray] = {}
@@ -214,8 +258,15 @@ def _high_histograms(
 
 
 def _resolve_low_bits(
-    groups: dict[str, list[TensorInfo]], prunable: list[TensorInfo], modality_of: dict[str, str], second_pass: dict[str, int],
-    ks: dict[str, int], below: dict[str, int], ties: dict[str, int], result: dict[str, Modality], chunk_bytes: int,
+    groups: dict[str, list[TensorInfo]],
+    prunable: list[TensorInfo],
+    modality_of: dict[str, str],
+    second_pass: dict[str, int],
+    ks: dict[str, int],
+    below: dict[str, int],
+    ties: dict[str, int],
+    result: dict[str, Modality],
+    chunk_bytes: int,
 ) -> None:
     """The second pass for 32-bit modalities: the low 16 bits inside the high bucket that holds the k-th value."""
     wanted = [i for i in prunable if modality_of[i.name] in second_pass and ties[i.name] > 0]

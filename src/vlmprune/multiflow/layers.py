@@ -33,8 +33,10 @@ def checkpoint_names(model: nn.Module, module_names: list[str]) -> dict[str, str
     except (ImportError, AttributeError, TypeError):  # not a transformers model: names are kept
         saved = weights
     by_tensor = {id(tensor): key for key, tensor in saved.items()}
-    return {name: by_tensor.get(id(weights[f"{name}.weight"]), f"{name}.weight").removesuffix(".weight")
-            for name in module_names}
+    return {
+        name: by_tensor.get(id(weights[f"{name}.weight"]), f"{name}.weight").removesuffix(".weight")
+        for name in module_names
+    }
 
 
 def prunable_modules(
@@ -49,6 +51,8 @@ def prunable_modules(
             found[module_name] = PrunableLayer(wanted[checkpoint], checkpoint)
     missing = sorted(set(wanted) - {layer.checkpoint_name for layer in found.values()})
     if missing:
-        raise ValueError(f"{len(missing)} prunable weights of the checkpoint are not linear layers of the loaded "
-                         f"model ({', '.join(missing[:3])} …); leave them out with multiflow.exclude")
+        raise ValueError(
+            f"{len(missing)} prunable weights of the checkpoint are not linear layers of the loaded "
+            f"model ({', '.join(missing[:3])} …); leave them out with multiflow.exclude"
+        )
     return found

@@ -18,13 +18,13 @@ from torch import nn
 from tqdm import tqdm
 
 from vlmprune.engine.variants import PRUNING_METHODS, check_sparsity
-from vlmprune.result_files import read_json, write_json
 from vlmprune.models.masking import pack, save_masks
 from vlmprune.multiflow.calibration import FeatureStats
 from vlmprune.multiflow.distribution import Distribution
+from vlmprune.multiflow.lowest_k import lowest_k, per_row
 from vlmprune.multiflow.modality import MODALITIES
 from vlmprune.multiflow.scores import SCORES
-from vlmprune.multiflow.lowest_k import lowest_k, per_row
+from vlmprune.result_files import read_json, write_json
 
 BUDGETED = ("multiflow", "magnitude")
 
@@ -47,17 +47,23 @@ def read_budgets(path: str | os.PathLike, numels: Mapping[str, int]) -> dict[str
     """
     distribution = read_json(path).get("layer_distribution") if Path(path).is_file() else None
     if not isinstance(distribution, dict):
-        raise ValueError(f"{path} is not a step-1 sparsity distribution (no layer_distribution); "
-                         "rerun rule multiflow_step1 or python -m vlmprune.multiflow")
+        raise ValueError(
+            f"{path} is not a step-1 sparsity distribution (no layer_distribution); "
+            "rerun rule multiflow_step1 or python -m vlmprune.multiflow"
+        )
     missing = sorted(set(numels) - set(distribution))
     if missing:
-        raise ValueError(f"{path} has no budget for {len(missing)} prunable layers ({', '.join(missing[:3])} …); "
-                         "it was computed for another checkpoint or other multiflow patterns: rerun step 1")
+        raise ValueError(
+            f"{path} has no budget for {len(missing)} prunable layers ({', '.join(missing[:3])} …); "
+            "it was computed for another checkpoint or other multiflow patterns: rerun step 1"
+        )
     budgets = {name: int(round(distribution[name] * numels[name])) for name in numels}
     extra = sorted(set(distribution) - set(numels))
     if extra:
-        raise ValueError(f"{path} budgets {len(extra)} layers the model does not prune ({', '.join(extra[:3])} …); "
-                         "rerun step 1 with the same multiflow patterns")
+        raise ValueError(
+            f"{path} budgets {len(extra)} layers the model does not prune ({', '.join(extra[:3])} …); "
+            "rerun step 1 with the same multiflow patterns"
+        )
     return budgets
 
 
@@ -76,7 +82,9 @@ def build_masks(
     check_method(method)
     check_sparsity(target)
     if method in BUDGETED and budgets is None:
-        raise ValueError(f"method {method} prunes each layer to its step-1 budget: give the budgets")
+        raise ValueError(
+            f"method {method} prunes each layer to its step-1 budget: give the budgets"
+        )
     score_fn = SCORES[method]
     packed, shapes, layers = {}, {}, {}
     for name, weight in tqdm(weights.items(), desc=f"{method} scores and masks", mininterval=5):
@@ -92,12 +100,19 @@ def build_masks(
         pruned = int(mask.sum())
         packed[name] = pack(mask)
         shapes[name] = tuple(weight.shape)
-        layers[name] = {"modality": layer_stats.modality, "params": weight.numel(), "pruned": pruned,
-                        "target_sparsity": layer_target, "actual_sparsity": pruned / weight.numel()}
+        layers[name] = {
+            "modality": layer_stats.modality,
+            "params": weight.numel(),
+            "pruned": pruned,
+            "target_sparsity": layer_target,
+            "actual_sparsity": pruned / weight.numel(),
+        }
     return packed, shapes, layers
 
 
-def summarise(method: str, target: float, layers: Mapping[str, dict], calibration: Mapping[str, Any]) -> dict[str, Any]:
+def summarise(
+    method: str, target: float, layers: Mapping[str, dict], calibration: Mapping[str, Any]
+) -> dict[str, Any]:
     """Per modality and overall: target and actual sparsity of the prunable weights."""
     modalities = {}
     for modality in MODALITIES:
@@ -139,15 +154,20 @@ def write_masks(
     """Build the masks and write them (bit-packed) and their JSON summary, each atomically."""
     packed, shapes, layers = build_masks(weights, stats, method, target, budgets)
     summary = summarise(method, target, layers, calibration)
-    save_masks(masks_path, packed, shapes, {"method": method, "target_sparsity": repr(float(target))})
+    save_masks(
+        masks_path, packed, shapes, {"method": method, "target_sparsity": repr(float(target))}
+    )
     write_json(summary_path, summary)
     return summary
 
 
 def describe(summary: Mapping[str, Any]) -> str:
     """One line per modality for the log."""
-    parts = [f"{m}: {v['actual_sparsity']:.2%} (target {v['target_sparsity']:.2%}, {v['layers']} layers)"
-             for m, v in summary["modalities"].items()]
-    return f"{summary['method']} at {summary['target_sparsity']}: {summary['actual_sparsity']:.2%} of " \
-           f"{summary['params']:,} prunable weights; " + "; ".join(parts)
-
+    parts = [
+        f"{m}: {v['actual_sparsity']:.2%} (target {v['target_sparsity']:.2%}, {v['layers']} layers)"
+        for m, v in summary["modalities"].items()
+    ]
+    return (
+        f"{summary['method']} at {summary['target_sparsity']}: {summary['actual_sparsity']:.2%} of "
+        f"{summary['params']:,} prunable weights; " + "; ".join(parts)
+    )

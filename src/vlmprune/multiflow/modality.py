@@ -42,7 +42,15 @@ def architecture_names() -> list[str]:
     """Every value multiflow.architecture takes besides ``auto``: the layouts and each adapter with patterns."""
     from vlmprune.models.loading import ADAPTERS
 
-    return [*LAYOUTS, *ALIASES, *(name for name, cls in ADAPTERS.items() if cls.modality_patterns and name not in ALIASES.values())]
+    return [
+        *LAYOUTS,
+        *ALIASES,
+        *(
+            name
+            for name, cls in ADAPTERS.items()
+            if cls.modality_patterns and name not in ALIASES.values()
+        ),
+    ]
 
 
 def architecture_rules(architecture: str) -> dict | None:
@@ -54,7 +62,10 @@ def architecture_rules(architecture: str) -> dict | None:
     cls = ADAPTERS.get(ALIASES.get(architecture, architecture))
     if cls is None or not cls.modality_patterns:
         return None
-    return {"patterns": {m: list(p) for m, p in cls.modality_patterns.items()}, "exclude": list(cls.modality_exclude)}
+    return {
+        "patterns": {m: list(p) for m, p in cls.modality_patterns.items()},
+        "exclude": list(cls.modality_exclude),
+    }
 
 
 def detect_architecture(names: Iterable[str], model_dir: Path | None = None) -> str:
@@ -67,7 +78,10 @@ def detect_architecture(names: Iterable[str], model_dir: Path | None = None) -> 
         return "llava-original"
     if model_dir is None or not (model_dir / "config.json").is_file():
         # no config.json beside the weights: the telltale tensor names of the two families step 1 began with
-        for marker, adapter in ((r"(^|\.)vision_backbone\.", "molmo"), (r"(^|\.)multi_modal_projector\.", "llava-hf")):
+        for marker, adapter in (
+            (r"(^|\.)vision_backbone\.", "molmo"),
+            (r"(^|\.)multi_modal_projector\.", "llava-hf"),
+        ):
             if any(re.search(marker, n) for n in names):
                 return adapter
     try:
@@ -75,12 +89,16 @@ def detect_architecture(names: Iterable[str], model_dir: Path | None = None) -> 
             raise ModelError("no config.json to read")
         cls = adapter_class(model_dir)
     except ModelError as error:
-        raise ValueError(f"cannot tell the architecture of the checkpoint in {model_dir} ({error}); set "
-                         f"multiflow.architecture to one of {architecture_names()} or give multiflow.patterns for "
-                         "every modality") from None
+        raise ValueError(
+            f"cannot tell the architecture of the checkpoint in {model_dir} ({error}); set "
+            f"multiflow.architecture to one of {architecture_names()} or give multiflow.patterns for "
+            "every modality"
+        ) from None
     if not cls.modality_patterns:
-        raise ValueError(f"the {cls.name} adapter of {model_dir} has no modality patterns; give multiflow.patterns "
-                         "for every modality")
+        raise ValueError(
+            f"the {cls.name} adapter of {model_dir} has no modality patterns; give multiflow.patterns "
+            "for every modality"
+        )
     return {adapter: name for name, adapter in ALIASES.items()}.get(cls.name, cls.name)
 
 
@@ -103,12 +121,16 @@ class ModalityRules:
         base = architecture_rules(architecture)
         if base is None:
             if set(patterns or {}) != set(MODALITIES):
-                raise ValueError(f"unknown architecture {architecture!r}: use one of {architecture_names()} "
-                                 f"or give patterns for all of {MODALITIES}")
+                raise ValueError(
+                    f"unknown architecture {architecture!r}: use one of {architecture_names()} "
+                    f"or give patterns for all of {MODALITIES}"
+                )
             base = {"patterns": {}, "exclude": []}
         unknown = set(patterns or {}) - set(MODALITIES)
         if unknown:
-            raise ValueError(f"multiflow.patterns has unknown modalities {sorted(unknown)}; use {MODALITIES}")
+            raise ValueError(
+                f"multiflow.patterns has unknown modalities {sorted(unknown)}; use {MODALITIES}"
+            )
         merged = {m: list((patterns or {}).get(m, base["patterns"].get(m, []))) for m in MODALITIES}
         return cls(
             architecture,
@@ -117,12 +139,19 @@ class ModalityRules:
         )
 
     def is_prunable(self, name: str, shape: tuple[int, ...]) -> bool:
-        return (name.endswith(".weight") and len(shape) == 2 and 0 not in shape
-                and not any(p.search(name) for p in self.exclude))
+        return (
+            name.endswith(".weight")
+            and len(shape) == 2
+            and 0 not in shape
+            and not any(p.search(name) for p in self.exclude)
+        )
 
     def rank(self, name: str, modality: str) -> int:
         """Index of the first of the modality's patterns matching ``name``: orders layers by component."""
-        return next((i for i, p in enumerate(self.patterns[modality]) if p.search(name)), len(self.patterns[modality]))
+        return next(
+            (i for i, p in enumerate(self.patterns[modality]) if p.search(name)),
+            len(self.patterns[modality]),
+        )
 
     def modality(self, name: str) -> str | None:
         for modality in MODALITIES:

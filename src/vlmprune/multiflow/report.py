@@ -25,9 +25,15 @@ def modality_table(dist: Distribution, out: TextIO) -> None:
     print(RULE, file=out)
     for name, m in dist.modalities.items():
         share = 100 * m.total / total if total else 0.0
-        print(f"{name.upper():<8}: {len(m.layers):3d} layers, {m.total:12,d} params ({share:5.2f}%)", file=out)
+        print(
+            f"{name.upper():<8}: {len(m.layers):3d} layers, {m.total:12,d} params ({share:5.2f}%)",
+            file=out,
+        )
     layers = sum(len(m.layers) for m in dist.modalities.values())
-    print(f"{'TOTAL':<8}: {layers:3d} layers, {total:12,d} params ({100.0 if total else 0.0:5.2f}%)", file=out)
+    print(
+        f"{'TOTAL':<8}: {layers:3d} layers, {total:12,d} params ({100.0 if total else 0.0:5.2f}%)",
+        file=out,
+    )
     print(RULE, file=out)
 
 
@@ -50,10 +56,14 @@ def modality_section(m: Modality, target: float, out: TextIO) -> None:
     print(f"  Total params: {stats['total_params']:,}", file=out)
     print(f"  Pruned params: {stats['pruned_params']:,}", file=out)
     print(f"  Actual sparsity: {stats['actual_sparsity']:.2%}", file=out)
-    print(f"  Per-layer sparsity range: [{stats['min_layer_sparsity']:.2%}, {stats['max_layer_sparsity']:.2%}]",
-          file=out)
-    print(f"  Per-layer sparsity mean ± std: {stats['mean_layer_sparsity']:.2%} ± {stats['std_layer_sparsity']:.2%}",
-          file=out)
+    print(
+        f"  Per-layer sparsity range: [{stats['min_layer_sparsity']:.2%}, {stats['max_layer_sparsity']:.2%}]",
+        file=out,
+    )
+    print(
+        f"  Per-layer sparsity mean ± std: {stats['mean_layer_sparsity']:.2%} ± {stats['std_layer_sparsity']:.2%}",
+        file=out,
+    )
 
 
 def global_summary(dist: Distribution, out: TextIO) -> None:
@@ -65,11 +75,15 @@ def global_summary(dist: Distribution, out: TextIO) -> None:
     print(f"Actual global sparsity: {pruned / total:.2%}\n", file=out)
     print("Modality-wise breakdown:", file=out)
     print(RULE, file=out)
-    print(f"{'Modality':<8}{'Params':>14}{'Pruned':>13}{'Sparsity':>11}{'% of Total':>13}", file=out)
+    print(
+        f"{'Modality':<8}{'Params':>14}{'Pruned':>13}{'Sparsity':>11}{'% of Total':>13}", file=out
+    )
     print(RULE, file=out)
     for m in present:
-        print(f"{m.name.upper():<8}{m.total:>15,}{m.pruned:>14,}{m.pruned / m.total:>11.2%}{m.total / total:>13.2%}",
-              file=out)
+        print(
+            f"{m.name.upper():<8}{m.total:>15,}{m.pruned:>14,}{m.pruned / m.total:>11.2%}{m.total / total:>13.2%}",
+            file=out,
+        )
     print(RULE, file=out)
     print(f"{'TOTAL':<8}{total:>15,}{pruned:>14,}{pruned / total:>11.2%}{1:>13.2%}", file=out)
     print(DOUBLE, file=out)
@@ -81,9 +95,17 @@ def key_insight(dist: Distribution, out: TextIO) -> None:
     for m in sorted((m for m in dist.modalities.values() if m.layers), key=lambda m: m.name):
         sparsity = m.pruned / m.total
         diff = sparsity - dist.target
-        verdict = ("Equal redundancy" if abs(diff) < EQUAL_WITHIN
-                   else "MORE redundant" if diff > 0 else "LESS redundant")
-        print(f"  • {m.name.upper():<7}: {sparsity:.2%} ({100 * diff:+.2f}% vs target) → {verdict}", file=out)
+        verdict = (
+            "Equal redundancy"
+            if abs(diff) < EQUAL_WITHIN
+            else "MORE redundant"
+            if diff > 0
+            else "LESS redundant"
+        )
+        print(
+            f"  • {m.name.upper():<7}: {sparsity:.2%} ({100 * diff:+.2f}% vs target) → {verdict}",
+            file=out,
+        )
     print("\nThis shows which modalities have more/less redundancy!", file=out)
     print("In Step 2, we'll use activation statistics for more accurate scoring.", file=out)
     print(DOUBLE, file=out)

@@ -29,7 +29,9 @@ def magnitude_score(weight: torch.Tensor, norm_sq: torch.Tensor | None = None) -
 
 
 def wanda_score(weight: torch.Tensor, norm_sq: torch.Tensor) -> torch.Tensor:
-    return weight.detach().to(torch.float32).abs() * norm_sq.to(weight.device, torch.float32).sqrt().unsqueeze(0)
+    return weight.detach().to(torch.float32).abs() * norm_sq.to(
+        weight.device, torch.float32
+    ).sqrt().unsqueeze(0)
 
 
 def multiflow_score(weight: torch.Tensor, norm_sq: torch.Tensor) -> torch.Tensor:
@@ -41,4 +43,8 @@ def multiflow_score(weight: torch.Tensor, norm_sq: torch.Tensor) -> torch.Tensor
     return torch.outer(output_importance, input_importance).mul_(magnitude)
 
 
-SCORES: dict[str, Score] = {"multiflow": multiflow_score, "wanda": wanda_score, "magnitude": magnitude_score}
+SCORES: dict[str, Score] = {
+    "multiflow": multiflow_score,
+    "wanda": wanda_score,
+    "magnitude": magnitude_score,
+}

@@ -51,8 +51,10 @@ def find_tower(model_dir: Path, configured: str | None) -> Path | None:
     if configured:
         path = Path(configured).expanduser()
         if not path.exists():
-            raise CheckpointError(f"multiflow.vision_tower_path {configured!r} does not exist; point it at the vision "
-                                  "tower's checkpoint directory (e.g. a copy of openai/clip-vit-large-patch14-336)")
+            raise CheckpointError(
+                f"multiflow.vision_tower_path {configured!r} does not exist; point it at the vision "
+                "tower's checkpoint directory (e.g. a copy of openai/clip-vit-large-patch14-336)"
+            )
         return path
     name = mm_vision_tower(model_dir)
     if name is None:
@@ -62,20 +64,29 @@ def find_tower(model_dir: Path, configured: str | None) -> Path | None:
     return _cached_snapshot(name)
 
 
-def tower_tensors(model_dir: Path, infos: list[TensorInfo], configured: str | None) -> list[TensorInfo]:
+def tower_tensors(
+    model_dir: Path, infos: list[TensorInfo], configured: str | None
+) -> list[TensorInfo]:
     """The tower's tensors under LLaVA's saved names, when the checkpoint lacks them; else nothing."""
     if any(HAS_TOWER.search(info.name) for info in infos):
         return []
     name = mm_vision_tower(model_dir)
     path = find_tower(model_dir, configured)
     if path is None:
-        log.warning("this LLaVA checkpoint holds no vision tower and config.json's mm_vision_tower %r is neither a "
-                    "directory nor in the local Hugging Face cache: set multiflow.vision_tower_path to its checkpoint",
-                    name)
+        log.warning(
+            "this LLaVA checkpoint holds no vision tower and config.json's mm_vision_tower %r is neither a "
+            "directory nor in the local Hugging Face cache: set multiflow.vision_tower_path to its checkpoint",
+            name,
+        )
         return []
     found = [info for info in list_tensors(weight_files(path)) if TOWER_TENSORS.search(info.name)]
     if not found:
-        raise CheckpointError(f"the vision tower checkpoint {path} holds no vision_model.* tensors; "
-                              "multiflow.vision_tower_path must be a CLIP (vision) checkpoint")
+        raise CheckpointError(
+            f"the vision tower checkpoint {path} holds no vision_model.* tensors; "
+            "multiflow.vision_tower_path must be a CLIP (vision) checkpoint"
+        )
     log.info("vision tower %s: %d tensors from %s", name or "(configured)", len(found), path)
-    return [dataclasses.replace(info, name=TOWER_PREFIX + info.name, source_name=info.name) for info in found]
+    return [
+        dataclasses.replace(info, name=TOWER_PREFIX + info.name, source_name=info.name)
+        for info in found
+    ]

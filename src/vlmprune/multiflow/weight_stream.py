@@ -29,13 +29,34 @@ import torch
 
 log = logging.getLogger(__name__)
 
-ITEMSIZE = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8, "I8": 1, "U8": 1, "I16": 2, "I32": 4, "I64": 8, "BOOL": 1,
-            "F8_E4M3": 1, "F8_E5M2": 1}
+ITEMSIZE = {
+    "F16": 2,
+    "BF16": 2,
+    "F32": 4,
+    "F64": 8,
+    "I8": 1,
+    "U8": 1,
+    "I16": 2,
+    "I32": 4,
+    "I64": 8,
+    "BOOL": 1,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+}
 SUPPORTED = ("F16", "BF16", "F32")
 BITS_DTYPE = {"F16": np.uint16, "BF16": np.uint16, "F32": np.uint32}
-TORCH_NAMES = {torch.float16: "F16", torch.bfloat16: "BF16", torch.float32: "F32", torch.float64: "F64",
-               torch.int8: "I8", torch.uint8: "U8", torch.int16: "I16", torch.int32: "I32", torch.int64: "I64",
-               torch.bool: "BOOL"}
+TORCH_NAMES = {
+    torch.float16: "F16",
+    torch.bfloat16: "BF16",
+    torch.float32: "F32",
+    torch.float64: "F64",
+    torch.int8: "I8",
+    torch.uint8: "U8",
+    torch.int16: "I16",
+    torch.int32: "I32",
+    torch.int64: "I64",
+    torch.bool: "BOOL",
+}
 TORCH_BITS = {"F16": torch.int16, "BF16": torch.int16, "F32": torch.int32}
 MAX_HEADER_BYTES = 100 * 2**20
 
@@ -51,7 +72,9 @@ class TensorInfo:
     shape: tuple[int, ...]
     file: Path
     offset: int = 0  # absolute byte offset of the data (safetensors only)
-    source_name: str | None = None  # the name in the file, when ``name`` is another (a tower read from its own checkpoint)
+    source_name: str | None = (
+        None  # the name in the file, when ``name`` is another (a tower read from its own checkpoint)
+    )
 
     @property
     def numel(self) -> int:
@@ -59,22 +82,28 @@ class TensorInfo:
 
 
 def _corrupt(path: Path, reason: str) -> CheckpointError:
-    return CheckpointError(f"cannot read checkpoint file {path}: {reason}. The file is incomplete or corrupt; "
-                           "download or save the model again.")
+    return CheckpointError(
+        f"cannot read checkpoint file {path}: {reason}. The file is incomplete or corrupt; "
+        "download or save the model again."
+    )
 
 
 def weight_files(model_path: str | os.PathLike) -> list[Path]:
     """The weight files of a model directory (or the single file given), safetensors preferred."""
     path = Path(model_path)
     if not path.exists():
-        raise CheckpointError(f"model path not found: {path}. Point model.path in the config (or --model_path) "
-                              "at a directory holding *.safetensors or pytorch_model*.bin weight files.")
+        raise CheckpointError(
+            f"model path not found: {path}. Point model.path in the config (or --model_path) "
+            "at a directory holding *.safetensors or pytorch_model*.bin weight files."
+        )
     if path.is_file():
         if path.suffix not in (".safetensors", ".bin"):
             raise CheckpointError(f"{path} is neither a .safetensors nor a .bin weight file.")
         return [path]
-    for index_name, pattern in (("model.safetensors.index.json", "*.safetensors"),
-                                ("pytorch_model.bin.index.json", "pytorch_model*.bin")):
+    for index_name, pattern in (
+        ("model.safetensors.index.json", "*.safetensors"),
+        ("pytorch_model.bin.index.json", "pytorch_model*.bin"),
+    ):
         index = path / index_name
         if index.exists():
             try:
@@ -83,15 +112,19 @@ def weight_files(model_path: str | os.PathLike) -> list[Path]:
                 raise _corrupt(index, f"not a valid shard index ({err})") from err
             missing = [s for s in shards if not (path / s).is_file()]
             if missing:
-                raise CheckpointError(f"{index} lists shards that are missing from {path}: {', '.join(missing)}. "
-                                      "Download the complete checkpoint.")
+                raise CheckpointError(
+                    f"{index} lists shards that are missing from {path}: {', '.join(missing)}. "
+                    "Download the complete checkpoint."
+                )
             return [path / s for s in shards]
         found = sorted(path.glob(pattern))
         if found:
             return found
     present = ", ".join(sorted(p.name for p in path.iterdir())[:10]) or "nothing"
-    raise CheckpointError(f"no weight files in {path} (found: {present}). Expected *.safetensors or "
-                          "pytorch_model*.bin files as written by save_pretrained.")
+    raise CheckpointError(
+        f"no weight files in {path} (found: {present}). Expected *.safetensors or "
+        "pytorch_model*.bin files as written by save_pretrained."
+    )
 
 
 def _safetensors_header(path: Path) -> list[TensorInfo]:
@@ -103,7 +136,9 @@ def _safetensors_header(path: Path) -> list[TensorInfo]:
                 raise _corrupt(path, "shorter than a safetensors header")
             length = int.from_bytes(prefix, "little")
             if length > min(size - 8, MAX_HEADER_BYTES):
-                raise _corrupt(path, f"header length {length} does not fit in the file of {size} bytes")
+                raise _corrupt(
+                    path, f"header length {length} does not fit in the file of {size} bytes"
+                )
             header = json.loads(f.read(length))
     except OSError as err:
         raise CheckpointError(f"cannot read checkpoint file {path}: {err}") from err
@@ -116,14 +151,22 @@ def _safetensors_header(path: Path) -> list[TensorInfo]:
     data_start = 8 + length
     for name, entry in header.items():
         try:
-            dtype, shape, (begin, end) = entry["dtype"], tuple(int(d) for d in entry["shape"]), entry["data_offsets"]
+            dtype, shape, (begin, end) = (
+                entry["dtype"],
+                tuple(int(d) for d in entry["shape"]),
+                entry["data_offsets"],
+            )
         except (KeyError, TypeError, ValueError) as err:
             raise _corrupt(path, f"malformed header entry for {name!r}") from err
         info = TensorInfo(name, dtype, shape, path, data_start + int(begin))
         if dtype in ITEMSIZE and end - begin != info.numel * ITEMSIZE[dtype]:
-            raise _corrupt(path, f"tensor {name!r} has {end - begin} bytes for shape {list(shape)} of {dtype}")
+            raise _corrupt(
+                path, f"tensor {name!r} has {end - begin} bytes for shape {list(shape)} of {dtype}"
+            )
         if data_start + end > size:
-            raise _corrupt(path, f"tensor {name!r} ends past the end of the file (truncated download?)")
+            raise _corrupt(
+                path, f"tensor {name!r} ends past the end of the file (truncated download?)"
+            )
         infos.append(info)
     return sorted(infos, key=lambda i: i.offset)
 
@@ -135,10 +178,15 @@ def _load_bin(path: Path) -> tuple[dict[str, torch.Tensor], bool]:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=not legacy)
     except Exception as err:  # torch raises many types for a bad archive
         first_line = str(err).strip().split("\n")[0]
-        raise _corrupt(path, f"torch.load(weights_only=True) failed ({type(err).__name__}: {first_line})") from err
+        raise _corrupt(
+            path, f"torch.load(weights_only=True) failed ({type(err).__name__}: {first_line})"
+        ) from err
     if legacy:
-        log.warning("%s is in the legacy (non-zip) format, which cannot be memory-mapped: "
-                    "the whole shard was loaded into memory", path)
+        log.warning(
+            "%s is in the legacy (non-zip) format, which cannot be memory-mapped: "
+            "the whole shard was loaded into memory",
+            path,
+        )
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -147,8 +195,10 @@ def _load_bin(path: Path) -> tuple[dict[str, torch.Tensor], bool]:
 
 
 def _bin_infos(path: Path, state: dict[str, torch.Tensor]) -> list[TensorInfo]:
-    return [TensorInfo(name, TORCH_NAMES.get(t.dtype, str(t.dtype)), tuple(t.shape), path)
-            for name, t in state.items()]
+    return [
+        TensorInfo(name, TORCH_NAMES.get(t.dtype, str(t.dtype)), tuple(t.shape), path)
+        for name, t in state.items()
+    ]
 
 
 def list_tensors(files: list[Path]) -> list[TensorInfo]:
@@ -164,8 +214,10 @@ def list_tensors(files: list[Path]) -> list[TensorInfo]:
     seen: dict[str, Path] = {}
     for info in infos:
         if info.name in seen:
-            raise CheckpointError(f"tensor {info.name!r} appears both in {seen[info.name]} and in {info.file}; "
-                                  "the directory mixes two checkpoints.")
+            raise CheckpointError(
+                f"tensor {info.name!r} appears both in {seen[info.name]} and in {info.file}; "
+                "the directory mixes two checkpoints."
+            )
         seen[info.name] = info.file
     return infos
 
@@ -206,7 +258,9 @@ def _safetensors_chunks(fd: int, info: TensorInfo, buffer: np.ndarray) -> Iterat
         done += count
 
 
-def _bin_chunks(tensor: torch.Tensor, dtype: str, per_chunk: int, mapped: bool) -> Iterator[np.ndarray]:
+def _bin_chunks(
+    tensor: torch.Tensor, dtype: str, per_chunk: int, mapped: bool
+) -> Iterator[np.ndarray]:
     flat = tensor.reshape(-1).view(TORCH_BITS[dtype])
     mapped = mapped and flat.data_ptr() == tensor.data_ptr()  # reshape did not copy
     for start in range(0, flat.numel(), per_chunk):
@@ -227,8 +281,10 @@ def iter_tensor_chunks(
     by_file: dict[Path, list[TensorInfo]] = {}
     for info in infos:
         if info.dtype not in SUPPORTED:
-            raise CheckpointError(f"tensor {info.name!r} in {info.file} has dtype {info.dtype}; "
-                                  f"only {', '.join(SUPPORTED)} weights are supported.")
+            raise CheckpointError(
+                f"tensor {info.name!r} in {info.file} has dtype {info.dtype}; "
+                f"only {', '.join(SUPPORTED)} weights are supported."
+            )
         by_file.setdefault(info.file, []).append(info)
     buffer = np.empty(chunk_bytes - chunk_bytes % 4, dtype=np.uint8)
     for path, wanted in by_file.items():
@@ -246,5 +302,8 @@ def iter_tensor_chunks(
             state, mapped = _load_bin(path)
             for info in wanted:
                 tensor = state[info.source_name or info.name]
-                yield info, _bin_chunks(tensor, info.dtype, buffer.nbytes // ITEMSIZE[info.dtype], mapped)
+                yield (
+                    info,
+                    _bin_chunks(tensor, info.dtype, buffer.nbytes // ITEMSIZE[info.dtype], mapped),
+                )
             del state

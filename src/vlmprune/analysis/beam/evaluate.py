@@ -26,9 +26,21 @@ def evaluate_missing(
     world: World,
 ) -> tuple[list[str], list[str]]:
     """Evaluate, in one fused job, the variants without a reusable store; return (evaluated, reused)."""
-    fingerprints = expected_fingerprints(data=data, dataset=dataset, split=split, variants=variants, model=model, evaluation=evaluation)
+    fingerprints = expected_fingerprints(
+        data=data,
+        dataset=dataset,
+        split=split,
+        variants=variants,
+        model=model,
+        evaluation=evaluation,
+    )
     todo, reused = split_reusable(variants, evals_dir, fingerprints)
-    log.info("%d sets: %d to evaluate, %d reused from earlier stores", len(variants), len(todo), len(reused))
+    log.info(
+        "%d sets: %d to evaluate, %d reused from earlier stores",
+        len(variants),
+        len(todo),
+        len(reused),
+    )
     if todo:
         run_evaluation(
             data=data,

@@ -17,8 +17,20 @@ from typing import Any
 
 import h5py
 
-from vlmprune.analysis.beam.search import Blocks, extend, greedy_set, keep, rank, seed_evaluations, seed_first_step
-from vlmprune.analysis.importance.estimate import check_aligned, paired_difference_interval, store_header
+from vlmprune.analysis.beam.search import (
+    Blocks,
+    extend,
+    greedy_set,
+    keep,
+    rank,
+    seed_evaluations,
+    seed_first_step,
+)
+from vlmprune.analysis.importance.estimate import (
+    check_aligned,
+    paired_difference_interval,
+    store_header,
+)
 from vlmprune.engine.store import EvalStore, read_store
 from vlmprune.engine.variants import parse_variant, variant_id
 
@@ -32,11 +44,15 @@ def interval_settings(importance: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def score_entry(full: EvalStore, store: EvalStore, blocks: Blocks, importance: Mapping[str, Any]) -> dict[str, Any]:
+def score_entry(
+    full: EvalStore, store: EvalStore, blocks: Blocks, importance: Mapping[str, Any]
+) -> dict[str, Any]:
     """One evaluated set: accuracy, drop from the baseline and the paired bootstrap interval of the drop."""
     name = variant_id(blocks)
     check_aligned(full, store, name)
-    low, high = paired_difference_interval(full.scores, store.scores, **interval_settings(importance))
+    low, high = paired_difference_interval(
+        full.scores, store.scores, **interval_settings(importance)
+    )
     return {
         "blocks": list(blocks),
         "variant": name,
@@ -55,15 +71,22 @@ def _header(full: EvalStore) -> dict[str, Any]:
     }
 
 
-def step_one(full_path: Path, dropped: Sequence[Path], beam_width: int, importance: Mapping[str, Any]) -> dict[str, Any]:
+def step_one(
+    full_path: Path, dropped: Sequence[Path], beam_width: int, importance: Mapping[str, Any]
+) -> dict[str, Any]:
     """Step 1 from the ablation's stores: every single block ranked, the best kept; nothing evaluated."""
     full = read_store(full_path)
     header = _header(full)
-    entries = {parse_variant(p.stem): score_entry(full, read_store(p), parse_variant(p.stem), importance) for p in dropped}
+    entries = {
+        parse_variant(p.stem): score_entry(full, read_store(p), parse_variant(p.stem), importance)
+        for p in dropped
+    }
     expected = {(i,) for i in range(header["num_blocks"])}
     if set(entries) != expected:
         missing = sorted(variant_id(b) for b in expected - set(entries))
-        raise ValueError(f"step 1 needs the store of every single block; missing or unexpected: {missing or sorted(entries)}")
+        raise ValueError(
+            f"step 1 needs the store of every single block; missing or unexpected: {missing or sorted(entries)}"
+        )
     accuracies = {b: e["accuracy"] for b, e in entries.items()}
     ranked = rank(accuracies)
     return {
@@ -99,10 +122,17 @@ def plan_step(previous: Mapping[str, Any], step1: Mapping[str, Any]) -> StepPlan
     step = int(previous["step"]) + 1
     num_blocks = int(previous["num_blocks"])
     if step >= num_blocks:
-        raise ValueError(f"step {step} would remove {step} of {num_blocks} blocks; max_blocks_to_remove must be below {num_blocks}")
+        raise ValueError(
+            f"step {step} would remove {step} of {num_blocks} blocks; max_blocks_to_remove must be below {num_blocks}"
+        )
     beams = [tuple(b) for b in previous["beams"]]
     singles = [tuple(e["blocks"]) for e in step1["candidates"]]
-    return StepPlan(step, extend(beams, num_blocks), greedy_set(singles, step), seed_evaluations(beams, num_blocks))
+    return StepPlan(
+        step,
+        extend(beams, num_blocks),
+        greedy_set(singles, step),
+        seed_evaluations(beams, num_blocks),
+    )
 
 
 def stored_fingerprint(path: Path) -> str | None:
@@ -117,24 +147,38 @@ def stored_fingerprint(path: Path) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def split_reusable(variants: Sequence[str], evals_dir: Path, fingerprints: Mapping[str, str]) -> tuple[list[str], list[str]]:
+def split_reusable(
+    variants: Sequence[str], evals_dir: Path, fingerprints: Mapping[str, str]
+) -> tuple[list[str], list[str]]:
     """(to evaluate, reused): a variant whose complete store has the expected fingerprint is reused."""
     reused = [v for v in variants if stored_fingerprint(evals_dir / f"{v}.h5") == fingerprints[v]]
     return [v for v in variants if v not in reused], reused
 
 
 def step_record(
-    plan: StepPlan, evals_dir: Path, beam_width: int, importance: Mapping[str, Any], *, evaluated: Sequence[str], reused: Sequence[str]
+    plan: StepPlan,
+    evals_dir: Path,
+    beam_width: int,
+    importance: Mapping[str, Any],
+    *,
+    evaluated: Sequence[str],
+    reused: Sequence[str],
 ) -> dict[str, Any]:
     """Step k from its stores: every candidate ranked with the beams it extends, the kept beams, the greedy set."""
     full = read_store(evals_dir / "full.h5")
-    entries = {b: score_entry(full, read_store(evals_dir / f"{variant_id(b)}.h5"), b, importance) for b in set(plan.candidates) | {plan.greedy}}
+    entries = {
+        b: score_entry(full, read_store(evals_dir / f"{variant_id(b)}.h5"), b, importance)
+        for b in set(plan.candidates) | {plan.greedy}
+    }
     accuracies = {b: entries[b]["accuracy"] for b in plan.candidates}
     return {
         **_header(full),
         "step": plan.step,
         "beam_width": beam_width,
-        "candidates": [{**entries[b], "parents": [list(p) for p in plan.candidates[b]]} for b in rank(accuracies)],
+        "candidates": [
+            {**entries[b], "parents": [list(p) for p in plan.candidates[b]]}
+            for b in rank(accuracies)
+        ],
         "beams": [list(b) for b in keep(accuracies, beam_width)],
         "greedy": entries[plan.greedy],
         "seed_evaluations": plan.seed_evaluations,
@@ -145,32 +189,48 @@ def step_record(
 
 def validation_sets(steps: Sequence[Mapping[str, Any]]) -> list[Blocks]:
     """The sets checked on the validation split: every step's kept beams and greedy set."""
-    sets = {tuple(b) for s in steps for b in s["beams"]} | {tuple(s["greedy"]["blocks"]) for s in steps}
+    sets = {tuple(b) for s in steps for b in s["beams"]} | {
+        tuple(s["greedy"]["blocks"]) for s in steps
+    }
     return sorted(sets, key=lambda b: (len(b), b))
 
 
 def validation_record(
-    steps: Sequence[Mapping[str, Any]], evals_dir: Path, importance: Mapping[str, Any], *, evaluated: Sequence[str], reused: Sequence[str]
+    steps: Sequence[Mapping[str, Any]],
+    evals_dir: Path,
+    importance: Mapping[str, Any],
+    *,
+    evaluated: Sequence[str],
+    reused: Sequence[str],
 ) -> dict[str, Any]:
     full = read_store(evals_dir / "full.h5")
     sets = validation_sets(steps)
     return {
         **_header(full),
-        "sets": [score_entry(full, read_store(evals_dir / f"{variant_id(b)}.h5"), b, importance) for b in sets],
+        "sets": [
+            score_entry(full, read_store(evals_dir / f"{variant_id(b)}.h5"), b, importance)
+            for b in sets
+        ],
         "evaluated": list(evaluated),
         "reused": list(reused),
     }
 
 
-def summarize(steps: Sequence[Mapping[str, Any]], validation: Mapping[str, Any] | None) -> dict[str, Any]:
+def summarize(
+    steps: Sequence[Mapping[str, Any]], validation: Mapping[str, Any] | None
+) -> dict[str, Any]:
     """Per budget k: the beams, the greedy set and the recommended set (best of both); the variant counts."""
     steps = sorted(steps, key=lambda s: s["step"])
     if [s["step"] for s in steps] != list(range(1, len(steps) + 1)):
-        raise ValueError(f"the summary needs steps 1..{len(steps)}, got {[s['step'] for s in steps]}")
+        raise ValueError(
+            f"the summary needs steps 1..{len(steps)}, got {[s['step'] for s in steps]}"
+        )
     held_out = {e["variant"]: e for e in validation["sets"]} if validation else None
     budgets = []
     for s in steps:
-        by_variant = {e["variant"]: e for e in s["candidates"]} | {s["greedy"]["variant"]: s["greedy"]}
+        by_variant = {e["variant"]: e for e in s["candidates"]} | {
+            s["greedy"]["variant"]: s["greedy"]
+        }
         beams = [by_variant[variant_id(b)] for b in s["beams"]]
         best = rank({tuple(e["blocks"]): e["accuracy"] for e in [*beams, s["greedy"]]})[0]
         budget = {
@@ -189,13 +249,29 @@ def summarize(steps: Sequence[Mapping[str, Any]], validation: Mapping[str, Any] 
         budgets.append(budget)
     later = steps[1:]
     candidates = sum(len(s["candidates"]) for s in later)
-    greedy_only = sum(s["greedy"]["variant"] not in {e["variant"] for e in s["candidates"]} for s in later)
+    greedy_only = sum(
+        s["greedy"]["variant"] not in {e["variant"] for e in s["candidates"]} for s in later
+    )
     first = steps[0]
     return {
-        **{k: first[k] for k in ("model", "dataset", "split", "metric", "n", "num_blocks", "baseline_accuracy", "beam_width")},
+        **{
+            k: first[k]
+            for k in (
+                "model",
+                "dataset",
+                "split",
+                "metric",
+                "n",
+                "num_blocks",
+                "baseline_accuracy",
+                "beam_width",
+            )
+        },
         "max_blocks_to_remove": len(steps),
         "budgets": budgets,
-        "validation": None if validation is None else {k: validation[k] for k in ("split", "n", "baseline_accuracy")},
+        "validation": None
+        if validation is None
+        else {k: validation[k] for k in ("split", "n", "baseline_accuracy")},
         "variants": {
             "read_from_ablation": first["num_blocks"],
             "beam_candidates": candidates,

@@ -18,7 +18,9 @@ def _label(blocks: list[int]) -> str:
     return "{" + ",".join(map(str, blocks)) + "}"
 
 
-def _curve(baseline: float, entries: list[Mapping[str, Any]]) -> tuple[list[int], list[float], list[list[float]]]:
+def _curve(
+    baseline: float, entries: list[Mapping[str, Any]]
+) -> tuple[list[int], list[float], list[list[float]]]:
     """x, accuracy and the asymmetric error bars of accuracy (baseline minus the drop's interval).
 
     A percentile bootstrap interval may miss its own point estimate; the bar then stops at the point.
@@ -37,20 +39,75 @@ def plot_beam(summary: Mapping[str, Any], path: str | Path) -> None:
     base = summary["baseline_accuracy"]
     for i, budget in enumerate(budgets):
         ks = [budget["removed"]] * len(budget["beams"])
-        ax.scatter(ks, [e["accuracy"] for e in budget["beams"]], s=18, color="tab:gray", alpha=0.6, zorder=2, label="kept beams" if i == 0 else None)
+        ax.scatter(
+            ks,
+            [e["accuracy"] for e in budget["beams"]],
+            s=18,
+            color="tab:gray",
+            alpha=0.6,
+            zorder=2,
+            label="kept beams" if i == 0 else None,
+        )
     xs, ys, err = _curve(base, [b["recommended"] for b in budgets])
-    ax.errorbar(xs, ys, yerr=err, marker="o", color="tab:blue", capsize=3, zorder=3, label=f"recommended set ({summary['split']})")
+    ax.errorbar(
+        xs,
+        ys,
+        yerr=err,
+        marker="o",
+        color="tab:blue",
+        capsize=3,
+        zorder=3,
+        label=f"recommended set ({summary['split']})",
+    )
     for budget in budgets:
         rec = budget["recommended"]
-        ax.annotate(_label(rec["blocks"]), (budget["removed"], rec["accuracy"]), textcoords="offset points", xytext=(6, 6), fontsize=8, color="tab:blue")
+        ax.annotate(
+            _label(rec["blocks"]),
+            (budget["removed"], rec["accuracy"]),
+            textcoords="offset points",
+            xytext=(6, 6),
+            fontsize=8,
+            color="tab:blue",
+        )
     xs, ys, err = _curve(base, [b["greedy"] for b in budgets])
-    ax.errorbar([x + 0.06 for x in xs], ys, yerr=err, marker="s", color="tab:orange", capsize=3, zorder=3, label=f"greedy: k least important ({summary['split']})")
+    ax.errorbar(
+        [x + 0.06 for x in xs],
+        ys,
+        yerr=err,
+        marker="s",
+        color="tab:orange",
+        capsize=3,
+        zorder=3,
+        label=f"greedy: k least important ({summary['split']})",
+    )
     if summary.get("validation"):
         held = summary["validation"]
-        xs, ys, err = _curve(held["baseline_accuracy"], [b["validation"]["recommended"] for b in budgets])
-        ax.errorbar([x - 0.06 for x in xs], ys, yerr=err, marker="o", linestyle="--", color="tab:green", capsize=3, label=f"recommended set ({held['split']})")
-        xs, ys, err = _curve(held["baseline_accuracy"], [b["validation"]["greedy"] for b in budgets])
-        ax.errorbar([x + 0.12 for x in xs], ys, yerr=err, marker="s", linestyle="--", color="tab:red", capsize=3, label=f"greedy ({held['split']})")
+        xs, ys, err = _curve(
+            held["baseline_accuracy"], [b["validation"]["recommended"] for b in budgets]
+        )
+        ax.errorbar(
+            [x - 0.06 for x in xs],
+            ys,
+            yerr=err,
+            marker="o",
+            linestyle="--",
+            color="tab:green",
+            capsize=3,
+            label=f"recommended set ({held['split']})",
+        )
+        xs, ys, err = _curve(
+            held["baseline_accuracy"], [b["validation"]["greedy"] for b in budgets]
+        )
+        ax.errorbar(
+            [x + 0.12 for x in xs],
+            ys,
+            yerr=err,
+            marker="s",
+            linestyle="--",
+            color="tab:red",
+            capsize=3,
+            label=f"greedy ({held['split']})",
+        )
     counts = summary["variants"]
     ax.set_title(
         f"Beam search on {summary['dataset']} ({summary['split']}, n={summary['n']}, beam width {summary['beam_width']})\n"

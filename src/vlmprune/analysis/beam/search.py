@@ -26,7 +26,9 @@ def canonical(blocks: Iterable[int]) -> Blocks:
 
 def rank(accuracies: Mapping[Blocks, float]) -> list[Blocks]:
     """Block sets best first: higher accuracy, then the lexicographically smaller sorted tuple."""
-    return sorted(accuracies, key=lambda blocks: (-round(accuracies[blocks], TIE_DECIMALS), canonical(blocks)))
+    return sorted(
+        accuracies, key=lambda blocks: (-round(accuracies[blocks], TIE_DECIMALS), canonical(blocks))
+    )
 
 
 def keep(accuracies: Mapping[Blocks, float], beam_width: int) -> list[Blocks]:

@@ -27,18 +27,35 @@ def compare_datasets(
     """
     names = list(importances)
     blocks = sorted({b for d in importances.values() for b in d["blocks"]}, key=int)
-    matrix = np.array([[importances[n]["blocks"].get(b, {}).get("importance", np.nan) for b in blocks] for n in names])
-    correlation = [[num(st.spearman(matrix[i], matrix[j]).statistic) for j in range(len(names))] for i in range(len(names))]
-    significant = {b: [n for n in names if importances[n]["blocks"].get(b, {}).get("ci_low", 0.0) > 0] for b in blocks}
+    matrix = np.array(
+        [
+            [importances[n]["blocks"].get(b, {}).get("importance", np.nan) for b in blocks]
+            for n in names
+        ]
+    )
+    correlation = [
+        [num(st.spearman(matrix[i], matrix[j]).statistic) for j in range(len(names))]
+        for i in range(len(names))
+    ]
+    significant = {
+        b: [n for n in names if importances[n]["blocks"].get(b, {}).get("ci_low", 0.0) > 0]
+        for b in blocks
+    }
     return {
         "threshold": threshold,
         "analysis_split": analysis_split,
         "datasets": {name: verdict_row(comparisons.get(name)) for name in names},
         "blocks": [int(b) for b in blocks],
-        "importance": {n: {b: num(v) for b, v in zip(blocks, row)} for n, row in zip(names, matrix)},
+        "importance": {
+            n: {b: num(v) for b, v in zip(blocks, row)} for n, row in zip(names, matrix)
+        },
         "dataset_correlation": {"datasets": names, "spearman": correlation},
-        "blocks_important_everywhere": [int(b) for b in blocks if names and len(significant[b]) == len(names)],
-        "blocks_important_somewhere": {b: ds for b, ds in significant.items() if 0 < len(ds) < len(names)},
+        "blocks_important_everywhere": [
+            int(b) for b in blocks if names and len(significant[b]) == len(names)
+        ],
+        "blocks_important_somewhere": {
+            b: ds for b, ds in significant.items() if 0 < len(ds) < len(names)
+        },
         "proxies": proxy_summary(comparisons, threshold),
     }
 
@@ -76,7 +93,9 @@ def proxy_summary(comparisons: Mapping[str, Mapping[str, Any]], threshold: float
         if defined:
             summary += f" (median {np.median(defined):.2f})"
         if len(defined) < len(rhos):
-            summary += f"; undefined on {len(rhos) - len(defined)} (importance constant over blocks)"
+            summary += (
+                f"; undefined on {len(rhos) - len(defined)} (importance constant over blocks)"
+            )
         if rhos and agreeing == len(rhos):
             summary += "; on these data its ranking could stand in for most single-block ablations"
         out[proxy] = {"spearman_rho": rhos, "agreeing": agreeing, "summary": summary}

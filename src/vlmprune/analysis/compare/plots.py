@@ -15,12 +15,17 @@ import numpy as np  # noqa: E402
 from vlmprune.result_files import save_figure  # noqa: E402
 
 SPLIT_STYLE = {"train": ("tab:blue", "train"), "val": ("tab:orange", "validation")}
-PROXY_LABELS = {"block_influence": "Block Influence (1 − cos)", "angular_distance": "angular distance (arccos cos / π)"}
+PROXY_LABELS = {
+    "block_influence": "Block Influence (1 − cos)",
+    "angular_distance": "angular distance (arccos cos / π)",
+}
 VERDICT_COLORS = {"consistent": "#c7e9c0", "inconsistent": "#fcbba1", "undetermined": "#e0e0e0"}
 
 
 def _values(values: Mapping[str, float | None], blocks: list[int]) -> np.ndarray:
-    return np.array([np.nan if values.get(str(b)) is None else values[str(b)] for b in blocks], dtype=float)
+    return np.array(
+        [np.nan if values.get(str(b)) is None else values[str(b)] for b in blocks], dtype=float
+    )
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -37,12 +42,19 @@ def plot_dataset(comparison: Mapping[str, Any], path: str | Path) -> None:
     proxies = comparison.get("proxies", {})
     panels = 3 if proxies else 2
     if len(blocks) <= 12:  # one row: bars, scatter, proxies
-        fig, axes = plt.subplots(1, panels, figsize=(6 + 0.35 * len(blocks) + 4.5 * (panels - 1), 4.8),
-                                 width_ratios=[2.2, 1.2, 1.6][:panels], layout="constrained")
+        fig, axes = plt.subplots(
+            1,
+            panels,
+            figsize=(6 + 0.35 * len(blocks) + 4.5 * (panels - 1), 4.8),
+            width_ratios=[2.2, 1.2, 1.6][:panels],
+            layout="constrained",
+        )
     else:  # many blocks: the bars get their own row
         fig = plt.figure(figsize=(max(14.0, 0.45 * len(blocks)), 10.5), layout="constrained")
         grid = fig.add_gridspec(2, 2, width_ratios=[1, 1.8] if proxies else [1, 1])
-        axes = [fig.add_subplot(grid[0, :]), fig.add_subplot(grid[1, 0])] + ([fig.add_subplot(grid[1, 1])] if proxies else [])
+        axes = [fig.add_subplot(grid[0, :]), fig.add_subplot(grid[1, 0])] + (
+            [fig.add_subplot(grid[1, 1])] if proxies else []
+        )
     _importance_bars(axes[0], comparison, blocks)
     _train_val_scatter(axes[1], comparison, blocks)
     if proxies:
@@ -66,14 +78,22 @@ def _importance_bars(ax: plt.Axes, comparison: Mapping[str, Any], blocks: list[i
         high = np.array([ci[str(b)][1] for b in blocks])
         yerr = np.clip(np.vstack([values - low, high - values]), 0, None)
         ax.bar(
-            x + offset, values, width, yerr=yerr, capsize=2, color=color, ecolor="0.25",
+            x + offset,
+            values,
+            width,
+            yerr=yerr,
+            capsize=2,
+            color=color,
+            ecolor="0.25",
             label=f"{label} (n={comparison['n'][split]}, baseline acc. {comparison['baseline_accuracy'][split]:.3f})",
         )
     ax.axhline(0, color="0.3", linewidth=0.8)
     ax.set_xticks(x, [str(b) for b in blocks])
     ax.set_xlabel("block index (removed alone)")
     ax.set_ylabel("importance = accuracy(full) − accuracy(without block)")
-    ax.set_title(f"Importance per block, with {comparison['spearman']['confidence_level']:.0%} bootstrap intervals")
+    ax.set_title(
+        f"Importance per block, with {comparison['spearman']['confidence_level']:.0%} bootstrap intervals"
+    )
     ax.legend(loc="upper right", fontsize=8)
     ax.grid(axis="y", alpha=0.3)
 
@@ -82,15 +102,50 @@ def _train_val_scatter(ax: plt.Axes, comparison: Mapping[str, Any], blocks: list
     train = _values(comparison["importance"]["train"], blocks)
     val = _values(comparison["importance"]["val"], blocks)
     ci = comparison["importance_ci"]
-    xerr = np.clip(np.vstack([train - [ci["train"][str(b)][0] for b in blocks], [ci["train"][str(b)][1] for b in blocks] - train]), 0, None)
-    yerr = np.clip(np.vstack([val - [ci["val"][str(b)][0] for b in blocks], [ci["val"][str(b)][1] for b in blocks] - val]), 0, None)
-    ax.errorbar(train, val, xerr=xerr, yerr=yerr, fmt="o", color="tab:purple", ecolor="0.75", elinewidth=0.8, markersize=5)
+    xerr = np.clip(
+        np.vstack(
+            [
+                train - [ci["train"][str(b)][0] for b in blocks],
+                [ci["train"][str(b)][1] for b in blocks] - train,
+            ]
+        ),
+        0,
+        None,
+    )
+    yerr = np.clip(
+        np.vstack(
+            [
+                val - [ci["val"][str(b)][0] for b in blocks],
+                [ci["val"][str(b)][1] for b in blocks] - val,
+            ]
+        ),
+        0,
+        None,
+    )
+    ax.errorbar(
+        train,
+        val,
+        xerr=xerr,
+        yerr=yerr,
+        fmt="o",
+        color="tab:purple",
+        ecolor="0.75",
+        elinewidth=0.8,
+        markersize=5,
+    )
     for b, tx, vy in zip(blocks, train, val):
         ax.annotate(str(b), (tx, vy), textcoords="offset points", xytext=(4, 3), fontsize=8)
     lo = np.nanmin(np.concatenate([train, val, [0.0]]))
     hi = np.nanmax(np.concatenate([train, val, [0.0]]))
     pad = 0.05 * (hi - lo) or 0.05
-    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "--", color="0.5", linewidth=0.8, label="train = validation")
+    ax.plot(
+        [lo - pad, hi + pad],
+        [lo - pad, hi + pad],
+        "--",
+        color="0.5",
+        linewidth=0.8,
+        label="train = validation",
+    )
     ax.set_xlim(lo - pad, hi + pad)
     ax.set_ylim(lo - pad, hi + pad)
     ax.set_aspect("equal", adjustable="box")
@@ -112,8 +167,12 @@ def _proxy_lines(ax: plt.Axes, proxies: Mapping[str, Mapping[str, Any]], blocks:
         color, split_label = SPLIT_STYLE[split]
         for name, info in by_proxy.items():
             ax.plot(
-                blocks, _values(info["values"], blocks), marker=markers[name], color=color,
-                linestyle="-" if name == "block_influence" else "--", markersize=4,
+                blocks,
+                _values(info["values"], blocks),
+                marker=markers[name],
+                color=color,
+                linestyle="-" if name == "block_influence" else "--",
+                markersize=4,
                 label=f"{PROXY_LABELS[name]}, {split_label}: ρ vs ablation {_fmt(info['spearman_rho'])}",
             )
     ax.set_xticks(blocks)
@@ -129,13 +188,21 @@ def plot_all(summary: Mapping[str, Any], path: str | Path) -> None:
     names = list(summary["importance"])
     blocks = summary["blocks"]
     heights = [0.9 + 0.3 * len(names), max(3.0, 0.55 * len(names) + 1.8), 3.8]
-    fig = plt.figure(figsize=(max(13.0, 7 + 0.45 * len(blocks) + 0.5 * len(names)), sum(heights) + 0.8), layout="constrained")
-    grid = fig.add_gridspec(3, 2, height_ratios=heights, width_ratios=[max(1.4, 0.1 * len(blocks)), 1])
+    fig = plt.figure(
+        figsize=(max(13.0, 7 + 0.45 * len(blocks) + 0.5 * len(names)), sum(heights) + 0.8),
+        layout="constrained",
+    )
+    grid = fig.add_gridspec(
+        3, 2, height_ratios=heights, width_ratios=[max(1.4, 0.1 * len(blocks)), 1]
+    )
     _verdict_table(fig.add_subplot(grid[0, :]), summary, names)
     _heatmap(fig.add_subplot(grid[1, 0]), fig, summary, names, blocks)
     _correlation_matrix(fig.add_subplot(grid[1, 1]), fig, summary)
     _proxy_bars(fig.add_subplot(grid[2, :]), summary)
-    fig.suptitle(f"Block importance across {len(names)} datasets ({summary['analysis_split']} split)", fontsize=14)
+    fig.suptitle(
+        f"Block importance across {len(names)} datasets ({summary['analysis_split']} split)",
+        fontsize=14,
+    )
     _save(fig, path)
 
 
@@ -143,12 +210,28 @@ def _annotate(ax: plt.Axes, matrix: np.ndarray, limit: float, fontsize: int) -> 
     """Values written into the cells, white on the dark ones."""
     for (i, j), value in np.ndenumerate(matrix):
         dark = np.isfinite(value) and abs(value) > 0.6 * limit
-        ax.text(j, i, _fmt(value), ha="center", va="center", fontsize=fontsize, color="white" if dark else "black")
+        ax.text(
+            j,
+            i,
+            _fmt(value),
+            ha="center",
+            va="center",
+            fontsize=fontsize,
+            color="white" if dark else "black",
+        )
 
 
 def _verdict_table(ax: plt.Axes, summary: Mapping[str, Any], names: list[str]) -> None:
     ax.axis("off")
-    header = ["dataset", "n train / val", "Spearman ρ [CI]", "Kendall τ", "Pearson r", "k-least overlap", "verdict"]
+    header = [
+        "dataset",
+        "n train / val",
+        "Spearman ρ [CI]",
+        "Kendall τ",
+        "Pearson r",
+        "k-least overlap",
+        "verdict",
+    ]
     rows, colors = [], []
     for name in names:
         row = summary["datasets"][name]
@@ -157,10 +240,17 @@ def _verdict_table(ax: plt.Axes, summary: Mapping[str, Any], names: list[str]) -
             colors.append(VERDICT_COLORS["undetermined"])
             continue
         ci = row["spearman_ci"]
-        rows.append([
-            name, f"{row['n']['train']} / {row['n']['val']}", f"{_fmt(row['spearman_rho'], 3)} [{_fmt(ci[0])}, {_fmt(ci[1])}]",
-            _fmt(row["kendall_tau"], 3), _fmt(row["pearson_r"], 3), _fmt(row["k_least_overlap"]), row["verdict"],
-        ])
+        rows.append(
+            [
+                name,
+                f"{row['n']['train']} / {row['n']['val']}",
+                f"{_fmt(row['spearman_rho'], 3)} [{_fmt(ci[0])}, {_fmt(ci[1])}]",
+                _fmt(row["kendall_tau"], 3),
+                _fmt(row["pearson_r"], 3),
+                _fmt(row["k_least_overlap"]),
+                row["verdict"],
+            ]
+        )
         colors.append(VERDICT_COLORS[row["verdict"]])
     table = ax.table(cellText=rows, colLabels=header, bbox=[0, 0, 1, 1], cellLoc="center")
     table.auto_set_font_size(False)
@@ -169,7 +259,9 @@ def _verdict_table(ax: plt.Axes, summary: Mapping[str, Any], names: list[str]) -
         table[i, len(header) - 1].set_facecolor(color)
     for j in range(len(header)):
         table[0, j].set_facecolor("#d9d9d9")
-    ax.set_title(f"Train vs validation: consistent when Spearman ρ > {summary['threshold']}", fontsize=11)
+    ax.set_title(
+        f"Train vs validation: consistent when Spearman ρ > {summary['threshold']}", fontsize=11
+    )
 
 
 def _proxy_bars(ax: plt.Axes, summary: Mapping[str, Any]) -> None:
@@ -182,21 +274,50 @@ def _proxy_bars(ax: plt.Axes, summary: Mapping[str, Any]) -> None:
     x = np.arange(len(keys))
     width = 0.8 / len(proxies)
     for i, (name, info) in enumerate(proxies.items()):
-        values = np.array([np.nan if info["spearman_rho"].get(k) is None else info["spearman_rho"][k] for k in keys])
-        ax.bar(x + (i - (len(proxies) - 1) / 2) * width, values, width, label=f"{PROXY_LABELS[name]}: {info['summary']}")
-    ax.axhline(summary["threshold"], color="tab:red", linestyle="--", linewidth=1, label=f"threshold {summary['threshold']}")
+        values = np.array(
+            [
+                np.nan if info["spearman_rho"].get(k) is None else info["spearman_rho"][k]
+                for k in keys
+            ]
+        )
+        ax.bar(
+            x + (i - (len(proxies) - 1) / 2) * width,
+            values,
+            width,
+            label=f"{PROXY_LABELS[name]}: {info['summary']}",
+        )
+    ax.axhline(
+        summary["threshold"],
+        color="tab:red",
+        linestyle="--",
+        linewidth=1,
+        label=f"threshold {summary['threshold']}",
+    )
     ax.axhline(0, color="0.3", linewidth=0.8)
-    ax.set_xticks(x, keys, rotation=20 if len(keys) > 6 else 0, ha="right" if len(keys) > 6 else "center")
+    ax.set_xticks(
+        x, keys, rotation=20 if len(keys) > 6 else 0, ha="right" if len(keys) > 6 else "center"
+    )
     ax.set_xlim(-0.6, len(keys) - 0.4)
     ax.set_ylim(-1, 1)
     ax.set_xlabel("dataset / split")
     ax.set_ylabel("Spearman ρ with ablation importance")
-    ax.set_title("Do the one-pass proxies of the baseline pass rank blocks like the single-block ablations?", fontsize=11)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25 if len(keys) > 6 else -0.18), ncol=1, fontsize=8, frameon=False)
+    ax.set_title(
+        "Do the one-pass proxies of the baseline pass rank blocks like the single-block ablations?",
+        fontsize=11,
+    )
+    ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.25 if len(keys) > 6 else -0.18),
+        ncol=1,
+        fontsize=8,
+        frameon=False,
+    )
     ax.grid(axis="y", alpha=0.3)
 
 
-def _heatmap(ax: plt.Axes, fig: plt.Figure, summary: Mapping[str, Any], names: list[str], blocks: list[int]) -> None:
+def _heatmap(
+    ax: plt.Axes, fig: plt.Figure, summary: Mapping[str, Any], names: list[str], blocks: list[int]
+) -> None:
     matrix = np.array([_values(summary["importance"][n], blocks) for n in names])
     limit = float(np.nanmax(np.abs(matrix))) if np.isfinite(matrix).any() else 0.0
     limit = limit or 1.0  # all zero (or undefined): any symmetric scale
@@ -217,7 +338,13 @@ def _heatmap(ax: plt.Axes, fig: plt.Figure, summary: Mapping[str, Any], names: l
 
 def _correlation_matrix(ax: plt.Axes, fig: plt.Figure, summary: Mapping[str, Any]) -> None:
     names = summary["dataset_correlation"]["datasets"]
-    matrix = np.array([[np.nan if v is None else v for v in row] for row in summary["dataset_correlation"]["spearman"]], dtype=float)
+    matrix = np.array(
+        [
+            [np.nan if v is None else v for v in row]
+            for row in summary["dataset_correlation"]["spearman"]
+        ],
+        dtype=float,
+    )
     image = ax.imshow(matrix, cmap="RdBu_r", vmin=-1, vmax=1)
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
     ax.set_yticks(range(len(names)), names)

@@ -13,7 +13,10 @@ import numpy as np
 
 from vlmprune.analysis.compare import statistics as st
 
-PROXIES = ("block_influence", "angular_distance")  # the keys of the proxies files (vlmprune.engine.proxies)
+PROXIES = (
+    "block_influence",
+    "angular_distance",
+)  # the keys of the proxies files (vlmprune.engine.proxies)
 
 
 @dataclass(frozen=True)
@@ -46,16 +49,24 @@ def proxy_agreement(split: SplitImportance) -> dict[str, dict[str, Any]]:
     for name in PROXIES:
         values = np.array([split.proxies[name][b] for b in split.blocks])
         rho = st.spearman(values, importance)
-        out[name] = {"values": dict(zip(split.blocks, values.tolist())), "spearman_rho": num(rho.statistic), "p_value": num(rho.p_value)}
+        out[name] = {
+            "values": dict(zip(split.blocks, values.tolist())),
+            "spearman_rho": num(rho.statistic),
+            "p_value": num(rho.p_value),
+        }
     return out
 
 
 def interpret(rho: float, threshold: float) -> str:
     label = st.verdict(rho, threshold)
     if label == st.UNDETERMINED:
-        return "rho is undefined: importance is the same for every block in a split (nothing to rank)"
+        return (
+            "rho is undefined: importance is the same for every block in a split (nothing to rank)"
+        )
     if label == st.CONSISTENT:
-        return f"rho {rho:.3f} > {threshold}: consistent, the training split's importance can be used"
+        return (
+            f"rho {rho:.3f} > {threshold}: consistent, the training split's importance can be used"
+        )
     return f"rho {rho:.3f} <= {threshold}: inconsistent, measure importance on the validation split too"
 
 
@@ -75,7 +86,13 @@ def compare_splits(
         raise ValueError(f"{dataset}: train has blocks {train.blocks} but validation {val.blocks}")
     a, b = train.importance(), val.importance()
     rho, tau, r = st.spearman(a, b), st.kendall(a, b), st.pearson(a, b)
-    low, high = st.spearman_interval(train.differences, val.differences, confidence=confidence, resamples=bootstrap_resamples, seed=seed)
+    low, high = st.spearman_interval(
+        train.differences,
+        val.differences,
+        confidence=confidence,
+        resamples=bootstrap_resamples,
+        seed=seed,
+    )
     k = min(k_least, len(a))
     splits = {"train": train, "val": val}
     return {
@@ -85,9 +102,16 @@ def compare_splits(
         "blocks": [int(x) for x in train.blocks],
         "n": {s: int(d.details["n"]) for s, d in splits.items()},
         "baseline_accuracy": {s: d.details["baseline_accuracy"] for s, d in splits.items()},
-        "importance": {s: {blk: d.details["blocks"][blk]["importance"] for blk in d.blocks} for s, d in splits.items()},
+        "importance": {
+            s: {blk: d.details["blocks"][blk]["importance"] for blk in d.blocks}
+            for s, d in splits.items()
+        },
         "importance_ci": {
-            s: {blk: [d.details["blocks"][blk]["ci_low"], d.details["blocks"][blk]["ci_high"]] for blk in d.blocks} for s, d in splits.items()
+            s: {
+                blk: [d.details["blocks"][blk]["ci_low"], d.details["blocks"][blk]["ci_high"]]
+                for blk in d.blocks
+            }
+            for s, d in splits.items()
         },
         "spearman": {
             "rho": num(rho.statistic),
@@ -100,7 +124,12 @@ def compare_splits(
         },
         "kendall": {"tau": num(tau.statistic), "p_value": num(tau.p_value)},
         "pearson": {"r": num(r.statistic), "p_value": num(r.p_value)},
-        "k_least": {"k": k, "train": st.least_important(a, k), "val": st.least_important(b, k), "overlap": st.least_important_overlap(a, b, k)},
+        "k_least": {
+            "k": k,
+            "train": st.least_important(a, k),
+            "val": st.least_important(b, k),
+            "overlap": st.least_important_overlap(a, b, k),
+        },
         "threshold": threshold,
         "verdict": st.verdict(rho.statistic, threshold),
         "interpretation": interpret(rho.statistic, threshold),

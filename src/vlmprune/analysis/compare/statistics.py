@@ -95,11 +95,18 @@ def spearman_interval(
     train_differences = np.asarray(train_differences, dtype=float)
     val_differences = np.asarray(val_differences, dtype=float)
     if train_differences.shape[1] != val_differences.shape[1]:
-        raise ValueError(f"train has {train_differences.shape[1]} blocks and validation {val_differences.shape[1]}")
-    if np.isnan(_rho_of_mean_differences(train_differences.T, val_differences.T)) or min(len(train_differences), len(val_differences)) < 2:
+        raise ValueError(
+            f"train has {train_differences.shape[1]} blocks and validation {val_differences.shape[1]}"
+        )
+    if (
+        np.isnan(_rho_of_mean_differences(train_differences.T, val_differences.T))
+        or min(len(train_differences), len(val_differences)) < 2
+    ):
         return float("nan"), float("nan")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", stats.DegenerateDataWarning)  # a resample without a rho: (nan, nan) below
+        warnings.simplefilter(
+            "ignore", stats.DegenerateDataWarning
+        )  # a resample without a rho: (nan, nan) below
         result = stats.bootstrap(
             (train_differences, val_differences),
             _rho_of_mean_differences,

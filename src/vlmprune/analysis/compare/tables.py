@@ -34,13 +34,23 @@ def html_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def dataset_tables(c: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Importance per block on both splits (with intervals and proxies) and the statistics."""
-    proxies = [(split, name) for split, by_proxy in c.get("proxies", {}).items() for name in by_proxy]
-    header = ["block", "importance train", "CI train", "importance val", "CI val"] + [f"{name} ({split})" for split, name in proxies]
+    proxies = [
+        (split, name) for split, by_proxy in c.get("proxies", {}).items() for name in by_proxy
+    ]
+    header = ["block", "importance train", "CI train", "importance val", "CI val"] + [
+        f"{name} ({split})" for split, name in proxies
+    ]
     rows = []
     for b in map(str, c["blocks"]):
         ci = c["importance_ci"]
         rows.append(
-            [b, c["importance"]["train"][b], f"[{ci['train'][b][0]:.4f}, {ci['train'][b][1]:.4f}]", c["importance"]["val"][b], f"[{ci['val'][b][0]:.4f}, {ci['val'][b][1]:.4f}]"]
+            [
+                b,
+                c["importance"]["train"][b],
+                f"[{ci['train'][b][0]:.4f}, {ci['train'][b][1]:.4f}]",
+                c["importance"]["val"][b],
+                f"[{ci['val'][b][0]:.4f}, {ci['val'][b][1]:.4f}]",
+            ]
             + [c["proxies"][split][name]["values"][b] for split, name in proxies]
         )
     s = c["spearman"]
@@ -48,13 +58,27 @@ def dataset_tables(c: Mapping[str, Any]) -> list[tuple[str, str]]:
         ["Spearman rho", s["rho"], s["p_value"], f"[{_cell(s['ci_low'])}, {_cell(s['ci_high'])}]"],
         ["Kendall tau", c["kendall"]["tau"], c["kendall"]["p_value"], ""],
         ["Pearson r", c["pearson"]["r"], c["pearson"]["p_value"], ""],
-    ] + [[f"{name} vs ablation ({split})", c["proxies"][split][name]["spearman_rho"], c["proxies"][split][name]["p_value"], ""] for split, name in proxies]
+    ] + [
+        [
+            f"{name} vs ablation ({split})",
+            c["proxies"][split][name]["spearman_rho"],
+            c["proxies"][split][name]["p_value"],
+            "",
+        ]
+        for split, name in proxies
+    ]
     k = c["k_least"]
     return [
-        (f"Importance per block (accuracy drop when the block is removed; baseline accuracy train {c['baseline_accuracy']['train']:.4f}, val {c['baseline_accuracy']['val']:.4f})", html_table(header, rows)),
+        (
+            f"Importance per block (accuracy drop when the block is removed; baseline accuracy train {c['baseline_accuracy']['train']:.4f}, val {c['baseline_accuracy']['val']:.4f})",
+            html_table(header, rows),
+        ),
         (
             f"Train vs validation: {c['verdict']} ({c['interpretation']}); {k['k']} least important blocks: train {k['train']}, val {k['val']}, overlap {k['overlap']:.2f}",
-            html_table(["statistic", "value", "p-value", f"{s['confidence_level']:.0%} bootstrap CI"], stats_rows),
+            html_table(
+                ["statistic", "value", "p-value", f"{s['confidence_level']:.0%} bootstrap CI"],
+                stats_rows,
+            ),
         ),
     ]
 
@@ -62,16 +86,44 @@ def dataset_tables(c: Mapping[str, Any]) -> list[tuple[str, str]]:
 def all_tables(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The verdict per dataset, importance per dataset and block, and the proxies' agreement."""
     verdicts = [
-        [name, row["verdict"], row.get("spearman_rho"), row.get("kendall_tau"), row.get("pearson_r"), row.get("k_least_overlap")]
+        [
+            name,
+            row["verdict"],
+            row.get("spearman_rho"),
+            row.get("kendall_tau"),
+            row.get("pearson_r"),
+            row.get("k_least_overlap"),
+        ]
         for name, row in summary["datasets"].items()
     ]
     blocks = [str(b) for b in summary["blocks"]]
-    importance = [[name] + [values.get(b) for b in blocks] for name, values in summary["importance"].items()]
+    importance = [
+        [name] + [values.get(b) for b in blocks] for name, values in summary["importance"].items()
+    ]
     proxies = [[name, info["summary"]] for name, info in summary["proxies"].items()]
     return [
-        (f"Verdicts (consistent when Spearman rho > {summary['threshold']})", html_table(["dataset", "verdict", "Spearman rho", "Kendall tau", "Pearson r", "k-least overlap"], verdicts)),
-        (f"Importance per dataset and block ({summary['analysis_split']} split); important in every dataset: {summary['blocks_important_everywhere']}", html_table(["dataset"] + blocks, importance)),
-        ("One-pass proxies against the ablation importance", html_table(["proxy", "agreement"], proxies)),
+        (
+            f"Verdicts (consistent when Spearman rho > {summary['threshold']})",
+            html_table(
+                [
+                    "dataset",
+                    "verdict",
+                    "Spearman rho",
+                    "Kendall tau",
+                    "Pearson r",
+                    "k-least overlap",
+                ],
+                verdicts,
+            ),
+        ),
+        (
+            f"Importance per dataset and block ({summary['analysis_split']} split); important in every dataset: {summary['blocks_important_everywhere']}",
+            html_table(["dataset"] + blocks, importance),
+        ),
+        (
+            "One-pass proxies against the ablation importance",
+            html_table(["proxy", "agreement"], proxies),
+        ),
     ]
 
 

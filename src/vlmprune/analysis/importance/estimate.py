@@ -45,7 +45,9 @@ def store_header(full: EvalStore) -> dict[str, Any]:
 
 def check_aligned(full: EvalStore, other: EvalStore, name: str) -> None:
     if full.sample_ids != other.sample_ids:
-        raise ValueError(f"store of {name} was evaluated on other samples than the baseline; rerun it")
+        raise ValueError(
+            f"store of {name} was evaluated on other samples than the baseline; rerun it"
+        )
 
 
 def block_importance(
@@ -62,7 +64,9 @@ def block_importance(
     for block in sorted(dropped):
         store = dropped[block]
         check_aligned(full, store, f"drop-{block}")
-        low, high = paired_difference_interval(full.scores, store.scores, confidence=confidence, resamples=resamples, seed=seed)
+        low, high = paired_difference_interval(
+            full.scores, store.scores, confidence=confidence, resamples=resamples, seed=seed
+        )
         blocks[str(block)] = {
             "accuracy": store.accuracy,
             "importance": full.accuracy - store.accuracy,
@@ -87,7 +91,10 @@ def _baseline_secondary(full: EvalStore) -> dict[str, Any]:
     """The dataset's secondary metric and its baseline accuracy, when the store records one."""
     if "secondary_accuracy" not in full.attrs:
         return {}
-    return {"secondary_metric": full.attrs["secondary_metric"], "baseline_secondary_accuracy": float(full.attrs["secondary_accuracy"])}
+    return {
+        "secondary_metric": full.attrs["secondary_metric"],
+        "baseline_secondary_accuracy": float(full.attrs["secondary_accuracy"]),
+    }
 
 
 def _secondary(full: EvalStore, store: EvalStore) -> dict[str, float]:
@@ -95,7 +102,10 @@ def _secondary(full: EvalStore, store: EvalStore) -> dict[str, float]:
     if "secondary_accuracy" not in full.attrs or "secondary_accuracy" not in store.attrs:
         return {}
     accuracy = float(store.attrs["secondary_accuracy"])
-    return {"secondary_accuracy": accuracy, "secondary_importance": float(full.attrs["secondary_accuracy"]) - accuracy}
+    return {
+        "secondary_accuracy": accuracy,
+        "secondary_importance": float(full.attrs["secondary_accuracy"]) - accuracy,
+    }
 
 
 def _store_warnings(store: EvalStore) -> list[str]:
@@ -103,20 +113,29 @@ def _store_warnings(store: EvalStore) -> list[str]:
     return json.loads(raw) if isinstance(raw, str) else list(raw)
 
 
-def mean_interval(scores: np.ndarray, *, confidence: float, resamples: int, seed: int) -> tuple[float, float]:
+def mean_interval(
+    scores: np.ndarray, *, confidence: float, resamples: int, seed: int
+) -> tuple[float, float]:
     """Percentile bootstrap interval of mean(scores) (a variant's accuracy)."""
     scores = np.asarray(scores, dtype=float)
     if len(scores) < 2 or np.all(scores == scores[0]):
         mean = float(np.mean(scores)) if len(scores) else float("nan")
         return mean, mean
     result = stats.bootstrap(
-        (scores,), lambda a, axis=-1: np.mean(a, axis=axis), vectorized=True, confidence_level=confidence,
-        n_resamples=resamples, method="percentile", rng=np.random.default_rng(seed),
+        (scores,),
+        lambda a, axis=-1: np.mean(a, axis=axis),
+        vectorized=True,
+        confidence_level=confidence,
+        n_resamples=resamples,
+        method="percentile",
+        rng=np.random.default_rng(seed),
     )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
-def accuracy_row(full: EvalStore, store: EvalStore, *, confidence: float, resamples: int, seed: int) -> dict[str, Any]:
+def accuracy_row(
+    full: EvalStore, store: EvalStore, *, confidence: float, resamples: int, seed: int
+) -> dict[str, Any]:
     """A variant's accuracy on one dataset split with its bootstrap interval, beside the full model's (a model card row)."""
     check_aligned(full, store, store.attrs.get("variant", "the variant"))
     low, high = mean_interval(store.scores, confidence=confidence, resamples=resamples, seed=seed)

@@ -25,7 +25,9 @@ def tradeoff_variants(beam: Mapping[str, Any]) -> dict[str, list[int]]:
     return variants
 
 
-def _point(entry: Mapping[str, Any], baseline: float, latency: Mapping[str, Any], chosen_by: list[str]) -> dict[str, Any]:
+def _point(
+    entry: Mapping[str, Any], baseline: float, latency: Mapping[str, Any], chosen_by: list[str]
+) -> dict[str, Any]:
     measured = latency["variants"][entry["variant"]]["batches"]
     batch1 = measured[min(measured, key=int)]
     return {
@@ -38,7 +40,15 @@ def _point(entry: Mapping[str, Any], baseline: float, latency: Mapping[str, Any]
         "accuracy_high": baseline - entry["ci_low"],
         "latency_s": batch1["generate_s"]["median"],
         "latency": {
-            b: {k: m[k]["median"] for k in ("prefill_s", "decode_per_token_s", "generate_s", "throughput_tokens_per_s")}
+            b: {
+                k: m[k]["median"]
+                for k in (
+                    "prefill_s",
+                    "decode_per_token_s",
+                    "generate_s",
+                    "throughput_tokens_per_s",
+                )
+            }
             | {"peak_memory_bytes": m["peak_memory_bytes"]}
             for b, m in measured.items()
         },
@@ -48,7 +58,9 @@ def _point(entry: Mapping[str, Any], baseline: float, latency: Mapping[str, Any]
 def pareto_front(points: Sequence[Mapping[str, Any]]) -> list[str]:
     """Variants not dominated: no other point is at least as fast and at least as accurate, and better in one."""
     front, best = [], float("-inf")
-    for p in sorted(points, key=lambda p: (p["latency_s"], -p["accuracy"], p["removed"], p["blocks"])):
+    for p in sorted(
+        points, key=lambda p: (p["latency_s"], -p["accuracy"], p["removed"], p["blocks"])
+    ):
         if p["accuracy"] > best:
             front.append(p["variant"])
             best = p["accuracy"]
@@ -58,10 +70,20 @@ def pareto_front(points: Sequence[Mapping[str, Any]]) -> list[str]:
 def lookup_table(points: Sequence[Mapping[str, Any]], front: Sequence[str]) -> list[dict[str, Any]]:
     """Rows ordered by latency: from ``budget_s`` on, ``variant`` is the most accurate set that meets the budget."""
     on_front = sorted((p for p in points if p["variant"] in front), key=lambda p: p["latency_s"])
-    return [{"budget_s": p["latency_s"], "variant": p["variant"], "blocks": p["blocks"], "accuracy": p["accuracy"]} for p in on_front]
+    return [
+        {
+            "budget_s": p["latency_s"],
+            "variant": p["variant"],
+            "blocks": p["blocks"],
+            "accuracy": p["accuracy"],
+        }
+        for p in on_front
+    ]
 
 
-def most_accurate_within(table: Sequence[Mapping[str, Any]], budget_s: float) -> Mapping[str, Any] | None:
+def most_accurate_within(
+    table: Sequence[Mapping[str, Any]], budget_s: float
+) -> Mapping[str, Any] | None:
     """The lookup: the row for a latency budget, None when even the fastest set is slower."""
     meeting = [row for row in table if row["budget_s"] <= budget_s]
     return meeting[-1] if meeting else None
@@ -78,16 +100,26 @@ def tradeoff(beam: Mapping[str, Any], latency: Mapping[str, Any]) -> dict[str, A
             chosen.setdefault(entry["variant"], (entry, []))[1].append(role)
     missing = sorted(set(chosen) - set(latency["variants"]))
     if missing:
-        raise ValueError(f"the latency file has no measurement of {missing}; rerun rule latency for {beam['dataset']}")
+        raise ValueError(
+            f"the latency file has no measurement of {missing}; rerun rule latency for {beam['dataset']}"
+        )
     points = [_point(entry, baseline, latency, roles) for entry, roles in chosen.values()]
     front = pareto_front(points)
     for p in points:
         p["pareto"] = p["variant"] in front
     budgets = [{"removed": 0, "recommended": FULL, "greedy": FULL}] + [
-        {"removed": b["removed"], "recommended": b["recommended"]["variant"], "greedy": b["greedy"]["variant"]} for b in beam["budgets"]
+        {
+            "removed": b["removed"],
+            "recommended": b["recommended"]["variant"],
+            "greedy": b["greedy"]["variant"],
+        }
+        for b in beam["budgets"]
     ]
     return {
-        **{k: beam[k] for k in ("model", "dataset", "split", "metric", "n", "num_blocks", "baseline_accuracy")},
+        **{
+            k: beam[k]
+            for k in ("model", "dataset", "split", "metric", "n", "num_blocks", "baseline_accuracy")
+        },
         "device": latency["device"],
         "new_tokens": latency["new_tokens"],
         "latency_measure": f"median seconds to generate {latency['new_tokens']} tokens for one question (batch 1)",

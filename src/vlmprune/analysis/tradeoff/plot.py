@@ -24,17 +24,46 @@ def plot_tradeoff(result: Mapping[str, Any], path: str | Path) -> None:
         role = p["chosen_by"][0]
         color, marker = STYLES[role]
         x = 1000 * p["latency_s"]
-        ax.errorbar([x], [p["accuracy"]], yerr=[[max(0.0, p["accuracy"] - p["accuracy_low"])], [max(0.0, p["accuracy_high"] - p["accuracy"])]],
-                    marker=marker, color=color, capsize=3, linestyle="none", label=None if role in seen else role)
+        ax.errorbar(
+            [x],
+            [p["accuracy"]],
+            yerr=[
+                [max(0.0, p["accuracy"] - p["accuracy_low"])],
+                [max(0.0, p["accuracy_high"] - p["accuracy"])],
+            ],
+            marker=marker,
+            color=color,
+            capsize=3,
+            linestyle="none",
+            label=None if role in seen else role,
+        )
         seen.add(role)
-        ax.annotate(p["variant"], (x, p["accuracy"]), textcoords="offset points", xytext=(5, 5), fontsize=7)
+        ax.annotate(
+            p["variant"], (x, p["accuracy"]), textcoords="offset points", xytext=(5, 5), fontsize=7
+        )
     front = sorted((p for p in points if p["pareto"]), key=lambda p: p["latency_s"])
-    ax.step([1000 * p["latency_s"] for p in front], [p["accuracy"] for p in front], where="post", color="tab:green",
-            linewidth=1.5, zorder=1, label="Pareto frontier")
-    ax.scatter([1000 * p["latency_s"] for p in front], [p["accuracy"] for p in front], s=140, facecolors="none",
-               edgecolors="tab:green", zorder=4)
-    ax.set_title(f"Accuracy vs measured latency on {result['dataset']} ({result['split']}, n={result['n']})\n"
-                 f"{result['device']}", fontsize=10)
+    ax.step(
+        [1000 * p["latency_s"] for p in front],
+        [p["accuracy"] for p in front],
+        where="post",
+        color="tab:green",
+        linewidth=1.5,
+        zorder=1,
+        label="Pareto frontier",
+    )
+    ax.scatter(
+        [1000 * p["latency_s"] for p in front],
+        [p["accuracy"] for p in front],
+        s=140,
+        facecolors="none",
+        edgecolors="tab:green",
+        zorder=4,
+    )
+    ax.set_title(
+        f"Accuracy vs measured latency on {result['dataset']} ({result['split']}, n={result['n']})\n"
+        f"{result['device']}",
+        fontsize=10,
+    )
     ax.set_xlabel(f"ms to answer one question ({result['new_tokens']} tokens, batch 1, median)")
     ax.set_ylabel(f"accuracy ({result['metric']})")
     ax.grid(alpha=0.3)

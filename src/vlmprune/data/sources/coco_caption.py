@@ -31,14 +31,25 @@ from pathlib import Path
 
 import datasets
 
-from vlmprune.data.sources.common import ImageFiles, Row, Target, read_json, require_file, require_keys, require_root, to_dataset
+from vlmprune.data.sources.common import (
+    ImageFiles,
+    Row,
+    Target,
+    read_json,
+    require_file,
+    require_keys,
+    require_root,
+    to_dataset,
+)
 
 KARPATHY_FILE = "dataset_coco.json"
 KARPATHY_SPLITS = {"train": ("train", "restval"), "val": ("test",)}
 OFFICIAL_FILE = "annotations/captions_{split}2014.json"
 
 
-def load_records(target: Target, split: str, local_path: str | Path | None, *, how_to_get: str = "") -> datasets.Dataset:
+def load_records(
+    target: Target, split: str, local_path: str | Path | None, *, how_to_get: str = ""
+) -> datasets.Dataset:
     """``split``: ``train`` or ``val`` (see the module docstring for what each layout maps them to)."""
     root = require_root(target, local_path, how_to_get=how_to_get)
     if (root / KARPATHY_FILE).is_file():
@@ -52,7 +63,13 @@ def _karpathy(target: Target, root: Path, split: str):
     require_keys(target, path, data, ["images"], "the top level")
     image = ImageFiles(target)
     for entry in data["images"]:
-        require_keys(target, path, entry, ["filepath", "filename", "cocoid", "split", "sentences"], "an image")
+        require_keys(
+            target,
+            path,
+            entry,
+            ["filepath", "filename", "cocoid", "split", "sentences"],
+            "an image",
+        )
         if entry["split"] in KARPATHY_SPLITS[split]:
             captions = [s["raw"] for s in entry["sentences"]]
             path = root / entry["filepath"] / entry["filename"]
@@ -72,4 +89,6 @@ def _official(target: Target, root: Path, split: str):
         require_keys(target, path, entry, ["id", "file_name"], "an image")
         if captions[entry["id"]]:
             path = root / f"{split}2014" / entry["file_name"]
-            yield Row(f"{target.name}/{split}/{entry['id']}", image(path), "", captions[entry["id"]], [])
+            yield Row(
+                f"{target.name}/{split}/{entry['id']}", image(path), "", captions[entry["id"]], []
+            )

@@ -29,7 +29,9 @@ def config_key(name: str) -> str:
     return f"datasets.{name}.path"
 
 
-def unavailable(name: str, hub_id: str | None, reason: str, how_to_get: str = "") -> DatasetUnavailable:
+def unavailable(
+    name: str, hub_id: str | None, reason: str, how_to_get: str = ""
+) -> DatasetUnavailable:
     """The error for a dataset that cannot be loaded here, naming the config key that fixes it."""
     source = f"hub id {hub_id!r}" if hub_id else "no hub id (distributed by manual download)"
     how = f" How to get it: {how_to_get}." if how_to_get else ""
@@ -47,13 +49,17 @@ class Target(NamedTuple):
     style: str
 
 
-def require_root(target: Target, local_path: str | Path | None, hub_id: str | None = None, how_to_get: str = "") -> Path:
+def require_root(
+    target: Target, local_path: str | Path | None, hub_id: str | None = None, how_to_get: str = ""
+) -> Path:
     """The local copy's directory; a missing setting is ``DatasetUnavailable``, a missing directory a ``LayoutError``."""
     if local_path is None:
         raise unavailable(target.name, hub_id, "no local path is configured", how_to_get)
     root = Path(local_path).expanduser()
     if not root.is_dir():
-        raise LayoutError(f"dataset {target.name!r}: local path {root} is not a directory (set by {config_key(target.name)})")
+        raise LayoutError(
+            f"dataset {target.name!r}: local path {root} is not a directory (set by {config_key(target.name)})"
+        )
     return root.resolve()
 
 
@@ -63,7 +69,9 @@ def require_file(target: Target, root: Path, *candidates: str) -> Path:
         if (root / candidate).is_file():
             return root / candidate
     names = " or ".join(candidates)
-    raise LayoutError(f"dataset {target.name!r}: {root} lacks {names} (the file of its published layout)")
+    raise LayoutError(
+        f"dataset {target.name!r}: {root} lacks {names} (the file of its published layout)"
+    )
 
 
 def read_json(target: Target, path: Path) -> Any:
@@ -82,18 +90,28 @@ def read_json_list(target: Target, path: Path, what: str) -> list:
     return data
 
 
-def require_keys(target: Target, path: Path, entry: Mapping, keys: Iterable[str], what: str = "an entry") -> None:
+def require_keys(
+    target: Target, path: Path, entry: Mapping, keys: Iterable[str], what: str = "an entry"
+) -> None:
     if not isinstance(entry, Mapping):
-        raise LayoutError(f"dataset {target.name!r}: {what} of {path} is a {type(entry).__name__}, not a JSON object")
+        raise LayoutError(
+            f"dataset {target.name!r}: {what} of {path} is a {type(entry).__name__}, not a JSON object"
+        )
     missing = [k for k in keys if k not in entry]
     if missing:
-        raise LayoutError(f"dataset {target.name!r}: {what} of {path} lacks key(s) {missing}; it has {sorted(entry)}")
+        raise LayoutError(
+            f"dataset {target.name!r}: {what} of {path} lacks key(s) {missing}; it has {sorted(entry)}"
+        )
 
 
-def require_columns(target: Target, where: str, columns: Sequence[str], required: Iterable[str]) -> None:
+def require_columns(
+    target: Target, where: str, columns: Sequence[str], required: Iterable[str]
+) -> None:
     missing = [c for c in required if c not in columns]
     if missing:
-        raise LayoutError(f"dataset {target.name!r}: {where} lacks column(s) {missing}; it has {sorted(columns)}")
+        raise LayoutError(
+            f"dataset {target.name!r}: {where} lacks column(s) {missing}; it has {sorted(columns)}"
+        )
 
 
 class ImageFiles:
@@ -141,7 +159,13 @@ def to_dataset(target: Target, rows: Iterable[Row]) -> datasets.Dataset:
 
 
 def question_list_records(
-    target: Target, split: str, local_path: str | Path | None, *, how_to_get: str, files: Sequence[str], image_dir: str
+    target: Target,
+    split: str,
+    local_path: str | Path | None,
+    *,
+    how_to_get: str,
+    files: Sequence[str],
+    image_dir: str,
 ) -> datasets.Dataset:
     """Records of a layout whose JSON file (the first of ``files`` found) is a flat list of questions, each
     with ``image`` (a path under ``image_dir``), ``question``, ``answer`` and ``question_id`` (DVQA, TallyQA)."""
@@ -152,7 +176,9 @@ def question_list_records(
 
     def rows() -> Iterable[Row]:
         for entry in data:
-            require_keys(target, path, entry, ["image", "question", "answer", "question_id"], "a question")
+            require_keys(
+                target, path, entry, ["image", "question", "answer", "question_id"], "a question"
+            )
             yield Row(
                 f"{target.name}/{split}/{entry['question_id']}",
                 image(root / image_dir / entry["image"]),

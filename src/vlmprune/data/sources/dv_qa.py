@@ -21,7 +21,14 @@ import datasets
 from vlmprune.data.sources.common import Target, question_list_records
 
 
-def load_records(target: Target, split: str, local_path: str | Path | None, *, how_to_get: str = "") -> datasets.Dataset:
+def load_records(
+    target: Target, split: str, local_path: str | Path | None, *, how_to_get: str = ""
+) -> datasets.Dataset:
     return question_list_records(
-        target, split, local_path, how_to_get=how_to_get, files=[f"qa/{split}_qa.json", f"{split}_qa.json"], image_dir="images"
+        target,
+        split,
+        local_path,
+        how_to_get=how_to_get,
+        files=[f"qa/{split}_qa.json", f"{split}_qa.json"],
+        image_dir="images",
     )

@@ -54,17 +54,26 @@ def iter_questions(split: str, question_type: str | None = None) -> Iterator[dic
     """Yield ``(index, question, answer, image path)`` dicts of one split in the package's order."""
     questions, answers, image_ids, paths = _questions(split)
     if question_type is not None and question_type not in ANSWER_TYPES:
-        raise ValueError(f"easy-VQA question_type must be one of {sorted(ANSWER_TYPES)}, not {question_type!r}")
+        raise ValueError(
+            f"easy-VQA question_type must be one of {sorted(ANSWER_TYPES)}, not {question_type!r}"
+        )
     for index, (question, answer, image_id) in enumerate(zip(questions, answers, image_ids)):
         if question_type is None or answer_type(answer) == question_type:
-            yield {"index": index, "question": question, "answer": answer, "image_path": paths[image_id]}
+            yield {
+                "index": index,
+                "question": question,
+                "answer": answer,
+                "image_path": paths[image_id],
+            }
 
 
 def answer_vocabulary() -> list[str]:
     return list(easy_vqa.get_answers())
 
 
-def load_records(split: str, *, question_type: str | None = None, metric: str, style: str) -> datasets.Dataset:
+def load_records(
+    split: str, *, question_type: str | None = None, metric: str, style: str
+) -> datasets.Dataset:
     """The split as records; ``sample_id`` is the question's index in the package, shared by the filtered datasets."""
 
     def generate() -> Iterator[dict]:

@@ -20,12 +20,23 @@ from pathlib import Path
 
 import datasets
 
-from vlmprune.data.sources.common import ImageFiles, Row, Target, read_json, require_file, require_keys, require_root, to_dataset
+from vlmprune.data.sources.common import (
+    ImageFiles,
+    Row,
+    Target,
+    read_json,
+    require_file,
+    require_keys,
+    require_root,
+    to_dataset,
+)
 
 ANSWERS = {1: ["yes", "1"], 0: ["no", "0"]}
 
 
-def load_records(target: Target, split: str, local_path: str | Path | None, *, how_to_get: str = "") -> datasets.Dataset:
+def load_records(
+    target: Target, split: str, local_path: str | Path | None, *, how_to_get: str = ""
+) -> datasets.Dataset:
     root = require_root(target, local_path, how_to_get=how_to_get)
     path = require_file(target, root, f"{split}/qa_pairs.json")
     data = read_json(target, path)
@@ -34,7 +45,13 @@ def load_records(target: Target, split: str, local_path: str | Path | None, *, h
 
     def rows():
         for qa in data["qa_pairs"]:
-            require_keys(target, path, qa, ["image_index", "question_id", "question_string", "answer"], "a question")
+            require_keys(
+                target,
+                path,
+                qa,
+                ["image_index", "question_id", "question_string", "answer"],
+                "a question",
+            )
             yield Row(
                 f"{target.name}/{split}/{qa['question_id']}",
                 image(root / split / "png" / f"{qa['image_index']}.png"),

@@ -46,7 +46,13 @@ import huggingface_hub
 from datasets.exceptions import DatasetNotFoundError
 
 from vlmprune.data.records import RECORD_FEATURES
-from vlmprune.data.sources.common import LayoutError, Target, config_key, require_columns, unavailable
+from vlmprune.data.sources.common import (
+    LayoutError,
+    Target,
+    config_key,
+    require_columns,
+    unavailable,
+)
 
 # (id, question, answers, choices) of one hub row; the row's index is the fallback id.
 Converter = Callable[[dict[str, Any], int], tuple[Any, str, list[str], list[str]]]
@@ -72,7 +78,12 @@ def _dicts(value: Any) -> list[dict]:
 
 
 def _okvqa(row: dict, index: int) -> tuple:
-    return row["question_id"], row["question"], [a["raw_answer"] for a in _dicts(row["answers"])], []
+    return (
+        row["question_id"],
+        row["question"],
+        [a["raw_answer"] for a in _dicts(row["answers"])],
+        [],
+    )
 
 
 def _science_qa(row: dict, index: int) -> tuple:
@@ -109,7 +120,9 @@ ADAPTERS: dict[str, Adapter] = {
     "science_qa": Adapter(("image", "question", "choices", "answer", "hint"), _science_qa),
     "doc_qa": Adapter(("questionId", "question", "image", "answers"), _doc_qa),
     "chart_qa": Adapter(("image", "query", "label"), _chart_qa),
-    "mmmu": Adapter(("id", "question", "options", "answer", "question_type", "image_1"), _mmmu, "image_1"),
+    "mmmu": Adapter(
+        ("id", "question", "options", "answer", "question_type", "image_1"), _mmmu, "image_1"
+    ),
 }
 
 
@@ -131,16 +144,22 @@ def _load_local(target: Target, root: Path, config: str | None, split: str) -> d
     if config is not None:
         base = root / config
         if not base.is_dir():
-            raise LayoutError(f"dataset {target.name!r}: {root} lacks the directory {config}/ of config {config!r}")
+            raise LayoutError(
+                f"dataset {target.name!r}: {root} lacks the directory {config}/ of config {config!r}"
+            )
     if (base / "dataset_dict.json").is_file():
         saved = datasets.load_from_disk(str(base))
         if split not in saved:
-            raise LayoutError(f"dataset {target.name!r}: {base} holds splits {sorted(saved)}, not {split!r}")
+            raise LayoutError(
+                f"dataset {target.name!r}: {base} holds splits {sorted(saved)}, not {split!r}"
+            )
         return saved[split]
     if (base / "state.json").is_file():
         return datasets.load_from_disk(str(base))
     files = sorted(
-        p for p in base.rglob("*.parquet") if p.stem == split or p.stem.startswith(f"{split}-") or p.parent.name == split
+        p
+        for p in base.rglob("*.parquet")
+        if p.stem == split or p.stem.startswith(f"{split}-") or p.parent.name == split
     )
     if not files:
         raise LayoutError(
@@ -163,13 +182,18 @@ def load_rows(
     if local_path is not None:
         root = Path(local_path).expanduser()
         if not root.is_dir():
-            raise LayoutError(f"dataset {target.name!r}: local path {root} is not a directory (set by {config_key(target.name)})")
+            raise LayoutError(
+                f"dataset {target.name!r}: local path {root} is not a directory (set by {config_key(target.name)})"
+            )
         return _load_local(target, root, config, split)
     try:
         return datasets.load_dataset(hub_id, config, split=split)
     except (ConnectionError, DatasetNotFoundError) as err:
         raise unavailable(
-            target.name, hub_id, f"it is not in the local Hugging Face cache and the hub cannot be reached ({err})", how_to_get
+            target.name,
+            hub_id,
+            f"it is not in the local Hugging Face cache and the hub cannot be reached ({err})",
+            how_to_get,
         ) from err
     except RuntimeError as err:
         if "Dataset scripts are no longer supported" not in str(err):
@@ -197,7 +221,9 @@ def load_records(
     spec = ADAPTERS[adapter]
     parts = []
     for config in configs:
-        rows = load_rows(target, hub_id, split, config=config, local_path=local_path, how_to_get=how_to_get)
+        rows = load_rows(
+            target, hub_id, split, config=config, local_path=local_path, how_to_get=how_to_get
+        )
         where = f"split {split!r}" + (f" of config {config!r}" if config else "")
         where += f" under {local_path}" if local_path else f" of {hub_id}"
         require_columns(target, where, rows.column_names, spec.columns)
@@ -205,15 +231,25 @@ def load_records(
         rows = rows.cast_column(spec.image_column, datasets.Image(decode=False))
         convert = _converter(target, split, spec)
         parts.append(
-            rows.map(convert, batched=True, with_indices=True, remove_columns=rows.column_names, features=RECORD_FEATURES)
+            rows.map(
+                convert,
+                batched=True,
+                with_indices=True,
+                remove_columns=rows.column_names,
+                features=RECORD_FEATURES,
+            )
         )
     records = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
     if len(records) == 0:
-        raise LayoutError(f"dataset {target.name!r}: split {split!r} holds no question with an image")
+        raise LayoutError(
+            f"dataset {target.name!r}: split {split!r} holds no question with an image"
+        )
     return records
 
 
-def _converter(target: Target, split: str, spec: Adapter) -> Callable[[dict[str, list], list[int]], dict[str, list]]:
+def _converter(
+    target: Target, split: str, spec: Adapter
+) -> Callable[[dict[str, list], list[int]], dict[str, list]]:
     def convert(batch: dict[str, list], indices: list[int]) -> dict[str, list]:
         out: dict[str, list] = {name: [] for name in RECORD_FEATURES}
         for position, index in enumerate(indices):

@@ -19,7 +19,16 @@ from pathlib import Path
 
 import datasets
 
-from vlmprune.data.sources.common import ImageFiles, Row, Target, read_json, require_file, require_keys, require_root, to_dataset
+from vlmprune.data.sources.common import (
+    ImageFiles,
+    Row,
+    Target,
+    read_json,
+    require_file,
+    require_keys,
+    require_root,
+    to_dataset,
+)
 
 FILES = {
     "train": "infographicsVQA_train_v1.0.json",
@@ -29,7 +38,9 @@ FILES = {
 IMAGE_DIRS = ("images", "infographicsvqa_images")
 
 
-def load_records(target: Target, split: str, local_path: str | Path | None, *, how_to_get: str = "") -> datasets.Dataset:
+def load_records(
+    target: Target, split: str, local_path: str | Path | None, *, how_to_get: str = ""
+) -> datasets.Dataset:
     root = require_root(target, local_path, how_to_get=how_to_get)
     path = require_file(target, root, FILES[split])
     data = read_json(target, path)
@@ -39,7 +50,9 @@ def load_records(target: Target, split: str, local_path: str | Path | None, *, h
 
     def rows():
         for entry in data["data"]:
-            require_keys(target, path, entry, ["questionId", "question", "image_local_name"], "a question")
+            require_keys(
+                target, path, entry, ["questionId", "question", "image_local_name"], "a question"
+            )
             yield Row(
                 f"{target.name}/{split}/{entry['questionId']}",
                 image(image_dir / entry["image_local_name"]),

@@ -33,7 +33,9 @@ from vlmprune.data.sources.common import (
 )
 
 
-def load_records(target: Target, split: str, local_path: str | Path | None, *, how_to_get: str = "") -> datasets.Dataset:
+def load_records(
+    target: Target, split: str, local_path: str | Path | None, *, how_to_get: str = ""
+) -> datasets.Dataset:
     root = require_root(target, local_path, how_to_get=how_to_get)
     path = require_file(target, root, f"{split}/qa_pairs_V2.json", f"{split}/qa_pairs_V1.json")
     data = read_json(target, path)
@@ -42,7 +44,9 @@ def load_records(target: Target, split: str, local_path: str | Path | None, *, h
 
     def rows():
         for position, qa in enumerate(data["qa_pairs"]):
-            require_keys(target, path, qa, ["image_index", "question_string", "answer"], "a question")
+            require_keys(
+                target, path, qa, ["image_index", "question_string", "answer"], "a question"
+            )
             yield Row(
                 f"{target.name}/{split}/{position}",
                 image(root / split / "png" / f"{qa['image_index']}.png"),

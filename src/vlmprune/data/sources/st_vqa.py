@@ -21,14 +21,25 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from vlmprune.data.sources.common import ImageFiles, Row, Target, read_json, require_file, require_keys, require_root, to_dataset
+from vlmprune.data.sources.common import (
+    ImageFiles,
+    Row,
+    Target,
+    read_json,
+    require_file,
+    require_keys,
+    require_root,
+    to_dataset,
+)
 
 HELD_OUT = 1024
 HELD_OUT_SEED = 63069
 FILES = {"train": "train_task_3.json", "heldout": "train_task_3.json", "test": "test_task_3.json"}
 
 
-def load_records(target: Target, split: str, local_path: str | Path | None, *, how_to_get: str = "") -> datasets.Dataset:
+def load_records(
+    target: Target, split: str, local_path: str | Path | None, *, how_to_get: str = ""
+) -> datasets.Dataset:
     """``split``: ``train`` (train minus the held-out questions), ``heldout`` or ``test``."""
     root = require_root(target, local_path, how_to_get=how_to_get)
     path = require_file(target, root, FILES[split])
@@ -45,8 +56,13 @@ def load_records(target: Target, split: str, local_path: str | Path | None, *, h
         entries = [entries[i] for i in chosen]
     image = ImageFiles(target)
     rows = (
-        Row(f"{target.name}/{split}/{e['question_id']}", image(root / e["file_path"]), e["question"],
-            list(e.get("answers", [])), [])
+        Row(
+            f"{target.name}/{split}/{e['question_id']}",
+            image(root / e["file_path"]),
+            e["question"],
+            list(e.get("answers", [])),
+            [],
+        )
         for e in entries
     )
     return to_dataset(target, rows)

@@ -71,7 +71,9 @@ def load_records(
 
     answers_of: dict[int, list[str]] = {}
     for annotation in annotation_data["annotations"]:
-        require_keys(target, annotations_path, annotation, ["question_id", "answers"], "an annotation")
+        require_keys(
+            target, annotations_path, annotation, ["question_id", "answers"], "an annotation"
+        )
         for answer in annotation["answers"]:
             require_keys(target, annotations_path, answer, [answer_key], "an answer")
         answers_of[annotation["question_id"]] = [a[answer_key] for a in annotation["answers"]]
@@ -80,13 +82,25 @@ def load_records(
 
     def rows():
         for question in question_data["questions"]:
-            require_keys(target, questions_path, question, ["image_id", "question", "question_id"], "a question")
+            require_keys(
+                target,
+                questions_path,
+                question,
+                ["image_id", "question", "question_id"],
+                "a question",
+            )
             qid = question["question_id"]
             if qid not in answers_of:
                 raise LayoutError(
                     f"dataset {target.name!r}: question {qid} of {questions_path} has no annotation in {annotations_path}"
                 )
             path = root / IMAGE_PATTERN.format(split=split, image_id=question["image_id"])
-            yield Row(f"{target.name}/{split}/{qid}", image(path), question["question"], answers_of[qid], [])
+            yield Row(
+                f"{target.name}/{split}/{qid}",
+                image(path),
+                question["question"],
+                answers_of[qid],
+                [],
+            )
 
     return to_dataset(target, rows())

@@ -18,17 +18,22 @@ import torch
 
 from vlmprune.errors import ModelError
 from vlmprune.models.base import ModelAdapter, read_model_config
-from vlmprune.models.molmo.remote_code import MolmoAdapter, molmo_answer, stop_token_id
 from vlmprune.models.molmo.modeling import MolmoNativeForCausalLM, collate
 from vlmprune.models.molmo.processing import MolmoImageSettings, MolmoProcessing
+from vlmprune.models.molmo.remote_code import MolmoAdapter, molmo_answer, stop_token_id
 from vlmprune.models.prompts import molmo_prompt
-
 
 #: What every published Molmo v1 config.json that names these says (MolmoE-1B's names them; 7B-D's code fixes them).
 PUBLISHED_SETTINGS = {
-    "activation_type": "swiglu", "clip_qkv": None, "image_padding_embed": "pad_and_partial_pad",
-    "image_pooling_2d": "attention-meanq", "image_projector": "mlp", "layer_norm_type": "rms", "norm_after": False,
-    "rope_impl": "llama", "weight_tying": False,
+    "activation_type": "swiglu",
+    "clip_qkv": None,
+    "image_padding_embed": "pad_and_partial_pad",
+    "image_pooling_2d": "attention-meanq",
+    "image_projector": "mlp",
+    "layer_norm_type": "rms",
+    "norm_after": False,
+    "rope_impl": "llama",
+    "weight_tying": False,
 }
 
 
@@ -44,7 +49,10 @@ class MolmoNativeAdapter(ModelAdapter):
     deletion_fields = {
         "language": (("", "num_hidden_layers", "count"),),
         # vit_layers index the blocks' outputs from the end, as hidden-state indices do.
-        "vision": (("vision_backbone", "image_num_layers", "count"), ("", "vit_layers", "hidden_state")),
+        "vision": (
+            ("vision_backbone", "image_num_layers", "count"),
+            ("", "vit_layers", "hidden_state"),
+        ),
     }
     loading_instructions = (
         "Molmo v1 has no class in `transformers`: this directory is in the layout of vlmprune's native Molmo "
@@ -58,12 +66,16 @@ class MolmoNativeAdapter(ModelAdapter):
         return MolmoAdapter.count_blocks(config, component)
 
     @classmethod
-    def load(cls, path: Path, dtype: torch.dtype, device: torch.device) -> tuple[MolmoNativeForCausalLM, MolmoProcessing]:
+    def load(
+        cls, path: Path, dtype: torch.dtype, device: torch.device
+    ) -> tuple[MolmoNativeForCausalLM, MolmoProcessing]:
         """Model and processor from a hub snapshot of Molmo-7B-D/-O or MolmoE-1B, running none of its code."""
         from transformers import AutoTokenizer
 
         config = read_model_config(path)
-        unsupported = {k: config[k] for k, v in PUBLISHED_SETTINGS.items() if k in config and config[k] != v}
+        unsupported = {
+            k: config[k] for k, v in PUBLISHED_SETTINGS.items() if k in config and config[k] != v
+        }
         if unsupported:
             raise ModelError(
                 f"{str(path)!r} sets {unsupported}, where the native Molmo v1 implements only the published checkpoints' "
@@ -71,18 +83,32 @@ class MolmoNativeAdapter(ModelAdapter):
                 "model.trust_remote_code: true (and was written for transformers 4.4x)"
             )
         try:
-            model = MolmoNativeForCausalLM.from_pretrained(str(path), dtype=dtype, use_safetensors=True).to(device)
+            model = MolmoNativeForCausalLM.from_pretrained(
+                str(path), dtype=dtype, use_safetensors=True
+            ).to(device)
         except OSError as error:
-            raise ModelError(f"{str(path)!r} is not a whole Molmo snapshot: {error}. Copy every file of the hub "
-                             "repository (e.g. `hf download allenai/Molmo-7B-D-0924 --local-dir …`)") from error
-        except ValueError as error:  # a config.json the native model cannot build (MolmoNativeConfig says what)
+            raise ModelError(
+                f"{str(path)!r} is not a whole Molmo snapshot: {error}. Copy every file of the hub "
+                "repository (e.g. `hf download allenai/Molmo-7B-D-0924 --local-dir …`)"
+            ) from error
+        except (
+            ValueError
+        ) as error:  # a config.json the native model cannot build (MolmoNativeConfig says what)
             raise ModelError(f"{str(path)!r}: {error}") from error
         preprocessor = path / "preprocessor_config.json"
-        settings = MolmoImageSettings.from_dict(json.loads(preprocessor.read_text())) if preprocessor.is_file() else MolmoImageSettings()
+        settings = (
+            MolmoImageSettings.from_dict(json.loads(preprocessor.read_text()))
+            if preprocessor.is_file()
+            else MolmoImageSettings()
+        )
         try:
-            tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)  # no prompt about auto_map
+            tokenizer = AutoTokenizer.from_pretrained(
+                str(path), trust_remote_code=False
+            )  # no prompt about auto_map
         except (OSError, ValueError) as error:
-            raise ModelError(f"cannot load the tokenizer of {str(path)!r} ({error}); copy the snapshot's tokenizer files") from error
+            raise ModelError(
+                f"cannot load the tokenizer of {str(path)!r} ({error}); copy the snapshot's tokenizer files"
+            ) from error
         return model, MolmoProcessing(tokenizer, settings)
 
     @property
@@ -97,14 +123,23 @@ class MolmoNativeAdapter(ModelAdapter):
 
     def encode(self, records: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         samples = [
-            {k: torch.as_tensor(v) for k, v in self.processor.process(
-                images=[r["image"].convert("RGB")], text=self.prompt(r["question"], r["style"], r.get("choices") or ()),
-                message_format="none", always_start_with_space=False).items()}
+            {
+                k: torch.as_tensor(v)
+                for k, v in self.processor.process(
+                    images=[r["image"].convert("RGB")],
+                    text=self.prompt(r["question"], r["style"], r.get("choices") or ()),
+                    message_format="none",
+                    always_start_with_space=False,
+                ).items()
+            }
             for r in records
         ]
         batch = collate(samples, pad_token_id=self.stop_token_id())
         dtype = next(self.model.parameters()).dtype
-        return {k: v.to(self.device, dtype) if v.is_floating_point() else v.to(self.device) for k, v in batch.items()}
+        return {
+            k: v.to(self.device, dtype) if v.is_floating_point() else v.to(self.device)
+            for k, v in batch.items()
+        }
 
     @torch.inference_mode()
     def pre_encode(self, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -117,11 +152,19 @@ class MolmoNativeAdapter(ModelAdapter):
         return molmo_answer(generation)
 
     def decode(self, generated: torch.Tensor) -> list[str]:
-        return [text.strip() for text in self.tokenizer.batch_decode(generated, skip_special_tokens=True)]
+        return [
+            text.strip()
+            for text in self.tokenizer.batch_decode(generated, skip_special_tokens=True)
+        ]
 
     @torch.inference_mode()
     def generate_encoded(self, inputs: dict[str, Any], max_new_tokens: int) -> list[str]:
         stop = self.stop_token_id()
-        output = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop,
-                                     pad_token_id=stop)
+        output = self.model.generate(
+            **inputs,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            eos_token_id=stop,
+            pad_token_id=stop,
+        )
         return self.decode(output[:, inputs["input_ids"].shape[1] :])

@@ -43,8 +43,15 @@ from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 #: The vision tower ``modeling_molmo.py`` builds for Molmo-7B-D/-O (``MolmoForCausalLM.__init__``),
 #: whose config.json has no vision section: CLIP ViT-L/14 at 336 px without its last layer.
 PUBLISHED_VISION = dict(
-    image_default_input_size=[336, 336], image_patch_size=14, image_emb_dim=1024, image_num_heads=16,
-    image_num_key_value_heads=16, image_num_layers=23, image_head_dim=64, image_mlp_dim=4096, image_num_pos=577,
+    image_default_input_size=[336, 336],
+    image_patch_size=14,
+    image_emb_dim=1024,
+    image_num_heads=16,
+    image_num_key_value_heads=16,
+    image_num_layers=23,
+    image_head_dim=64,
+    image_mlp_dim=4096,
+    image_num_pos=577,
     image_norm_eps=1e-5,
 )
 #: The tower's hidden states the features are read from (negative: from the last block's output back).
@@ -57,22 +64,44 @@ class MolmoNativeConfig(PretrainedConfig):
 
     model_type = "molmo"
 
-    def __init__(self, vocab_size: int = 152064, embedding_size: int = 152064, hidden_size: int = 3584,
-                 intermediate_size: int = 37888, num_hidden_layers: int = 28, num_attention_heads: int = 28,
-                 num_key_value_heads: int = 4, max_position_embeddings: int = 4096, layer_norm_eps: float = 1e-6,
-                 rope_theta: float = 1e6, qkv_bias: bool = True, vision_backbone: dict | None = None,
-                 moe_num_experts: int = 0, moe_top_k: int = 0, attention_layer_norm: bool = False,
-                 vit_layers: list[int] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        vocab_size: int = 152064,
+        embedding_size: int = 152064,
+        hidden_size: int = 3584,
+        intermediate_size: int = 37888,
+        num_hidden_layers: int = 28,
+        num_attention_heads: int = 28,
+        num_key_value_heads: int = 4,
+        max_position_embeddings: int = 4096,
+        layer_norm_eps: float = 1e-6,
+        rope_theta: float = 1e6,
+        qkv_bias: bool = True,
+        vision_backbone: dict | None = None,
+        moe_num_experts: int = 0,
+        moe_top_k: int = 0,
+        attention_layer_norm: bool = False,
+        vit_layers: list[int] | None = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs.pop("head_dim", None)  # MolmoE writes null: the width over the heads
-        kwargs.pop("auto_map", None)  # the published code's classes: not this model's, and not in an export
+        kwargs.pop(
+            "auto_map", None
+        )  # the published code's classes: not this model's, and not in an export
         if "d_model" in kwargs:  # MolmoE-1B's config.json: OLMo's names
             hidden_size = kwargs.pop("d_model")
             num_attention_heads = kwargs.pop("n_heads")
             num_key_value_heads = kwargs.pop("n_kv_heads", None) or num_attention_heads
             num_hidden_layers = kwargs.pop("n_layers")
-            intermediate_size = kwargs.pop("mlp_hidden_size", None) or kwargs.pop("mlp_ratio") * hidden_size
+            intermediate_size = (
+                kwargs.pop("mlp_hidden_size", None) or kwargs.pop("mlp_ratio") * hidden_size
+            )
             layer_norm_eps = kwargs.get("layer_norm_eps", 1e-5)
-        self.moe_num_experts, self.moe_top_k, self.attention_layer_norm = moe_num_experts, moe_top_k, attention_layer_norm
+        self.moe_num_experts, self.moe_top_k, self.attention_layer_norm = (
+            moe_num_experts,
+            moe_top_k,
+            attention_layer_norm,
+        )
         self.vocab_size, self.embedding_size = vocab_size, embedding_size
         self.hidden_size, self.intermediate_size = hidden_size, intermediate_size
         self.num_hidden_layers, self.num_attention_heads = num_hidden_layers, num_attention_heads
@@ -81,9 +110,14 @@ class MolmoNativeConfig(PretrainedConfig):
         self.rope_theta, self.qkv_bias = rope_theta, qkv_bias
         self.vision_backbone = {**PUBLISHED_VISION, **(vision_backbone or {})}
         self.vit_layers = list(VIT_LAYERS if vit_layers is None else vit_layers)
-        if not all(isinstance(i, int) and -self.vision_backbone["image_num_layers"] <= i < 0 for i in self.vit_layers):
-            raise ValueError(f"vit_layers {self.vit_layers} must count back from the tower's last block (-1, -2, …), "
-                             f"within its {self.vision_backbone['image_num_layers']} blocks")
+        if not all(
+            isinstance(i, int) and -self.vision_backbone["image_num_layers"] <= i < 0
+            for i in self.vit_layers
+        ):
+            raise ValueError(
+                f"vit_layers {self.vit_layers} must count back from the tower's last block (-1, -2, …), "
+                f"within its {self.vision_backbone['image_num_layers']} blocks"
+            )
         self.head_dim = hidden_size // num_attention_heads
         kwargs.setdefault("tie_word_embeddings", False)
         super().__init__(**kwargs)
@@ -122,7 +156,11 @@ class MolmoDecoderBlock(nn.Module):
         d, heads, kv = config.hidden_size, config.num_attention_heads, config.num_key_value_heads
         self.layer_idx, self.head_dim = layer_idx, config.head_dim
         self.fused_dims = (d, kv * self.head_dim, kv * self.head_dim)
-        self.num_key_value_groups, self.is_causal, self.scaling = heads // kv, True, self.head_dim**-0.5
+        self.num_key_value_groups, self.is_causal, self.scaling = (
+            heads // kv,
+            True,
+            self.head_dim**-0.5,
+        )
         self.attn_norm = RMSNorm(d, config.layer_norm_eps)
         self.ff_norm = RMSNorm(d, config.layer_norm_eps)
         self.att_proj = nn.Linear(d, sum(self.fused_dims), bias=config.qkv_bias)
@@ -130,9 +168,14 @@ class MolmoDecoderBlock(nn.Module):
         self.ff_proj = nn.Linear(d, config.intermediate_size, bias=False)
         self.ff_out = nn.Linear(config.intermediate_size // 2, d, bias=False)
 
-    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
-                past_key_values: Cache | None = None, **kwargs: Any) -> torch.Tensor:
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
+        past_key_values: Cache | None = None,
+        **kwargs: Any,
+    ) -> torch.Tensor:
         batch, length = hidden_states.shape[:2]
         q, k, v = self.att_proj(self.attn_norm(hidden_states)).split(self.fused_dims, dim=-1)
         q, k, v = (t.view(batch, length, -1, self.head_dim).transpose(1, 2) for t in (q, k, v))
@@ -153,15 +196,28 @@ class MolmoeAttention(nn.Module):
         d, heads, kv = config.hidden_size, config.num_attention_heads, config.num_key_value_heads
         self.layer_idx, self.head_dim = layer_idx, config.head_dim
         self.fused_dims = (d, kv * self.head_dim, kv * self.head_dim)
-        self.num_key_value_groups, self.is_causal, self.scaling = heads // kv, True, self.head_dim**-0.5
+        self.num_key_value_groups, self.is_causal, self.scaling = (
+            heads // kv,
+            True,
+            self.head_dim**-0.5,
+        )
         self.attn_norm = RMSNorm(d, config.layer_norm_eps)
         self.att_proj = nn.Linear(d, sum(self.fused_dims), bias=config.qkv_bias)
         self.attn_out = nn.Linear(d, d, bias=False)
         self.q_norm = RMSNorm(d, config.layer_norm_eps) if config.attention_layer_norm else None
-        self.k_norm = RMSNorm(kv * self.head_dim, config.layer_norm_eps) if config.attention_layer_norm else None
+        self.k_norm = (
+            RMSNorm(kv * self.head_dim, config.layer_norm_eps)
+            if config.attention_layer_norm
+            else None
+        )
 
-    def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None, position_embeddings: tuple[torch.Tensor, torch.Tensor],
-                past_key_values: Cache | None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor],
+        past_key_values: Cache | None,
+    ) -> torch.Tensor:
         batch, length = x.shape[:2]
         q, k, v = self.att_proj(self.attn_norm(x)).split(self.fused_dims, dim=-1)
         if self.q_norm is not None:
@@ -192,13 +248,17 @@ class SparseMoe(nn.Module):
         super().__init__()
         self.top_k = config.moe_top_k
         self.gate = nn.Linear(config.hidden_size, config.moe_num_experts, bias=False)
-        self.experts = nn.ModuleList(Expert(config.hidden_size, config.intermediate_size // 2)
-                                     for _ in range(config.moe_num_experts))
+        self.experts = nn.ModuleList(
+            Expert(config.hidden_size, config.intermediate_size // 2)
+            for _ in range(config.moe_num_experts)
+        )
         self.ff_norm = RMSNorm(config.hidden_size, config.layer_norm_eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = self.ff_norm(x).flatten(0, 1)
-        weights, chosen = F.softmax(self.gate(flat), dim=-1, dtype=torch.float).topk(self.top_k, dim=-1)
+        weights, chosen = F.softmax(self.gate(flat), dim=-1, dtype=torch.float).topk(
+            self.top_k, dim=-1
+        )
         weights = weights.to(flat.dtype)
         out = torch.zeros_like(flat)
         for index, expert in enumerate(self.experts):
@@ -216,10 +276,17 @@ class MolmoeDecoderBlock(nn.Module):
         self.attn = MolmoeAttention(config, layer_idx)
         self.mlp = SparseMoe(config)
 
-    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
-                past_key_values: Cache | None = None, **kwargs: Any) -> torch.Tensor:
-        x = hidden_states + self.attn(hidden_states, attention_mask, position_embeddings, past_key_values)
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
+        past_key_values: Cache | None = None,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        x = hidden_states + self.attn(
+            hidden_states, attention_mask, position_embeddings, past_key_values
+        )
         return x + self.mlp(x)
 
 
@@ -262,7 +329,9 @@ class VisionBlock(nn.Module):
     def __init__(self, v: dict) -> None:
         super().__init__()
         width = v["image_emb_dim"]
-        self.attention = DotProductAttention(width, v["image_num_heads"], v["image_num_key_value_heads"], v["image_head_dim"], width)
+        self.attention = DotProductAttention(
+            width, v["image_num_heads"], v["image_num_key_value_heads"], v["image_head_dim"], width
+        )
         self.feed_forward = VisionMLP(width, v["image_mlp_dim"])
         self.attention_norm = nn.LayerNorm(width, eps=v["image_norm_eps"])
         self.ffn_norm = nn.LayerNorm(width, eps=v["image_norm_eps"])
@@ -295,10 +364,23 @@ class VisionTransformer(nn.Module):
         side = int(position.shape[0] ** 0.5)
         position = position.reshape(side, side, -1)
         if (side, side) != grid:
-            position = F.interpolate(position.permute(2, 0, 1)[None], size=grid, mode="bicubic", align_corners=False,
-                                     antialias=True)[0].permute(1, 2, 0)
-        x = x + torch.cat([self.positional_embedding[:1], position.reshape(-1, position.shape[-1])])[None].to(x.dtype)
-        x = F.layer_norm(x.float(), x.shape[-1:], self.pre_ln.weight.float(), self.pre_ln.bias.float(), self.pre_ln.eps).to(x.dtype)
+            position = F.interpolate(
+                position.permute(2, 0, 1)[None],
+                size=grid,
+                mode="bicubic",
+                align_corners=False,
+                antialias=True,
+            )[0].permute(1, 2, 0)
+        x = x + torch.cat(
+            [self.positional_embedding[:1], position.reshape(-1, position.shape[-1])]
+        )[None].to(x.dtype)
+        x = F.layer_norm(
+            x.float(),
+            x.shape[-1:],
+            self.pre_ln.weight.float(),
+            self.pre_ln.bias.float(),
+            self.pre_ln.eps,
+        ).to(x.dtype)
         states = []
         for block in self.transformer.resblocks:
             x = block(x)
@@ -309,7 +391,10 @@ class VisionTransformer(nn.Module):
 class ImageProjector(nn.Module):
     def __init__(self, inputs: int, hidden: int, width: int) -> None:
         super().__init__()
-        self.w1, self.w3 = nn.Linear(inputs, hidden, bias=False), nn.Linear(inputs, hidden, bias=False)
+        self.w1, self.w3 = (
+            nn.Linear(inputs, hidden, bias=False),
+            nn.Linear(inputs, hidden, bias=False),
+        )
         self.w2 = nn.Linear(hidden, width, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -324,9 +409,16 @@ class VisionBackbone(nn.Module):
         self.grid = tuple(size // v["image_patch_size"] for size in v["image_default_input_size"])
         self.image_vit = VisionTransformer(v)
         self.config = config  # read at each call: deleting blocks remaps config.vit_layers
-        self.image_pooling_2d = DotProductAttention(width * len(config.vit_layers), v["image_num_heads"],
-                                                    v["image_num_key_value_heads"], v["image_head_dim"], width)
-        self.image_projector = ImageProjector(width, config.intermediate_size // 2, config.hidden_size)
+        self.image_pooling_2d = DotProductAttention(
+            width * len(config.vit_layers),
+            v["image_num_heads"],
+            v["image_num_key_value_heads"],
+            v["image_head_dim"],
+            width,
+        )
+        self.image_projector = ImageProjector(
+            width, config.intermediate_size // 2, config.hidden_size
+        )
         self.pad_embed = nn.Parameter(torch.zeros(2, width * len(config.vit_layers)))
 
     def forward(self, images: torch.Tensor, image_masks: torch.Tensor) -> torch.Tensor:
@@ -335,17 +427,25 @@ class VisionBackbone(nn.Module):
         flat = images.reshape(batch * crops, patches, pixels)
         real = ~(flat == -1).all(dim=(1, 2), keepdim=True)  # crops that are all padding give zeros
         states = self.image_vit(flat, self.grid)
-        features = torch.cat([states[layer] for layer in self.config.vit_layers], dim=-1)[:, 1:] * real
+        features = (
+            torch.cat([states[layer] for layer in self.config.vit_layers], dim=-1)[:, 1:] * real
+        )
         features = features.view(batch, crops, patches, -1)
         pad = (image_masks == 0).to(features.dtype)
         partial = ((image_masks < 1) & (image_masks != 0)).to(features.dtype)
-        features = features + self.pad_embed[0] * pad[..., None] + self.pad_embed[1] * partial[..., None]
+        features = (
+            features + self.pad_embed[0] * pad[..., None] + self.pad_embed[1] * partial[..., None]
+        )
         h, w = self.grid
         features = features.view(batch, crops, h, w, -1)
         if h % 2 == 1:
             features = F.pad(features, (0, 0, 0, 1, 0, 1))
             h, w = h + 1, w + 1
-        windows = features.view(batch, crops, h // 2, 2, w // 2, 2, -1).permute(0, 1, 2, 4, 3, 5, 6).reshape(-1, 4, features.shape[-1])
+        windows = (
+            features.view(batch, crops, h // 2, 2, w // 2, 2, -1)
+            .permute(0, 1, 2, 4, 3, 5, 6)
+            .reshape(-1, 4, features.shape[-1])
+        )
         pooled = self.image_pooling_2d(windows.mean(-2, keepdim=True), windows)
         return self.image_projector(pooled.view(batch, crops, (h // 2) * (w // 2), -1))
 
@@ -355,18 +455,27 @@ class MolmoNativeModel(nn.Module):
         super().__init__()
         self.config = config
         block = MolmoeDecoderBlock if config.moe_num_experts else MolmoDecoderBlock
-        self.transformer = nn.ModuleDict({
-            "wte": Embedding(config.embedding_size, ADDITIONAL_VOCAB, config.hidden_size),
-            "blocks": nn.ModuleList(block(config, i) for i in range(config.num_hidden_layers)),
-            "ln_f": RMSNorm(config.hidden_size, config.layer_norm_eps),
-        })
+        self.transformer = nn.ModuleDict(
+            {
+                "wte": Embedding(config.embedding_size, ADDITIONAL_VOCAB, config.hidden_size),
+                "blocks": nn.ModuleList(block(config, i) for i in range(config.num_hidden_layers)),
+                "ln_f": RMSNorm(config.hidden_size, config.layer_norm_eps),
+            }
+        )
         if not config.moe_num_experts:  # 7B-D's output layer; MolmoE's is the top-level lm_head
-            self.transformer["ff_out"] = nn.Linear(config.hidden_size, config.embedding_size, bias=False)
+            self.transformer["ff_out"] = nn.Linear(
+                config.hidden_size, config.embedding_size, bias=False
+            )
         self.vision_backbone = VisionBackbone(config)
 
-    def rotary(self, position_ids: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    def rotary(
+        self, position_ids: torch.Tensor, dtype: torch.dtype
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         dim = self.config.head_dim
-        inv_freq = 1.0 / (self.config.rope_theta ** (torch.arange(0, dim, 2, device=position_ids.device, dtype=torch.float) / dim))
+        inv_freq = 1.0 / (
+            self.config.rope_theta
+            ** (torch.arange(0, dim, 2, device=position_ids.device, dtype=torch.float) / dim)
+        )
         freqs = position_ids[..., None].float() * inv_freq
         angles = torch.cat([freqs, freqs], dim=-1)
         return angles.cos().to(dtype), angles.sin().to(dtype)
@@ -390,16 +499,27 @@ class MolmoNativeForCausalLM(PreTrainedModel, GenerationMixin):
     def get_input_embeddings(self) -> nn.Module:
         return self.model.transformer.wte
 
-    def forward(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None,
-                position_ids: torch.LongTensor | None = None, past_key_values: Cache | None = None,
-                images: torch.Tensor | None = None, image_masks: torch.Tensor | None = None,
-                image_input_idx: torch.Tensor | None = None, image_features: torch.Tensor | None = None,
-                use_cache: bool | None = None, logits_to_keep: int = 0, **kwargs: Any) -> CausalLMOutputWithPast:
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        past_key_values: Cache | None = None,
+        images: torch.Tensor | None = None,
+        image_masks: torch.Tensor | None = None,
+        image_input_idx: torch.Tensor | None = None,
+        image_features: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        logits_to_keep: int = 0,
+        **kwargs: Any,
+    ) -> CausalLMOutputWithPast:
         """``image_features``: the vision backbone's output for ``images``, when computed once for several passes."""
         transformer = self.model.transformer
         x = transformer.wte(input_ids.clamp(min=0))
         past = past_key_values.get_seq_length() if past_key_values is not None else 0
-        if images is not None and image_features is None and past == 0:  # the image only at the prefill
+        if (
+            images is not None and image_features is None and past == 0
+        ):  # the image only at the prefill
             image_features = self.model.vision_backbone(images.to(x.dtype), image_masks.to(x.dtype))
         if image_features is not None and past == 0:
             features = image_features.flatten(1, 2)
@@ -412,21 +532,30 @@ class MolmoNativeForCausalLM(PreTrainedModel, GenerationMixin):
             past_key_values = DynamicCache(config=self.config)
         if position_ids is None:
             if attention_mask is not None:
-                position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -x.shape[1]:]
+                position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -x.shape[1] :]
             else:
                 position_ids = torch.arange(past, past + x.shape[1], device=x.device)[None]
-        mask = create_causal_mask(config=self.config, inputs_embeds=x, attention_mask=attention_mask,
-                                  past_key_values=past_key_values, position_ids=position_ids)
+        mask = create_causal_mask(
+            config=self.config,
+            inputs_embeds=x,
+            attention_mask=attention_mask,
+            past_key_values=past_key_values,
+            position_ids=position_ids,
+        )
         rotary = self.model.rotary(position_ids, x.dtype)
         for block in transformer.blocks:
-            x = block(x, attention_mask=mask, position_embeddings=rotary, past_key_values=past_key_values)
+            x = block(
+                x, attention_mask=mask, position_embeddings=rotary, past_key_values=past_key_values
+            )
         x = transformer.ln_f(x)
         head = self.lm_head if self.config.moe_num_experts else transformer.ff_out
         logits = head(x[:, -logits_to_keep:] if logits_to_keep else x)
         return CausalLMOutputWithPast(logits=logits, past_key_values=past_key_values)
 
 
-def collate(samples: list[dict[str, torch.Tensor]], pad_token_id: int = 0) -> dict[str, torch.Tensor]:
+def collate(
+    samples: list[dict[str, torch.Tensor]], pad_token_id: int = 0
+) -> dict[str, torch.Tensor]:
     """One batch for ``generate`` from the processor's unbatched samples: prompts padded on the left.
 
     ``image_input_idx`` moves with its prompt; crops a sample lacks are -1 (no token, zero
@@ -434,14 +563,20 @@ def collate(samples: list[dict[str, torch.Tensor]], pad_token_id: int = 0) -> di
     """
     length = max(len(s["input_ids"]) for s in samples)
     crops = max(s["images"].shape[0] for s in samples)
-    batch: dict[str, list[torch.Tensor]] = {k: [] for k in ("input_ids", "attention_mask", "images", "image_masks", "image_input_idx")}
+    batch: dict[str, list[torch.Tensor]] = {
+        k: [] for k in ("input_ids", "attention_mask", "images", "image_masks", "image_input_idx")
+    }
     for s in samples:
         shift = length - len(s["input_ids"])
         missing = crops - s["images"].shape[0]
         batch["input_ids"].append(F.pad(s["input_ids"].long(), (shift, 0), value=pad_token_id))
-        batch["attention_mask"].append(F.pad(torch.ones_like(s["input_ids"], dtype=torch.long), (shift, 0)))
+        batch["attention_mask"].append(
+            F.pad(torch.ones_like(s["input_ids"], dtype=torch.long), (shift, 0))
+        )
         batch["images"].append(F.pad(s["images"], (0, 0, 0, 0, 0, missing), value=-1))
         batch["image_masks"].append(F.pad(s["image_masks"], (0, 0, 0, missing), value=-1))
         index = s["image_input_idx"].long()
-        batch["image_input_idx"].append(F.pad(torch.where(index >= 0, index + shift, index), (0, 0, 0, missing), value=-1))
+        batch["image_input_idx"].append(
+            F.pad(torch.where(index >= 0, index + shift, index), (0, 0, 0, missing), value=-1)
+        )
     return {k: torch.stack(v) for k, v in batch.items()}

@@ -64,7 +64,9 @@ def resize_and_pad(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray
     scale = min(np.float32(size[0]) / np.float32(height), np.float32(size[1]) / np.float32(width))
     scaled = (int(np.float32(height) * scale), int(np.float32(width) * scale))
     pixels = TF.convert_image_dtype(torch.from_numpy(image).permute(2, 0, 1))
-    pixels = TF.resize(pixels, list(scaled), InterpolationMode.BILINEAR, antialias=True).clamp(0.0, 1.0)
+    pixels = TF.resize(pixels, list(scaled), InterpolationMode.BILINEAR, antialias=True).clamp(
+        0.0, 1.0
+    )
     pixels = pixels.permute(1, 2, 0).numpy()
     top, left = (size[0] - scaled[0]) // 2, (size[1] - scaled[1]) // 2
     padding = [(top, size[0] - scaled[0] - top), (left, size[1] - scaled[1] - left)]
@@ -76,11 +78,20 @@ def resize_and_pad(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray
 
 def select_tiling(height: int, width: int, window: int, max_crops: int) -> tuple[int, int]:
     """Rows and columns of crops: the least upscaling that fits, else the least downscaling; smaller grids win ties."""
-    tilings = sorted(((i, j) for i in range(1, max_crops + 1) for j in range(1, max_crops + 1) if i * j <= max_crops),
-                     key=lambda t: (t[0] * t[1], t[0]))
+    tilings = sorted(
+        (
+            (i, j)
+            for i in range(1, max_crops + 1)
+            for j in range(1, max_crops + 1)
+            if i * j <= max_crops
+        ),
+        key=lambda t: (t[0] * t[1], t[0]),
+    )
     candidates = np.array(tilings, dtype=np.int32)
     with np.errstate(divide="ignore"):
-        needed = (candidates * window).astype(np.float32) / np.array([height, width], dtype=np.float32)
+        needed = (candidates * window).astype(np.float32) / np.array(
+            [height, width], dtype=np.float32
+        )
     needed = needed.min(axis=-1)
     if np.all(needed < 1):
         index = int(np.argmax(needed))
@@ -105,14 +116,21 @@ class MolmoProcessing:
         self.settings = settings or MolmoImageSettings()
         ids = tokenizer.encode("".join(IMAGE_TOKENS), add_special_tokens=False)
         if len(ids) != len(IMAGE_TOKENS):
-            raise ValueError(f"the tokenizer does not hold Molmo's image tokens {IMAGE_TOKENS} as single tokens")
+            raise ValueError(
+                f"the tokenizer does not hold Molmo's image tokens {IMAGE_TOKENS} as single tokens"
+            )
         self.start, self.end, self.patch, self.col, _ = ids
 
     def save_pretrained(self, directory: str | Path) -> None:
         """The tokenizer's files and ``preprocessor_config.json`` with these settings, as the native loader reads them."""
         self.tokenizer.save_pretrained(directory)
-        settings = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self.settings).items()}
-        (Path(directory) / "preprocessor_config.json").write_text(json.dumps(settings, indent=2) + "\n")
+        settings = {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in dataclasses.asdict(self.settings).items()
+        }
+        (Path(directory) / "preprocessor_config.json").write_text(
+            json.dumps(settings, indent=2) + "\n"
+        )
 
     def _rows(self, rows: int, columns: int) -> list[int]:
         return [self.start, *([self.patch] * columns + [self.col]) * rows, self.end]
@@ -126,7 +144,9 @@ class MolmoProcessing:
         window_patches = per_side - (left + right)
         window = window_patches * patch
         margin = patch * (left + right)
-        rows, columns = select_tiling(image.shape[0] - margin, image.shape[1] - margin, window, s.max_crops)
+        rows, columns = select_tiling(
+            image.shape[0] - margin, image.shape[1] - margin, window, s.max_crops
+        )
         pixels, mask = resize_and_pad(image, (rows * window + margin, columns * window + margin))
         crops, masks, orders, on = [], [], [], 0
         for i in range(rows):
@@ -134,19 +154,28 @@ class MolmoProcessing:
             height = window_patches + (left if i == 0 else 0) + (right if i == rows - 1 else 0)
             for j in range(columns):
                 start = 0 if j == 0 else left // 2
-                width = window_patches + (left if j == 0 else 0) + (right if j == columns - 1 else 0)
+                width = (
+                    window_patches + (left if j == 0 else 0) + (right if j == columns - 1 else 0)
+                )
                 pooled_h, pooled_w = (height + 1) // 2, (width + 1) // 2
                 order = np.full((tokens_h, tokens_w), -1, dtype=np.int64)
-                order[top:top + pooled_h, start:start + pooled_w] = np.arange(on, on + pooled_h * pooled_w).reshape(pooled_h, pooled_w)
+                order[top : top + pooled_h, start : start + pooled_w] = np.arange(
+                    on, on + pooled_h * pooled_w
+                ).reshape(pooled_h, pooled_w)
                 orders.append(order)
                 y, x = i * window, j * window
-                crops.append(pixels[y:y + per_side * patch, x:x + per_side * patch])
-                masks.append(mask[y:y + per_side * patch, x:x + per_side * patch])
+                crops.append(pixels[y : y + per_side * patch, x : x + per_side * patch])
+                masks.append(mask[y : y + per_side * patch, x : x + per_side * patch])
                 on += pooled_h * pooled_w
         order = np.stack(orders).reshape(-1)
         valid = order >= 0
         # tokens run left to right over the whole image, not crop by crop
-        by_rows = np.stack(orders).reshape(rows, columns, tokens_h, tokens_w).transpose(0, 2, 1, 3).reshape(-1)
+        by_rows = (
+            np.stack(orders)
+            .reshape(rows, columns, tokens_h, tokens_w)
+            .transpose(0, 2, 1, 3)
+            .reshape(-1)
+        )
         order[valid] = by_rows[by_rows >= 0]
         patch_masks = to_patches(np.stack(masks)[..., None].astype(np.float32), patch).mean(-1)
         patch_masks = np.pad(patch_masks, [(0, 1), (0, 0)], constant_values=-1)
@@ -154,7 +183,9 @@ class MolmoProcessing:
         full_w = columns * window_patches + left + right
         tokens = self._rows(tokens_h, tokens_w) + self._rows((full_h + 1) // 2, (full_w + 1) // 2)
         low_res, _ = resize_and_pad(image, s.base_image_input_size)
-        all_crops = np.concatenate([to_patches(low_res, patch)[None], to_patches(np.stack(crops), patch)])
+        all_crops = np.concatenate(
+            [to_patches(low_res, patch)[None], to_patches(np.stack(crops), patch)]
+        )
         per_image = tokens_h * tokens_w
         order = np.concatenate([np.arange(per_image), np.where(order >= 0, order + per_image, -1)])
         return all_crops, tokens, order, patch_masks
@@ -168,13 +199,22 @@ class MolmoProcessing:
         ranked = np.full(order.shape, -1, dtype=np.int64)
         ranked[valid] = rank
         index = np.where(ranked >= 0, positions[np.maximum(ranked, 0)], -100)
-        return index.reshape(-1, self.settings.image_token_length_w * self.settings.image_token_length_h)
+        return index.reshape(
+            -1, self.settings.image_token_length_w * self.settings.image_token_length_h
+        )
 
-    def process(self, images: list[Image.Image], text: str, message_format: str = "none",
-                always_start_with_space: bool = False) -> dict[str, torch.Tensor]:
+    def process(
+        self,
+        images: list[Image.Image],
+        text: str,
+        message_format: str = "none",
+        always_start_with_space: bool = False,
+    ) -> dict[str, torch.Tensor]:
         """The published ``process`` for one image before a prompt already in Molmo's format."""
         if message_format != "none" or always_start_with_space or len(images) != 1:
-            raise ValueError("MolmoProcessing takes one image and a prompt already in Molmo's format")
+            raise ValueError(
+                "MolmoProcessing takes one image and a prompt already in Molmo's format"
+            )
         image = np.array(images[0].convert("RGB")).astype(np.uint8)
         crops, image_tokens, order, masks = self.crops(image)
         index = self.input_index(image_tokens, order)

@@ -38,8 +38,8 @@ from torch import nn
 
 from vlmprune.errors import ModelError
 from vlmprune.models.base import ModelAdapter
-from vlmprune.models.molmo.remote_code_fixes import molmo_index_add_fix
 from vlmprune.models.molmo.modeling import PUBLISHED_VISION
+from vlmprune.models.molmo.remote_code_fixes import molmo_index_add_fix
 from vlmprune.models.prompts import molmo_prompt
 from vlmprune.models.skipping import skip_blocks
 
@@ -72,7 +72,14 @@ class MolmoPassThroughBlock(nn.Module):
         super().__init__()
         self.index = index
 
-    def forward(self, x: torch.Tensor, *args: object, layer_past: Any = None, use_cache: bool = False, **kwargs: object):
+    def forward(
+        self,
+        x: torch.Tensor,
+        *args: object,
+        layer_past: Any = None,
+        use_cache: bool = False,
+        **kwargs: object,
+    ):
         if not use_cache:
             return x, None
         batch, length = x.shape[:2]
@@ -95,11 +102,15 @@ def stop_token_id(tokenizer: Any) -> int:
     """Id of ``<|endoftext|>``, one token in the tokenizers of every published Molmo v1 (OLMoE's and Qwen2's)."""
     token = tokenizer.convert_tokens_to_ids(MOLMO_STOP_STRING)
     if token is None or tokenizer.convert_ids_to_tokens(token) != MOLMO_STOP_STRING:
-        raise ModelError(f"the tokenizer of this Molmo checkpoint has no {MOLMO_STOP_STRING!r} token to stop generation at")
+        raise ModelError(
+            f"the tokenizer of this Molmo checkpoint has no {MOLMO_STOP_STRING!r} token to stop generation at"
+        )
     return int(token)
 
 
-def park_unused_patches(input_ids: torch.Tensor, image_input_idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def park_unused_patches(
+    input_ids: torch.Tensor, image_input_idx: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Point every image patch that has no token (``-100`` from the processor, ``-1`` padding) at a padding token.
 
     The published revisions place patch features with flat offsets ``index + sample * length``:
@@ -130,13 +141,30 @@ class MolmoAdapter(ModelAdapter):
     # image_projector, model.transformer.blocks.N, embeddings transformer.wte, head transformer.ff_out (or lm_head).
     modality_patterns = {
         "vision": (r"(^|\.)vision_backbone\.image_vit\.",),
-        "fusion": (r"(^|\.)vision_backbone\.(image_pooling_2d|image_projector)\.", r"(^|\.)transformer\.blocks\.\d+\."),
+        "fusion": (
+            r"(^|\.)vision_backbone\.(image_pooling_2d|image_projector)\.",
+            r"(^|\.)transformer\.blocks\.\d+\.",
+        ),
         "text": (r"(^|\.)transformer\.wte\.", r"(^|\.)transformer\.ff_out\.", r"(^|\.)lm_head\."),
     }
-    modality_exclude = (r"embed", r"(^|\.)wte\.", r"(^|\.)transformer\.ff_out\.", r"(^|\.)lm_head\.", r"norm",
-                        r"(^|\.)ln_", r"\.bias$")
+    modality_exclude = (
+        r"embed",
+        r"(^|\.)wte\.",
+        r"(^|\.)transformer\.ff_out\.",
+        r"(^|\.)lm_head\.",
+        r"norm",
+        r"(^|\.)ln_",
+        r"\.bias$",
+    )
 
-    def __init__(self, model: nn.Module, processor: Any, *, component: str = "language", block_path: str | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        processor: Any,
+        *,
+        component: str = "language",
+        block_path: str | None = None,
+    ) -> None:
         super().__init__(model, processor, component=component, block_path=block_path)
         # Vision blocks (ResidualAttentionBlock) return a tensor; decoder blocks a tuple.
         self.returns_tuple = self.component == "language"
@@ -162,7 +190,9 @@ class MolmoAdapter(ModelAdapter):
             for key in ("image_num_layers", "num_hidden_layers"):
                 if key in (vision or {}):
                     return int(vision[key])
-        raise ModelError(f"config.json does not say how many {component} blocks this Molmo checkpoint has")
+        raise ModelError(
+            f"config.json does not say how many {component} blocks this Molmo checkpoint has"
+        )
 
     def skip(self, removed: Iterable[int]) -> AbstractContextManager[None]:
         if self.component == "language":
@@ -190,8 +220,13 @@ class MolmoAdapter(ModelAdapter):
         dtype = next(self.model.parameters()).dtype
         batch = {key: pad_stack([s[key] for s in samples]) for key in samples[0]}
         if "image_input_idx" in batch:
-            batch["input_ids"], batch["image_input_idx"] = park_unused_patches(batch["input_ids"], batch["image_input_idx"])
-        return {k: v.to(self.device, dtype) if v.is_floating_point() else v.to(self.device) for k, v in batch.items()}
+            batch["input_ids"], batch["image_input_idx"] = park_unused_patches(
+                batch["input_ids"], batch["image_input_idx"]
+            )
+        return {
+            k: v.to(self.device, dtype) if v.is_floating_point() else v.to(self.device)
+            for k, v in batch.items()
+        }
 
     def stop_token_id(self) -> int:
         return stop_token_id(self.tokenizer)
@@ -201,7 +236,10 @@ class MolmoAdapter(ModelAdapter):
 
     def decode(self, generated: torch.Tensor) -> list[str]:
         generated = generated.clamp(min=0)
-        return [text.strip() for text in self.tokenizer.batch_decode(generated, skip_special_tokens=True)]
+        return [
+            text.strip()
+            for text in self.tokenizer.batch_decode(generated, skip_special_tokens=True)
+        ]
 
     @torch.inference_mode()
     def generate(self, records: Sequence[dict[str, Any]], max_new_tokens: int) -> list[str]:
@@ -218,8 +256,13 @@ class MolmoAdapter(ModelAdapter):
         # Stopping at the end-of-text token rather than at the stop string: transformers' stop-string check
         # embeds every prompt id, and the prompts of a batch are padded with -1.
         stop = self.stop_token_id()
-        config = GenerationConfig(max_new_tokens=max_new_tokens, eos_token_id=stop, pad_token_id=stop, do_sample=False,
-                                  use_cache=True)
+        config = GenerationConfig(
+            max_new_tokens=max_new_tokens,
+            eos_token_id=stop,
+            pad_token_id=stop,
+            do_sample=False,
+            use_cache=True,
+        )
         with molmo_index_add_fix():
             output = self.model.generate_from_batch(inputs, config, tokenizer=self.tokenizer)
         return self.decode(output[:, inputs["input_ids"].shape[1] :])

@@ -22,7 +22,9 @@ _lock = threading.RLock()
 _depth = 0
 
 
-def _index_add_flattening_3d_source(self: torch.Tensor, dim: int, index: torch.Tensor, source: torch.Tensor, *args, **kwargs):
+def _index_add_flattening_3d_source(
+    self: torch.Tensor, dim: int, index: torch.Tensor, source: torch.Tensor, *args, **kwargs
+):
     if (
         dim == 0
         and self.dim() == 2
