@@ -418,13 +418,14 @@ def test_a_multiflow_store_equals_its_exported_checkpoint(snapshot, prepared, tm
 
 
 @pytest.mark.e2e
-def test_the_workflow_runs_molmoe_from_its_snapshot_to_an_export(tmp_path):
+def test_the_workflow_runs_molmoe_from_its_snapshot_to_an_export(seed_prepared, tmp_path):
     """The README's commands on a MolmoE-1B snapshot (tiny, hub layout): ablation, beam, latency, trade-off, export."""
     from molmo_reference import save_tiny_molmo
     from vlmprune.models.loading import load_adapter
     from workflow_helpers import snakemake, write_config
 
     snapshot = save_tiny_molmo(tmp_path / "molmoe", "molmoe")
+    seed_prepared(tmp_path, "easy_vqa", "train")
     write_config(
         tmp_path,
         {
