@@ -1,7 +1,8 @@
 """The workflow through Snakemake's SLURM executor on a real one-node SLURM equals a local run.
 
-``.ci/slurm-up`` installs Debian's slurm-wlm and munge when missing and starts munged,
-slurmctld and slurmd on this machine (one node, partitions cpu and gpu, no accounting
+It runs only where ``VLMPRUNE_TEST_SLURM=1`` asks for it (``.ci/run`` sets it), since it changes
+the machine: ``.ci/slurm-up`` installs Debian's slurm-wlm and munge when missing and starts
+munged, slurmctld and slurmd on this machine (one node, partitions cpu and gpu, no accounting
 storage). That needs root: elsewhere the test is skipped with the reason, never passed.
 The same tiny configuration then runs twice, locally and with ``--profile profiles/slurm-test``
 (``--executor slurm --slurm-no-account --slurm-status-command squeue``), and the results must
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from workflow_helpers import local_environment, snakemake
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -59,6 +62,11 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 @pytest.fixture(scope="module")
 def slurm_cluster() -> None:
+    if os.environ.get("VLMPRUNE_TEST_SLURM") != "1":
+        pytest.skip(
+            "VLMPRUNE_TEST_SLURM=1 runs it: .ci/slurm-up then installs slurm-wlm and munge and "
+            "starts munged, slurmctld and slurmd on this machine (as root; .ci/run sets it)"
+        )
     if os.geteuid() != 0:
         pytest.skip(
             "needs root: .ci/slurm-up installs slurm-wlm and munge and starts munged, slurmctld and slurmd"
@@ -152,7 +160,7 @@ def test_slurm_run_equals_local_run(slurm_cluster, tiny_llava: Path, tmp_path: P
     local_run = subprocess.Popen(
         [str(SNAKEMAKE), "-s", snakefile, "--cores", "1"],
         cwd=local,
-        env=_env(),
+        env=local_environment(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -195,20 +203,7 @@ def test_slurm_run_equals_local_run(slurm_cluster, tiny_llava: Path, tmp_path: P
 
 def _dry_run_jobs(workdir: Path, *args: str) -> dict[str, tuple[dict[str, str], str]]:
     """rule -> (resources, shell command) of one job per rule, from ``snakemake -n`` with the given args."""
-    proc = subprocess.run(
-        [
-            str(SNAKEMAKE),
-            "-s",
-            str(REPO / "workflow" / "Snakefile"),
-            "-n",
-            "--printshellcmds",
-            *args,
-        ],
-        cwd=workdir,
-        env=_env(),
-        capture_output=True,
-        text=True,
-    )
+    proc = snakemake(workdir, "-n", "--printshellcmds", *args, check=False)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-4000:]
     jobs = {}
