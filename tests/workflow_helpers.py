@@ -35,16 +35,21 @@ def write_config(workdir: Path, config: dict[str, Any]) -> Path:
     return path
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path,
+    *args: str,
+    check: bool = True,
+    snakefile: Path = REPO / "workflow" / "Snakefile",
+) -> subprocess.CompletedProcess:
     # Every test run passes --cores itself; the tests' runs are small, so 2 is what CI's machine has.
-    """Run snakemake on the repository's Snakefile in ``workdir`` with this interpreter's environment."""
+    """Run snakemake on ``snakefile`` in ``workdir`` with this interpreter's environment."""
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "HF_HUB_OFFLINE": "1",
     }
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow" / "Snakefile"), *args],
+        [sys.executable, "-m", "snakemake", "-s", str(snakefile), *args],
         cwd=workdir,
         env=env,
         capture_output=True,
