@@ -100,6 +100,7 @@ def get_all_targets():
         + get_beam_targets()
         + get_tradeoff_targets()
         + get_sparsity_targets()
+        + ["results/findings.json"]
     )
 
 
@@ -147,6 +148,11 @@ def get_beam_validation(wildcards):
     ):
         return []
     return [f"results/beam/{wildcards.dataset}/validate_{split}.json"]
+
+
+def get_findings_details(wildcards):
+    """Each dataset's importance details on the analysis split."""
+    return [f"results/importance/{d}/{ANALYSIS_SPLIT}.details.json" for d in DATASETS]
 
 
 def get_beam_targets():
