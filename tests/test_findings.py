@@ -59,7 +59,8 @@ SUMMARY = {
     "threshold": 0.9,
     "analysis_split": "train",
     "datasets": {
-        "easy_vqa": {"verdict": "inconsistent", "spearman_rho": 0.875, "spearman_ci": [0.6, 1.0]}
+        "easy_vqa": {"verdict": "inconsistent", "spearman_rho": 0.875, "spearman_ci": [0.6, 1.0]},
+        "easy_vqa_color": {"verdict": "not compared (one split configured)"},
     },
     "proxies": {"block_influence": {"summary": "above 0.9 on 1 of 2 dataset splits"}},
 }
@@ -67,8 +68,8 @@ SUMMARY = {
 
 def test_findings_read_the_blocks_that_matter_and_the_beam_from_the_results():
     findings = collect_findings(
-        {"easy_vqa": details("easy_vqa"), "easy_vqa_shape": details("easy_vqa_shape")},
-        {"easy_vqa": BEAM, "easy_vqa_shape": BEAM},
+        {name: details(name) for name in ("easy_vqa", "easy_vqa_shape", "easy_vqa_color")},
+        {name: BEAM for name in ("easy_vqa", "easy_vqa_shape", "easy_vqa_color")},
         SUMMARY,
     )
     assert findings["model"] == "data/models/demo-llava"
@@ -86,10 +87,15 @@ def test_findings_read_the_blocks_that_matter_and_the_beam_from_the_results():
         "ci": [0.6, 1.0],
         "verdict": "inconsistent",
     }
-    assert findings["datasets"]["easy_vqa_shape"]["train_vs_val"] is None  # train split only
+    assert findings["datasets"]["easy_vqa_shape"]["train_vs_val"] is None  # not in the summary
+    assert findings["datasets"]["easy_vqa_color"]["train_vs_val"] == {
+        "spearman_rho": None,
+        "ci": [None, None],
+        "verdict": "not compared (one split configured)",
+    }
 
     html = "".join(caption + table for caption, table in findings_sections(findings))
     assert "0: 0.880 [0.850, 0.910], 3: 0.156 [0.120, 0.190]" in html
-    assert "0.875 [0.600, 1.000]" in html and "not compared" in html
+    assert "0.875 [0.600, 1.000]" in html and "not compared (one split configured)" in html
     assert "{1, 2}" in html and "+0.020" in html
     assert "above 0.9 on 1 of 2 dataset splits" in html

@@ -252,7 +252,7 @@ def test_cluster_profile_tags_gpu_and_cpu_rules(tiny_llava: Path, tmp_path: Path
         assert {"mem_mb", "runtime"} <= resources.keys(), (rule, resources)
 
     jobs = _dry_run_jobs(
-        tmp_path, "--profile", str(PROFILE_REAL), "--set-resources", "ablate:gpu=4"
+        tmp_path, "--profile", str(PROFILE_REAL), "--cores", "8", "--set-resources", "ablate:gpu=4"
     )
     assert processes_and_threads(_job(*jobs["ablate"])) == (4, 2)
 

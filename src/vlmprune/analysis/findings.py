@@ -75,9 +75,9 @@ def dataset_findings(
         "beam_against_greedy": beam_against_greedy(beam),
         "train_vs_val": None
         if agreement is None
-        else {
-            "spearman_rho": agreement["spearman_rho"],
-            "ci": agreement["spearman_ci"],
+        else {  # a dataset with one split has a verdict ("not compared ...") and no rho
+            "spearman_rho": agreement.get("spearman_rho"),
+            "ci": agreement.get("spearman_ci", [None, None]),
             "verdict": agreement["verdict"],
         },
     }
@@ -138,7 +138,7 @@ def findings_sections(findings: Mapping[str, Any]) -> list[tuple[str, str]]:
                 f"{f['baseline_accuracy']:.3f}",
                 matter or "none",
                 _number(f["largest_other_importance"]),
-                f"{_number(rho)} {_interval(agreement['ci'])}" if agreement else "n/a",
+                "n/a" if rho is None else f"{rho:.3f} {_interval(agreement['ci'])}",
                 agreement.get("verdict", "not compared"),
             ]
         )
