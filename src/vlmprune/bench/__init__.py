@@ -1,16 +1,6 @@
-"""Benchmarks, one subcommand each: ``python -m vlmprune.bench NAME [args]``.
+"""Benchmarks, one module each, run as ``vlmprune bench NAME``: ``engine``, ``beam``, ``export``,
+``multiflow``, ``multiflow_prune`` (``multiflow-prune``) and ``dag``.
 
-Each entry of :data:`SUBCOMMANDS` names a module with ``main(argv: list[str]) -> int``;
-modules are imported only when their subcommand runs.
+Each module's ``run(...)`` is the benchmark; its keyword parameters are the command's options
+(see :mod:`vlmprune.cli.commands`), and its docstring the command's ``--help``.
 """
-
-from __future__ import annotations
-
-SUBCOMMANDS: dict[str, str] = {
-    "beam": "vlmprune.bench.beam",
-    "dag": "vlmprune.bench.dag",
-    "engine": "vlmprune.bench.engine",
-    "export": "vlmprune.bench.export",
-    "multiflow": "vlmprune.bench.multiflow",
-    "multiflow-prune": "vlmprune.bench.multiflow_prune",
-}
