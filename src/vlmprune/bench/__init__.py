@@ -4,3 +4,5 @@
 Each module's ``run(...)`` is the benchmark; its keyword parameters are the command's options
 (see :mod:`vlmprune.cli.commands`), and its docstring the command's ``--help``.
 """
+
+__all__ = ["beam", "dag", "engine", "export", "multiflow", "multiflow_prune"]

@@ -12,15 +12,31 @@ per modality, and the masks that meet it.
 - ``config``: the ``multiflow`` section of the workflow's config.
 """
 
+from importlib import import_module
+from typing import Any
+
 from vlmprune.multiflow.config import MultiflowConfig
 from vlmprune.multiflow.distribution import Distribution, compute_distribution
-from vlmprune.multiflow.step1 import run_step1
+from vlmprune.multiflow.step1 import run_step1, write_step1
 from vlmprune.multiflow.weight_stream import CheckpointError
+
+# steps 2-3 load models (transformers, datasets): imported on first use, not with step 1
+_STEPS_2_3 = ("calibrate", "compute_masks", "make_masks")
 
 __all__ = [
     "CheckpointError",
     "Distribution",
     "MultiflowConfig",
+    "calibrate",
     "compute_distribution",
+    "compute_masks",
+    "make_masks",
     "run_step1",
+    "write_step1",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _STEPS_2_3:
+        return getattr(import_module("vlmprune.multiflow.prune"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
