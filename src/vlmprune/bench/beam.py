@@ -18,10 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import torch
-
 from vlmprune.analysis.beam.files import plan_step
-from vlmprune.bench.engine import random_llava, time_in_rounds
+from vlmprune.bench.engine import random_llava, time_in_rounds, torch_setup
 from vlmprune.data.registry import load_split
 from vlmprune.engine.batching import BatchSizer
 from vlmprune.engine.evaluate import predict_per_variant
@@ -121,10 +119,7 @@ def run(
     """The benchmark on a random LLaVA: the step after ``beams`` three ways."""
     data = load_split("easy_vqa", "val")
     records = [data[i] for i in range(samples)]
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
-        + (", CUDA" if torch.cuda.is_available() else "")
-    )
+    print(torch_setup())
     variants = candidates(parse_beams(beams), text_layers)
     print(
         f"random LLaVA, decoder hidden size {text_hidden}, {text_layers} layers; "

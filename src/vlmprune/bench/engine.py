@@ -71,6 +71,12 @@ class PassCounter:
             handle.remove()
 
 
+def torch_setup() -> str:
+    """The first line of a benchmark's output: torch's version, threads and CUDA."""
+    cuda = ", CUDA" if torch.cuda.is_available() else ""
+    return f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads{cuda}"
+
+
 def random_llava(hidden: int, layers: int) -> LlavaAdapter:
     """A randomly initialised LLaVA with the demo model's tokenizer and processor (8x8 patches: 64 image tokens)."""
     from vlmprune.data.sources.easy_vqa import answer_vocabulary, iter_questions
@@ -263,10 +269,7 @@ def run(
     """The benchmark on the demo model (if present) and on a random LLaVA or MolmoE."""
     data = load_split("easy_vqa", "val")
     records = [data[i] for i in range(max(demo_samples, samples))]
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
-        + (", CUDA" if torch.cuda.is_available() else "")
-    )
+    print(torch_setup())
 
     if (demo_model / "config.json").is_file():
         print(f"demo model {demo_model}:")

@@ -15,8 +15,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-import torch
-
+from vlmprune.bench.engine import torch_setup
 from vlmprune.data.registry import load_split
 from vlmprune.engine.variants import variant_id
 from vlmprune.export.depth_variant import export_variant
@@ -107,10 +106,7 @@ def run(
     """The benchmark on the demo model (if present) and on a random LLaVA."""
     data = load_split("easy_vqa", "val")
     records = [data[i] for i in range(1)]
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
-        + (", CUDA" if torch.cuda.is_available() else "")
-    )
+    print(torch_setup())
     ks = list(range(1, max_blocks_to_remove + 1))
     with tempfile.TemporaryDirectory(prefix="vlmprune-bench-export-") as tmp:
         workdir = Path(tmp)
