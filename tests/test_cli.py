@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+import vlmprune.bench
 from vlmprune.cli import build_parser, main
 from vlmprune.cli.commands import COMMANDS, GROUPS
 from vlmprune.cli.options import OPTIONS
@@ -66,6 +67,11 @@ def test_one_quantity_has_one_flag_in_every_command():
 
 def _flags(command: str) -> set[str]:
     return {flag for action in _options(PARSERS[command]) for flag in action.option_strings}
+
+
+def test_every_benchmark_is_a_command():
+    registered = {c.path[1].replace("-", "_") for c in COMMANDS if c.path[0] == "bench"}
+    assert registered == set(vlmprune.bench.__all__)
 
 
 def test_every_option_is_used_and_every_old_spelling_is_unique():
