@@ -17,7 +17,7 @@ from vlmprune.models.molmo.modeling import MolmoNativeConfig, MolmoNativeForCaus
 from vlmprune.models.skipping import skip_blocks
 
 
-@pytest.fixture(scope="module", params=["7bd", "molmoe"])
+@pytest.fixture(scope="module", params=["7bd", "7bo", "molmoe"])
 def arch(request) -> str:
     return request.param
 

@@ -12,7 +12,7 @@ import torch
 
 from molmo_reference import DATA, SAMPLES, TRACKED_IDS, load_shapes, molmo_weights, synthetic_images
 
-ARCHS = ("7bd", "molmoe")
+ARCHS = ("7bd", "7bo", "molmoe")
 
 
 def reference(arch: str) -> dict:
@@ -60,7 +60,7 @@ def test_parked_padded_batch_answered_each_sample_as_alone(arch):
 
 def test_raw_padding_broke_the_seed_copy_of_molmoe_only():
     """The -1/-100 indices, unparked: the seed copy adds the third sample's unused patches onto the second's tokens."""
-    for arch, broken in (("7bd", False), ("molmoe", True)):
+    for arch, broken in (("7bd", False), ("7bo", False), ("molmoe", True)):
         ref = reference(arch)
         alone = torch.stack([s["last_logits"] for s in ref["samples"]])
         gap = (ref["unparked_batch_last_logits"] - alone).abs().amax(-1)
