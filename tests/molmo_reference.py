@@ -67,6 +67,16 @@ def synthetic_images(shape: tuple[int, ...], seed: int) -> torch.Tensor:
     return torch.randn(shape, generator=torch.Generator().manual_seed(1000 + seed)).clamp(-2, 2)
 
 
+def grained(path: Path, seed: int):
+    """A stored test picture plus seeded grain of +-24 levels (the grain makes the resize work on detail)."""
+    import numpy as np
+    from PIL import Image
+
+    base = np.asarray(Image.open(path).convert("RGB"), dtype=np.int16)
+    grain = np.random.default_rng(seed).integers(-24, 25, size=base.shape)
+    return Image.fromarray(np.clip(base + grain, 0, 255).astype(np.uint8))
+
+
 IMAGE_TOKENS = ["<im_start>", "<im_end>", "<im_patch>", "<im_col>", "<|image|>"]
 #: preprocessor_config.json of the tiny checkpoints (the published processor took these sizes)
 TINY_IMAGES = {

@@ -92,6 +92,12 @@ _MOLMOE = (
         "rms",
         "the fork always uses RMS norms; others not implemented",
     ),
+    (
+        "layer_norm_eps",
+        lambda v: v is not None,
+        None,
+        "the published code fails with a null epsilon",
+    ),
     ("layer_norm_with_affine", _is(True), True, "norms without weights are not implemented"),
     ("attention_layer_norm_with_affine", _is(True), True, "q/k norms without weights"),
     ("include_bias", _is(False), True, "biases on every layer are not implemented"),
