@@ -8,21 +8,26 @@ through ``Cache.update``, the mask comes from ``create_causal_mask``, and genera
 ``GenerationMixin.generate``. The mathematics follows ``modeling_molmo.py`` of
 ``allenai/Molmo-7B-D-0924`` (checked against its outputs: ``tests/test_molmo_modeling.py``):
 
-- decoder block: RMS norm, fused ``att_proj`` (q, k, v; bias per ``qkv_bias``), rotary
-  embedding with halves rotated ("llama"), grouped-query attention, ``attn_out``; RMS norm,
-  ``ff_proj`` whose first half is the value and second half the SiLU gate, ``ff_out``;
+- decoder block: RMS norm, fused ``att_proj`` (q, k, v; bias per ``qkv_bias``, clamped by
+  ``clip_qkv``), RMS norms over all queries and all keys (``attention_layer_norm``), rotary
+  embedding in float32 with halves rotated ("llama"; none with ``rope: false``), grouped-query
+  attention, ``attn_out``; RMS norm, ``ff_proj`` whose first half is the value and second half
+  the SiLU gate, ``ff_out``; with ``norm_after`` (Molmo-7B-O) the two norms follow attention and
+  MLP instead;
 - embeddings: ``wte.embedding`` followed by 128 ``wte.new_embedding`` rows (image tokens);
 - vision: a CLIP ViT (``quick_gelu``) whose hidden states after layers ``vit_layers`` (-2 and
   -9: the published tower's last block feeds no feature) are concatenated, crops that are all
   padding (-1) zeroed, learnt embeddings added for patches that are padding or partly padding
   (``image_masks``), 2x2 patches pooled by attention with their mean as query, a SwiGLU
   projector, and the result added to the embeddings at ``image_input_idx`` (negative entries:
-  no token).
+  no token), then scaled by sqrt(hidden) with ``normalize_input_embeds``;
+- logits scaled by 1/sqrt(hidden) (``scale_logits``) and soft-capped (``final_logit_softcapping``).
 
-MolmoE-1B (``config.json`` in OLMo's names) has mixture-of-experts blocks instead: RMS norms
-over all queries and all keys, and a softmax router whose top-k experts (SwiGLU, ``gate_proj`` /
-``up_proj`` / ``down_proj``) are weighted by their router probabilities; its names follow the
-seed experiments' copy of ``modeling_molmoe.py`` (``ChulanZhang/molmo_hf``): ``blocks.N.attn.…``,
+Which config.json values are implemented: :mod:`vlmprune.models.molmo.configuration`.
+
+MolmoE-1B (``config.json`` in OLMo's names) has mixture-of-experts blocks instead: a softmax
+router whose top-k experts (SwiGLU, ``gate_proj`` / ``up_proj`` / ``down_proj``) are weighted by
+their router probabilities; its names follow the seed experiments' copy of ``modeling_molmoe.py`` (``ChulanZhang/molmo_hf``): ``blocks.N.attn.…``,
 ``blocks.N.mlp.experts.E.…``, ``lm_head``.
 """
 
