@@ -118,8 +118,8 @@ def tiny_tokenizer(arch: str):
 
 
 def tiny_config(arch: str) -> dict:
-    """The config.json the published code ran with: 7B-D's layout (plus the tower's sizes; 7B-O's values for
-    ``7bo``) or MolmoE's (OLMo names)."""
+    """The config.json the published code ran with: 7B-D's layout (plus the tower's sizes; 7B-O's
+    values for ``7bo``) or MolmoE's (OLMo names)."""
     return json.loads((DATA / f"molmo_{arch}" / "config.json").read_text())
 
 

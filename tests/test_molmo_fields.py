@@ -1,5 +1,5 @@
-"""Every Molmo v1 config.json field the published code reads: implemented (equal to the published code's
-recorded outputs with that field set) or refused before any weight is read.
+"""Every Molmo v1 config.json field the published code reads: implemented (equal to the
+published code's recorded outputs with that field set) or refused before any weight is read.
 
 ``tests/data/molmo_fields/NAME.pt`` holds what the published code (7B-D's ``modeling_molmo.py`` or
 MolmoE's ``modeling_molmoe.py``, transformers 4.45.2) computed on a tiny checkpoint whose
@@ -68,11 +68,11 @@ def test_every_field_named_in_the_docs_has_a_recording():
 @pytest.mark.parametrize("name", VARIANTS)
 @torch.inference_mode()
 def test_the_field_equals_the_published_code(name):
-    """Logits at every position, greedy tokens (generate, cache) and a padded batch, as the published code."""
+    """Logits at every position, greedy tokens (generate, cache), a padded batch: as published."""
     reference, model = recorded(name), native(name)
     base = torch.load(DATA / f"molmo_{name.split('-')[0]}" / "reference.pt", weights_only=True)
     samples = [inputs(s, n) for n, s in enumerate(reference["samples"])]
-    for sample, expected, unset in zip(samples, reference["samples"], base["samples"]):
+    for sample, expected, unset in zip(samples, reference["samples"], base["samples"], strict=True):
         logits = model(**{k: v[None] for k, v in sample.items()}).logits[0]
         torch.testing.assert_close(logits[-1], expected["last_logits"], rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(
@@ -98,7 +98,7 @@ def test_the_field_equals_the_published_code(name):
     torch.testing.assert_close(out.logits[0], reference["batch_last_logits"], rtol=1e-4, atol=1e-4)
 
 
-# ---------------------------------------------------------------- refused, before any weight is read
+# ------------------------------------------------------------ refused, before any weight is read
 
 REFUSED = [
     ("7bd", {"clip_qkv": 0.5}, "clip_qkv: 0.5"),
@@ -138,8 +138,8 @@ def test_an_unimplemented_value_stops_before_the_weights_are_read(tmp_path, arch
     assert "Nothing was loaded" in message and "model.trust_remote_code: true" in message
 
 
-def test_a_molmoe_config_without_a_field_gets_olmo_s_default_and_is_refused_where_unimplemented():
-    """OLMo's model config fills absent fields: weight tying and biases on, no image padding embed."""
+def test_an_absent_molmoe_field_takes_olmo_s_default_and_is_refused_if_unimplemented():
+    """OLMo's config fills absent fields: weight tying and biases on, no image padding embed."""
     config = json.loads((DATA / "molmo_molmoe" / "config.json").read_text())
     for field in ("weight_tying", "include_bias", "image_padding_embed"):
         del config[field]
@@ -156,7 +156,7 @@ def test_published_configs_are_accepted():
         )
 
 
-# ---------------------------------------------------------------- weights: missing or unexpected is an error
+# ------------------------------------------------------- weights: missing or unexpected is an error
 
 
 def test_a_missing_weight_stops_the_load_naming_it(tmp_path):

@@ -84,7 +84,7 @@ def test_logits_and_greedy_tokens_equal_allenai_molmo_s_model_code(model, refere
     kernels need CUDA); ``tests/data/molmo_recording/README.md`` says how it was recorded.
     """
     original = torch.load(DATA / f"molmo_{arch}" / "reference_original.pt", weights_only=True)
-    for sample, expected in zip(reference["samples"], original["samples"]):
+    for sample, expected in zip(reference["samples"], original["samples"], strict=True):
         logits = model(**single(sample)).logits[0]
         torch.testing.assert_close(logits[-1], expected["last_logits"], rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(

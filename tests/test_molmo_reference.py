@@ -84,7 +84,7 @@ def test_the_fork_changes_molmoe_s_outputs_only_in_a_raw_padded_batch():
         reference("molmoe"),
         torch.load(DATA / "molmo_molmoe" / "reference_original.pt", weights_only=True),
     )
-    for mine, theirs in zip(fork["samples"], original["samples"]):
+    for mine, theirs in zip(fork["samples"], original["samples"], strict=True):
         assert mine["greedy"].tolist() == theirs["greedy"].tolist()
         assert 0 < (mine["last_logits"] - theirs["last_logits"]).abs().max() < 2e-6
     alone = torch.stack([s["last_logits"] for s in original["samples"]])
@@ -96,6 +96,6 @@ def test_the_fork_changes_molmoe_s_outputs_only_in_a_raw_padded_batch():
 def test_allenai_molmo_and_the_hub_code_agree_exactly_on_the_7b_layout(arch):
     hub = reference(arch)
     original = torch.load(DATA / f"molmo_{arch}" / "reference_original.pt", weights_only=True)
-    for mine, theirs in zip(hub["samples"], original["samples"]):
+    for mine, theirs in zip(hub["samples"], original["samples"], strict=True):
         assert torch.equal(mine["last_logits"], theirs["last_logits"])
         assert torch.equal(mine["greedy"], theirs["greedy"])

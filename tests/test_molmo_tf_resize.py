@@ -1,7 +1,8 @@
-"""The published 7B-D preprocessing resizes with TensorFlow; the native one with torchvision (antialiased
-bilinear). ``tests/data/molmo_tf_resize`` holds what both gave at the real sizes (336 px crops, up to
-12, five aspect ratios) and the published model's greedy answers under each, on a tiny checkpoint
-with a 336 px tower; no TensorFlow runs here (``docs/molmo.md`` has the figures)."""
+"""The published 7B-D preprocessing resizes with TensorFlow; the native one with torchvision
+(antialiased bilinear). ``tests/data/molmo_tf_resize`` holds what both gave at the real sizes
+(336 px crops, up to 12, five aspect ratios) and the published model's greedy answers under
+each, on a tiny checkpoint with a 336 px tower; no TensorFlow runs here (``docs/molmo.md`` has
+the figures)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def processed(recorded):
 def test_the_native_resize_is_the_torchvision_one_and_within_float_rounding_of_tensorflow(
     recorded, processed
 ):
-    for case, out in zip(recorded["cases"], processed):
+    for case, out in zip(recorded["cases"], processed, strict=True):
         pixels = out["images"].flatten()
         assert list(out["images"].shape) == case["images_shape"]
         torch.testing.assert_close(pixels[case["positions"]], case["tv_values"], rtol=0, atol=1e-6)
@@ -58,7 +59,7 @@ def test_the_native_resize_is_the_torchvision_one_and_within_float_rounding_of_t
 @torch.inference_mode()
 def test_greedy_answers_are_the_same_under_either_resize(recorded, processed, model):
     lasts = []
-    for case, out in zip(recorded["cases"], processed):
+    for case, out in zip(recorded["cases"], processed, strict=True):
         assert (
             case["greedy_tf"].tolist() == case["greedy_tv"].tolist()
         )  # what the published code did

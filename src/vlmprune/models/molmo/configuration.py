@@ -23,8 +23,9 @@ from typing import Any
 
 from transformers import PretrainedConfig
 
-#: The vision tower ``modeling_molmo.py`` builds for Molmo-7B-D/-O (``MolmoForCausalLM.__init__``),
-#: whose config.json has no vision section: CLIP ViT-L/14 at 336 px without its last layer.
+#: The vision tower ``modeling_molmo.py`` builds for Molmo-7B-D/-O (in
+#: ``MolmoForCausalLM.__init__``; their config.json has no vision section): CLIP ViT-L/14 at
+#: 336 px without its last layer.
 PUBLISHED_VISION = dict(
     image_default_input_size=[336, 336],
     image_patch_size=14,
@@ -37,7 +38,7 @@ PUBLISHED_VISION = dict(
     image_num_pos=577,
     image_norm_eps=1e-5,
 )
-#: The tower's hidden states the features are read from (negative: from the last block's output back).
+#: The tower's hidden states the features are read from (counted back from the last block).
 VIT_LAYERS = (-2, -9)
 ADDITIONAL_VOCAB = 128
 NATIVE_ARCHITECTURE = "MolmoNativeForCausalLM"
@@ -50,7 +51,7 @@ WAY_OUT = (
 
 
 def layout(config: dict[str, Any]) -> str:
-    """``"molmoe"`` (OLMo's names), ``"native"`` (an export) or ``"7b-d"`` (the hub's Molmo-7B-D/-O)."""
+    """``"molmoe"`` (OLMo's names), ``"native"`` (an export) or ``"7b-d"`` (hub Molmo-7B-D/-O)."""
     if "d_model" in config:
         return "molmoe"
     if NATIVE_ARCHITECTURE in (config.get("architectures") or ()):
@@ -164,7 +165,8 @@ def unimplemented_settings(config: dict[str, Any]) -> list[str]:
 
 
 def from_molmoe_names(config: dict[str, Any]) -> dict[str, Any]:
-    """MolmoE's config.json (OLMo's names) in :class:`MolmoNativeConfig`'s, absent fields at OLMo's defaults."""
+    """MolmoE's config.json (OLMo's names) in :class:`MolmoNativeConfig`'s names; absent fields
+    take OLMo's defaults."""
     config = dict(config)
     hidden = config.pop("d_model")
     translated = dict(
@@ -235,7 +237,7 @@ class MolmoNativeConfig(PretrainedConfig):
         self.num_hidden_layers, self.num_attention_heads = num_hidden_layers, num_attention_heads
         self.num_key_value_heads = num_key_value_heads or num_attention_heads
         self.max_position_embeddings = max_position_embeddings
-        # The published norms fall back to 1e-5 for a null epsilon (``config.layer_norm_eps or eps``).
+        # The published norms fall back to 1e-5 for a null epsilon (``layer_norm_eps or eps``).
         self.layer_norm_eps = layer_norm_eps or 1e-5
         self.rope_theta, self.qkv_bias, self.rope = rope_theta, qkv_bias, rope
         self.moe_num_experts, self.moe_top_k = moe_num_experts or 0, moe_top_k or 0
@@ -273,7 +275,8 @@ class MolmoNativeConfig(PretrainedConfig):
             raise ValueError(f"clip_qkv must be positive or null, not {self.clip_qkv!r}")
         if self.final_logit_softcapping is not None and not self.final_logit_softcapping > 0:
             raise ValueError(
-                f"final_logit_softcapping must be positive or null, not {self.final_logit_softcapping!r}"
+                "final_logit_softcapping must be positive or null, "
+                f"not {self.final_logit_softcapping!r}"
             )
 
     @property
