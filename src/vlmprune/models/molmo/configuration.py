@@ -59,6 +59,27 @@ def layout(config: dict[str, Any]) -> str:
     return "7b-d"
 
 
+#: What the published modeling_molmo.py builds its model from (``MolmoForCausalLM.__init__``).
+READ_BY_7B_D = frozenset(
+    {
+        "vocab_size",
+        "embedding_size",
+        "hidden_size",
+        "intermediate_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "max_position_embeddings",
+        "layer_norm_eps",
+        "rope_theta",
+        "qkv_bias",
+        "attention_layer_norm",
+        "norm_after",
+        "layer_norm_type",
+    }
+)
+
+
 def _is(*values: Any) -> Callable[[Any], bool]:
     return lambda value: value in values
 
@@ -144,8 +165,8 @@ def unimplemented_settings(config: dict[str, Any]) -> list[str]:
     if kind == "7b-d":
         check(_SEVEN_B_D, config)
         # OLMo's fields that modeling_molmo.py fixes, where a 7B-D-layout config.json names them
-        fixed = {"vision_backbone", "moe_num_experts", "norm_after"} | {r[0] for r in _SEVEN_B_D}
-        named = {field for field in config if field not in fixed}
+        own = READ_BY_7B_D | {rule[0] for rule in _SEVEN_B_D} | {"vision_backbone"}
+        named = {field for field in config if field not in own}
         check(tuple(r for r in _MOLMOE if r[0] in named), config)
     else:
         check(_MOLMOE, config)
