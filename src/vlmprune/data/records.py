@@ -9,6 +9,8 @@ RECORD_FEATURES = datasets.Features(
         "sample_id": datasets.Value("string"),
         "image": datasets.Image(),
         "question": datasets.Value("string"),
+        # Text given with the question, empty when there is none (ScienceQA's hint); prompts place it.
+        "context": datasets.Value("string"),
         "answers": datasets.Sequence(datasets.Value("string")),
         "choices": datasets.Sequence(datasets.Value("string")),
         "metric": datasets.Value("string"),
@@ -25,4 +27,5 @@ def check_records(ds: datasets.Dataset, name: str) -> None:
     if missing:
         raise ValueError(
             f"dataset {name!r}: prepared records lack column(s) {missing}; expected {list(RECORD_COLUMNS)}"
+            " (records prepared by an older version: delete them so that they are prepared again)"
         )
