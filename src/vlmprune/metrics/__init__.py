@@ -16,7 +16,7 @@ Registered: ``exact_match`` (here), ``vqa_official``, ``vqa_molmo``, ``vqa_norma
 (``metrics.cider``, tokenising with ``metrics.ptb``). Each dataset's default metric equals the
 reference ``docs/datasets.md`` names for it; ``vqa_normalised``, ``count_exact_match``,
 ``anls_rrc`` and ``mc_lenient`` are deliberate departures, used only when a config names them.
-``metric_names()`` is the one list of names a config may use.
+``known_metrics()`` is the one list of names a config (``datasets.<name>.metric``) may use.
 """
 
 from __future__ import annotations
@@ -45,16 +45,15 @@ def get_metric(name: str) -> Metric:
             raise KeyError(
                 f"metric {name!r} is corpus-level: use CORPUS_METRICS[{name!r}] or score_all"
             ) from None
-        raise KeyError(f"unknown metric {name!r}; known metrics: {metric_names()}") from None
-
-
-def metric_names() -> list[str]:
-    """Every metric a dataset may name (``datasets.<name>.metric``): per-sample and corpus-level."""
-    return sorted([*METRICS, *CORPUS_METRICS])
+        raise KeyError(f"unknown metric {name!r}; known metrics: {known_metrics()}") from None
 
 
 def is_known(name: str) -> bool:
     return name in METRICS or name in CORPUS_METRICS
+
+
+def known_metrics() -> list[str]:
+    return sorted([*METRICS, *CORPUS_METRICS])
 
 
 @register("exact_match")
@@ -98,7 +97,7 @@ __all__ = [
     "exact_match",
     "get_metric",
     "is_known",
-    "metric_names",
+    "known_metrics",
     "register",
     "score_all",
     "text",
