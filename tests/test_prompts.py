@@ -1,4 +1,4 @@
-"""Prompts per (model family, dataset): the table in ``vlmprune.models.prompts`` and docs/datasets.md."""
+"""Prompts per (model family, dataset): ``vlmprune.models.prompts``'s table, docs/datasets.md."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ def test_llava_prompts_are_llava_15s() -> None:
         "USER: <image>\nWhat color?\nAnswer the question using a single word or phrase. ASSISTANT:"
     )
     assert llava_prompt("Which?", "science_qa", ["cat", "dog"]) == (
-        "USER: <image>\nWhich?\nA. cat\nB. dog\nAnswer with the option's letter from the given choices directly. ASSISTANT:"
+        "USER: <image>\nWhich?\nA. cat\nB. dog\n"
+        "Answer with the option's letter from the given choices directly. ASSISTANT:"
     )
     assert llava_prompt("Which?", "science_qa", ["cat"], "Look.") == (
         "USER: <image>\nContext: Look.\nWhich?\nA. cat\n"

@@ -80,7 +80,8 @@ def score_all(
     metric = get_metric(name)
     options = choices if choices is not None else [()] * len(predictions)
     scores = [
-        metric(p, refs, choices=opts) for p, refs, opts in zip(predictions, references, options)
+        metric(p, refs, choices=opts)
+        for p, refs, opts in zip(predictions, references, options, strict=True)
     ]
     return (sum(scores) / len(scores) if scores else 0.0), scores
 

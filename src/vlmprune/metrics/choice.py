@@ -64,7 +64,7 @@ def reference_index(answers: Sequence[str], choices: Sequence[str]) -> int:
 
 
 def select_letter(prediction: str, names: Sequence[str]) -> int:
-    """Index of the option name (Molmo: a letter) a prediction picks, as ``select_mc_option`` does."""
+    """Index of the option name (a letter) a prediction picks, as ``select_mc_option`` does."""
     guess = prediction.lower().strip()
     options = [name.lower().strip() for name in names]
     if guess in options:
@@ -89,7 +89,7 @@ def _clean(text: str) -> str:
 
 
 def _find_text(text: str, choices: Sequence[str]) -> int | None:
-    """Index of the option ``text`` names: exact (outer space and full stops aside) first, then ignoring case."""
+    """Index of the option ``text`` names: exact (outer space, full stops aside), then any case."""
     exact = [c.strip().strip(".").strip() for c in choices]
     guess = text.strip().strip(".").strip()
     if guess in exact:
@@ -106,7 +106,7 @@ def _letter(pattern: re.Pattern[str], text: str, count: int) -> int | None:
 
 
 def select_option(prediction: str, choices: Sequence[str]) -> int:
-    """Index of the option a free-text prediction names (``mc_lenient``; order: module docstring)."""
+    """Index of the option a free-text prediction names (``mc_lenient``; see the module)."""
     if not choices:
         raise ValueError("a multiple-choice metric needs the record's choices (pass choices=...)")
     text = prediction.strip()
@@ -142,7 +142,7 @@ def mc_lenient(
 
 
 def parse_mmmu_choice(response: str, choices: Sequence[str]) -> str | None:
-    """The letter an MMMU multiple-choice response picks by MMMU's rules; None where MMMU draws one."""
+    """The letter an MMMU multiple-choice response picks; None where MMMU draws one at random."""
     options = [option for option in choices if option]
     letters = LETTERS[: len(options)]
     text = response
@@ -155,7 +155,11 @@ def parse_mmmu_choice(response: str, choices: Sequence[str]) -> str | None:
     if not candidates:
         candidates = [c for c in letters if f" {c} " in padded]
     if not candidates and len(padded.split()) > 5:
-        candidates = [c for c, option in zip(letters, options) if option.lower() in padded.lower()]
+        candidates = [
+            c
+            for c, option in zip(letters, options, strict=True)
+            if option.lower() in padded.lower()
+        ]
         by_text = bool(candidates)
     if not candidates:
         return None
@@ -189,7 +193,7 @@ def _normalize_mmmu(text: str) -> list[str | float]:
 
 
 def _key_phrases(response: str) -> list[str]:
-    # The official code lower-cases before splitting on ". " + capital, so in effect it splits on new lines only.
+    # MMMU lower-cases before splitting at ". " + capital: in effect it splits at new lines only.
     text = response.strip().strip(".").lower()
     parts = text.split("\n")
     phrases = []
@@ -208,7 +212,7 @@ def _key_phrases(response: str) -> list[str]:
 
 
 def parse_mmmu_open(response: str) -> list[str | float]:
-    """Normalised candidate answers of an open MMMU response: key phrases and the numbers in them."""
+    """Normalised candidate answers of an open MMMU response: key phrases and their numbers."""
     phrases = _key_phrases(response)
     pieces = list(phrases)
     for phrase in phrases:
@@ -237,7 +241,7 @@ def _mmmu_open_correct(references: Sequence[str], parsed: Sequence[str | float])
 def mmmu(
     prediction: str, answers: Sequence[str], choices: Sequence[str] = (), **_: object
 ) -> float:
-    """MMMU accuracy: official answer parsing; multiple choice when ``choices`` is non-empty, else open."""
+    """MMMU accuracy by MMMU's parsing: multiple choice when there are ``choices``, else open."""
     if choices:
         letters = LETTERS[: sum(1 for option in choices if option)]
         picked = parse_mmmu_choice(prediction, choices)

@@ -74,7 +74,7 @@ def _similarity(candidate: tuple, reference: tuple) -> list[float]:
 def cider(
     predictions: Sequence[str], references: Sequence[Sequence[str]]
 ) -> tuple[float, list[float]]:
-    """CIDEr-D of a corpus: ``(corpus score, per-image scores)``; ``references[i]`` are image i's captions."""
+    """CIDEr-D of a corpus: ``(corpus score, per-image scores)``; ``references[i]``: image i's."""
     if len(predictions) != len(references):
         raise ValueError(
             f"cider: {len(predictions)} predictions but {len(references)} reference lists"
@@ -90,11 +90,11 @@ def cider(
         df.update(set().union(*counts))
     log_images = math.log(float(len(references)))
     scores = []
-    for tokens, counts in zip(tokenize_captions(predictions), reference_counts):
+    for tokens, counts in zip(tokenize_captions(predictions), reference_counts, strict=True):
         candidate = _tfidf(ngram_counts(tokens), df, log_images)
         per_n = [0.0] * MAX_N
         for ref in counts:
             sims = _similarity(candidate, _tfidf(ref, df, log_images))
-            per_n = [total + s for total, s in zip(per_n, sims)]
+            per_n = [total + s for total, s in zip(per_n, sims, strict=True)]
         scores.append(sum(per_n) / MAX_N / len(counts) * 10.0)
     return sum(scores) / len(scores), scores

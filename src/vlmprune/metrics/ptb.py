@@ -546,7 +546,8 @@ def _caption_tokens(line: Sequence[str]) -> list[str]:
 def tokenize_captions(captions: Sequence[str]) -> list[list[str]]:
     """Each caption's tokens as one call of pycocoevalcap's ``PTBTokenizer.tokenize`` gives them."""
     lines = ptb_lines("\n".join(c.replace("\n", " ") for c in captions))
-    return [_caption_tokens(line) for line, _ in zip(lines, captions)]
+    # A "\r" in a caption makes more lines than captions: the last ones are dropped, as there.
+    return [_caption_tokens(line) for line, _ in zip(lines, captions, strict=False)]
 
 
 def tokenize(caption: str) -> list[str]:

@@ -71,7 +71,7 @@ PUNCTUATION = (
     "!",
 )
 
-# The official table (``vqaEval.py``'s ``contractions``), entry for entry, as "spelling=replacement".
+# The official table (``vqaEval.py``'s ``contractions``), entry for entry, as "spelling=new".
 # It is applied to lower-cased words, so its capitalised keys ("Im", "Ive", "Id've") never
 # match, and lower-case "im", "ive" or "shes" stay as they are; "somebody'd" maps to
 # "somebodyd". Kept as published so that scores equal the official ones.
@@ -200,7 +200,7 @@ _COUNT_WORDS = {
 
 
 def normalize_count(text: str) -> str:
-    """A count answer as digits: number words, "none"/"no", articles and punctuation handled; else the normalised text."""
+    """A count as digits (number words, "none", "no", articles, marks); else the normalised text."""
     normal = normalize_answer(text)
     words = normal.split()
     if len(words) == 1:

@@ -95,12 +95,12 @@ def llava_prompt(question: str, style: str, choices: Sequence[str] = (), context
 def short_answer_body(
     question: str, style: str, choices: Sequence[str] = (), context: str = ""
 ) -> str:
-    """The user's turn in LLaVA-1.5's evaluation wording, for the adapters whose markup comes from a chat template."""
+    """The user's turn in LLaVA-1.5's wording, for adapters whose markup is a chat template's."""
     return user_turn("llava", question, style, choices, context)
 
 
 def molmo_prompt(question: str, style: str, choices: Sequence[str] = (), context: str = "") -> str:
-    """Molmo's evaluation prompt: the user's turn in Molmo's role format (``" User: … Assistant:"``)."""
+    """Molmo's evaluation prompt: the user's turn in its role format (``" User: … Assistant:"``)."""
     return f" User: {user_turn('molmo', question, style, choices, context)} Assistant:"
 
 
