@@ -93,6 +93,7 @@ def test_adding_a_dataset_plans_only_its_own_jobs(workflow_run_copy):
         *per_dataset,
         ("beam_validate", ADDED, "val"),
         ("compare_all", None, None),
+        ("findings", None, None),  # like compare_all, a summary over every dataset
     ]
     assert planned == sorted(expected, key=key), planned
 

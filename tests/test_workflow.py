@@ -113,6 +113,26 @@ def test_beams_are_validated_on_the_other_split(run):
     assert not (run / "results" / "beam" / "easy_vqa_yesno" / "validate_val.json").exists()
 
 
+def test_the_findings_restate_the_result_files(run):
+    findings = json.loads((run / "results" / "findings.json").read_text())
+    assert list(findings["datasets"]) == list(DATASETS)
+    for dataset, found in findings["datasets"].items():
+        baseline = json.loads((run / "results" / "baseline" / dataset / "train.json").read_text())
+        assert found["baseline_accuracy"] == pytest.approx(baseline["accuracy"])
+        beam = json.loads((run / "results" / "beam" / f"{dataset}.json").read_text())
+        assert [r["beam"]["blocks"] for r in found["beam_against_greedy"]] == [
+            b["recommended"]["blocks"] for b in beam["budgets"]
+        ]
+    compared = json.loads((run / "results" / "compare" / "all.json").read_text())["datasets"]
+    rho = findings["datasets"]["easy_vqa"]["train_vs_val"]["spearman_rho"]
+    assert rho == compared["easy_vqa"]["spearman_rho"]
+    assert (
+        findings["datasets"]["easy_vqa_yesno"]["train_vs_val"]["verdict"]
+        == (compared["easy_vqa_yesno"]["verdict"])
+    )
+    assert "What this run found" in (run / "results" / "findings.html").read_text()
+
+
 def test_vision_blocks_are_ablated_end_to_end(tiny_llava, seed_prepared, tmp_path):
     seed_prepared(tmp_path, "easy_vqa", "val")
     write_config(

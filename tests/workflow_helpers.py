@@ -106,14 +106,18 @@ def local_environment() -> dict[str, str]:
 
 
 def snakemake(
-    workdir: Path, *args: str, check: bool = True, in_process: bool = True
+    workdir: Path,
+    *args: str,
+    check: bool = True,
+    snakefile: Path = SNAKEFILE,
+    in_process: bool = True,
 ) -> subprocess.CompletedProcess:
-    """Run snakemake on the repository's Snakefile in ``workdir``.
+    """Run snakemake on ``snakefile`` (the repository's) in ``workdir``.
 
     stdout and stderr are what the command line prints. Every test run passes --cores itself;
     the tests' runs are small, so 2 is what CI's machine has.
     """
-    argv = ["-s", str(SNAKEFILE), *args]
+    argv = ["-s", str(snakefile), *args]
     if in_process:
         result = _run_in_process(Path(workdir), argv)
     else:
