@@ -15,8 +15,9 @@ EVALUATION = {"num_samples": 10, "batch_size": 2, "chunk_size": 4, "analysis_spl
 
 
 @pytest.mark.e2e
-def test_two_processes_write_the_same_stores_as_one(tiny_llava, prepared, tmp_path):
+def test_two_processes_write_the_same_stores_as_one(tiny_llava, prepared, seed_prepared, tmp_path):
     model = {"path": str(tiny_llava), "device": "cpu", "dtype": "float32"}
+    seed_prepared(tmp_path, "easy_vqa", "val")
     write_config(
         tmp_path,
         {

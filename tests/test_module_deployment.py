@@ -63,8 +63,9 @@ def tiny_config(model: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def deployed(tiny_llava: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def deployed(tiny_llava: Path, tmp_path_factory: pytest.TempPathFactory, seed_prepared) -> Path:
     project = deploy(tmp_path_factory.mktemp("deployed") / "project", tiny_config(tiny_llava))
+    seed_prepared(project, "easy_vqa", "val")
     snakemake_here(project, "--cores", "2", TARGET, BUDGETS)
     return project
 
