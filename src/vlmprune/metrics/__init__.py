@@ -49,6 +49,19 @@ def is_known(name: str) -> bool:
     return name in METRICS or name in CORPUS_METRICS
 
 
+def known_metrics() -> list[str]:
+    return sorted([*METRICS, *CORPUS_METRICS])
+
+
+#: Per-sample score range of the metrics that leave [0, 1]: CIDEr-D is ten times a similarity.
+SCORE_BOUNDS: dict[str, tuple[float, float]] = {"cider": (0.0, 10.0)}
+
+
+def score_bounds(name: str) -> tuple[float, float]:
+    """The range every per-sample score of metric ``name`` lies in."""
+    return SCORE_BOUNDS.get(name, (0.0, 1.0))
+
+
 @register("exact_match")
 def exact_match(prediction: str, answers: Sequence[str], **_: object) -> float:
     """1.0 if the prediction equals any reference after stripping and lower-casing."""
