@@ -7,8 +7,16 @@ from pathlib import Path
 
 from vlmprune.demo.blocks import demo_block_count
 from vlmprune.engine.variants import removed_blocks, width_variant_id
-from vlmprune.settings import evaluation_settings, load_config, model_settings
+from vlmprune.settings import (
+    check_data_available,
+    check_results_model,
+    evaluation_settings,
+    load_config,
+    model_settings,
+)
 
+# Everything knowable before a job is checked here, so that a config that cannot succeed stops
+# `snakemake` (and `snakemake -n`) before Snakemake deletes the outputs of any job it would run.
 load_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 
 DEMO_MODEL = "data/models/demo-llava"
@@ -68,18 +76,20 @@ def get_model():
 
 
 def get_num_blocks():
-    """How many blocks the ablated component has, read from config.json (the demo's from its recipe)."""
-    path, component = config["model"]["path"], config["ablation"]["component"]
-    if path == DEMO_MODEL and not Path(DEMO_MODEL, "config.json").exists():
+    """How many blocks the ablated component has: from config.json (the demo's from its recipe).
+
+    The model's options are checked on the way: a key its adapter would ignore stops the run here.
+    """
+    model, component = config["model"], config["ablation"]["component"]
+    if model["path"] == DEMO_MODEL and not Path(DEMO_MODEL, "config.json").exists():
         return demo_block_count(config["demo_model"], component)
     # imported here: the adapters import torch and transformers, seconds that a first demo run need not wait
-    from vlmprune.models.loading import count_blocks
+    from vlmprune.models.loading import check_model_options, count_blocks
 
-    return count_blocks(path, adapter=config["model"]["adapter"], component=component)
-
-
-NUM_BLOCKS = get_num_blocks()
-MODEL_SETTINGS = json.dumps(model_settings(config))
+    check_model_options(
+        model["path"], adapter=model["adapter"], trust_remote_code=model["trust_remote_code"]
+    )
+    return count_blocks(model["path"], adapter=model["adapter"], component=component)
 
 
 def get_evaluation_settings(wildcards):
@@ -93,6 +103,13 @@ def prepared(dataset="{dataset}", split="{split}"):
 
 def eval_store(variant, dataset="{dataset}", split="{split}"):
     return f"results/evals/{dataset}/{split}/{variant}.h5"
+
+
+get_model()
+check_results_model(config["model"]["path"])
+check_data_available(config, prepared)
+NUM_BLOCKS = get_num_blocks()
+MODEL_SETTINGS = json.dumps(model_settings(config))
 
 
 def single_block_stores(dataset="{dataset}", split="{split}"):
@@ -122,6 +139,40 @@ def get_all_targets():
     )
 
 
+def get_kept_results():
+    """Every result a finished run keeps that later ones are computed from; rule all asks for them.
+
+    Snakemake rebuilds a missing file only when a file it is asked for needs it: without this
+    list, a store deleted (or removed by a job killed before its first chunk) under an existing
+    importance file would never be rebuilt. With it, the missing file's job runs again and so do
+    the jobs downstream of it. Prepared data are left out: they are a copy of the source, and
+    rebuilding them would rerun every evaluation.
+    """
+    kept = []
+    for d in DATASETS:
+        for s in config["datasets"][d]["splits"]:
+            kept += [eval_store("full", d, s), *single_block_stores(d, s)]
+            kept += [f"results/baseline/{d}/{s}.json", f"results/baseline/{d}/{s}.proxies.json"]
+            kept += [f"results/importance/{d}/{s}.details.json"]
+        kept += beam_step_files(d) + beam_validation(d) + [f"results/latency/{d}.json"]
+    if config["multiflow"]["methods"]:
+        kept += ["results/multiflow/calibration.safetensors"]
+        for v in pruning_variants():
+            kept += [
+                f"results/multiflow/masks_{v.replace('-', '_', 1)}.{x}"
+                for x in ("json", "safetensors")
+            ]
+        for d in config["multiflow"]["evaluate_datasets"] or DATASETS:
+            kept += [eval_store(v, d, ANALYSIS_SPLIT) for v in pruning_variants()]
+    return kept
+
+
+def remove_export_timestamps():
+    """An export is handed on as it is: Snakemake's marker file in a directory output goes."""
+    for marker in Path("results/pruned").glob("*/.snakemake_timestamp"):
+        marker.unlink()
+
+
 def compared_datasets():
     """The datasets configured with both splits: those the train-versus-validation comparison covers."""
     return [d for d in DATASETS if {"train", "val"} <= set(config["datasets"][d]["splits"])]
@@ -147,25 +198,30 @@ def get_compare_targets():
     return [f"results/compare/{d}.json" for d in compared_datasets()] + ["results/compare/all.json"]
 
 
-def get_beam_step_files(wildcards):
+def beam_step_files(dataset):
     """Steps 1..max_blocks_to_remove of a dataset's beam search, stopping where one block would remain."""
     steps = min(config["beam"]["max_blocks_to_remove"], NUM_BLOCKS - 1)
-    return [f"results/beam/{wildcards.dataset}/step{k}.json" for k in range(1, steps + 1)]
+    return [f"results/beam/{dataset}/step{k}.json" for k in range(1, steps + 1)]
+
+
+def get_beam_step_files(wildcards):
+    return beam_step_files(wildcards.dataset)
 
 
 def get_beam_previous_step(wildcards):
     return f"results/beam/{wildcards.dataset}/step{int(wildcards.k) - 1}.json"
 
 
-def get_beam_validation(wildcards):
+def beam_validation(dataset):
     """The beams evaluated on beam.validate_on, where this dataset has that split and it is not the analysis split."""
     split = config["beam"]["validate_on"]
-    if (
-        split in (None, ANALYSIS_SPLIT)
-        or split not in config["datasets"][wildcards.dataset]["splits"]
-    ):
+    if split in (None, ANALYSIS_SPLIT) or split not in config["datasets"][dataset]["splits"]:
         return []
-    return [f"results/beam/{wildcards.dataset}/validate_{split}.json"]
+    return [f"results/beam/{dataset}/validate_{split}.json"]
+
+
+def get_beam_validation(wildcards):
+    return beam_validation(wildcards.dataset)
 
 
 def get_beam_targets():
