@@ -333,6 +333,20 @@ def test_llava_hf_in_memory_names_and_patterns_override():
         ModalityRules.build("gpt2")
 
 
+def test_a_modality_empty_by_design_is_not_warned_of(tiny_llava, caplog):
+    """LLaVA's text modality holds only the embeddings and the output head, never pruned: no
+    warning. A modality whose patterns match no tensor at all is warned of."""
+    with caplog.at_level("INFO"):
+        dist = compute_distribution(tiny_llava, 0.5)
+    assert not dist.modalities["text"].layers
+    assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.text
+    assert "modality text: none of its 2 tensors" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        compute_distribution(tiny_llava, 0.5, MultiflowConfig(patterns={"text": ["nothing"]}))
+    assert "modality TEXT is EMPTY" in caplog.text
+
+
 def test_missing_and_empty_directories(tmp_path, capsys):
     with pytest.raises(CheckpointError, match="model path not found: .*nowhere"):
         compute_distribution(tmp_path / "nowhere", 0.5)
