@@ -214,7 +214,7 @@ class StoreWriter:
     def _write(
         self, action: Callable[[h5py.File], None], path: Path | None = None, mode: str = "a"
     ) -> None:
-        """``action`` on the open partial file (or ``path``); a failed write is a ``StoreWriteError``.
+        """``action`` on the open partial file (or ``path``); a failed write: ``StoreWriteError``.
 
         HDF5's objects of the failed file are released before it is raised: kept alive by the
         traceback until the interpreter exits, they crash it.
@@ -237,7 +237,7 @@ class StoreWriter:
             return _strings(f["prediction"])
 
     def finish(self, attrs: Mapping[str, Any], scores: Sequence[float] | None = None) -> EvalStore:
-        """Write the summary attributes and rename into place; ``scores`` replace the per-chunk ones."""
+        """Write the summary attributes and rename into place; ``scores`` replace the chunks'."""
 
         def summarise(f: h5py.File) -> None:
             if scores is not None:
@@ -355,7 +355,7 @@ def store_problem(store: EvalStore) -> str | None:
     if len(outside):
         first = int(outside[0])
         return (
-            f"{len(outside)} scores lie outside [{low:g}, {high:g}], metric {metric!r}'s range "
+            f"{len(outside)} scores lie outside [{low:g}, {high:g}], the range of {metric} scores "
             f"(sample {store.sample_ids[first]!r}: {store.scores[first]:g})"
         )
     if "accuracy" in store.attrs and n:
