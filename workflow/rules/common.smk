@@ -85,10 +85,13 @@ def get_num_blocks():
         return demo_block_count(config["demo_model"], component)
     # imported here: the adapters import torch and transformers, seconds that a first demo run need not wait
     from vlmprune.models.loading import check_model_options, count_blocks
+    from vlmprune.multiflow.tower import check_tower_setting
 
     check_model_options(
         model["path"], adapter=model["adapter"], trust_remote_code=model["trust_remote_code"]
     )
+    multiflow = config["multiflow"]
+    check_tower_setting(model["path"], multiflow["architecture"], multiflow["vision_tower_path"])
     return count_blocks(model["path"], adapter=model["adapter"], component=component)
 
 
