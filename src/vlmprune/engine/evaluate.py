@@ -219,8 +219,12 @@ def evaluate_variants(
     )
     done = world.broadcast({v: w.done for v, w in writers.items()})
     start = min(done.values(), default=n)
-    if start:
-        log.info("resuming after %d of %d samples", start, n)
+    if sum(done.values()):
+        log.info(
+            "resuming: %d of %d answers (samples x variants) kept from an earlier run",
+            sum(done.values()),
+            n * len(variants),
+        )
 
     progress = tqdm(
         total=n * len(variants),

@@ -261,7 +261,7 @@ def _growing(f: h5py.File, name: str, dtype: Any, rows: np.ndarray | None) -> No
         data=rows.astype(object) if dtype is STR else rows,
         maxshape=(None, *rows.shape[1:]),
         dtype=dtype,
-        chunks=(1024, *rows.shape[1:]),
+        chunks=(1024 if rows.ndim == 1 else 64, *rows.shape[1:]),
         track_times=False,
     )
 
