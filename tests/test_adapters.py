@@ -599,6 +599,11 @@ def test_trust_remote_code_works_where_honoured_and_is_refused_where_ignored(
         with pytest.raises(ModelError, match="model.trust_remote_code is true.*remove the key"):
             check_model_options(path, adapter=adapter_name, trust_remote_code=True)
     check_model_options(tiny_llava)
+    molmo = tmp_path / "molmo"
+    molmo.mkdir()
+    (molmo / "config.json").write_text(json.dumps({"model_type": "molmo", "n_layers": 2}))
+    with pytest.raises(ModelError, match="model.allow_pickle is true, but the native Molmo v1"):
+        check_model_options(molmo, allow_pickle=True)
 
 
 @pytest.mark.parametrize(

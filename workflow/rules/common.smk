@@ -88,7 +88,10 @@ def get_num_blocks():
     from vlmprune.multiflow.tower import check_tower_setting
 
     check_model_options(
-        model["path"], adapter=model["adapter"], trust_remote_code=model["trust_remote_code"]
+        model["path"],
+        adapter=model["adapter"],
+        trust_remote_code=model["trust_remote_code"],
+        allow_pickle=model["allow_pickle"],
     )
     multiflow = config["multiflow"]
     check_tower_setting(model["path"], multiflow["architecture"], multiflow["vision_tower_path"])

@@ -122,19 +122,28 @@ def count_blocks(path: str | Path, *, adapter: str = "auto", component: str = "l
 
 
 def check_model_options(
-    path: str | Path, *, adapter: str = "auto", trust_remote_code: bool = False
+    path: str | Path,
+    *,
+    adapter: str = "auto",
+    trust_remote_code: bool = False,
+    allow_pickle: bool = False,
 ) -> None:
-    """Refuse, before any job, a ``model.trust_remote_code`` that the adapter would not honour.
+    """Refuse, before any job, a ``model.trust_remote_code`` or ``allow_pickle`` the adapter ignores.
 
-    ``true`` has an effect only where the checkpoint's own code runs: the ``molmo`` adapter
-    (Molmo v1's published code) and the ``generic`` one. A ``generic`` checkpoint whose
-    ``model_type`` transformers does not know loads only through its own code, hence only with
-    ``true``.
+    ``trust_remote_code: true`` has an effect only where the checkpoint's own code runs: the
+    ``molmo`` adapter (Molmo v1's published code) and the ``generic`` one. A ``generic``
+    checkpoint whose ``model_type`` transformers does not know loads only through its own code,
+    hence only with ``true``. The native Molmo v1 reads safetensors alone.
     """
     local = resolve_model_path(path, config_only=True)
     cls = adapter_class(local, adapter)
     if cls is MolmoAdapter and adapter in (None, "", "auto") and not trust_remote_code:
         cls = MolmoNativeAdapter
+    if allow_pickle and cls is MolmoNativeAdapter:
+        raise ModelError(
+            "model.allow_pickle is true, but the native Molmo v1 (molmo_native) reads safetensors "
+            "only and would ignore it; remove the key"
+        )
     config = read_model_config(local)
     if cls is GenericAdapter:
         check_generic_code(local, config, trust_remote_code)
