@@ -128,7 +128,7 @@ def check_model_options(
     trust_remote_code: bool = False,
     allow_pickle: bool = False,
 ) -> None:
-    """Refuse, before any job, a ``model.trust_remote_code`` or ``allow_pickle`` the adapter ignores.
+    """Refuse, before any job, ``model.trust_remote_code`` or ``allow_pickle`` set in vain.
 
     ``trust_remote_code: true`` has an effect only where the checkpoint's own code runs: the
     ``molmo`` adapter (Molmo v1's published code) and the ``generic`` one. A ``generic``
