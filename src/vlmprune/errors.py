@@ -1,4 +1,4 @@
-"""Errors that mean the user's input is wrong; scripts print their message and exit 2."""
+"""Errors that mean the user's input is wrong: command lines print the message, no traceback."""
 
 
 class VlmpruneError(ValueError):
@@ -25,3 +25,7 @@ class StoreWriteError(VlmpruneError):
     """
 
     exit_at_once = True
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint missing, incomplete or unreadable; the message names the file and the fix."""

@@ -38,7 +38,7 @@ from torch import nn
 
 from vlmprune.errors import ModelError
 from vlmprune.models.base import ModelAdapter, config_count
-from vlmprune.models.molmo.modeling import PUBLISHED_VISION
+from vlmprune.models.molmo.configuration import PUBLISHED_VISION
 from vlmprune.models.molmo.remote_code_fixes import molmo_index_add_fix
 from vlmprune.models.prompts import molmo_prompt
 from vlmprune.models.skipping import skip_blocks
@@ -201,8 +201,10 @@ class MolmoAdapter(ModelAdapter):
     def tokenizer(self) -> Any:
         return getattr(self.processor, "tokenizer", self.processor)
 
-    def prompt(self, question: str, style: str, choices: Sequence[str] = ()) -> str:
-        return molmo_prompt(question, style, choices)
+    def prompt(
+        self, question: str, style: str, choices: Sequence[str] = (), context: str = ""
+    ) -> str:
+        return molmo_prompt(question, style, choices, context)
 
     def encode(self, records: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         samples = []
@@ -210,7 +212,9 @@ class MolmoAdapter(ModelAdapter):
             # The prompt already is Molmo's " User: … Assistant:"; the processor must not wrap it again.
             sample = self.processor.process(
                 images=[r["image"].convert("RGB")],
-                text=self.prompt(r["question"], r["style"], r.get("choices") or ()),
+                text=self.prompt(
+                    r["question"], r["style"], r.get("choices") or (), r.get("context") or ""
+                ),
                 message_format="none",
                 always_start_with_space=False,
             )
