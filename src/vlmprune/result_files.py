@@ -71,7 +71,7 @@ def ordinary_modes(directory: str | Path) -> None:
     """
     umask = os.umask(0)
     os.umask(umask)
-    for root, folders, files in os.walk(directory):
+    for root, _folders, files in os.walk(directory):
         os.chmod(root, 0o777 & ~umask)
         for name in files:
             os.chmod(os.path.join(root, name), 0o666 & ~umask)
