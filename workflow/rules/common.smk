@@ -111,7 +111,7 @@ def eval_store(variant, dataset="{dataset}", split="{split}"):
     return f"results/evals/{dataset}/{split}/{variant}.h5"
 
 
-get_model()
+get_model()  # a model.path that does not exist stops here
 check_results_model(config["model"]["path"])
 check_data_available(config, prepared)
 NUM_BLOCKS = get_num_blocks()
