@@ -5,9 +5,7 @@ once, with an export of one variant; each test works on a copy of it (modificati
 kept), breaks something the way a user or a machine does, recovers the way
 ``docs/troubleshooting.md`` says, and compares every result with the finished run's:
 stores, baseline summaries, proxies, importance, comparison and beam files. Timings (latency,
-trade-off, the stores' ``seconds``) and figures are left out of the comparison. The first
-test recovers with a plain ``snakemake`` (rule all); the others ask for the compared results
-alone, which saves the latency jobs.
+trade-off, the stores' ``seconds``) and figures are left out of the comparison.
 """
 
 from __future__ import annotations
@@ -33,13 +31,6 @@ pytestmark = pytest.mark.e2e
 TRAIN = Path("results/evals/easy_vqa/train")
 STORES = [TRAIN / f"{v}.h5" for v in ("full", "drop-0", "drop-1", "drop-2", "drop-3")]
 COMPARED = ("results/baseline", "results/importance", "results/compare", "results/beam")
-# What the compared files need, without the latency and trade-off jobs (timings, compared by no
-# test): the reruns after a fault ask for these, so that each test stays short.
-RESULTS = [
-    "results/compare/all.json",
-    "results/beam/easy_vqa.json",
-    "results/importance/easy_vqa.json",
-]
 
 
 def config_for(model: Path) -> dict:
@@ -134,10 +125,10 @@ def kill_when(job: subprocess.Popen, ready, sig: int, timeout: float = 600) -> N
 
 def rerun_after_kill(workdir: Path) -> None:
     """A SIGKILLed Snakemake leaves its lock: the next run says --unlock, as the docs say."""
-    refused = snakemake(workdir, "--cores", "2", *RESULTS, check=False)
+    refused = snakemake(workdir, "--cores", "2", check=False)
     assert refused.returncode != 0 and "--unlock" in refused.stdout + refused.stderr
     snakemake(workdir, "--unlock")
-    snakemake(workdir, "--cores", "2", *RESULTS)
+    snakemake(workdir, "--cores", "2")
 
 
 def test_a_job_killed_before_its_first_chunk_is_rebuilt_by_a_plain_rerun(run, finished):
@@ -149,6 +140,8 @@ def test_a_job_killed_before_its_first_chunk_is_rebuilt_by_a_plain_rerun(run, fi
     assert all(committed(partial_path(run / s)) == 0 for s in STORES)
     assert not any((run / s).exists() for s in STORES)
     assert (run / "results/importance/easy_vqa/train.json").exists()
+    named = snakemake(run, "-n", "results/importance/easy_vqa/train.json")
+    assert f"missing, while results computed from them exist: {STORES[0]}" in named.stderr
     snakemake(run, "--cores", "2")
     assert_same_results(run, finished)
 
@@ -156,7 +149,7 @@ def test_a_job_killed_before_its_first_chunk_is_rebuilt_by_a_plain_rerun(run, fi
 def test_a_job_killed_mid_chunk_resumes_and_ends_as_an_uninterrupted_run(run, finished):
     """SIGKILL (power loss, the OOM killer) after a complete chunk: the rerun resumes after it,
     and stores, baseline summary, proxies (all 8 samples) and everything after them are equal."""
-    job = start(run, "--cores", "2", "--forcerun", str(STORES[0]), *RESULTS)
+    job = start(run, "--cores", "2", "--forcerun", str(STORES[0]))
     full = partial_path(run / STORES[0])
     kill_when(job, lambda: committed(full) >= 2, signal.SIGKILL)
     assert 2 <= committed(full) < 8
@@ -168,7 +161,7 @@ def test_a_job_killed_mid_chunk_resumes_and_ends_as_an_uninterrupted_run(run, fi
 
 
 def test_a_damaged_partial_store_is_discarded_with_a_warning_and_the_rerun_completes(run, finished):
-    job = start(run, "--cores", "2", "--forcerun", str(STORES[0]), *RESULTS)
+    job = start(run, "--cores", "2", "--forcerun", str(STORES[0]))
     full = partial_path(run / STORES[0])
     kill_when(job, lambda: committed(full) >= 2, signal.SIGKILL)
     data = bytearray(full.read_bytes())
@@ -190,13 +183,13 @@ def test_a_corrupted_store_stops_its_reader_and_deleting_it_recovers(run, finish
         scores = f["score"][:]
         scores[:4] = 1.238
         f["score"][...] = scores
-    failed = snakemake(run, "--cores", "2", *RESULTS, check=False)
+    failed = snakemake(run, "--cores", "2", check=False)
     assert failed.returncode != 0
     message = (run / "logs/importance/easy_vqa/train.log").read_text()
     assert f"evaluation store {STORES[3]} is inconsistent" in message
     assert "delete it and rerun" in message
     damaged.unlink()
-    snakemake(run, "--cores", "2", *RESULTS)
+    snakemake(run, "--cores", "2")
     assert_same_results(run, finished)
 
 
@@ -214,13 +207,13 @@ def test_a_full_disk_during_a_store_write_is_named_and_a_rerun_after_freeing_spa
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
     try:
-        failed = snakemake(run, "--cores", "2", *RESULTS, check=False)
+        failed = snakemake(run, "--cores", "2", check=False)
         assert failed.returncode != 0
         last = (run / "logs/ablate/easy_vqa/train.log").read_text().strip().splitlines()[-1]
         assert last.startswith("error: cannot write the evaluation store")
         assert f"the disk holding {TRAIN} is full. Free some space there and rerun" in last
         subprocess.run(["mount", "-o", "remount,size=16m", str(evals)], check=True)
-        snakemake(run, "--cores", "2", *RESULTS)
+        snakemake(run, "--cores", "2")
         assert_same_results(run, finished)
     finally:
         subprocess.run(["umount", "-l", str(evals)], check=True)

@@ -5,6 +5,8 @@ import json
 import re
 from pathlib import Path
 
+from snakemake.logging import logger
+
 from vlmprune.demo.blocks import demo_block_count
 from vlmprune.engine.variants import removed_blocks, width_variant_id
 from vlmprune.settings import (
@@ -154,13 +156,7 @@ def get_kept_results():
     the jobs downstream of it. Prepared data are left out: they are a copy of the source, and
     rebuilding them would rerun every evaluation.
     """
-    kept = []
-    for d in DATASETS:
-        for s in config["datasets"][d]["splits"]:
-            kept += [eval_store("full", d, s), *single_block_stores(d, s)]
-            kept += [f"results/baseline/{d}/{s}.json", f"results/baseline/{d}/{s}.proxies.json"]
-            kept += [f"results/importance/{d}/{s}.details.json"]
-        kept += beam_step_files(d) + beam_validation(d) + [f"results/latency/{d}.json"]
+    kept = [f for d in DATASETS for f in kept_results(d)]
     if config["multiflow"]["methods"]:
         kept += ["results/multiflow/calibration.safetensors"]
         for v in pruning_variants():
@@ -168,9 +164,45 @@ def get_kept_results():
                 f"results/multiflow/masks_{v.replace('-', '_', 1)}.{x}"
                 for x in ("json", "safetensors")
             ]
-        for d in config["multiflow"]["evaluate_datasets"] or DATASETS:
-            kept += [eval_store(v, d, ANALYSIS_SPLIT) for v in pruning_variants()]
     return kept
+
+
+def kept_results(dataset):
+    """One dataset's share of get_kept_results."""
+    kept = []
+    for s in config["datasets"][dataset]["splits"]:
+        kept += [eval_store("full", dataset, s), *single_block_stores(dataset, s)]
+        kept += [f"results/baseline/{dataset}/{s}.{x}" for x in ("json", "proxies.json")]
+        kept += [f"results/importance/{dataset}/{s}.details.json"]
+    kept += beam_step_files(dataset) + beam_validation(dataset)
+    kept += [f"results/latency/{dataset}.json"]
+    if config["multiflow"]["methods"] and dataset in (
+        config["multiflow"]["evaluate_datasets"] or DATASETS
+    ):
+        kept += [eval_store(v, dataset, ANALYSIS_SPLIT) for v in pruning_variants()]
+    return kept
+
+
+def warn_of_missing_results():
+    """Name the kept results that are missing where their dataset's final results exist.
+
+    A plain `snakemake` (rule all) rebuilds them; a run of named targets that exist leaves
+    those targets as they are, so the user is told at every start.
+    """
+    missing = [
+        f
+        for d in DATASETS
+        if Path(f"results/importance/{d}.json").exists()
+        for f in kept_results(d)
+        if not Path(f).exists()
+    ]
+    if missing:
+        logger.warning(
+            f"missing, while results computed from them exist: {', '.join(missing[:3])}"
+            f"{f' and {len(missing) - 3} more' if len(missing) > 3 else ''}. A plain `snakemake` "
+            "rebuilds them and reruns what is computed from them; named targets that exist are "
+            'left as they are (docs/troubleshooting.md, "Missing outputs")'
+        )
 
 
 def remove_export_timestamps():
@@ -284,3 +316,6 @@ def get_sparsity_targets():
     return [
         f"results/sparsity/{d}.json" for d in config["multiflow"]["evaluate_datasets"] or DATASETS
     ]
+
+
+warn_of_missing_results()
