@@ -26,6 +26,8 @@ import yaml
 from vlmprune.engine.store import CHUNK_END, partial_path, read_store
 from workflow_helpers import REPO, snakemake, write_config
 
+# the module: 13 min on the shared 2-core machine (load 7), most of it five reruns of a job
+# and what follows it; each fault test that reruns jobs is also marked slow
 pytestmark = pytest.mark.e2e
 
 TRAIN = Path("results/evals/easy_vqa/train")
@@ -131,6 +133,7 @@ def rerun_after_kill(workdir: Path) -> None:
     snakemake(workdir, "--cores", "2")
 
 
+@pytest.mark.slow
 def test_a_job_killed_before_its_first_chunk_is_rebuilt_by_a_plain_rerun(run, finished):
     """Ctrl-C before the first chunk: Snakemake has deleted the job's outputs; importance and
     the other results computed from them still exist, and a plain rerun rebuilds them all."""
@@ -147,6 +150,7 @@ def test_a_job_killed_before_its_first_chunk_is_rebuilt_by_a_plain_rerun(run, fi
     assert_same_results(run, finished)
 
 
+@pytest.mark.slow
 def test_a_job_killed_mid_chunk_resumes_and_ends_as_an_uninterrupted_run(run, finished):
     """SIGKILL (power loss, the OOM killer) after a complete chunk: the rerun resumes after it,
     and stores, baseline summary, proxies (all 8 samples) and everything after them are equal."""
@@ -161,6 +165,7 @@ def test_a_job_killed_mid_chunk_resumes_and_ends_as_an_uninterrupted_run(run, fi
     assert_same_results(run, finished)
 
 
+@pytest.mark.slow
 def test_a_damaged_partial_store_is_discarded_with_a_warning_and_the_rerun_completes(run, finished):
     job = start(run, "--cores", "2", "--forcerun", str(STORES[0]))
     full = partial_path(run / STORES[0])
@@ -176,6 +181,7 @@ def test_a_damaged_partial_store_is_discarded_with_a_warning_and_the_rerun_compl
     assert_same_results(run, finished)
 
 
+@pytest.mark.slow
 def test_a_corrupted_store_stops_its_reader_and_deleting_it_recovers(run, finished):
     """Scores overwritten in a finished store: the importance job stops, naming the file;
     delete it and rerun, as the message says, and the results are those of the finished run."""
@@ -194,6 +200,7 @@ def test_a_corrupted_store_stops_its_reader_and_deleting_it_recovers(run, finish
     assert_same_results(run, finished)
 
 
+@pytest.mark.slow
 def test_a_full_disk_during_a_store_write_is_named_and_a_rerun_after_freeing_space_recovers(
     run, finished
 ):
