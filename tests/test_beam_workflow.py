@@ -38,8 +38,9 @@ def config_for(model: Path, beam_width: int, max_blocks: int) -> dict:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> Path:
+def run(tmp_path_factory, seed_prepared) -> Path:
     workdir = tmp_path_factory.mktemp("beam")
+    seed_prepared(workdir, "easy_vqa", "train")
     model = save_tiny_llava(workdir / "tiny-llava", text_layers=BLOCKS)
     write_config(workdir, config_for(model, 3, 2))
     snakemake(workdir, "--cores", "2", TARGET)

@@ -440,7 +440,7 @@ def test_a_multiflow_store_equals_its_exported_checkpoint(snapshot, prepared, tm
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("family", ["molmoe", "7bo"])
-def test_the_workflow_runs_molmo_from_its_snapshot_to_an_export(tmp_path, family):
+def test_the_workflow_runs_molmo_from_its_snapshot_to_an_export(seed_prepared, tmp_path, family):
     """The README's commands on a MolmoE-1B or a Molmo-7B-O snapshot (tiny, hub layout): ablation,
     beam, latency, trade-off, export. One Snakemake run each: a config holds one model."""
     from molmo_reference import save_tiny_molmo
@@ -448,6 +448,7 @@ def test_the_workflow_runs_molmo_from_its_snapshot_to_an_export(tmp_path, family
     from workflow_helpers import snakemake, write_config
 
     snapshot = save_tiny_molmo(tmp_path / family, family)
+    seed_prepared(tmp_path, "easy_vqa", "train")
     write_config(
         tmp_path,
         {

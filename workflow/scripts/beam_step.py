@@ -1,10 +1,10 @@
-"""Rule beam_step: step k of the beam search, evaluating the distinct extensions of step k-1's beams.
+"""Rule beam_step: step k of the beam search, evaluating the distinct extensions of k-1's beams.
 
-Run under ``torchrun --standalone --nproc-per-node=N``. The stores go to ``--evals-dir``; a
-complete store with the fingerprint this job would write is reused instead of evaluated.
+A job with more than one GPU runs this script under torchrun. The stores go beside the
+baseline store; a complete store with the fingerprint this job would write is reused instead
+of evaluated.
 """
 
-import json
 import logging
 from pathlib import Path
 
@@ -12,32 +12,14 @@ from vlmprune.analysis.beam.evaluate import evaluate_missing
 from vlmprune.analysis.beam.files import plan_step, step_record
 from vlmprune.engine.distributed import torchrun_world
 from vlmprune.result_files import read_json, write_json
-from vlmprune.workflow_script import evaluation_parser, run_main
+from vlmprune.workflow_script import run_rule
 
 log = logging.getLogger("beam_step")
 
 
-def main() -> None:
-    parser = evaluation_parser(__doc__, data_help="prepared records of the analysis split")
-    parser.add_argument("--previous", required=True, help="step k-1's JSON")
-    parser.add_argument(
-        "--step1",
-        required=True,
-        help="step 1's JSON (the single-block ranking, for the greedy set)",
-    )
-    parser.add_argument(
-        "--evals-dir", required=True, help="results/evals/{dataset}/{split}, holding full.h5"
-    )
-    parser.add_argument("--beam-width", type=int, required=True)
-    parser.add_argument(
-        "--importance",
-        required=True,
-        help="the config's importance section (interval settings), as JSON",
-    )
-    parser.add_argument("--out", required=True, help="results/beam/{dataset}/step{k}.json")
-    args = parser.parse_args()
-    evals_dir = Path(args.evals_dir)
-    plan = plan_step(read_json(args.previous), read_json(args.step1))
+def main(job) -> None:
+    evals_dir = Path(job.input.full).parent
+    plan = plan_step(read_json(job.input.previous), read_json(job.input.step1))
     log.info(
         "step %d: %d distinct sets (the seed would evaluate %d)",
         plan.step,
@@ -46,27 +28,27 @@ def main() -> None:
     )
     with torchrun_world() as world:
         todo, reused = evaluate_missing(
-            data=Path(args.data),
-            dataset=args.dataset,
-            split=args.split,
+            data=Path(job.input.data),
+            dataset=job.wildcards.dataset,
+            split=job.params.split,
             variants=plan.variants,
             evals_dir=evals_dir,
-            model=args.model,
-            evaluation=args.evaluation,
+            model=job.params.model,
+            evaluation=job.params.evaluation,
             world=world,
         )
         if world.is_main:
             write_json(
-                args.out,
+                job.output[0],
                 step_record(
                     plan,
                     evals_dir,
-                    args.beam_width,
-                    json.loads(args.importance),
+                    job.params.beam_width,
+                    job.params.importance,
                     evaluated=todo,
                     reused=reused,
                 ),
             )
 
 
-run_main(main)
+run_rule(main, snakemake, distributed=True)  # noqa: F821 (the script: directive defines it)
