@@ -1,8 +1,10 @@
-"""Faults and bad input on copies of one finished run: each ends as an uninterrupted run did.
+"""Faults and bad input on copies of finished runs: each ends as an uninterrupted run did.
 
-One small run (tiny random LLaVA, easy-VQA train and val, 8 samples in chunks of 2) is made
-once, with an export of one variant; each test works on a copy of it (modification times
-kept), breaks something the way a user or a machine does, recovers the way
+Bad input is tried on the shared run (``workflow_run``, a copy where the config changes). The
+faults that rerun jobs need chunks small enough to kill a job between two of them, so they
+use a run of their own (tiny random LLaVA, easy-VQA train and val, 8 samples in chunks of 2,
+prepared data seeded), made once: each test works on a copy of it (modification times kept),
+breaks something the way a user or a machine does, recovers the way
 ``docs/troubleshooting.md`` says, and compares every result with the finished run's:
 stores, baseline summaries, proxies, importance, comparison and beam files. Timings (latency,
 trade-off, the stores' ``seconds``) and figures are left out of the comparison.
@@ -21,10 +23,20 @@ from pathlib import Path
 
 import h5py
 import pytest
-import yaml
 
 from vlmprune.engine.store import CHUNK_END, partial_path, read_store
-from workflow_helpers import REPO, snakemake, write_config
+from workflow_helpers import (
+    REPO,
+    RUN_DATASETS,
+    RUN_EXPORT,
+    RUN_TARGETS,
+    SNAKEFILE,
+    copy_run,
+    local_environment,
+    run_config,
+    snakemake,
+    write_config,
+)
 
 # the module: 13 min on the shared 2-core machine (load 7), most of it five reruns of a job
 # and what follows it; each fault test that reruns jobs is also marked slow
@@ -47,19 +59,18 @@ def config_for(model: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory, tiny_llava: Path) -> Path:
+def finished(tmp_path_factory: pytest.TempPathFactory, tiny_llava: Path, seed_prepared) -> Path:
     workdir = tmp_path_factory.mktemp("finished")
     write_config(workdir, config_for(tiny_llava))
+    for split in ("train", "val"):
+        seed_prepared(workdir, "easy_vqa", split)
     snakemake(workdir, "--cores", "2")
-    snakemake(workdir, "--cores", "2", "results/pruned/drop-1")
     return workdir
 
 
 @pytest.fixture
 def run(finished: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "run"
-    shutil.copytree(finished, copy, symlinks=True, copy_function=shutil.copy2)
-    return copy
+    return copy_run(finished, tmp_path / "run")
 
 
 def results(workdir: Path) -> dict[str, object]:
@@ -88,11 +99,11 @@ def assert_same_results(workdir: Path, finished: Path) -> None:
 
 
 def start(workdir: Path, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    """Snakemake as a process of its own, to be killed."""
     return subprocess.Popen(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow" / "Snakefile"), *args],
+        [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), *args],
         cwd=workdir,
-        env=env,
+        env=local_environment(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own process group: the kill reaches every job
@@ -227,24 +238,25 @@ def test_a_full_disk_during_a_store_write_is_named_and_a_rerun_after_freeing_spa
         subprocess.run(["umount", "-l", str(evals)], check=True)
 
 
-def test_a_config_that_cannot_work_stops_before_any_job_and_deletes_nothing(run):
+def test_a_config_that_cannot_work_stops_before_any_job_and_deletes_nothing(workflow_run_copy):
     """A misspelt metric, and another model than the one results/ holds: both refused by
     ``snakemake -n`` and ``snakemake`` alike, naming key, value and fix; no file is touched."""
+    run = workflow_run_copy
     finished_files = {p: p.stat().st_mtime_ns for p in (run / "results").rglob("*") if p.is_file()}
-    config = yaml.safe_load((run / "config/config.yaml").read_text())
-    model = Path(config["model"]["path"])
-    other = shutil.copytree(model, run / "other-model")
-    for change, message in (
+    model = run_config()["model"]["path"]
+    other = shutil.copytree(run / model, run / "other-model")
+    misspelt = {**RUN_DATASETS, "easy_vqa": {"splits": ["train", "val"], "metric": "accuracyy"}}
+    for config, message in (
         (
-            {"datasets": {"easy_vqa": {"splits": ["train", "val"], "metric": "accuracyy"}}},
+            run_config(misspelt),
             "datasets.easy_vqa.metric is 'accuracyy', which is not a metric; use one of",
         ),
         (
-            {"model": {"path": str(other), "device": "cpu"}},
+            run_config(model={"path": str(other)}),
             f"model.path is '{other}', but results/ holds the results of model '{model}'",
         ),
     ):
-        write_config(run, {**config, **change})
+        write_config(run, config)
         for args in (["-n"], ["--cores", "2"]):
             refused = snakemake(run, *args, check=False)
             output = refused.stdout + refused.stderr
@@ -253,20 +265,30 @@ def test_a_config_that_cannot_work_stops_before_any_job_and_deletes_nothing(run)
     assert files == finished_files
 
 
-def test_an_export_id_that_names_no_variant_says_which_do(run):
-    refused = snakemake(run, "-n", "results/pruned/drop-x", check=False)
+def test_a_moved_project_with_its_workflow_plans_nothing(workflow_run_copy, workflow_run, tmp_path):
+    """``mv`` of a project that holds the workflow: the run records name no path of either, so
+    ``snakemake -n`` in the new place plans nothing and every result is the finished run's."""
+    moved = workflow_run_copy.rename(tmp_path / "moved")
+    copy_run(REPO / "workflow", moved / "workflow")
+    nothing = snakemake(moved, "-n", *RUN_TARGETS, snakefile=moved / "workflow" / "Snakefile")
+    assert "Nothing to be done" in nothing.stdout + nothing.stderr, nothing.stdout[-3000:]
+    assert_same_results(moved, workflow_run)
+
+
+def test_an_export_id_that_names_no_variant_says_which_do(workflow_run):
+    refused = snakemake(workflow_run, "-n", "results/pruned/drop-x", check=False)
     assert refused.returncode == 1
     output = refused.stdout + refused.stderr
     assert "'drop-x' is not a variant id" in output and "blocks are 0..3" in output
 
 
-def test_an_export_is_an_ordinary_directory(finished):
-    export = finished / "results/pruned/drop-1"
+def test_an_export_is_an_ordinary_directory(workflow_run):
+    export = workflow_run / f"results/pruned/{RUN_EXPORT}"
     assert not (export / ".snakemake_timestamp").exists()
     umask = os.umask(0)
     os.umask(umask)
     modes = {p.name: p.stat().st_mode & 0o777 for p in export.iterdir()}
     assert "model.safetensors" in modes
     assert set(modes.values()) == {0o666 & ~umask}, modes
-    nothing = snakemake(finished, "-n", "results/pruned/drop-1")
+    nothing = snakemake(workflow_run, "-n", f"results/pruned/{RUN_EXPORT}")
     assert "Nothing to be done" in nothing.stdout + nothing.stderr
