@@ -38,8 +38,9 @@ from workflow_helpers import (
     write_config,
 )
 
-# the module: 13 min on the shared 2-core machine (load 7), most of it five reruns of a job
-# and what follows it; each fault test that reruns jobs is also marked slow
+# the module: 14 min on the shared 2-core machine (load 5-6): the shared run 5 min (once per
+# session), this module's own run 1.5 min, five reruns of a job and what follows it 1-1.5 min
+# each; each fault test that reruns jobs is also marked slow
 pytestmark = pytest.mark.e2e
 
 TRAIN = Path("results/evals/easy_vqa/train")
