@@ -528,6 +528,84 @@ def test_bad_input_gives_clear_messages(tmp_path, monkeypatch):
         load_adapter(pickled)
 
 
+def test_a_broken_config_json_names_the_file_and_the_key(tiny_llava, tmp_path):
+    import shutil
+
+    from vlmprune.models.loading import count_blocks
+
+    truncated = shutil.copytree(tiny_llava, tmp_path / "truncated")
+    text = (truncated / "config.json").read_text()
+    (truncated / "config.json").write_text(text[: len(text) // 2])
+    with pytest.raises(ModelError, match="is not valid JSON") as error:
+        count_blocks(truncated)
+    assert str(truncated / "config.json") in str(error.value)
+    eight = shutil.copytree(tiny_llava, tmp_path / "eight")
+    config = json.loads(text)
+    config["text_config"]["num_hidden_layers"] = "eight"
+    (eight / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError) as error:
+        count_blocks(eight)
+    assert f"{eight / 'config.json'}: its key text_config.num_hidden_layers is 'eight', " in str(
+        error.value
+    )
+    del config["text_config"]["num_hidden_layers"]
+    (eight / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match="it has no key text_config.num_hidden_layers"):
+        count_blocks(eight)
+
+
+def custom_code_checkpoint(tiny_llava: Path, out: Path) -> Path:
+    """The tiny LLaVA as a checkpoint of an architecture transformers does not know: it ships
+    its own code (a configuration and a model subclassing LLaVA's), named in ``auto_map``."""
+    import shutil
+
+    shutil.copytree(tiny_llava, out)
+    config = json.loads((out / "config.json").read_text())
+    config.update(
+        model_type="tiny_custom_vlm",
+        architectures=["TinyCustomVLM"],
+        auto_map={
+            "AutoConfig": "configuration_tiny.TinyCustomConfig",
+            "AutoModelForImageTextToText": "modeling_tiny.TinyCustomVLM",
+        },
+    )
+    (out / "config.json").write_text(json.dumps(config))
+    (out / "configuration_tiny.py").write_text(
+        "from transformers import LlavaConfig\n\n\n"
+        "class TinyCustomConfig(LlavaConfig):\n    model_type = 'tiny_custom_vlm'\n"
+    )
+    (out / "modeling_tiny.py").write_text(
+        "from transformers import LlavaForConditionalGeneration\n\n"
+        "from .configuration_tiny import TinyCustomConfig\n\n\n"
+        "class TinyCustomVLM(LlavaForConditionalGeneration):\n    config_class = TinyCustomConfig\n"
+    )
+    return out
+
+
+def test_trust_remote_code_works_where_honoured_and_is_refused_where_ignored(
+    tiny_llava, tmp_path, monkeypatch
+):
+    from vlmprune.models.loading import check_model_options
+
+    monkeypatch.setenv("HF_MODULES_CACHE", str(tmp_path / "modules"))
+    custom = custom_code_checkpoint(tiny_llava, tmp_path / "custom")
+    with pytest.raises(ModelError, match="model.trust_remote_code: true to run it") as error:
+        check_model_options(custom, adapter="generic")
+    assert "configuration_tiny.py, modeling_tiny.py" in str(error.value)
+    check_model_options(custom, adapter="generic", trust_remote_code=True)
+    adapter = load_adapter(custom, adapter="generic", device="cpu", trust_remote_code=True)
+    assert type(adapter.model).__name__ == "TinyCustomVLM" and len(adapter.blocks) == 4
+    for path, adapter_name in ((tiny_llava, "auto"), (tiny_llava, "generic")):
+        with pytest.raises(ModelError, match="model.trust_remote_code is true.*remove the key"):
+            check_model_options(path, adapter=adapter_name, trust_remote_code=True)
+    check_model_options(tiny_llava)
+    molmo = tmp_path / "molmo"
+    molmo.mkdir()
+    (molmo / "config.json").write_text(json.dumps({"model_type": "molmo", "n_layers": 2}))
+    with pytest.raises(ModelError, match="model.allow_pickle is true, but the native Molmo v1"):
+        check_model_options(molmo, allow_pickle=True)
+
+
 @pytest.mark.parametrize(
     ("generation", "answer"),
     [

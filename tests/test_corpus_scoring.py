@@ -16,7 +16,7 @@ PREDICTIONS = ["a dog running on grass", "a plate of food", "people ride bikes"]
 
 def test_chunks_defer_corpus_metrics_and_the_store_gets_corpus_scores(tmp_path):
     assert all(math.isnan(s) for s in score_answers("cider", PREDICTIONS[:2], RECORDS[:2]))
-    writer = StoreWriter(tmp_path / "full.h5", "fp", {})
+    writer = StoreWriter(tmp_path / "full.h5", "fp", {"metric": "cider"})  # as the engine writes
     writer.append(["0", "1"], PREDICTIONS[:2], score_answers("cider", PREDICTIONS[:2], RECORDS[:2]))
     writer.append(["2"], PREDICTIONS[2:], score_answers("cider", PREDICTIONS[2:], RECORDS[2:]))
     store = writer.finish({}, corpus_scores("cider", writer.predictions(), RECORDS))

@@ -14,6 +14,7 @@ from safetensors.torch import save_file
 from vlmprune.cli import main as vlmprune
 from vlmprune.multiflow import CheckpointError, MultiflowConfig, compute_distribution, run_step1
 from vlmprune.multiflow.modality import MODALITIES, ModalityRules
+from vlmprune.multiflow.tower import check_tower_setting
 from vlmprune.multiflow.weight_stream import list_tensors, weight_files
 
 STAT_KEYS = {
@@ -373,6 +374,28 @@ def test_llava_hf_in_memory_names_and_patterns_override():
         ModalityRules.build("gpt2")
 
 
+def test_a_vision_tower_path_that_would_be_ignored_is_refused(tiny_llava, tmp_path):
+    from vlmprune.errors import ConfigError
+
+    check_tower_setting(tiny_llava, "auto", None)
+    with pytest.raises(ConfigError, match="is in the llava-hf layout, which holds its own vision"):
+        check_tower_setting(tiny_llava, "auto", str(tmp_path))
+
+
+def test_a_modality_empty_by_design_is_not_warned_of(tiny_llava, caplog):
+    """LLaVA's text modality holds only the embeddings and the output head, never pruned: no
+    warning. A modality whose patterns match no tensor at all is warned of."""
+    with caplog.at_level("INFO"):
+        dist = compute_distribution(tiny_llava, 0.5)
+    assert not dist.modalities["text"].layers
+    assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.text
+    assert "modality text: none of its 2 tensors" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        compute_distribution(tiny_llava, 0.5, MultiflowConfig(patterns={"text": ["nothing"]}))
+    assert "modality TEXT is EMPTY" in caplog.text
+
+
 def test_missing_and_empty_directories(tmp_path, capsys):
     with pytest.raises(CheckpointError, match="model path not found: .*nowhere"):
         compute_distribution(tmp_path / "nowhere", 0.5)
@@ -491,6 +514,7 @@ def test_llava_original_layout_streams_the_tower_from_its_own_checkpoint(
         layer.name.startswith("model.vision_tower.vision_tower.vision_model.encoder.")
         for layer in dist.modalities["vision"].layers
     )
+    check_tower_setting(tmp_path / "llava", "auto", str(tmp_path / "clip"))  # read: accepted
 
 
 def test_llava_original_layout_reads_mm_vision_tower_as_a_directory_and_rejects_a_wrong_path(

@@ -301,6 +301,36 @@ def test_tally_qa(tmp_path: Path) -> None:
     assert len(load_split("tally_qa", "train", local_path=str(tmp_path))) == 2
 
 
+def test_a_file_that_is_not_an_image_stops_the_preparation_naming_file_and_sample(
+    tmp_path: Path,
+) -> None:
+    from vlmprune.data.prepare import prepare_dataset
+
+    root = _tally_fixture(tmp_path / "tally")
+    bad = root / "VG_100K_2" / "1.jpg"
+    bad.write_text("<html>not an image</html>")
+    with pytest.raises(LayoutError) as error:
+        prepare_dataset("tally_qa", "val", tmp_path / "out", local_path=str(root))
+    message = str(error.value)
+    assert f"sample 'tally_qa/test/2' (file {bad})" in message and "cannot be read" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_truncated_prepared_dataset_names_its_directory_and_the_rule(tmp_path: Path) -> None:
+    from vlmprune.data.prepare import load_prepared, prepare_dataset
+    from vlmprune.errors import DamagedFileError
+
+    out = tmp_path / "prepared" / "tally_qa" / "val"
+    prepare_dataset("tally_qa", "val", out, local_path=str(_tally_fixture(tmp_path / "tally")))
+    assert len(load_prepared(out, "tally_qa")) == 2
+    (arrow,) = out.glob("*.arrow")
+    arrow.write_bytes(arrow.read_bytes()[: arrow.stat().st_size // 2])
+    with pytest.raises(DamagedFileError) as error:
+        load_prepared(out, "tally_qa")
+    assert f"prepared records in {out} cannot be read" in str(error.value)
+    assert "delete that directory and rerun: rule prepare_dataset" in str(error.value)
+
+
 def test_tally_qa_wrong_layout(tmp_path: Path) -> None:
     write_json(
         tmp_path / "test.json", [{"image": "a.jpg", "question": "How many?", "question_id": 1}]

@@ -1,3 +1,4 @@
+import os
 import time
 
 import numpy as np
@@ -74,3 +75,188 @@ def test_stores_written_before_raw_existed_stay_readable(tmp_path):
     with h5py.File(partial, "a") as f:
         f.attrs["fingerprint"] = "fp"
     assert StoreWriter(tmp_path / "again.h5", "fp", {}).done == 0
+
+
+# ---------------------------------------------------------------- checked on read
+
+
+def finished_store(path, scores=(1.0, 0.0, 1.0, 0.0), metric="exact_match"):
+    writer = StoreWriter(path, "fp", {"metric": metric})
+    ids = [f"s{i}" for i in range(len(scores))]
+    writer.append(ids, ["x"] * len(scores), list(scores))
+    return writer.finish({})
+
+
+def edit_store(path, **changes):
+    import h5py
+
+    with h5py.File(path, "a") as f:
+        for key, value in changes.items():
+            if key in f:
+                f[key][...] = value
+            else:
+                f.attrs[key] = value
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"score": [1.9, 0.0, 1.0, 0.0]}, r"1 scores lie outside \[0, 1\].*sample 's0': 1.9"),
+        ({"score": [1.0, 1.0, 1.0, 0.0]}, "attribute accuracy is 0.5 but its scores average 0.75"),
+        ({"n": 5}, "attribute n is 5 but it holds 4 samples"),
+        ({"score": [np.nan, 0.0, 1.0, 0.0]}, "1 scores are not finite"),
+        ({"sample_id": ["s0", "s0", "s2", "s3"]}, "a sample id occurs twice"),
+    ],
+)
+def test_an_inconsistent_store_stops_its_reader_naming_it(tmp_path, changes, problem):
+    from vlmprune.errors import DamagedFileError
+
+    path = tmp_path / "drop-5.h5"
+    finished_store(path)
+    edit_store(path, **changes)
+    with pytest.raises(DamagedFileError, match=problem) as error:
+        read_store(path)
+    assert str(path) in str(error.value) and "delete it and rerun" in str(error.value)
+
+
+def test_a_truncated_store_names_the_file(tmp_path):
+    from vlmprune.errors import DamagedFileError
+
+    path = tmp_path / "drop-5.h5"
+    finished_store(path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(DamagedFileError, match="cannot be read.*delete it and rerun") as error:
+        read_store(path)
+    assert str(path) in str(error.value)
+
+
+def test_scores_of_a_metric_beyond_one_are_checked_against_its_own_range(tmp_path):
+    assert read_store(finished_store(tmp_path / "c.h5", (2.5, 0.0), "cider") and tmp_path / "c.h5")
+    edit_store(tmp_path / "c.h5", score=[12.0, 0.0], accuracy=6.0)
+    with pytest.raises(ValueError, match=r"outside \[0, 10\]"):
+        read_store(tmp_path / "c.h5")
+
+
+# ---------------------------------------------------------------- damaged partial files
+
+
+def test_a_torn_chunk_is_dropped_and_the_complete_ones_resumed(tmp_path, caplog):
+    import h5py
+
+    path = tmp_path / "drop-1.h5"
+    writer = StoreWriter(path, "fp", {}, chunk_size=2)
+    writer.append(["a", "b"], ["x", "y"], [1.0, 0.0])
+    with h5py.File(partial_path(path), "a") as f:  # a chunk killed before its commit row
+        for name in ("sample_id", "prediction", "raw"):
+            f[name].resize((4,))
+            f[name][2:] = ["c", "d"]
+    resumed = StoreWriter(path, "fp", {}, chunk_size=2)
+    assert resumed.done == 2 and "incomplete chunk after sample 2" in caplog.text
+    resumed.append(["c", "d"], ["z", "w"], [1.0, 1.0])
+    assert resumed.finish({}).sample_ids == ["a", "b", "c", "d"]
+
+
+def test_a_damaged_partial_file_is_discarded_with_a_warning_never_failing(tmp_path, caplog):
+    path = tmp_path / "drop-1.h5"
+    writer = StoreWriter(path, "fp", {}, chunk_size=2)
+    writer.append(["a", "b"], ["x", "y"], [1.0, 0.0])
+    data = bytearray(partial_path(path).read_bytes())
+    data[len(data) // 3 :] = b"\xff" * (len(data) - len(data) // 3)
+    partial_path(path).write_bytes(bytes(data))
+    for _ in range(2):  # and again: a rerun never fails on what the first one left
+        again = StoreWriter(path, "fp", {}, chunk_size=2)
+        assert again.done == 0
+    assert "discarding the damaged partial store" in caplog.text
+    again.append(["a", "b"], ["x", "y"], [1.0, 0.0])
+    assert again.finish({}).sample_ids == ["a", "b"]
+
+
+def test_a_partial_file_of_other_chunks_starts_over(tmp_path):
+    path = tmp_path / "drop-1.h5"
+    StoreWriter(path, "fp", {}, chunk_size=2).append(["a", "b"], ["x", "y"], [1.0, 0.0])
+    assert StoreWriter(path, "fp", {}, chunk_size=2).done == 2
+    assert StoreWriter(path, "fp", {}, chunk_size=4).done == 0
+
+
+def test_per_chunk_sums_are_kept_with_their_chunks(tmp_path):
+    from vlmprune.engine.store import chunk_sums
+
+    path = tmp_path / "full.h5"
+    widths = {"tokens": 3, "sequences": 1}
+    writer = StoreWriter(path, "fp", {}, chunk_size=1, sums=widths)
+    writer.append(["a"], ["x"], [1.0], sums={"tokens": [1, 2, 3], "sequences": [1]})
+    resumed = StoreWriter(path, "fp", {}, chunk_size=1, sums=widths)
+    assert resumed.done == 1
+    with pytest.raises(ValueError, match="carries the sums"):
+        resumed.append(["b"], ["y"], [0.0])
+    resumed.append(["b"], ["y"], [0.0], sums={"tokens": [4, 5, 6], "sequences": [1]})
+    resumed.finish({})
+    sums = chunk_sums(path)
+    np.testing.assert_array_equal(sums["tokens"], [[1, 2, 3], [4, 5, 6]])
+    # a partial file without the sums this job needs is not resumed: they would miss its chunks
+    StoreWriter(tmp_path / "x.h5", "fp", {}, chunk_size=1).append(["a"], ["x"], [1.0])
+    assert StoreWriter(tmp_path / "x.h5", "fp", {}, chunk_size=1, sums=widths).done == 0
+
+
+def small_disk(tmp_path, size):
+    """A tmpfs of ``size`` mounted at ``tmp_path/disk`` (root only), unmounted by the caller."""
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("a full disk is simulated by mounting a small tmpfs, which needs root")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)], capture_output=True
+    )
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
+    return disk
+
+
+FILL_DISK = """
+import sys
+from vlmprune.engine.store import StoreWriter
+from vlmprune.workflow_script import run_main
+
+
+def main():
+    writer = StoreWriter(sys.argv[1], "fp", {}, chunk_size=4)
+    for start in range(0, 40, 4):
+        writer.append([f"s{i}" for i in range(start, start + 4)], [sys.argv[2]] * 4, [1.0] * 4)
+
+
+run_main(main)
+"""
+
+
+def test_a_full_disk_is_named_and_the_rerun_resumes_once_space_is_freed(tmp_path):
+    """The job that meets the full disk is its own process, as in the workflow: it says so as
+    its last line and exits with 2 (HDF5 keeps the file it failed to close open inside the
+    process, so the rerun is a fresh process)."""
+    import subprocess
+    import sys
+
+    disk = small_disk(tmp_path, "64k")
+    try:
+        path = disk / "drop-1.h5"
+        answer = "an answer long enough to fill a small disk quickly " * 8
+        job = subprocess.run(
+            [sys.executable, "-c", FILL_DISK, str(path), answer], capture_output=True, text=True
+        )
+        assert job.returncode == 2, job.stderr[-2000:]
+        last = job.stderr.strip().splitlines()[-1]
+        assert last.startswith("error: cannot write the evaluation store") and last.endswith(
+            f"disk holding {disk} is full. Free some space there and rerun: "
+            "the job resumes after the last complete chunk"
+        )
+        subprocess.run(["mount", "-o", "remount,size=16m", str(disk)], check=True)
+        resumed = StoreWriter(path, "fp", {}, chunk_size=4)
+        assert resumed.done % 4 == 0 and resumed.done < 40  # the complete chunks, or none
+        ids = [f"s{i}" for i in range(40)]
+        for start in range(resumed.done, 40, 4):
+            resumed.append(ids[start : start + 4], [answer] * 4, [1.0] * 4)
+        store = resumed.finish({})
+        assert store.sample_ids == ids and store.predictions == [answer] * 40
+    finally:
+        subprocess.run(["umount", "-l", str(disk)])

@@ -63,6 +63,20 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     os.replace(tmp, path)
 
 
+def ordinary_modes(directory: str | Path) -> None:
+    """Give every file and folder under ``directory`` the modes the user's umask gives new ones.
+
+    ``save_pretrained`` writes weights through a private temporary file (mode 0600); a
+    directory handed to others (an export) should read like any other.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    for root, _folders, files in os.walk(directory):
+        os.chmod(root, 0o777 & ~umask)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o666 & ~umask)
+
+
 def write_json(path: str | Path, obj: Any) -> None:
     """Write ``obj`` as indented JSON, floats rounded (:func:`rounded`), atomically."""
     with atomic_path(path) as tmp:

@@ -27,6 +27,10 @@ def run_main(main: Callable[[], None]) -> None:
     except USER_ERRORS as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"error: {message}", file=sys.stderr)
+        if getattr(error, "exit_at_once", False):  # see vlmprune.errors.StoreWriteError
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(2)
         sys.exit(2)
 
 

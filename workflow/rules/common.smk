@@ -4,10 +4,20 @@
 import re
 from pathlib import Path
 
+from snakemake.logging import logger
+
 from vlmprune.demo.blocks import demo_block_count
 from vlmprune.engine.variants import removed_blocks, width_variant_id
-from vlmprune.settings import evaluation_settings, load_config, model_settings
+from vlmprune.settings import (
+    check_data_available,
+    check_results_model,
+    evaluation_settings,
+    load_config,
+    model_settings,
+)
 
+# Everything knowable before a job is checked here, so that a config that cannot succeed stops
+# `snakemake` (and `snakemake -n`) before Snakemake deletes the outputs of any job it would run.
 load_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 
 DEMO_MODEL = "data/models/demo-llava"
@@ -49,18 +59,26 @@ def get_model():
 
 
 def get_num_blocks():
-    """How many blocks the ablated component has, read from config.json (the demo's from its recipe)."""
-    path, component = config["model"]["path"], config["ablation"]["component"]
-    if path == DEMO_MODEL and not Path(DEMO_MODEL, "config.json").exists():
+    """How many blocks the ablated component has: from config.json (the demo's from its recipe).
+
+    The model's options are checked on the way: a key its adapter would ignore stops the run here.
+    """
+    model, component = config["model"], config["ablation"]["component"]
+    if model["path"] == DEMO_MODEL and not Path(DEMO_MODEL, "config.json").exists():
         return demo_block_count(config["demo_model"], component)
     # imported here: the adapters import torch and transformers, seconds that a first demo run need not wait
-    from vlmprune.models.loading import count_blocks
+    from vlmprune.models.loading import check_model_options, count_blocks
+    from vlmprune.multiflow.tower import check_tower_setting
 
-    return count_blocks(path, adapter=config["model"]["adapter"], component=component)
-
-
-NUM_BLOCKS = get_num_blocks()
-MODEL_SETTINGS = model_settings(config)
+    check_model_options(
+        model["path"],
+        adapter=model["adapter"],
+        trust_remote_code=model["trust_remote_code"],
+        allow_pickle=model["allow_pickle"],
+    )
+    multiflow = config["multiflow"]
+    check_tower_setting(model["path"], multiflow["architecture"], multiflow["vision_tower_path"])
+    return count_blocks(model["path"], adapter=model["adapter"], component=component)
 
 
 def get_evaluation_settings(wildcards):
@@ -74,6 +92,13 @@ def prepared(dataset="{dataset}", split="{split}"):
 
 def eval_store(variant, dataset="{dataset}", split="{split}"):
     return f"results/evals/{dataset}/{split}/{variant}.h5"
+
+
+get_model()  # a model.path that does not exist stops here
+check_results_model(config["model"]["path"])
+check_data_available(config, prepared)
+NUM_BLOCKS = get_num_blocks()
+MODEL_SETTINGS = model_settings(config)
 
 
 def single_block_stores(dataset="{dataset}", split="{split}"):
@@ -104,6 +129,70 @@ def get_all_targets():
     )
 
 
+def get_kept_results():
+    """Every result a finished run keeps that later ones are computed from; rule all asks for them.
+
+    Snakemake rebuilds a missing file only when a file it is asked for needs it: without this
+    list, a store deleted (or removed by a job killed before its first chunk) under an existing
+    importance file would never be rebuilt. With it, the missing file's job runs again and so do
+    the jobs downstream of it. Prepared data are left out: they are a copy of the source, and
+    rebuilding them would rerun every evaluation.
+    """
+    kept = [f for d in DATASETS for f in kept_results(d)]
+    if config["multiflow"]["methods"]:
+        kept += ["results/multiflow/calibration.safetensors"]
+        for v in pruning_variants():
+            kept += [
+                f"results/multiflow/masks_{v.replace('-', '_', 1)}.{x}"
+                for x in ("json", "safetensors")
+            ]
+    return kept
+
+
+def kept_results(dataset):
+    """One dataset's share of get_kept_results."""
+    kept = []
+    for s in config["datasets"][dataset]["splits"]:
+        kept += [eval_store("full", dataset, s), *single_block_stores(dataset, s)]
+        kept += [f"results/baseline/{dataset}/{s}.{x}" for x in ("json", "proxies.json")]
+        kept += [f"results/importance/{dataset}/{s}.details.json"]
+    kept += beam_step_files(dataset) + beam_validation(dataset)
+    kept += [f"results/latency/{dataset}.json"]
+    if config["multiflow"]["methods"] and dataset in (
+        config["multiflow"]["evaluate_datasets"] or DATASETS
+    ):
+        kept += [eval_store(v, dataset, ANALYSIS_SPLIT) for v in pruning_variants()]
+    return kept
+
+
+def warn_of_missing_results():
+    """Name the kept results that are missing where their dataset's final results exist.
+
+    A plain `snakemake` (rule all) rebuilds them; a run of named targets that exist leaves
+    those targets as they are, so the user is told at every start.
+    """
+    missing = [
+        f
+        for d in DATASETS
+        if Path(f"results/importance/{d}.json").exists()
+        for f in kept_results(d)
+        if not Path(f).exists()
+    ]
+    if missing:
+        logger.warning(
+            f"missing, while results computed from them exist: {', '.join(missing[:3])}"
+            f"{f' and {len(missing) - 3} more' if len(missing) > 3 else ''}. A plain `snakemake` "
+            "rebuilds them and reruns what is computed from them; named targets that exist are "
+            'left as they are (docs/troubleshooting.md, "Missing outputs")'
+        )
+
+
+def remove_export_timestamps():
+    """An export is handed on as it is: Snakemake's marker file in a directory output goes."""
+    for marker in Path("results/pruned").glob("*/.snakemake_timestamp"):
+        marker.unlink()
+
+
 def compared_datasets():
     """The datasets configured with both splits: those the train-versus-validation comparison covers."""
     return [d for d in DATASETS if {"train", "val"} <= set(config["datasets"][d]["splits"])]
@@ -129,25 +218,30 @@ def get_compare_targets():
     return [f"results/compare/{d}.json" for d in compared_datasets()] + ["results/compare/all.json"]
 
 
-def get_beam_step_files(wildcards):
+def beam_step_files(dataset):
     """Steps 1..max_blocks_to_remove of a dataset's beam search, stopping where one block would remain."""
     steps = min(config["beam"]["max_blocks_to_remove"], NUM_BLOCKS - 1)
-    return [f"results/beam/{wildcards.dataset}/step{k}.json" for k in range(1, steps + 1)]
+    return [f"results/beam/{dataset}/step{k}.json" for k in range(1, steps + 1)]
+
+
+def get_beam_step_files(wildcards):
+    return beam_step_files(wildcards.dataset)
 
 
 def get_beam_previous_step(wildcards):
     return f"results/beam/{wildcards.dataset}/step{int(wildcards.k) - 1}.json"
 
 
-def get_beam_validation(wildcards):
+def beam_validation(dataset):
     """The beams evaluated on beam.validate_on, where this dataset has that split and it is not the analysis split."""
     split = config["beam"]["validate_on"]
-    if (
-        split in (None, ANALYSIS_SPLIT)
-        or split not in config["datasets"][wildcards.dataset]["splits"]
-    ):
+    if split in (None, ANALYSIS_SPLIT) or split not in config["datasets"][dataset]["splits"]:
         return []
-    return [f"results/beam/{wildcards.dataset}/validate_{split}.json"]
+    return [f"results/beam/{dataset}/validate_{split}.json"]
+
+
+def get_beam_validation(wildcards):
+    return beam_validation(wildcards.dataset)
 
 
 def get_findings_details(wildcards):
@@ -209,3 +303,6 @@ def get_sparsity_targets():
     return [
         f"results/sparsity/{d}.json" for d in config["multiflow"]["evaluate_datasets"] or DATASETS
     ]
+
+
+warn_of_missing_results()

@@ -39,7 +39,9 @@ rule export:
     benchmark:
         "benchmarks/export/{variant}.tsv"
     wildcard_constraints:
-        variant="full|drop(-[0-9]+)+",
+        # any id but a width variant's (rule export_pruned): a malformed one reaches
+        # get_export_inputs, which names the valid ones
+        variant=r"(?!(multiflow|wanda|magnitude)-0\.[0-9]*[1-9]$)[^/]+",
     conda:
         "../envs/vlmprune.yaml"
     resources:

@@ -3,7 +3,9 @@
 Work proceeds in chunks of ``chunk_size`` samples: each rank generates for its share of a
 chunk, the main rank gathers the answers in sample order, applies the adapter's answer
 clean-up, scores the cleaned answers and appends one chunk (cleaned and raw answers, scores)
-to every store. A rerun resumes each store after its last complete chunk.
+to every store. A rerun resumes each store after its last complete chunk. What a job
+accumulates besides the answers (the one-pass proxies) is kept per chunk in the store of the
+variant it belongs to, so a resumed job ends with the totals of an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from vlmprune.engine.batching import BatchSizer, initial_batch_size, map_micro_batches
@@ -32,6 +36,19 @@ log = logging.getLogger(__name__)
 Predict = Callable[
     [ModelAdapter, Sequence[dict], Sequence[tuple[int, ...]], int], dict[tuple[int, ...], list[str]]
 ]
+
+
+@dataclass(frozen=True)
+class ChunkSums:
+    """Sums one variant's generation accumulates, stored with each of its chunks.
+
+    ``take()`` returns this rank's sums since the last call (name -> row of ``widths[name]``)
+    and starts again from zero; the rows of all ranks are added up in rank order.
+    """
+
+    variant: tuple[int, ...]
+    widths: Mapping[str, int]
+    take: Callable[[], Mapping[str, Sequence[float]]]
 
 
 def generate_batched(
@@ -103,13 +120,19 @@ def open_writers(
     metric: str,
     max_new_tokens: int,
     attrs: Mapping[str, Any],
+    chunk_size: int,
+    sums: ChunkSums | None = None,
 ) -> dict[tuple[int, ...], StoreWriter]:
     """A writer per variant (removed blocks -> its id), each resuming its store when the store's fingerprint matches."""
     writers = {}
     for (removed, name), path in zip(name_of.items(), stores):
         key = store_fingerprint(identity, sample_ids, name, metric, max_new_tokens)
         writers[removed] = StoreWriter(
-            path, key, {**attrs, "blocks_removed": list(removed), "variant": name}
+            path,
+            key,
+            {**attrs, "blocks_removed": list(removed), "variant": name},
+            chunk_size=chunk_size,
+            sums=sums.widths if sums and sums.variant == removed else None,
         )
     return writers
 
@@ -151,6 +174,7 @@ def evaluate_variants(
     around: Around | None = None,
     secondary_metric: str | None = None,
     names: Sequence[str] | None = None,
+    sums: ChunkSums | None = None,
 ) -> dict[str, EvalStore]:
     """Evaluate ``variants`` on ``records`` (a ``datasets.Dataset`` or a list of record dicts).
 
@@ -161,7 +185,8 @@ def evaluate_variants(
     ``secondary_accuracy`` attributes. ``names`` are the variant ids (default: from the removed
     blocks; a width variant such as ``multiflow-0.5`` removes none, its model arrives masked).
     ``around(variant)`` is entered around each variant's generation by the default ``predict``.
-    Returns the finished stores on the main rank.
+    ``sums`` are stored with each chunk of their variant's store (read back with
+    :func:`vlmprune.engine.store.chunk_sums`). Returns the finished stores on the main rank.
     """
     if len(variants) != len(stores):
         raise ValueError(f"{len(variants)} variants but {len(stores)} store paths")
@@ -177,7 +202,6 @@ def evaluate_variants(
     base = initial_batch_size(adapter, batch_size, records[0], max_new_tokens) if n else 1
     sizer = BatchSizer(base, len(adapter.blocks))
     predict = predict or default_predict(adapter, variants, sizer, around)
-    name_of = dict(zip(variants, names if names is not None else [variant_id(v) for v in variants]))
     writers = (
         open_writers(
             name_of,
@@ -187,14 +211,20 @@ def evaluate_variants(
             metric=metric,
             max_new_tokens=max_new_tokens,
             attrs=attrs,
+            chunk_size=chunk_size,
+            sums=sums,
         )
         if world.is_main
         else {}
     )
     done = world.broadcast({v: w.done for v, w in writers.items()})
     start = min(done.values(), default=n)
-    if start:
-        log.info("resuming after %d of %d samples", start, n)
+    if sum(done.values()):
+        log.info(
+            "resuming: %d of %d answers (samples x variants) kept from an earlier run",
+            sum(done.values()),
+            n * len(variants),
+        )
 
     progress = tqdm(
         total=n * len(variants),
@@ -208,20 +238,22 @@ def evaluate_variants(
         todo = [v for v in variants if done[v] < chunk_end]
         shard = list(range(chunk_start + world.rank, chunk_end, world.size))
         answers = predict(adapter, [records[i] for i in shard], todo, max_new_tokens)
-        gathered = world.gather((shard, answers))
+        taken = dict(sums.take()) if sums else {}
+        gathered = world.gather((shard, answers, taken))
         if world.is_main:
             write_chunk(
                 adapter,
                 writers,
                 todo,
                 done,
-                gathered,
+                [(ranked_shard, rank_answers) for ranked_shard, rank_answers, _ in gathered],
                 metric,
                 sample_ids,
                 references[chunk_start:chunk_end],
                 chunk_start,
                 chunk_end,
                 progress,
+                {sums.variant: added_up([t for _, _, t in gathered])} if sums else {},
             )
         for v in todo:
             done[v] = chunk_end
@@ -248,8 +280,12 @@ def write_chunk(
     chunk_start: int,
     chunk_end: int,
     progress: tqdm,
+    sums: Mapping[tuple[int, ...], Mapping[str, np.ndarray]],
 ) -> None:
-    """Clean and score one chunk's answers, gathered from every rank, in sample order; append them to the stores."""
+    """Clean and score one chunk's answers, gathered from every rank, in sample order; append them.
+
+    ``sums`` are the chunk's rows of the per-chunk sums of the variants that carry them.
+    """
     order = sorted(
         (i, rank_answers, pos)
         for ranked_shard, rank_answers in gathered
@@ -265,8 +301,14 @@ def write_chunk(
             predictions[skip:],
             scores[skip:],
             raw[skip:],
+            sums.get(v),
         )
         progress.update(chunk_end - chunk_start - skip)
+
+
+def added_up(rows: Sequence[Mapping[str, Sequence[float]]]) -> dict[str, np.ndarray]:
+    """The ranks' rows of each per-chunk sum, added up in rank order."""
+    return {name: np.sum([np.asarray(r[name], "f8") for r in rows], axis=0) for name in rows[0]}
 
 
 def finish_store(

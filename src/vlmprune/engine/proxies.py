@@ -6,16 +6,20 @@ states. From it: Block Influence = 1 - mean cosine (ShortGPT), and the mean angu
 arccos(cosine) / pi (Gromov et al.). A block that barely changes its input scores near 0 on
 both and is a candidate for removal; the compare stage checks whether these rankings agree
 with the ablation importance.
+
+The sums are taken per chunk of the evaluation and stored with the full model's chunks, so the
+proxies of a resumed job cover every sample, as an uninterrupted job's do.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -77,6 +81,29 @@ class ProxyRecorder:
             "sequences": self.sequences,
         }
 
+    def chunk_widths(self) -> dict[str, int]:
+        """The per-chunk sums :meth:`take` returns, with their widths."""
+        blocks = len(self.tokens)
+        return {f"proxy_{k}": blocks for k in ("cosine", "angular", "tokens")} | {
+            "proxy_sequences": 1
+        }
+
+    def take(self) -> dict[str, list[float]]:
+        """The sums since the last call, as rows stored with a chunk; then zero.
+
+        :func:`totals_from_chunks` adds the rows of all chunks up again.
+        """
+        rows = {
+            "proxy_cosine": list(self.cosine),
+            "proxy_angular": list(self.angular),
+            "proxy_tokens": [float(t) for t in self.tokens],
+            "proxy_sequences": [float(self.sequences)],
+        }
+        blocks = len(self.tokens)
+        self.cosine, self.angular, self.tokens = [0.0] * blocks, [0.0] * blocks, [0] * blocks
+        self.sequences = 0
+        return rows
+
 
 @contextmanager
 def record_proxies(
@@ -123,6 +150,17 @@ def proxy_summary(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "mean_cosine": {str(i): c for i, c in enumerate(cosine)},
         "block_influence": {str(i): 1.0 - c for i, c in enumerate(cosine)},
         "angular_distance": {str(i): a for i, a in enumerate(angular)},
+    }
+
+
+def totals_from_chunks(rows: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """The totals of a whole pass from the per-chunk rows :meth:`ProxyRecorder.take` returned."""
+    total = {name: np.asarray(r, dtype="f8").sum(axis=0) for name, r in rows.items()}
+    return {
+        "cosine": total["proxy_cosine"].tolist(),
+        "angular": total["proxy_angular"].tolist(),
+        "tokens": [int(t) for t in total["proxy_tokens"]],
+        "sequences": int(total["proxy_sequences"][0]),
     }
 
 

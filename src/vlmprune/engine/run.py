@@ -11,10 +11,15 @@ from typing import Any
 
 from vlmprune.data.prepare import load_prepared, select_samples
 from vlmprune.engine.distributed import World
-from vlmprune.engine.evaluate import evaluate_variants
+from vlmprune.engine.evaluate import ChunkSums, evaluate_variants
 from vlmprune.engine.identity import evaluation_inputs, file_digest, store_fingerprint
-from vlmprune.engine.proxies import proxies_path, record_proxies, write_proxies
-from vlmprune.engine.store import EvalStore
+from vlmprune.engine.proxies import (
+    proxies_path,
+    record_proxies,
+    totals_from_chunks,
+    write_proxies,
+)
+from vlmprune.engine.store import EvalStore, chunk_sums
 from vlmprune.engine.variants import FULL, parse_variant, parse_width_variant
 from vlmprune.models.base import ModelAdapter
 from vlmprune.models.loading import load_adapter
@@ -107,7 +112,8 @@ def run_evaluation(
 
     With a ``summary`` and ``full`` among the variants (rule baseline, or rule ablate with the
     baseline inside it), the job also writes the full model's summary and the one-pass proxies,
-    recorded over the full model's pass alone. A width variant (``multiflow-0.5``, one per job)
+    recorded over the full model's pass alone and kept per chunk in its store, so that they
+    cover every sample after a resume too. A width variant (``multiflow-0.5``, one per job)
     is evaluated with its ``masks`` applied to the weights in place.
     """
     removed = [parse_variant(v) for v in variants]
@@ -159,11 +165,13 @@ def run_evaluation(
             world=world,
             names=list(variants),
             around=(lambda v: nullcontext() if v else proxies.counting()) if with_proxies else None,
+            sums=ChunkSums((), proxies.chunk_widths(), proxies.take) if with_proxies else None,
         )
-    if with_proxies:
-        parts = world.gather(proxies.totals())
-        if world.is_main:
-            write_proxies(proxies_path(summary), parts, attrs)
+    if with_proxies and world.is_main:
+        totals = totals_from_chunks(chunk_sums(stores[variants.index(FULL)]))
+        if totals["sequences"] != len(records):
+            log.warning("the proxies cover %d of %d samples", totals["sequences"], len(records))
+        write_proxies(proxies_path(summary), [totals], attrs)
     if world.is_main:
         write_results(finished, FULL if FULL in variants else variants[0], summary, warnings)
 

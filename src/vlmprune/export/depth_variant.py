@@ -15,7 +15,7 @@ from typing import Any
 from vlmprune.engine.variants import removed_blocks
 from vlmprune.models.base import DTYPES, ModelAdapter, read_model_config
 from vlmprune.models.loading import load_adapter, resolve_model_path
-from vlmprune.result_files import atomic_path
+from vlmprune.result_files import atomic_path, ordinary_modes
 
 
 def checkpoint_dtype(config: Mapping[str, Any]) -> str:
@@ -50,4 +50,5 @@ def export_variant(adapter: ModelAdapter, variant: str, out: str | Path, card: s
         adapter.model.save_pretrained(building)
         adapter.processor.save_pretrained(building)
         (building / "README.md").write_text(card)
+        ordinary_modes(building)
     return out

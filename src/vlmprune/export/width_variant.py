@@ -17,7 +17,7 @@ from typing import Any
 from vlmprune.models.base import read_model_config
 from vlmprune.models.loading import load_adapter, resolve_model_path
 from vlmprune.models.masking import SHAPES_KEY, apply_masks, read_metadata
-from vlmprune.result_files import atomic_path
+from vlmprune.result_files import atomic_path, ordinary_modes
 from vlmprune.settings import schema_defaults
 
 
@@ -93,4 +93,5 @@ def export_pruned(
         (tmp / "vlmprune_pruning.json").write_text(
             json.dumps({"variant": variant, **metadata}, indent=2) + "\n"
         )
+        ordinary_modes(tmp)
     return out_dir

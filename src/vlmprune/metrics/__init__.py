@@ -56,6 +56,15 @@ def known_metrics() -> list[str]:
     return sorted([*METRICS, *CORPUS_METRICS])
 
 
+#: Per-sample score range of the metrics that leave [0, 1]: CIDEr-D is ten times a similarity.
+SCORE_BOUNDS: dict[str, tuple[float, float]] = {"cider": (0.0, 10.0)}
+
+
+def score_bounds(name: str) -> tuple[float, float]:
+    """The range every per-sample score of metric ``name`` lies in."""
+    return SCORE_BOUNDS.get(name, (0.0, 1.0))
+
+
 @register("exact_match")
 def exact_match(prediction: str, answers: Sequence[str], **_: object) -> float:
     """1.0 if the lower-cased prediction is one of the lower-cased references (Molmo's ``em``).
@@ -94,6 +103,7 @@ CORPUS_METRICS: dict[str, CorpusMetric] = {"cider": cider}
 __all__ = [
     "CORPUS_METRICS",
     "METRICS",
+    "SCORE_BOUNDS",
     "choice",
     "exact_match",
     "get_metric",
@@ -101,6 +111,7 @@ __all__ = [
     "known_metrics",
     "register",
     "score_all",
+    "score_bounds",
     "text",
     "vqa",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, ClassVar
@@ -47,7 +47,30 @@ def read_model_config(path: str | Path) -> dict[str, Any]:
         raise ModelError(
             f"model path {str(path)!r} has no config.json; is it a directory written by save_pretrained?"
         )
-    return json.loads(config_file.read_text())
+    try:
+        config = json.loads(config_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelError(
+            f"{config_file} is not valid JSON ({error}); restore it from the checkpoint's source "
+            "(download or copy it again)"
+        ) from None
+    if not isinstance(config, dict):
+        raise ModelError(f"{config_file} holds a JSON {type(config).__name__}, not an object")
+    return config
+
+
+def config_count(config: Mapping[str, Any], *keys: str) -> int:
+    """The positive integer at ``config[keys[0]][keys[1]]…`` (a block count); errors name keys."""
+    value: Any = config
+    for depth, key in enumerate(keys):
+        if not isinstance(value, Mapping) or key not in value:
+            raise ModelError(f"it has no key {'.'.join(keys[: depth + 1])}")
+        value = value[key]
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ModelError(f"its key {'.'.join(keys)} is {value!r}, not a positive integer")
+    return value
 
 
 def module_at(root: nn.Module, dotted: str) -> nn.Module | None:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import torch
 
 from vlmprune.errors import ModelError
-from vlmprune.models.base import ModelAdapter
+from vlmprune.models.base import ModelAdapter, config_count
 from vlmprune.models.prompts import chat_prompt, short_answer_body
 
 
@@ -34,8 +34,8 @@ class ChatTemplateAdapter(ModelAdapter):
     @classmethod
     def count_blocks(cls, config: dict[str, Any], component: str) -> int:
         if component == "language":
-            return int(config[cls.text_config_key]["num_hidden_layers"])
-        return int(config[cls.vision_config_key][cls.vision_layers_key])
+            return config_count(config, cls.text_config_key, "num_hidden_layers")
+        return config_count(config, cls.vision_config_key, cls.vision_layers_key)
 
     def prompt(
         self, question: str, style: str, choices: Sequence[str] = (), context: str = ""
@@ -106,12 +106,13 @@ class GenericAdapter(ChatTemplateAdapter):
 
     @classmethod
     def count_blocks(cls, config: dict[str, Any], component: str) -> int:
-        section = config.get("text_config" if component == "language" else "vision_config") or {}
+        name = "text_config" if component == "language" else "vision_config"
+        section = config.get(name) or {}
         for key in ("num_hidden_layers", "depth", "num_layers"):
             if key in section:
-                return int(section[key])
+                return config_count(config, name, key)
         raise ModelError(
-            f"config.json has no {component} layer count; the generic adapter counts blocks after loading"
+            f"it has no {component} layer count ({name}.num_hidden_layers, .depth or .num_layers)"
         )
 
     def prompt(

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from vlmprune.models.base import ModelAdapter
+from vlmprune.models.base import ModelAdapter, config_count
 from vlmprune.models.prompts import llava_prompt
 
 
@@ -49,7 +49,7 @@ class LlavaAdapter(ModelAdapter):
     @classmethod
     def count_blocks(cls, config: dict[str, Any], component: str) -> int:
         key = "text_config" if component == "language" else "vision_config"
-        return int(config[key]["num_hidden_layers"])
+        return config_count(config, key, "num_hidden_layers")
 
     def prompt(
         self, question: str, style: str, choices: Sequence[str] = (), context: str = ""

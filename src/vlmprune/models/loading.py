@@ -2,9 +2,11 @@
 
 The adapter comes from ``model.adapter`` when the config names one, else from
 ``config.json``'s ``model_type``, else from its ``architectures``. Safety: the checkpoint's
-own modelling code runs only for an adapter that needs it (Molmo v1) *and* with
-``model.trust_remote_code: true`` (without it, ``auto`` runs Molmo v1 natively: ``molmo_native``);
-weights load from safetensors unless ``model.allow_pickle: true``.
+own modelling code runs only for an adapter that runs it (Molmo v1's ``molmo``, and ``generic``
+for a checkpoint that ships its own code) *and* with ``model.trust_remote_code: true`` (without
+it, ``auto`` runs Molmo v1 natively: ``molmo_native``); a ``true`` that the adapter would ignore
+is refused (:func:`check_model_options`, run by the workflow before any job). Weights load from
+safetensors unless ``model.allow_pickle: true``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ ADAPTERS: dict[str, type[ModelAdapter]] = {
     )
 }
 
+#: The class the generic adapter loads, natively or by the name in ``config.json``'s ``auto_map``.
+GENERIC_AUTO_CLASS = "AutoModelForImageTextToText"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
 
@@ -103,9 +107,87 @@ def adapter_class(path: str | Path, name: str = "auto") -> type[ModelAdapter]:
 
 
 def count_blocks(path: str | Path, *, adapter: str = "auto", component: str = "language") -> int:
-    return adapter_class(path, adapter).count_blocks(
-        read_model_config(resolve_model_path(path, config_only=True)), component
-    )
+    """The ablated component's block count, from ``config.json``; errors name the file and key."""
+    local = resolve_model_path(path, config_only=True)
+    config = read_model_config(local)
+    try:
+        return adapter_class(local, adapter).count_blocks(config, component)
+    except ModelError as error:
+        if str(error).startswith(("it ", "its ")):
+            raise ModelError(
+                f"{local / 'config.json'}: {error}, so the {component} blocks cannot be counted; "
+                "correct it, or restore the checkpoint's config.json"
+            ) from None
+        raise
+
+
+def check_model_options(
+    path: str | Path,
+    *,
+    adapter: str = "auto",
+    trust_remote_code: bool = False,
+    allow_pickle: bool = False,
+) -> None:
+    """Refuse, before any job, ``model.trust_remote_code`` or ``allow_pickle`` set in vain.
+
+    ``trust_remote_code: true`` has an effect only where the checkpoint's own code runs: the
+    ``molmo`` adapter (Molmo v1's published code) and the ``generic`` one. A ``generic``
+    checkpoint whose ``model_type`` transformers does not know loads only through its own code,
+    hence only with ``true``. The native Molmo v1 reads safetensors alone.
+    """
+    local = resolve_model_path(path, config_only=True)
+    cls = adapter_class(local, adapter)
+    if cls is MolmoAdapter and adapter in (None, "", "auto") and not trust_remote_code:
+        cls = MolmoNativeAdapter
+    if allow_pickle and cls is MolmoNativeAdapter:
+        raise ModelError(
+            "model.allow_pickle is true, but the native Molmo v1 (molmo_native) reads safetensors "
+            "only and would ignore it; remove the key"
+        )
+    config = read_model_config(local)
+    if cls is GenericAdapter:
+        check_generic_code(local, config, trust_remote_code)
+    elif trust_remote_code and not cls.remote_code:
+        raise ModelError(
+            f"model.trust_remote_code is true, but the {cls.name} adapter runs transformers' own "
+            f"code for {str(path)!r} and would ignore it; remove the key (or set "
+            "model.adapter: generic to load the checkpoint with its own code)"
+        )
+    else:
+        check_remote_code(cls, local, trust_remote_code)
+
+
+def check_generic_code(local: Path, config: dict[str, Any], trust_remote_code: bool) -> None:
+    """The generic adapter loads ``AutoModelForImageTextToText``, natively or by its own code."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    model_type = config.get("model_type")
+    auto_map = config.get("auto_map") or {}
+    if model_type in CONFIG_MAPPING_NAMES:
+        if trust_remote_code and GENERIC_AUTO_CLASS not in auto_map:
+            raise ModelError(
+                f"model.trust_remote_code is true, but {str(local)!r} ships no code for "
+                f"{GENERIC_AUTO_CLASS} (model_type {model_type!r} is transformers' own), so the "
+                "generic adapter would ignore it; remove the key"
+            )
+        return
+    if not trust_remote_code:
+        how = (
+            f"config.json names its own modelling code ({remote_code_files(local)}); read it, then "
+            "set model.trust_remote_code: true to run it"
+            if auto_map
+            else "use a checkpoint of an architecture transformers implements"
+        )
+        raise ModelError(
+            f"transformers does not know model_type {model_type!r} of {str(local)!r}, so the "
+            f"generic adapter cannot load it: {how}"
+        )
+    if GENERIC_AUTO_CLASS not in auto_map:
+        raise ModelError(
+            f"the generic adapter loads {GENERIC_AUTO_CLASS}, which the auto_map of "
+            f"{local / 'config.json'} does not name (it names {sorted(auto_map) or 'nothing'}); "
+            "this checkpoint's own code cannot be loaded that way"
+        )
 
 
 def check_weights(path: Path, allow_pickle: bool) -> None:
@@ -130,7 +212,10 @@ def remote_code_files(path: Path) -> str:
 
 
 def check_remote_code(cls: type[ModelAdapter], path: Path, trust_remote_code: bool) -> bool:
-    """Whether to pass ``trust_remote_code=True``: only for an adapter that needs it and where the config allows it."""
+    """Whether to pass ``trust_remote_code=True``: where the adapter runs the checkpoint's code
+    (always for ``molmo``, on request for ``generic``) and the config allows it."""
+    if cls is GenericAdapter:
+        return trust_remote_code
     if not cls.remote_code:
         return False
     if not trust_remote_code:
@@ -206,6 +291,8 @@ def load_adapter(
         cls = (
             MolmoNativeAdapter  # the published code runs only where the config names it and opts in
         )
+    if cls is GenericAdapter:
+        check_generic_code(local, read_model_config(local), trust_remote_code)
     remote = check_remote_code(cls, local, trust_remote_code)
     check_weights(local, allow_pickle)
     torch_device = resolve_device(device)

@@ -205,7 +205,12 @@ def prunable_layers(
 def _modality_groups(
     model_path: str | os.PathLike, config: MultiflowConfig
 ) -> tuple[str, ModalityRules, dict[str, list[TensorInfo]]]:
-    """The checkpoint's architecture, its modality rules and its prunable tensors per modality (empty ones warned of)."""
+    """The checkpoint's architecture, its modality rules and its prunable tensors per modality.
+
+    A modality without prunable tensors is warned of when no tensor matches its patterns at all
+    (a pattern or a checkpoint that is not what it should be); one whose tensors are all
+    excluded from pruning (embeddings, output head: LLaVA's text) is as designed, and logged.
+    """
     rules, infos = checkpoint_rules(model_path, config)
     architecture = rules.architecture
     groups = _assign(infos, rules)
@@ -215,7 +220,18 @@ def _modality_groups(
             "check multiflow.patterns and multiflow.exclude"
         )
     for m, group in groups.items():
-        if not group:
+        matched = [i.name for i in infos if rules.modality(i.name) == m]
+        if not group and matched:
+            # by design, e.g. LLaVA: its language model counts as fusion, so text holds only the
+            # embeddings and the output head, which are never pruned; nothing to warn of
+            log.info(
+                "modality %s: none of its %d tensors (%s) is prunable; the report has no %s rows",
+                m,
+                len(matched),
+                ", ".join(matched[:3]) + (" …" if len(matched) > 3 else ""),
+                m.upper(),
+            )
+        elif not group:
             log.warning(
                 "!!! modality %s is EMPTY: no prunable tensor of %s matches its patterns, so the report has "
                 "no %s rows; check multiflow.patterns%s",

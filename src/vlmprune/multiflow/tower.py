@@ -90,3 +90,28 @@ def tower_tensors(
         dataclasses.replace(info, name=TOWER_PREFIX + info.name, source_name=info.name)
         for info in found
     ]
+
+
+def check_tower_setting(model_dir: str | Path, architecture: str, configured: str | None) -> None:
+    """Refuse ``multiflow.vision_tower_path`` for a checkpoint that holds its own tower.
+
+    Only LLaVA's original layout reads it; anywhere else it would be ignored. An architecture
+    that cannot be told from the checkpoint is left for step 1 to report.
+    """
+    from vlmprune.errors import ConfigError
+    from vlmprune.multiflow.modality import detect_architecture
+
+    if configured is None:
+        return
+    if architecture == "auto":
+        try:
+            names = (i.name for i in list_tensors(weight_files(model_dir)))
+            architecture = detect_architecture(names, Path(model_dir))
+        except (ValueError, CheckpointError):
+            return
+    if architecture != "llava-original":
+        raise ConfigError(
+            f"multiflow.vision_tower_path is {configured!r}, but {str(model_dir)!r} is in the "
+            f"{architecture} layout, which holds its own vision tower, so the key would be "
+            "ignored; remove it (only LLaVA's original layout reads it)"
+        )

@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from vlmprune.errors import ModelError
-from vlmprune.models.base import ModelAdapter
+from vlmprune.models.base import ModelAdapter, config_count
 from vlmprune.models.molmo.configuration import PUBLISHED_VISION
 from vlmprune.models.molmo.remote_code_fixes import molmo_index_add_fix
 from vlmprune.models.prompts import molmo_prompt
@@ -182,17 +182,15 @@ class MolmoAdapter(ModelAdapter):
         if component == "language":
             for key in ("n_layers", "num_hidden_layers"):
                 if key in config:
-                    return int(config[key])
+                    return config_count(config, key)
         else:
             vision = config.get("vision_backbone")
             if vision is None and "num_hidden_layers" in config:
                 return int(PUBLISHED_VISION["image_num_layers"])
             for key in ("image_num_layers", "num_hidden_layers"):
                 if key in (vision or {}):
-                    return int(vision[key])
-        raise ModelError(
-            f"config.json does not say how many {component} blocks this Molmo checkpoint has"
-        )
+                    return config_count(config, "vision_backbone", key)
+        raise ModelError(f"it does not say how many {component} blocks this Molmo checkpoint has")
 
     def skip(self, removed: Iterable[int]) -> AbstractContextManager[None]:
         if self.component == "language":
