@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from itertools import islice
 from pathlib import Path
 
 import pytest
@@ -25,9 +26,8 @@ def save_tiny_llava(out_dir: Path, *, text_layers: int = 4, seed: int = 0) -> Pa
     from vlmprune.demo.train import build_model, build_processor
 
     torch.manual_seed(seed)
-    texts = [
-        row["question"] for _, row in zip(range(2000), iter_questions("train"))
-    ] + answer_vocabulary()
+    texts = [row["question"] for row in islice(iter_questions("train"), 2000)]
+    texts += answer_vocabulary()
     tokenizer = build_tokenizer(texts)
     processor = build_processor(tokenizer, patch_size=16)
     model = build_model(
@@ -48,7 +48,8 @@ def save_tiny_llava(out_dir: Path, *, text_layers: int = 4, seed: int = 0) -> Pa
 
 @pytest.fixture
 def drawn_figures(monkeypatch: pytest.MonkeyPatch) -> list:
-    """Every matplotlib figure saved during the test, in order, so that a test reads what was drawn."""
+    """Every matplotlib figure saved during the test, in order, so that a test reads what was
+    drawn."""
     from matplotlib.figure import Figure
 
     figures = []
@@ -134,7 +135,8 @@ def tiny_llava(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory):
-    """``tiny_checkpoint(architecture)``: the directory of that architecture's tiny checkpoint, built once per session."""
+    """``tiny_checkpoint(architecture)``: the directory of that architecture's tiny checkpoint,
+    built once per session."""
     from tiny_models import BUILDERS
 
     root = tmp_path_factory.mktemp("architectures")

@@ -1,4 +1,5 @@
-"""Tiny Molmo v1 checkpoints in the published weight layout, and the fixtures recorded from the published code.
+"""Tiny Molmo v1 checkpoints in the published weight layout, and the fixtures recorded from the
+published code.
 
 The weights are not stored: each tensor is drawn from a generator seeded by the tensor's
 position in the sorted list of names (``tests/data/molmo_*/weights.json`` holds names and
@@ -20,7 +21,8 @@ DATA = Path(__file__).parent / "data"
 
 
 def molmo_weights(shapes: dict[str, list[int]], seed: int = 0) -> dict[str, torch.Tensor]:
-    """Deterministic random weights for the named shapes: norms near one, biases small, matrices ~ 1/sqrt(fan-in)."""
+    """Deterministic random weights for the named shapes: norms near one, biases small, matrices ~
+    1/sqrt(fan-in)."""
     weights = {}
     for position, name in enumerate(sorted(shapes)):
         shape = tuple(shapes[name])
@@ -43,7 +45,8 @@ def load_shapes(arch: str) -> dict[str, list[int]]:
     return json.loads((DATA / f"molmo_{arch}" / "weights.json").read_text())
 
 
-#: (index in easy_vqa's val split, size the image is resized to): one crop, several crops wide, several tall.
+# : (index in easy_vqa's val split, size the image is resized to): one crop, several crops wide,
+# several tall.
 SAMPLES = ((0, None), (1, (192, 64)), (2, (56, 168)))
 #: vocabulary ids whose logits are kept at every position (all ids are kept at the last position)
 TRACKED_IDS = list(range(0, 400, 25))
@@ -68,7 +71,8 @@ def synthetic_images(shape: tuple[int, ...], seed: int) -> torch.Tensor:
 
 
 def grained(path: Path, seed: int):
-    """A stored test picture plus seeded grain of +-24 levels (the grain makes the resize work on detail)."""
+    """A stored test picture plus seeded grain of +-24 levels (the grain makes the resize work on
+    detail)."""
     import numpy as np
     from PIL import Image
 
@@ -92,7 +96,8 @@ TINY_IMAGES = {
 
 
 def olmo_tokenizer(extra: list[str] = ()):
-    """A tiny tokenizer in Molmo-7B-O's kind (OLMo's GPT-2-style BPE, ``<|endoftext|>`` as BOS and EOS)."""
+    """A tiny tokenizer in Molmo-7B-O's kind (OLMo's GPT-2-style BPE, ``<|endoftext|>`` as BOS and
+    EOS)."""
     from transformers import GPT2Tokenizer
 
     from tiny_models import _trained_bpe
@@ -124,9 +129,11 @@ def tiny_config(arch: str) -> dict:
 
 
 def save_tiny_molmo(out: Path, arch: str) -> Path:
-    """A hub snapshot laid out as the published one (config.json with auto_map, tokenizer, preprocessor, weights).
+    """A hub snapshot laid out as the published one (config.json with auto_map, tokenizer,
+    preprocessor, weights).
 
-    The published ``.py`` files are not written: nothing here runs them. The 7B-D tower's sizes are in a
+    The published ``.py`` files are not written: nothing here runs them. The 7B-D tower's sizes are
+    in a
     ``vision_backbone`` section, which the real 7B-D config.json lacks (its code fixes the tower).
     """
     from safetensors.torch import save_file

@@ -24,7 +24,10 @@ from vlmprune.models.loading import ADAPTERS, adapter_class, load_adapter
 from vlmprune.models.molmo.adapter import MolmoNativeAdapter
 from vlmprune.models.molmo.remote_code import MolmoAdapter, molmo_answer
 
-WORDS = "what color is the shape ? which how many answer question using a single word or phrase . red blue green circle"
+WORDS = (
+    "what color is the shape ? which how many answer question using a single word or "
+    "phrase . red blue green circle"
+)
 
 
 def word_tokenizer(special: list[str], **kwargs):
@@ -248,11 +251,13 @@ def test_native_family_end_to_end(family, tmp_path):
     assert list(GenericAdapter(adapter.model, adapter.processor).blocks) == list(adapter.blocks)
 
 
-# ---------------------------------------------------------------- Molmo v1 (remote code) through stand-ins
+# ---------------------------------------------------------------- Molmo v1 (remote code) through
+# stand-ins
 
 
 class StandInMolmoBlock(nn.Module):
-    """Molmo's block contract: ``(x, (k, v))`` with a legacy per-layer cache, positions from ``position_ids``."""
+    """Molmo's block contract: ``(x, (k, v))`` with a legacy per-layer cache, positions from
+    ``position_ids``."""
 
     def __init__(self, d: int) -> None:
         super().__init__()
@@ -281,7 +286,8 @@ class StandInMolmoBlock(nn.Module):
 
 
 class StandInMolmo(nn.Module):
-    """``model.transformer.blocks``, a vision tower, and ``generate_from_batch`` as Molmo's remote code has them."""
+    """``model.transformer.blocks``, a vision tower, and ``generate_from_batch`` as Molmo's remote
+    code has them."""
 
     def __init__(self, vocab: int = 50, d: int = 16, n_layers: int = 3) -> None:
         super().__init__()
@@ -359,7 +365,8 @@ class StandInMolmo(nn.Module):
 
 
 class StandInMolmoProcessor:
-    """``process`` gives one sample's unbatched tensors; the prompt must arrive already formatted."""
+    """``process`` gives one sample's unbatched tensors; the prompt must arrive already
+    formatted."""
 
     class tokenizer:
         @staticmethod
@@ -399,7 +406,9 @@ def test_molmo_adapter_with_stand_ins():
     assert len(vision.blocks) == 2 and not vision.returns_tuple
     batch = [
         dict(r, question=q)
-        for r, q in zip(records(3), ["what?", "what color is the big shape?", "how many?"])
+        for r, q in zip(
+            records(3), ["what?", "what color is the big shape?", "how many?"], strict=True
+        )
     ]
     full = adapter.generate(batch, max_new_tokens=4)
     full_scores = torch.stack(model.scores)
@@ -421,7 +430,8 @@ def test_molmo_adapter_with_stand_ins():
 
 
 class MultiCropProcessor(StandInMolmoProcessor):
-    """A wide image gives two crops, with patches the processor marks ``-100`` (overlap margins), as Molmo's does."""
+    """A wide image gives two crops, with patches the processor marks ``-100`` (overlap margins),
+    as Molmo's does."""
 
     def process(self, images, text, message_format, always_start_with_space):
         sample = super().process(images, text, message_format, always_start_with_space)
@@ -433,17 +443,22 @@ class MultiCropProcessor(StandInMolmoProcessor):
 
 
 def test_molmo_padded_batch_equals_one_sample_at_a_time():
-    """Prompts of different lengths and images of different crop counts, padded with -1, answer as they do alone.
+    """Prompts of different lengths and images of different crop counts, padded with -1, answer as
+    they do alone.
 
-    The stand-in places features at ``index + sample * length`` without filtering negatives, as the old
-    published revisions do: an unparked -1 would land on the previous sample's last token, -100 out of bounds.
+    The stand-in places features at ``index + sample * length`` without filtering negatives, as the
+    old
+    published revisions do: an unparked -1 would land on the previous sample's last token, -100 out
+    of bounds.
     """
     from vlmprune.models.molmo.remote_code import pad_stack, park_unused_patches
 
     adapter = MolmoAdapter(StandInMolmo(), MultiCropProcessor())
     batch = [
         dict(r, question=q)
-        for r, q in zip(records(3), ["what color is the big shape?", "what?", "how many?"])
+        for r, q in zip(
+            records(3), ["what color is the big shape?", "what?", "how many?"], strict=True
+        )
     ]
     batch[1] = dict(
         batch[1], image=batch[1]["image"].resize((64, 32))
@@ -613,7 +628,8 @@ def test_trust_remote_code_works_where_honoured_and_is_refused_where_ignored(
         ("The sign is red. Answer: red", "red"),
         ("Answer:  two dogs ", "two dogs"),
         ("Answer: 3 Answer: 4", "3"),  # up to a second "Answer:"
-        # ... else the most common line of a multi-line answer (white space collapsed, first on a tie) ...
+        # ... else the most common line of a multi-line answer (white space collapsed, first on a
+        # tie) ...
         ("yes\nno\n yes ", "yes"),
         ("blue\nred", "blue"),
         ("a  b\na b\nc", "a b"),

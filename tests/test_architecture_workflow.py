@@ -1,4 +1,5 @@
-"""End to end on every supported architecture: the workflow's block importance on its tiny checkpoint.
+"""End to end on every supported architecture: the workflow's block importance on its tiny
+checkpoint.
 
 Each checkpoint comes from ``tiny_models`` (the architecture's own model, processor and
 tokenizer classes, written by ``save_pretrained``; Qwen2-VL's M-RoPE decoder with

@@ -27,8 +27,10 @@ from vlmprune.errors import ModelError
 from vlmprune.models.base import module_at
 from vlmprune.models.loading import adapter_class, load_adapter
 
-#: architecture -> (adapter, processor class, tokenizer class that AutoProcessor.from_pretrained gives back;
-#: ``tiny_models`` builds each with its family's own class, which transformers 5.23 maps back as listed)
+# : architecture -> (adapter, processor class, tokenizer class that AutoProcessor.from_pretrained
+# gives back;
+# : ``tiny_models`` builds each with its family's own class, which transformers 5.23 maps back as
+# listed)
 ARCHITECTURES = {
     "llava": ("llava", "LlavaProcessor", "TokenizersBackend"),
     "llava_onevision": ("llava_onevision", "LlavaOnevisionProcessor", "Qwen2Tokenizer"),
@@ -95,7 +97,8 @@ def block_list_path(adapter) -> str:
 
 
 def physically_removed(adapter, block: int):
-    """A deep copy of the model with the block deleted, and what counts or types layers by index renumbered."""
+    """A deep copy of the model with the block deleted, and what counts or types layers by index
+    renumbered."""
     model = copy.deepcopy(adapter.model)
     owner_path, name = block_list_path(adapter).rsplit(".", 1)
     owner = module_at(model, owner_path)
@@ -192,7 +195,8 @@ def test_fused_equals_per_variant(adapter, records):
 
 
 def test_tree_of_common_prefixes_equals_per_variant(adapter, records):
-    """Sets sharing prefixes beyond the all-kept one (as a beam step's do): each distinct prefix runs once per micro-batch."""
+    """Sets sharing prefixes beyond the all-kept one (as a beam step's do): each distinct prefix
+    runs once per micro-batch."""
     last = len(adapter.blocks) - 1
     variants = [(), (0,), (0, 2), (0, last), (1,), (1, 2), (1, last), (1, 2, last), (last,)]
     reference = predict_per_variant(
@@ -266,7 +270,8 @@ def test_generic_takes_the_block_list_the_config_names(tiny_checkpoint):
 def test_vision_ablation_as_the_first_forward_pass_leaves_the_full_model_intact(
     tiny_checkpoint, records
 ):
-    """transformers hooks the layers at the first forward; one swapped out then must still be hooked (LLaVA's features)."""
+    """transformers hooks the layers at the first forward; one swapped out then must still be
+    hooked (LLaVA's features)."""
     path = tiny_checkpoint("llava")
     vision = load_adapter(path, component="vision", device="cpu", dtype="float32")
     inputs = vision.encode(records)
@@ -280,13 +285,15 @@ def test_vision_ablation_as_the_first_forward_pass_leaves_the_full_model_intact(
     torch.testing.assert_close(scores, reference_scores)
 
 
-# ---------------------------------------------------------------- the engine's entry point, as the workflow's jobs call it
+# ---------------------------------------------------------------- the engine's entry point, as the
+# workflow's jobs call it
 
 
 def test_baseline_and_ablation_jobs_write_the_adapters_answers(
     architecture, adapter, prepared, tmp_path
 ):
-    """``run_evaluation`` as rules baseline (with the one-pass proxies) and ablate call it, on three samples."""
+    """``run_evaluation`` as rules baseline (with the one-pass proxies) and ablate call it, on
+    three samples."""
     from vlmprune.data.prepare import load_prepared, select_samples
     from vlmprune.data.registry import get_spec
     from vlmprune.engine.proxies import proxies_path
@@ -333,7 +340,7 @@ def test_baseline_and_ablation_jobs_write_the_adapters_answers(
     )
     stored = {
         v: read_store(tmp_path / f"{name}.h5").predictions
-        for v, name in zip(expected, ["full", "drop-0", f"drop-{last}"])
+        for v, name in zip(expected, ["full", "drop-0", f"drop-{last}"], strict=True)
     }
     assert stored == expected
     proxies = json.loads(proxies_path(tmp_path / "baseline.json").read_text())
@@ -343,11 +350,13 @@ def test_baseline_and_ablation_jobs_write_the_adapters_answers(
     )  # every prompt token of every sample, padding excluded
 
 
-# ---------------------------------------------------------------- a processor that needs a package this machine lacks
+# ---------------------------------------------------------------- a processor that needs a package
+# this machine lacks
 
 
 def test_a_processor_whose_package_is_missing_names_it(tiny_checkpoint, monkeypatch):
-    """SmolVLM's processor refuses to load without num2words (transformers raises ImportError in its __init__)."""
+    """SmolVLM's processor refuses to load without num2words (transformers raises ImportError in
+    its __init__)."""
     from transformers.models.smolvlm import processing_smolvlm
 
     monkeypatch.setattr(
@@ -361,7 +370,8 @@ def test_a_processor_whose_package_is_missing_names_it(tiny_checkpoint, monkeypa
 
 
 def test_a_missing_backend_is_named_as_transformers_names_it(tiny_checkpoint, monkeypatch):
-    """Without torchvision, transformers' requires_backends raises "… requires the Torchvision library …"."""
+    """Without torchvision, transformers' requires_backends raises "… requires the Torchvision
+    library …"."""
     import transformers
     from transformers.utils import import_utils
 

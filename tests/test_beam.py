@@ -168,7 +168,8 @@ def test_summary_counts_and_recommendations(evals, tmp_path, drawn_figures):
     assert rec == [[1], [1, 3], [1, 2, 3]]
     assert summary["budgets"][1]["beam_minus_greedy"] == pytest.approx(1 / 12)
     counts = summary["variants"]
-    # The seed's code: baseline + 5 single removals again at step 1, then the same distinct candidates.
+    # The seed's code: baseline + 5 single removals again at step 1, then the same distinct
+    # candidates.
     assert counts["seed_procedure"] == 6 + 9 + len(step3["candidates"])
     assert counts["beam_candidates"] == 9 + len(step3["candidates"])
     assert counts["evaluated"] == counts["beam_candidates"] + counts["greedy_only"]

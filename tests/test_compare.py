@@ -1,4 +1,5 @@
-"""The comparison stage: proxies recorded by hooks, train-vs-validation files, plots, the workflow."""
+"""The comparison stage: proxies recorded by hooks, train-vs-validation files, plots, the
+workflow."""
 
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def _expected_proxies(model, sequences):
         for i, found in enumerate(cosines):
             found += [
                 1 - distance.cosine(a, b)
-                for a, b in zip(states[i][0].numpy(), states[i + 1][0].numpy())
+                for a, b in zip(states[i][0].numpy(), states[i + 1][0].numpy(), strict=True)
             ]
     return [(np.mean(c), np.mean(np.arccos(np.clip(c, -1, 1)) / np.pi)) for c in cosines]
 
@@ -122,7 +123,8 @@ def test_proxy_summary_merges_ranks():
 def write_split(
     results: Path, dataset: str, split: str, profile: np.ndarray, n: int, seed: int
 ) -> None:
-    """Stores, importance files, baseline summary and proxies of one split, as the workflow writes them."""
+    """Stores, importance files, baseline summary and proxies of one split, as the workflow writes
+    them."""
     rng = np.random.default_rng(seed)
     ids = [f"{split}-{i}" for i in range(n)]
     full = (rng.random(n) < 0.9).astype(float)

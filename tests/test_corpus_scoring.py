@@ -42,7 +42,8 @@ def test_stores_record_the_secondary_metric_on_the_cleaned_predictions(tmp_path)
         {"sample_id": "d", "answers": ["red"]},
     ]
     generations = ["Answer: 42", "total sale", "1998", "blue"]
-    # An adapter stand-in: no model is run (predict is given), the clean-up is Molmo's "Answer:" rule.
+    # An adapter stand-in: no model is run (predict is given), the clean-up is Molmo's "Answer:"
+    # rule.
     adapter = SimpleNamespace(
         blocks=[None, None], clean_answer=lambda text: text.split("Answer:")[-1].strip()
     )
@@ -66,7 +67,8 @@ def test_stores_record_the_secondary_metric_on_the_cleaned_predictions(tmp_path)
     )
     store = stores["full"]
     assert store.raw == generations and store.predictions == ["42", "total sale", "1998", "blue"]
-    # ANLS: 1; 1 - 1/11 ("total sale" vs "total sales"); 1 - 1/4 ("1998" vs "1999"); "blue"/"red": NL 3/4 >= 0.5 -> 0.
+    # ANLS: 1; 1 - 1/11 ("total sale" vs "total sales"); 1 - 1/4 ("1998" vs "1999"); "blue"/"red":
+    # NL 3/4 >= 0.5 -> 0.
     assert store.scores.tolist() == [1.0, 1 - 1 / 11, 0.75, 0.0]
     # Exact match: only "42".
     assert (

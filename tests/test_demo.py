@@ -45,8 +45,8 @@ def test_tokenizer_round_trips_a_question() -> None:
     assert tokenizer.convert_tokens_to_ids("<image>") in ids
     decoded = tokenizer.decode(ids, skip_special_tokens=True)
     assert (
-        decoded
-        == "user : what color is the shape ? answer the question using a single word or phrase . assistant :"
+        decoded == "user : what color is the shape ? answer the question using a single word or "
+        "phrase . assistant :"
     )
     assert tokenizer.decode(tokenizer(" blue", add_special_tokens=False)["input_ids"]) == "blue"
 
@@ -76,7 +76,7 @@ def test_saved_directory_generates_through_the_processor(trained) -> None:
     prompts = [llava_prompt(row["question"], "vqa2") for row in rows]
     inputs = processor(text=prompts, images=images, return_tensors="pt", padding=True)
     # The processor expands <image> exactly as training did, and pads on the left.
-    for row, ids, mask in zip(rows, inputs["input_ids"], inputs["attention_mask"]):
+    for row, ids, mask in zip(rows, inputs["input_ids"], inputs["attention_mask"], strict=True):
         expected = prompt_ids(processor.tokenizer, row["question"], model.config.image_seq_length)
         assert ids[mask.bool()].tolist() == expected
     assert inputs["attention_mask"][:, -1].all()
@@ -88,7 +88,7 @@ def test_saved_directory_generates_through_the_processor(trained) -> None:
     )
     assert len(answers) == len(rows)
     # left padding leaves every answer as it is when the sample is generated alone
-    for prompt, image, answer in zip(prompts, images, answers):
+    for prompt, image, answer in zip(prompts, images, answers, strict=True):
         alone = processor(text=[prompt], images=[image], return_tensors="pt")
         with torch.no_grad():
             out = model.generate(**alone, max_new_tokens=3, do_sample=False)
@@ -103,14 +103,14 @@ def test_image_labels_are_read_where_the_answer_is_predicted() -> None:
     examples = _Examples(
         pixel_values=torch.zeros(1, 3, 4, 4),
         image_index=np.zeros(3, dtype=np.int64),
-        input_ids=[prompt + answer + [2] for prompt, answer in zip(prompts, answers)],
+        input_ids=[prompt + answer + [2] for prompt, answer in zip(prompts, answers, strict=True)],
         answer_start=np.array([len(prompt) for prompt in prompts]),
         colors=torch.tensor([IGNORE_INDEX]),
         shapes=torch.tensor([IGNORE_INDEX]),
     )
     batch = _collate(examples, np.arange(3), pad_id=0)
     positions = answer_predictor_positions(batch["labels"])
-    for row, (prompt, answer) in enumerate(zip(prompts, answers)):
+    for row, (prompt, answer) in enumerate(zip(prompts, answers, strict=True)):
         assert batch["input_ids"][row, positions[row]] == prompt[-1]
         assert batch["input_ids"][row, positions[row] + 1] == answer[0]
         assert batch["labels"][row, positions[row]] == IGNORE_INDEX

@@ -1,4 +1,5 @@
-"""The fused engine equals per-variant evaluation; stores are deterministic and survive out-of-memory."""
+"""The fused engine equals per-variant evaluation; stores are deterministic and survive
+out-of-memory."""
 
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ def test_fused_equals_per_variant(adapter, records, name):
 
 
 def test_fused_runs_encoder_and_prefix_once(adapter, records):
-    """Block i's prefill runs once for the full model and once per variant removing a block before i."""
+    """Block i's prefill runs once for the full model and once per variant removing a block before
+    i."""
     prefill_calls = [0] * len(adapter.blocks)
     encoder_calls = []
 
@@ -116,7 +118,8 @@ def distinct_prefixes(variants, num_blocks) -> int:
 
 
 def random_variants(num_blocks, count, seed):
-    """``count`` distinct random sets of one to three removed blocks; block 0 and the last block among them."""
+    """``count`` distinct random sets of one to three removed blocks; block 0 and the last block
+    among them."""
     rng = random.Random(seed)
     variants = {(0,), (num_blocks - 1,), (0, num_blocks - 1)}
     while len(variants) < count:
@@ -125,7 +128,8 @@ def random_variants(num_blocks, count, seed):
 
 
 def beam_candidates(num_blocks):
-    """The sets a beam step evaluates: step 3 of a beam of width 3, planned by the workflow's own ``plan_step``."""
+    """The sets a beam step evaluates: step 3 of a beam of width 3, planned by the workflow's own
+    ``plan_step``."""
     from vlmprune.analysis.beam.files import plan_step
     from vlmprune.engine.variants import parse_variant
 
@@ -203,7 +207,8 @@ def test_all_kept_sharing_is_the_earlier_engine(six_blocks, records):
 def test_a_beam_step_evaluates_its_candidates_as_one_tree(
     six_blocks, prepared, tmp_path, monkeypatch
 ):
-    """``beam_step``'s path (``evaluate_missing`` -> ``run_evaluation``) runs each distinct prefix once per micro-batch."""
+    """``beam_step``'s path (``evaluate_missing`` -> ``run_evaluation``) runs each distinct prefix
+    once per micro-batch."""
     from vlmprune.analysis.beam.evaluate import evaluate_missing
     from vlmprune.engine import run
     from vlmprune.engine.variants import variant_id
@@ -249,7 +254,8 @@ def test_a_beam_step_evaluates_its_candidates_as_one_tree(
 
 @pytest.mark.parametrize("seed", range(5))
 def test_tree_plan_keeps_one_record_per_block_and_frees_each(seed):
-    """Records alive at any time belong to the current path: at most one per block, each freed once, none left."""
+    """Records alive at any time belong to the current path: at most one per block, each freed
+    once, none left."""
     n = 8
     variants = random_variants(n, 20, seed)
     plan = plan_tree(variants, n)
@@ -258,7 +264,7 @@ def test_tree_plan_keeps_one_record_per_block_and_frees_each(seed):
     for step in plan.steps:
         for i, (key, _) in step.replay.items():
             assert alive[key] and key[0] == i
-        for i, (key, _) in step.record.items():
+        for key, _ in step.record.values():
             assert key not in alive
             alive[key] = True
         assert len({block for block, _ in alive}) == len(alive) <= n
@@ -362,7 +368,7 @@ def test_two_runs_give_identical_stores(adapter, dataset, records, tmp_path):
     reference = predict_per_variant(
         adapter, records[:6], VARIANTS, MAX_NEW_TOKENS, BatchSizer(4, len(adapter.blocks))
     )
-    for variant, a, b in zip(VARIANTS, first, second):
+    for variant, a, b in zip(VARIANTS, first, second, strict=True):
         assert_same_stores(a, b)
         assert a.predictions == reference[variant]
         assert a.attrs["blocks_removed"] == list(variant)
@@ -375,7 +381,8 @@ def test_stores_hold_the_cleaned_prediction_and_the_raw_generation(
     raw = predict_per_variant(
         adapter, records[:5], [()], MAX_NEW_TOKENS, BatchSizer(4, len(adapter.blocks))
     )[()]
-    # A family whose clean-up keeps the first word only, upper-cased: exact match then fails every sample.
+    # A family whose clean-up keeps the first word only, upper-cased: exact match then fails every
+    # sample.
     monkeypatch.setattr(
         adapter,
         "clean_answer",
@@ -387,7 +394,7 @@ def test_stores_hold_the_cleaned_prediction_and_the_raw_generation(
     assert store.predictions == [text.split()[0].upper() if text.split() else "" for text in raw]
     assert store.scores.tolist() == [
         float(p.lower() in [a.lower() for a in r["answers"]])
-        for p, r in zip(store.predictions, records)
+        for p, r in zip(store.predictions, records, strict=True)
     ]
 
 
@@ -427,7 +434,7 @@ def test_injected_out_of_memory_halves_the_batch(adapter, dataset, tmp_path, mon
     monkeypatch.setattr(adapter.model, "generate", generate_or_oom)
     got = evaluate(adapter, dataset, variants, tmp_path / "oom")
     assert max(sizes) > 2 and sizes[-1] <= 2
-    for a, b in zip(expected, got):
+    for a, b in zip(expected, got, strict=True):
         same_results(a, b)
         assert "out of memory at batch size" in b.attrs["batch_events"]
 
@@ -435,7 +442,8 @@ def test_injected_out_of_memory_halves_the_batch(adapter, dataset, tmp_path, mon
 def test_baseline_inside_the_ablation_job_writes_what_the_two_jobs_write(
     tiny_llava, prepared, tmp_path
 ):
-    """Rule ablate with the baseline inside (ablation.fused) equals rules baseline and ablate apart: stores, summary, proxies."""
+    """Rule ablate with the baseline inside (ablation.fused) equals rules baseline and ablate
+    apart: stores, summary, proxies."""
     import json
 
     from vlmprune.engine.proxies import proxies_path

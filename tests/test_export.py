@@ -144,8 +144,10 @@ def test_exported_directory_loads_with_plain_transformers(tiny_llava, tmp_path):
         "from transformers import AutoModelForImageTextToText, AutoProcessor\n"
         f"model = AutoModelForImageTextToText.from_pretrained({str(out)!r})\n"
         f"AutoProcessor.from_pretrained({str(out)!r})\n"
-        "assert not any(m == 'vlmprune' or m.startswith('vlmprune.') for m in sys.modules), 'vlmprune was imported'\n"
-        "print(len(model.model.language_model.layers), [l.self_attn.layer_idx for l in model.model.language_model.layers])\n"
+        "assert not any(m == 'vlmprune' or m.startswith('vlmprune.') for m in "
+        "sys.modules), 'vlmprune was imported'\n"
+        "print(len(model.model.language_model.layers), [l.self_attn.layer_idx for l in "
+        "model.model.language_model.layers])\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     result = subprocess.run(
@@ -210,7 +212,8 @@ def test_index_remapping():
 
 @torch.inference_mode()
 def test_llava_vision_export_keeps_the_selected_hidden_state(tiny_llava, tmp_path):
-    """With vision_feature_layer -2 the last vision block's output is never used: deleting it leaves the
+    """With vision_feature_layer -2 the last vision block's output is never used: deleting it
+    leaves the
     image features unchanged, and the exported config points at the same state (-1 of one fewer)."""
     adapter = load_for_export(exported_model(tiny_llava, "vision"))
     adapter.model.config.vision_feature_layer = -2
@@ -229,7 +232,7 @@ def test_llava_vision_export_keeps_the_selected_hidden_state(tiny_llava, tmp_pat
     assert adapter.model.config.vision_feature_layer == -2  # restored
     exported = load_adapter(out, device="cpu", dtype="float32", component="vision")
     after = exported.model.model.get_image_features(pixels, return_dict=True).pooler_output
-    for a, b in zip(before, after):
+    for a, b in zip(before, after, strict=True):
         torch.testing.assert_close(a, b)
 
 

@@ -30,7 +30,8 @@ pytestmark = pytest.mark.e2e
 
 
 def planned_outputs(workdir: Path) -> dict[str, tuple[str, str]]:
-    """Output files the plan would (re)build: path -> (rule, status), from ``snakemake --summary``."""
+    """Output files the plan would (re)build: path -> (rule, status), from ``snakemake
+    --summary``."""
     result = snakemake(workdir, "--summary")
     output = result.stdout + result.stderr
     lines = output.splitlines()
@@ -41,14 +42,15 @@ def planned_outputs(workdir: Path) -> dict[str, tuple[str, str]]:
         fields = line.split("\t")
         if len(fields) != len(columns):
             continue
-        row = dict(zip(columns, fields))
+        row = dict(zip(columns, fields, strict=True))
         if row["plan"] != "no update":
             planned[row["output_file"]] = (row["rule"], row["status"])
     return planned
 
 
 def dataset_of(path: str, names: list[str]) -> str | None:
-    """The dataset an output belongs to (a path component, or a file named after it), or None: an aggregate."""
+    """The dataset an output belongs to (a path component, or a file named after it), or None: an
+    aggregate."""
     for part in Path(path).parts:
         stem = part.split(".", 1)[0]
         if part in names or stem in names:

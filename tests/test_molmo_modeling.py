@@ -1,4 +1,5 @@
-"""The native Molmo v1 (``vlmprune.models.molmo.modeling``) against the published code's recorded outputs.
+"""The native Molmo v1 (``vlmprune.models.molmo.modeling``) against the published code's recorded
+outputs.
 
 The weights are the ones the published code ran with (``molmo_reference``); the pixels are the
 seeded ones of the fixture, so this checks the model apart from the image preprocessing.
@@ -78,7 +79,8 @@ def test_logits_and_greedy_tokens_equal_the_published_code(model, reference):
 
 @torch.inference_mode()
 def test_logits_and_greedy_tokens_equal_allenai_molmo_s_model_code(model, reference, arch):
-    """``olmo/model.py`` of ``allenai/molmo``, the original of all three, on the same weights and inputs.
+    """``olmo/model.py`` of ``allenai/molmo``, the original of all three, on the same weights and
+    inputs.
 
     MolmoE's mixture-of-experts FFN ran there through a CPU stand-in for megablocks' dMoE (whose
     kernels need CUDA); ``tests/data/molmo_recording/README.md`` says how it was recorded.
@@ -139,7 +141,8 @@ def test_a_skipped_language_block_equals_the_smaller_model(model, reference, blo
     assert not torch.allclose(scores, full_scores)
 
 
-#: Where the tiny tower's features (``vit_layers`` -2 and -9 of 10 blocks: the outputs of blocks 8 and 1) are read
+# : Where the tiny tower's features (``vit_layers`` -2 and -9 of 10 blocks: the outputs of blocks 8
+# and 1) are read
 #: once each block is deleted. The last block feeds no feature.
 REMAPPED_VIT_LAYERS = {0: [-2, -9], 5: [-2, -8], 8: [-2, -8], 9: [-1, -8]}
 
@@ -147,7 +150,8 @@ REMAPPED_VIT_LAYERS = {0: [-2, -9], 5: [-2, -8], 8: [-2, -8], 9: [-1, -8]}
 @pytest.mark.parametrize("block", sorted(REMAPPED_VIT_LAYERS))
 @torch.inference_mode()
 def test_a_skipped_vision_block_equals_the_smaller_tower(model, reference, block):
-    """Deleted as the export deletes it (the adapter's deletion fields): block 0, a middle one, a read one, the last."""
+    """Deleted as the export deletes it (the adapter's deletion fields): block 0, a middle one, a
+    read one, the last."""
     from vlmprune.models.deletion import delete_blocks
     from vlmprune.models.molmo.adapter import MolmoNativeAdapter
 
@@ -167,13 +171,16 @@ def test_a_skipped_vision_block_equals_the_smaller_tower(model, reference, block
     assert torch.allclose(scores, full_scores) == (block == 9)
 
 
-# ---------------------------------------------------------------- through the adapter and the engine
+# ---------------------------------------------------------------- through the adapter and the
+# engine
 
 
 class FixtureProcessor:
-    """Gives the recorded processor outputs (with the fixture's seeded pixels) for each recorded prompt.
+    """Gives the recorded processor outputs (with the fixture's seeded pixels) for each recorded
+    prompt.
 
-    The native image preprocessing does not exist yet; this stands in for it so the engine runs the native model.
+    The native image preprocessing does not exist yet; this stands in for it so the engine runs the
+    native model.
     """
 
     def __init__(self, reference) -> None:
@@ -208,7 +215,8 @@ def test_fused_equals_per_variant(model, reference):
     )
     try:
         expected = predict_per_variant(adapter, records, variants, 6, sizer())
-        # per variant once per micro-batch, at the prefill only: two micro-batches each, one for (1, 3) (its sizer allows 4)
+        # per variant once per micro-batch, at the prefill only: two micro-batches each, one for
+        # (1, 3) (its sizer allows 4)
         assert len(vision_calls) == 2 * 4 + 1
         vision_calls.clear()
         assert predict_fused(adapter, records, variants, 6, sizer()) == expected
@@ -217,7 +225,7 @@ def test_fused_equals_per_variant(model, reference):
     assert len(vision_calls) == 2  # once per micro-batch (two, then one), for all five variants
     assert len({tuple(answers) for answers in expected.values()}) > 1
     for answer, sample in zip(
-        expected[()], reference["samples"]
+        expected[()], reference["samples"], strict=False
     ):  # the full model answers what the published code did
         assert (
             answer
@@ -225,7 +233,8 @@ def test_fused_equals_per_variant(model, reference):
         )
 
 
-# ---------------------------------------------------------------- from a hub snapshot, as a user loads it
+# ---------------------------------------------------------------- from a hub snapshot, as a user
+# loads it
 
 
 @pytest.fixture(scope="module")
@@ -237,7 +246,8 @@ def snapshot(tmp_path_factory, arch):
 
 @torch.inference_mode()
 def test_a_hub_snapshot_loads_natively_and_answers_as_the_published_code(snapshot, reference):
-    """No trust_remote_code: the native model and preprocessing; the processor's own pixels, padded as one batch."""
+    """No trust_remote_code: the native model and preprocessing; the processor's own pixels, padded
+    as one batch."""
     from molmo_reference import fixture_records
     from vlmprune.models.loading import count_blocks, load_adapter
     from vlmprune.models.molmo.adapter import MolmoNativeAdapter
@@ -303,7 +313,8 @@ def test_a_published_setting_the_native_model_lacks_is_refused(tmp_path):
 )
 @torch.inference_mode()
 def test_an_exported_variant_reloads_as_the_skipped_model(snapshot, component, block, tmp_path):
-    """Rule export's path: the snapshot loaded for export, the variant deleted and saved, reloaded natively."""
+    """Rule export's path: the snapshot loaded for export, the variant deleted and saved, reloaded
+    natively."""
     from molmo_reference import fixture_records
     from vlmprune.export.depth_variant import export_variant, load_for_export
     from vlmprune.models.loading import count_blocks, load_adapter
@@ -331,7 +342,8 @@ def test_an_exported_variant_reloads_as_the_skipped_model(snapshot, component, b
 
 
 def test_baseline_and_ablation_jobs_run_from_the_snapshot(snapshot, prepared, tmp_path):
-    """``run_evaluation`` as rules baseline (fused, with the one-pass proxies) and ablate call it, with adapter: auto."""
+    """``run_evaluation`` as rules baseline (fused, with the one-pass proxies) and ablate call it,
+    with adapter: auto."""
     from vlmprune.data.prepare import load_prepared, select_samples
     from vlmprune.engine.batching import BatchSizer
     from vlmprune.engine.evaluate import predict_per_variant
@@ -376,13 +388,15 @@ def test_baseline_and_ablation_jobs_run_from_the_snapshot(snapshot, prepared, tm
         BatchSizer(3, 4),
     )
     assert {
-        v: read_store(tmp_path / f"{n}.h5").predictions for v, n in zip(expected, names)
+        v: read_store(tmp_path / f"{n}.h5").predictions
+        for v, n in zip(expected, names, strict=True)
     } == expected
     assert len({tuple(answers) for answers in expected.values()}) > 1
 
 
 def test_a_multiflow_store_equals_its_exported_checkpoint(snapshot, prepared, tmp_path):
-    """MULTIFLOW's masks on Molmo v1: the masked evaluation and the exported, natively reloaded checkpoint agree."""
+    """MULTIFLOW's masks on Molmo v1: the masked evaluation and the exported, natively reloaded
+    checkpoint agree."""
     from vlmprune.cli import main
     from vlmprune.engine.run import run_evaluation
     from vlmprune.engine.store import read_store

@@ -1,4 +1,5 @@
-"""Molmo v1's preprocessing, native (``vlmprune.models.molmo.processing``), against the published processor's outputs."""
+"""Molmo v1's preprocessing, native (``vlmprune.models.molmo.processing``), against the published
+processor's outputs."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ from vlmprune.models.molmo.processing import (
 
 @pytest.mark.parametrize("arch", ["7bd", "7bo", "molmoe"])
 def test_equals_the_published_processor(arch):
-    """One crop, four crops side by side and three stacked: tokens, patch positions, masks exactly; pixels to float32.
+    """One crop, four crops side by side and three stacked: tokens, patch positions, masks exactly;
+    pixels to float32.
 
-    7B-O's kind of tokenizer (OLMo's, ``<|endoftext|>`` as BOS) for ``7bo``, Qwen2's for the others."""
+    7B-O's kind of tokenizer (OLMo's, ``<|endoftext|>`` as BOS) for ``7bo``, Qwen2's for the
+    others."""
     processing = MolmoProcessing(tiny_tokenizer(arch), MolmoImageSettings.from_dict(TINY_IMAGES))
     reference = torch.load(DATA / f"molmo_{arch}" / "reference.pt", weights_only=True)
-    for record, sample in zip(fixture_records(), reference["samples"]):
+    for record, sample in zip(fixture_records(), reference["samples"], strict=True):
         out = processing.process([record["image"]], sample["prompt"])
         assert torch.equal(out["input_ids"], sample["input_ids"])
         assert torch.equal(out["image_input_idx"], sample["image_input_idx"])
@@ -44,7 +47,8 @@ def test_published_defaults_and_tiling():
         }
     )
     assert select_tiling(100, 100, 224, 12) == (1, 1)  # fits one crop: the smallest grid
-    # 2x5 scales by min(448/300, 1120/900) = 1.24, the least upscaling (2x4: 896/900 < 1 would downscale)
+    # 2x5 scales by min(448/300, 1120/900) = 1.24, the least upscaling (2x4: 896/900 < 1 would
+    # downscale)
     assert select_tiling(300, 900, 224, 12) == (2, 5)
     assert select_tiling(5000, 100, 224, 4) == (4, 1)  # must downscale: the least downscaling
 

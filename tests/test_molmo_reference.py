@@ -1,4 +1,5 @@
-"""The recorded outputs of Molmo v1's published code (``tests/data/molmo_*``): what a native implementation must equal.
+"""The recorded outputs of Molmo v1's published code (``tests/data/molmo_*``): what a native
+implementation must equal.
 
 These pin the fixtures themselves and what they showed about the adapter's padding: the
 published code, fed a padded batch as ``MolmoAdapter.encode`` builds it, answers every sample
@@ -59,7 +60,8 @@ def test_parked_padded_batch_answered_each_sample_as_alone(arch):
 
 
 def test_raw_padding_broke_the_seed_copy_of_molmoe_only():
-    """The -1/-100 indices, unparked: the seed copy adds the third sample's unused patches onto the second's tokens."""
+    """The -1/-100 indices, unparked: the seed copy adds the third sample's unused patches onto the
+    second's tokens."""
     for arch, broken in (("7bd", False), ("7bo", False), ("molmoe", True)):
         ref = reference(arch)
         alone = torch.stack([s["last_logits"] for s in ref["samples"]])

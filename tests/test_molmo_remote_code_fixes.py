@@ -1,4 +1,5 @@
-"""Molmo v1 compatibility: the scoped ``index_add_`` fix, the published configs, load errors, padded batches."""
+"""Molmo v1 compatibility: the scoped ``index_add_`` fix, the published configs, load errors,
+padded batches."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from vlmprune.models.molmo.remote_code_fixes import molmo_index_add_fix
 
 
 class AddsImageFeatures(nn.Module):
-    """Does what modeling_molmoe.py does: adds (batch, patches, dim) features into flattened embeddings."""
+    """Does what modeling_molmoe.py does: adds (batch, patches, dim) features into flattened
+    embeddings."""
 
     def forward(self, x: torch.Tensor, index: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         flat = x.clone().view(-1, x.shape[-1])
@@ -62,10 +64,13 @@ def test_other_calls_are_untouched_and_an_error_restores_torch():
     assert target.sum() == 4 and other[:, 1].sum() == 2
 
 
-# ---------------------------------------------------------------- Molmo v1 checkpoints as published: what a user meets first
+# ---------------------------------------------------------------- Molmo v1 checkpoints as
+# published: what a user meets first
 
-# The fields of the published config.json files that say how deep the model is (allenai/MolmoE-1B-0924 as copied in
-# ChulanZhang/molmo_hf configs/model/config.json; allenai/Molmo-7B-D-0924 as copied in reubzdubz/Molmo7B_D_NF4Quant).
+# The fields of the published config.json files that say how deep the model is
+# (allenai/MolmoE-1B-0924 as copied in
+# ChulanZhang/molmo_hf configs/model/config.json; allenai/Molmo-7B-D-0924 as copied in
+# reubzdubz/Molmo7B_D_NF4Quant).
 MOLMOE_1B_CONFIG = {
     "architectures": ["OLMoForCausalLM"],
     "model_type": "molmo",
@@ -121,7 +126,8 @@ def test_count_blocks_refuses_a_config_that_names_no_depth(tmp_path):
     ],
 )
 def test_published_code_failing_in_from_pretrained_is_a_clear_error(tmp_path, monkeypatch, error):
-    """What transformers 5.23 raises inside the published code (which never calls post_init), said clearly."""
+    """What transformers 5.23 raises inside the published code (which never calls post_init), said
+    clearly."""
     import transformers
 
     from vlmprune.models.loading import load_adapter

@@ -88,7 +88,9 @@ def reference(
         owner = torch.cat([torch.full((state[n].numel(),), j) for j, n in enumerate(names)])
         chosen = owner[torch.sort(scores, stable=True).indices[:k]]
         counts = torch.bincount(chosen, minlength=len(names))
-        pruned.update({n.removesuffix(".weight"): int(c) for n, c in zip(names, counts)})
+        pruned.update(
+            {n.removesuffix(".weight"): int(c) for n, c in zip(names, counts, strict=True)}
+        )
         thresholds[modality] = float(torch.kthvalue(scores, k).values) if k else None
     return pruned, thresholds
 
@@ -137,7 +139,8 @@ def test_equals_concatenating_reference(tmp_path, fmt, dtype, ties):
 
 
 def test_legacy_bin_format(tmp_path, caplog):
-    """Pre-zip torch.save files cannot be memory-mapped: loaded whole, and their memory left alone."""
+    """Pre-zip torch.save files cannot be memory-mapped: loaded whole, and their memory left
+    alone."""
     state = llava_original_state(torch.bfloat16, ties=True)
     torch.save(state, tmp_path / "pytorch_model.bin", _use_new_zipfile_serialization=False)
     check_against_reference(tmp_path, state, 0.5, "llava-original", chunk_bytes=96)
@@ -464,7 +467,8 @@ def test_unsupported_dtype(tmp_path):
 
 
 def split_original_layout(state: dict[str, torch.Tensor]) -> tuple[dict, dict]:
-    """The state as liuhaotian/llava-v1.5 ships it (no tower) and the tower as a CLIP checkpoint (with a text model)."""
+    """The state as liuhaotian/llava-v1.5 ships it (no tower) and the tower as a CLIP checkpoint
+    (with a text model)."""
     prefix = "model.vision_tower.vision_tower."
     llava = {n: t for n, t in state.items() if not n.startswith(prefix)}
     clip = {n.removeprefix(prefix): t for n, t in state.items() if n.startswith(prefix)}
@@ -555,7 +559,8 @@ def test_step1_takes_the_modality_patterns_of_the_adapter_config_json_picks(
     assert [p.pattern for p in rules.patterns["vision"]] == list(
         ADAPTERS[adapter].modality_patterns["vision"]
     )
-    # every modality the adapter names is found in the checkpoint, and each layer's sparsity is its budget's
+    # every modality the adapter names is found in the checkpoint, and each layer's sparsity is its
+    # budget's
     assert all(dist.modalities[m].layers for m in ("vision", "fusion"))
     for m in ("vision", "fusion"):
         assert abs(dist.modalities[m].pruned - 0.5 * dist.modalities[m].total) <= 1

@@ -1,4 +1,5 @@
-"""MULTIFLOW steps 2-3: calibration statistics, scores, exact masks, in-place masking, evaluation and export."""
+"""MULTIFLOW steps 2-3: calibration statistics, scores, exact masks, in-place masking, evaluation
+and export."""
 
 from __future__ import annotations
 
@@ -101,7 +102,8 @@ def test_scores_of_a_hand_built_two_layer_model_equal_hand_computed_values():
     assert collector.stats["1"].norm_sq.tolist() == [10.0, 10.0]
     r2 = math.sqrt(2)
     # layer 0, a = [r2, 2, 2 r2]; |W| a = [[r2, 4, 0], [3 r2, 2, 2 r2]]
-    # output importance = row means [(r2 + 4)/3, (5 r2 + 2)/3]; input importance = column means [2 r2, 3, r2]
+    # output importance = row means [(r2 + 4)/3, (5 r2 + 2)/3]; input importance = column means [2
+    # r2, 3, r2]
     expected = torch.tensor(
         [
             [(r2 + 4) / 3 * 2 * r2 * 1, (r2 + 4) / 3 * 3 * 2, 0.0],
@@ -112,7 +114,8 @@ def test_scores_of_a_hand_built_two_layer_model_equal_hand_computed_values():
         multiflow_score(model[0].weight, collector.stats["0"].norm_sq), expected, rtol=1e-6
     )
     assert math.isclose(expected[0, 0].item(), (4 + 8 * r2) / 3, rel_tol=1e-6)
-    # layer 1, a = [r10, r10]; |W| a = r10 [[2, 1], [0.5, 4]]; rows [1.5, 2.25] r10, columns [1.25, 2.5] r10
+    # layer 1, a = [r10, r10]; |W| a = r10 [[2, 1], [0.5, 4]]; rows [1.5, 2.25] r10, columns [1.25,
+    # 2.5] r10
     r10 = math.sqrt(10)
     expected1 = torch.tensor(
         [[1.5 * 1.25 * 10 * 2, 1.5 * 2.5 * 10 * 1], [2.25 * 1.25 * 10 * 0.5, 2.25 * 2.5 * 10 * 4]]
@@ -310,7 +313,7 @@ def test_pruned_store_equals_the_exported_checkpoint_sample_by_sample(
     )
     masks = tmp_path / "masks_multiflow_0.5.safetensors"
     summary = json.loads((tmp_path / "masks_multiflow_0.5.json").read_text())
-    for name, row in summary["layers"].items():  # budgets from step 1, met exactly
+    for row in summary["layers"].values():  # budgets from step 1, met exactly
         assert row["pruned"] == round(row["target_sparsity"] * row["params"])
     model, evaluation = rule_settings(
         {"path": str(tiny_llava)}, num_samples=12, batch_size=4, chunk_size=8

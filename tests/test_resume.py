@@ -1,4 +1,5 @@
-"""A job killed after its first chunk resumes when rerun, and ends with the stores of an uninterrupted run."""
+"""A job killed after its first chunk resumes when rerun, and ends with the stores of an
+uninterrupted run."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def samples_done(partial: Path, scratch: Path) -> int:
 
 
 def resume_counting(model: Path, data: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> int:
-    """Rerun the killed job in this process; return how many (sample, variant) answers it generated."""
+    """Rerun the killed job in this process; return how many (sample, variant) answers it
+    generated."""
     generated = 0
     default_predict = evaluate.default_predict
 
@@ -127,7 +129,8 @@ def test_killed_job_resumes_and_equals_an_uninterrupted_run(
         for v in VARIANTS
     }
     generated = resume_counting(tiny_llava, prepared, tmp_path / "killed", monkeypatch)
-    # only what the killed job had not written is generated again: the kept chunks are not recomputed
+    # only what the killed job had not written is generated again: the kept chunks are not
+    # recomputed
     assert (
         generated == sum(NUM_SAMPLES - done for done in kept.values()) < NUM_SAMPLES * len(VARIANTS)
     )

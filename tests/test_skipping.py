@@ -1,4 +1,5 @@
-"""A skipped block equals a model physically built without it, through generation and the KV cache."""
+"""A skipped block equals a model physically built without it, through generation and the KV
+cache."""
 
 from __future__ import annotations
 

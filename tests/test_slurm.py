@@ -71,7 +71,8 @@ def slurm_cluster() -> None:
         )
     if os.geteuid() != 0:
         pytest.skip(
-            "needs root: .ci/slurm-up installs slurm-wlm and munge and starts munged, slurmctld and slurmd"
+            "needs root: .ci/slurm-up installs slurm-wlm and munge and starts munged, "
+            "slurmctld and slurmd"
         )
     proc = subprocess.run(["bash", str(SLURM_UP)], capture_output=True, text=True, timeout=900)
     if proc.returncode == 77:
@@ -184,7 +185,8 @@ def test_slurm_run_equals_local_run(slurm_cluster, tiny_llava: Path, tmp_path: P
     )
     assert local_run.returncode == 0, f"local run failed:\n{local_out[-5000:]}"
 
-    # every job but the local rules went through SLURM, GPU rules on the gpu partition, the others on cpu
+    # every job but the local rules went through SLURM, GPU rules on the gpu partition, the others
+    # on cpu
     jobs = _submitted_jobs(output)
     assert RAN_GPU | RAN_CPU <= set(jobs.values()), output[-5000:]
     assert not RAN_LOCAL & set(jobs.values())
@@ -231,7 +233,8 @@ def _dry_run_jobs(workdir: Path, *args: str) -> dict[str, tuple[dict[str, str], 
 def test_cluster_profile_tags_gpu_and_cpu_rules(tiny_llava: Path, tmp_path: Path):
     """profiles/slurm: GPU rules on the gpu partition with 1 GPU, and as many processes start."""
     _write_config(tmp_path, tiny_llava)
-    # --cores 8: on the submitting machine Snakemake caps a job's threads at its own cores (on the node, at the job's)
+    # --cores 8: on the submitting machine Snakemake caps a job's threads at its own cores (on the
+    # node, at the job's)
     jobs = _dry_run_jobs(tmp_path, "--profile", str(PROFILE_REAL), "--cores", "8")
     assert RAN_GPU | RAN_CPU <= jobs.keys(), jobs.keys()
     for rule in RAN_GPU:

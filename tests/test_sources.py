@@ -1,4 +1,5 @@
-"""Each dataset source against a tiny fixture written in its published layout; registry and error paths."""
+"""Each dataset source against a tiny fixture written in its published layout; registry and error
+paths."""
 
 from __future__ import annotations
 
@@ -25,9 +26,21 @@ from vlmprune.data.sources.common import DatasetUnavailable, LayoutError
 from vlmprune.metrics import METRICS, is_known
 
 SEED_NAMES = [
-    "coco_2014_vqa", "text_vqa", "okvqa", "science_qa_img", "doc_qa", "chart_qa", "info_qa",
-    "plot_qa", "figure_qa", "dv_qa", "mmmu", "coco_caption", "tally_qa", "st_qa",
-]  # fmt: skip
+    "coco_2014_vqa",
+    "text_vqa",
+    "okvqa",
+    "science_qa_img",
+    "doc_qa",
+    "chart_qa",
+    "info_qa",
+    "plot_qa",
+    "figure_qa",
+    "dv_qa",
+    "mmmu",
+    "coco_caption",
+    "tally_qa",
+    "st_qa",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -164,12 +177,27 @@ def _vqa_fixture(
         return out
 
     annotations = [
-        {"question_id": q["question_id"], "image_id": q["image_id"], "question_type": "what", "answer_type": "other",
-         "multiple_choice_answer": answers[q["question_id"]][0], "answers": answer_list(answers[q["question_id"]])}
+        {
+            "question_id": q["question_id"],
+            "image_id": q["image_id"],
+            "question_type": "what",
+            "answer_type": "other",
+            "multiple_choice_answer": answers[q["question_id"]][0],
+            "answers": answer_list(answers[q["question_id"]]),
+        }
         for q in questions
-    ]  # fmt: skip
-    write_json(root / questions_file, {"info": {}, "task_type": "Open-Ended", "data_type": "mscoco", "license": {},
-                                       "data_subtype": "val2014", "questions": questions})  # fmt: skip
+    ]
+    write_json(
+        root / questions_file,
+        {
+            "info": {},
+            "task_type": "Open-Ended",
+            "data_type": "mscoco",
+            "license": {},
+            "data_subtype": "val2014",
+            "questions": questions,
+        },
+    )
     write_json(
         root / annotations_file,
         {"info": {}, "license": {}, "data_subtype": "val2014", "annotations": annotations},
@@ -227,15 +255,40 @@ def test_okvqa_from_official_json(tmp_path: Path) -> None:
 def test_info_qa(tmp_path: Path) -> None:
     write_image(tmp_path / "images" / "10002.jpeg", "green", "JPEG")
     data = [
-        {"questionId": 65718, "question": "What percentage?", "image_local_name": "10002.jpeg", "image_url": "http://x",
-         "ocr_output_file": "10002.json", "answers": ["35%", "35"], "data_split": "val", "answer_type": ["single span"],
-         "evidence": ["Text"], "operation/reasoning": []},
-        {"questionId": 65719, "question": "Which year?", "image_local_name": "10002.jpeg", "image_url": "http://x",
-         "ocr_output_file": "10002.json", "answers": ["2019"], "data_split": "val", "answer_type": ["single span"],
-         "evidence": ["Text"], "operation/reasoning": []},
-    ]  # fmt: skip
-    write_json(tmp_path / "infographicsVQA_val_v1.0_withQT.json",
-               {"dataset_name": "infographicVQA", "dataset_version": "1.0", "dataset_split": "val", "data": data})  # fmt: skip
+        {
+            "questionId": 65718,
+            "question": "What percentage?",
+            "image_local_name": "10002.jpeg",
+            "image_url": "http://x",
+            "ocr_output_file": "10002.json",
+            "answers": ["35%", "35"],
+            "data_split": "val",
+            "answer_type": ["single span"],
+            "evidence": ["Text"],
+            "operation/reasoning": [],
+        },
+        {
+            "questionId": 65719,
+            "question": "Which year?",
+            "image_local_name": "10002.jpeg",
+            "image_url": "http://x",
+            "ocr_output_file": "10002.json",
+            "answers": ["2019"],
+            "data_split": "val",
+            "answer_type": ["single span"],
+            "evidence": ["Text"],
+            "operation/reasoning": [],
+        },
+    ]
+    write_json(
+        tmp_path / "infographicsVQA_val_v1.0_withQT.json",
+        {
+            "dataset_name": "infographicVQA",
+            "dataset_version": "1.0",
+            "dataset_split": "val",
+            "data": data,
+        },
+    )
     ds = load_split("info_qa", "val", local_path=str(tmp_path))
     check_records(ds, "info_qa")
     assert ds["sample_id"] == ["info_qa/val/65718", "info_qa/val/65719"] and ds[0]["answers"] == [
@@ -250,11 +303,19 @@ def test_st_qa_holds_out_1024_training_questions(tmp_path: Path) -> None:
     write_image(tmp_path / "coco-text" / "COCO_train2014_000000000036.jpg", "red", "JPEG")
     write_image(tmp_path / "textVQA" / "train_images" / "a.jpg", "blue", "JPEG")
     data = [
-        {"question_id": 1000 + i, "question": f"What is written {i}?", "answers": ["stop", "STOP"],
-         "file_path": "coco-text/COCO_train2014_000000000036.jpg" if i % 2 else "textVQA/train_images/a.jpg",
-         "file_name": "x.jpg", "dataset": "coco-text", "set_name": "train"}
+        {
+            "question_id": 1000 + i,
+            "question": f"What is written {i}?",
+            "answers": ["stop", "STOP"],
+            "file_path": "coco-text/COCO_train2014_000000000036.jpg"
+            if i % 2
+            else "textVQA/train_images/a.jpg",
+            "file_name": "x.jpg",
+            "dataset": "coco-text",
+            "set_name": "train",
+        }
         for i in range(1030)
-    ]  # fmt: skip
+    ]
     write_json(
         tmp_path / "train_task_3.json",
         {
@@ -281,11 +342,25 @@ def _tally_fixture(root: Path) -> Path:
     write_image(root / "val2014" / "COCO_val2014_000000000042.jpg", "red", "JPEG")
     write_image(root / "VG_100K_2" / "1.jpg", "blue", "JPEG")
     test = [
-        {"image": "val2014/COCO_val2014_000000000042.jpg", "answer": 2, "data_source": "amt", "question": "How many dogs?",
-         "image_id": 42, "question_id": 1, "issimple": True},
-        {"image": "VG_100K_2/1.jpg", "answer": 0, "data_source": "imported_genome", "question": "How many cats are there?",
-         "image_id": 1, "question_id": 2, "issimple": False},
-    ]  # fmt: skip
+        {
+            "image": "val2014/COCO_val2014_000000000042.jpg",
+            "answer": 2,
+            "data_source": "amt",
+            "question": "How many dogs?",
+            "image_id": 42,
+            "question_id": 1,
+            "issimple": True,
+        },
+        {
+            "image": "VG_100K_2/1.jpg",
+            "answer": 0,
+            "data_source": "imported_genome",
+            "question": "How many cats are there?",
+            "image_id": 1,
+            "question_id": 2,
+            "issimple": False,
+        },
+    ]
     write_json(root / "test.json", test)
     write_json(root / "train.json", [{k: v for k, v in q.items() if k != "issimple"} for q in test])
     return root
@@ -345,10 +420,31 @@ def test_plot_qa(tmp_path: Path) -> None:
     write_image(tmp_path / "val" / "png" / "0.png", "red")
     write_image(tmp_path / "val" / "png" / "1.png", "blue")
     qa = [
-        {"image_index": 0, "question_string": "What is the maximum value?", "answer": 2.0, "question_id": 0, "template": "data_retrieval", "type": "bar"},
-        {"image_index": 0, "question_string": "Does the line increase?", "answer": "Yes", "question_id": 1, "template": "structural", "type": "bar"},
-        {"image_index": 1, "question_string": "What is the average?", "answer": 3.25, "question_id": 2, "template": "reasoning", "type": "line"},
-    ]  # fmt: skip
+        {
+            "image_index": 0,
+            "question_string": "What is the maximum value?",
+            "answer": 2.0,
+            "question_id": 0,
+            "template": "data_retrieval",
+            "type": "bar",
+        },
+        {
+            "image_index": 0,
+            "question_string": "Does the line increase?",
+            "answer": "Yes",
+            "question_id": 1,
+            "template": "structural",
+            "type": "bar",
+        },
+        {
+            "image_index": 1,
+            "question_string": "What is the average?",
+            "answer": 3.25,
+            "question_id": 2,
+            "template": "reasoning",
+            "type": "line",
+        },
+    ]
     write_json(tmp_path / "val" / "qa_pairs_V2.json", {"qa_pairs": qa})
     ds = load_split("plot_qa", "val", local_path=str(tmp_path))
     check_records(ds, "plot_qa")
@@ -359,9 +455,23 @@ def test_plot_qa(tmp_path: Path) -> None:
 def test_figure_qa(tmp_path: Path) -> None:
     write_image(tmp_path / "validation1" / "png" / "0.png", "red")
     qa = [
-        {"image_index": 0, "question_id": 0, "question_string": "Is Red the minimum?", "answer": 1, "color1_name": "Red", "color2_name": "--None--"},
-        {"image_index": 0, "question_id": 1, "question_string": "Is Red the maximum?", "answer": 0, "color1_name": "Red", "color2_name": "--None--"},
-    ]  # fmt: skip
+        {
+            "image_index": 0,
+            "question_id": 0,
+            "question_string": "Is Red the minimum?",
+            "answer": 1,
+            "color1_name": "Red",
+            "color2_name": "--None--",
+        },
+        {
+            "image_index": 0,
+            "question_id": 1,
+            "question_string": "Is Red the maximum?",
+            "answer": 0,
+            "color1_name": "Red",
+            "color2_name": "--None--",
+        },
+    ]
     write_json(tmp_path / "validation1" / "qa_pairs.json", {"qa_pairs": qa})
     ds = load_split("figure_qa", "val", local_path=str(tmp_path))
     check_records(ds, "figure_qa")
@@ -372,9 +482,23 @@ def test_figure_qa(tmp_path: Path) -> None:
 def test_dv_qa(tmp_path: Path) -> None:
     write_image(tmp_path / "images" / "bar_val_easy_00000000.png", "red")
     qa = [
-        {"image": "bar_val_easy_00000000.png", "question": "How many bars are there?", "answer": "3", "question_id": 10, "template_id": "structure", "answer_bbox": []},
-        {"image": "bar_val_easy_00000000.png", "question": "What is the label of the first bar?", "answer": "coat", "question_id": 11, "template_id": "data", "answer_bbox": [1, 2, 3, 4]},
-    ]  # fmt: skip
+        {
+            "image": "bar_val_easy_00000000.png",
+            "question": "How many bars are there?",
+            "answer": "3",
+            "question_id": 10,
+            "template_id": "structure",
+            "answer_bbox": [],
+        },
+        {
+            "image": "bar_val_easy_00000000.png",
+            "question": "What is the label of the first bar?",
+            "answer": "coat",
+            "question_id": 11,
+            "template_id": "data",
+            "answer_bbox": [1, 2, 3, 4],
+        },
+    ]
     write_json(tmp_path / "qa" / "val_easy_qa.json", qa)
     ds = load_split("dv_qa", "val", local_path=str(tmp_path))
     check_records(ds, "dv_qa")
@@ -387,13 +511,22 @@ def test_dv_qa(tmp_path: Path) -> None:
 def test_coco_caption_official_layout(tmp_path: Path) -> None:
     write_image(tmp_path / "val2014" / "COCO_val2014_000000000042.jpg", "red", "JPEG")
     write_image(tmp_path / "val2014" / "COCO_val2014_000000000007.jpg", "blue", "JPEG")
-    write_json(tmp_path / "annotations" / "captions_val2014.json", {
-        "info": {}, "licenses": [],
-        "images": [{"id": 42, "file_name": "COCO_val2014_000000000042.jpg", "height": 8, "width": 8},
-                   {"id": 7, "file_name": "COCO_val2014_000000000007.jpg", "height": 8, "width": 8}],
-        "annotations": [{"image_id": 42, "id": 1, "caption": "A red square."}, {"image_id": 7, "id": 2, "caption": "A blue square."},
-                        {"image_id": 42, "id": 3, "caption": "Something red."}],
-    })  # fmt: skip
+    write_json(
+        tmp_path / "annotations" / "captions_val2014.json",
+        {
+            "info": {},
+            "licenses": [],
+            "images": [
+                {"id": 42, "file_name": "COCO_val2014_000000000042.jpg", "height": 8, "width": 8},
+                {"id": 7, "file_name": "COCO_val2014_000000000007.jpg", "height": 8, "width": 8},
+            ],
+            "annotations": [
+                {"image_id": 42, "id": 1, "caption": "A red square."},
+                {"image_id": 7, "id": 2, "caption": "A blue square."},
+                {"image_id": 42, "id": 3, "caption": "Something red."},
+            ],
+        },
+    )
     ds = load_split("coco_caption", "val", local_path=str(tmp_path))
     check_records(ds, "coco_caption")
     assert ds["sample_id"] == ["coco_caption/val/42", "coco_caption/val/7"]
@@ -405,12 +538,29 @@ def test_coco_caption_karpathy_layout(tmp_path: Path) -> None:
     write_image(tmp_path / "train2014" / "COCO_train2014_000000000009.jpg", "blue", "JPEG")
 
     def entry(filepath: str, cocoid: int, split: str, captions: list[str]) -> dict:
-        return {"filepath": filepath, "filename": f"COCO_{filepath}_{cocoid:012d}.jpg", "cocoid": cocoid, "imgid": cocoid,
-                "split": split, "sentids": list(range(len(captions))),
-                "sentences": [{"raw": c, "tokens": c.lower().split(), "imgid": cocoid, "sentid": i} for i, c in enumerate(captions)]}  # fmt: skip
+        return {
+            "filepath": filepath,
+            "filename": f"COCO_{filepath}_{cocoid:012d}.jpg",
+            "cocoid": cocoid,
+            "imgid": cocoid,
+            "split": split,
+            "sentids": list(range(len(captions))),
+            "sentences": [
+                {"raw": c, "tokens": c.lower().split(), "imgid": cocoid, "sentid": i}
+                for i, c in enumerate(captions)
+            ],
+        }
 
-    write_json(tmp_path / "dataset_coco.json", {"dataset": "coco", "images": [
-        entry("val2014", 42, "test", ["A red square.", "Red."]), entry("train2014", 9, "restval", ["A blue square."])]})  # fmt: skip
+    write_json(
+        tmp_path / "dataset_coco.json",
+        {
+            "dataset": "coco",
+            "images": [
+                entry("val2014", 42, "test", ["A red square.", "Red."]),
+                entry("train2014", 9, "restval", ["A blue square."]),
+            ],
+        },
+    )
     val = load_split("coco_caption", "val", local_path=str(tmp_path))
     train = load_split("coco_caption", "train", local_path=str(tmp_path))
     assert val["sample_id"] == ["coco_caption/val/42"] and val[0]["answers"] == [
@@ -424,21 +574,36 @@ def test_coco_caption_karpathy_layout(tmp_path: Path) -> None:
 
 
 def test_text_vqa_from_parquet_copy(tmp_path: Path) -> None:
-    features = datasets.Features({
-        "image_id": datasets.Value("string"), "question_id": datasets.Value("int32"), "question": datasets.Value("string"),
-        "question_tokens": datasets.List(datasets.Value("string")), "image": datasets.Image(),
-        "image_width": datasets.Value("int32"), "image_height": datasets.Value("int32"),
-        "flickr_original_url": datasets.Value("string"), "flickr_300k_url": datasets.Value("string"),
-        "answers": datasets.List(datasets.Value("string")), "image_classes": datasets.List(datasets.Value("string")),
-        "set_name": datasets.Value("string"),
-    })  # fmt: skip
+    features = datasets.Features(
+        {
+            "image_id": datasets.Value("string"),
+            "question_id": datasets.Value("int32"),
+            "question": datasets.Value("string"),
+            "question_tokens": datasets.List(datasets.Value("string")),
+            "image": datasets.Image(),
+            "image_width": datasets.Value("int32"),
+            "image_height": datasets.Value("int32"),
+            "flickr_original_url": datasets.Value("string"),
+            "flickr_300k_url": datasets.Value("string"),
+            "answers": datasets.List(datasets.Value("string")),
+            "image_classes": datasets.List(datasets.Value("string")),
+            "set_name": datasets.Value("string"),
+        }
+    )
     rows = {
-        "image_id": ["003a8ae2ef43b901", "003a8ae2ef43b901"], "question_id": [34602, 34603],
-        "question": ["what is the brand?", "what does it say?"], "question_tokens": [["what"], ["what"]],
-        "image": [image_bytes("red"), image_bytes("red")], "image_width": [8, 8], "image_height": [8, 8],
-        "flickr_original_url": ["u", "u"], "flickr_300k_url": ["u", "u"],
-        "answers": [["nokia"] * 10, ["stop"] * 7 + ["halt"] * 3], "image_classes": [["phone"], ["sign"]], "set_name": ["val", "val"],
-    }  # fmt: skip
+        "image_id": ["003a8ae2ef43b901", "003a8ae2ef43b901"],
+        "question_id": [34602, 34603],
+        "question": ["what is the brand?", "what does it say?"],
+        "question_tokens": [["what"], ["what"]],
+        "image": [image_bytes("red"), image_bytes("red")],
+        "image_width": [8, 8],
+        "image_height": [8, 8],
+        "flickr_original_url": ["u", "u"],
+        "flickr_300k_url": ["u", "u"],
+        "answers": [["nokia"] * 10, ["stop"] * 7 + ["halt"] * 3],
+        "image_classes": [["phone"], ["sign"]],
+        "set_name": ["val", "val"],
+    }
     write_parquet(tmp_path / "data" / "validation-00000-of-00001.parquet", rows, features)
     write_parquet(tmp_path / "data" / "train-00000-of-00001.parquet", rows, features)
     ds = load_split("text_vqa", "val", local_path=str(tmp_path))
@@ -449,21 +614,42 @@ def test_text_vqa_from_parquet_copy(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("as_sequence", [False, True], ids=["list-of-structs", "struct-of-lists"])
 def test_okvqa_from_parquet_export(tmp_path: Path, as_sequence: bool) -> None:
-    answer = datasets.Features({"answer": datasets.Value("string"), "raw_answer": datasets.Value("string"),
-                                "answer_confidence": datasets.Value("string"), "answer_id": datasets.Value("int64")})  # fmt: skip
-    features = datasets.Features({
-        "image": datasets.Image(), "question_type": datasets.Value("string"), "confidence": datasets.Value("int32"),
-        "answers": datasets.Sequence(answer) if as_sequence else datasets.List(answer), "image_id": datasets.Value("int64"),
-        "answer_type": datasets.Value("string"), "question_id": datasets.Value("int64"), "question": datasets.Value("string"),
-    })  # fmt: skip
+    answer = datasets.Features(
+        {
+            "answer": datasets.Value("string"),
+            "raw_answer": datasets.Value("string"),
+            "answer_confidence": datasets.Value("string"),
+            "answer_id": datasets.Value("int64"),
+        }
+    )
+    features = datasets.Features(
+        {
+            "image": datasets.Image(),
+            "question_type": datasets.Value("string"),
+            "confidence": datasets.Value("int32"),
+            "answers": datasets.Sequence(answer) if as_sequence else datasets.List(answer),
+            "image_id": datasets.Value("int64"),
+            "answer_type": datasets.Value("string"),
+            "question_id": datasets.Value("int64"),
+            "question": datasets.Value("string"),
+        }
+    )
     answers = [
         {"answer": "race", "raw_answer": "racing", "answer_confidence": "yes", "answer_id": i}
         for i in range(1, 11)
     ]
     if as_sequence:  # how a script's Sequence({...}) feature is exported
         answers = {key: [a[key] for a in answers] for key in answers[0]}
-    rows = {"image": [image_bytes("red")], "question_type": ["other"], "confidence": [3], "answers": [answers],
-            "image_id": [187611], "answer_type": ["other"], "question_id": [1876115], "question": ["What sport is this?"]}  # fmt: skip
+    rows = {
+        "image": [image_bytes("red")],
+        "question_type": ["other"],
+        "confidence": [3],
+        "answers": [answers],
+        "image_id": [187611],
+        "answer_type": ["other"],
+        "question_id": [1876115],
+        "question": ["What sport is this?"],
+    }
     write_parquet(
         tmp_path / "default" / "validation" / "0000.parquet", rows, features
     )  # refs/convert/parquet layout
@@ -474,18 +660,43 @@ def test_okvqa_from_parquet_export(tmp_path: Path, as_sequence: bool) -> None:
 
 def test_science_qa_img_keeps_questions_with_images(tmp_path: Path) -> None:
     text = datasets.Value("string")
-    features = datasets.Features({
-        "image": datasets.Image(), "question": text, "choices": datasets.List(text), "answer": datasets.Value("int8"),
-        "hint": text, "task": text, "grade": text, "subject": text, "topic": text, "category": text, "skill": text,
-        "lecture": text, "solution": text,
-    })  # fmt: skip
+    features = datasets.Features(
+        {
+            "image": datasets.Image(),
+            "question": text,
+            "choices": datasets.List(text),
+            "answer": datasets.Value("int8"),
+            "hint": text,
+            "task": text,
+            "grade": text,
+            "subject": text,
+            "topic": text,
+            "category": text,
+            "skill": text,
+            "lecture": text,
+            "solution": text,
+        }
+    )
     rows = {
         "image": [image_bytes("red"), None, image_bytes("blue")],
         "question": ["Which animal is this?", "What is 2+2?", "Which is a mammal?"],
-        "choices": [["cat", "dog"], ["3", "4"], ["shark", "whale", "trout"]], "answer": [1, 1, 1],
+        "choices": [["cat", "dog"], ["3", "4"], ["shark", "whale", "trout"]],
+        "answer": [1, 1, 1],
         "hint": ["Look at the picture.", "", ""],
-        **{k: ["x"] * 3 for k in ["task", "grade", "subject", "topic", "category", "skill", "lecture", "solution"]},
-    }  # fmt: skip
+        **{
+            k: ["x"] * 3
+            for k in [
+                "task",
+                "grade",
+                "subject",
+                "topic",
+                "category",
+                "skill",
+                "lecture",
+                "solution",
+            ]
+        },
+    }
     write_parquet(tmp_path / "data" / "validation-00000-of-00001.parquet", rows, features)
     ds = load_split("science_qa_img", "val", local_path=str(tmp_path))
     check_records(ds, "science_qa_img")
@@ -501,13 +712,28 @@ def test_science_qa_img_keeps_questions_with_images(tmp_path: Path) -> None:
 
 def test_doc_qa_from_save_to_disk(tmp_path: Path) -> None:
     text = datasets.Value("string")
-    features = datasets.Features({
-        "questionId": datasets.Value("int32"), "question": text, "question_types": datasets.List(text),
-        "image": datasets.Image(), "docId": datasets.Value("int32"), "ucsf_document_id": text,
-        "ucsf_document_page_no": text, "answers": datasets.List(text),
-    })  # fmt: skip
-    rows = {"questionId": [49153], "question": ["What is the date?"], "question_types": [["form"]], "image": [image_bytes("red")],
-            "docId": [14465], "ucsf_document_id": ["pybv0228"], "ucsf_document_page_no": ["81"], "answers": [["1/8/93", "Jan 8, 1993"]]}  # fmt: skip
+    features = datasets.Features(
+        {
+            "questionId": datasets.Value("int32"),
+            "question": text,
+            "question_types": datasets.List(text),
+            "image": datasets.Image(),
+            "docId": datasets.Value("int32"),
+            "ucsf_document_id": text,
+            "ucsf_document_page_no": text,
+            "answers": datasets.List(text),
+        }
+    )
+    rows = {
+        "questionId": [49153],
+        "question": ["What is the date?"],
+        "question_types": [["form"]],
+        "image": [image_bytes("red")],
+        "docId": [14465],
+        "ucsf_document_id": ["pybv0228"],
+        "ucsf_document_page_no": ["81"],
+        "answers": [["1/8/93", "Jan 8, 1993"]],
+    }
     split = datasets.Dataset.from_dict(rows, features=features)
     datasets.DatasetDict({"validation": split, "train": split}).save_to_disk(
         str(tmp_path / "docvqa")
@@ -521,11 +747,20 @@ def test_doc_qa_from_save_to_disk(tmp_path: Path) -> None:
 
 
 def test_chart_qa_and_missing_column(tmp_path: Path) -> None:
-    features = datasets.Features({"image": datasets.Image(), "query": datasets.Value("string"),
-                                  "label": datasets.List(datasets.Value("string")),
-                                  "human_or_machine": datasets.ClassLabel(names=["human", "machine"])})  # fmt: skip
-    rows = {"image": [image_bytes("red"), image_bytes("blue")], "query": ["What is the peak?", "Which year?"],
-            "label": [["45"], ["2019"]], "human_or_machine": [0, 1]}  # fmt: skip
+    features = datasets.Features(
+        {
+            "image": datasets.Image(),
+            "query": datasets.Value("string"),
+            "label": datasets.List(datasets.Value("string")),
+            "human_or_machine": datasets.ClassLabel(names=["human", "machine"]),
+        }
+    )
+    rows = {
+        "image": [image_bytes("red"), image_bytes("blue")],
+        "query": ["What is the peak?", "Which year?"],
+        "label": [["45"], ["2019"]],
+        "human_or_machine": [0, 1],
+    }
     write_parquet(tmp_path / "good" / "data" / "val-00000-of-00001.parquet", rows, features)
     ds = load_split("chart_qa", "val", local_path=str(tmp_path / "good"))
     check_records(ds, "chart_qa")
@@ -548,11 +783,20 @@ def test_chart_qa_and_missing_column(tmp_path: Path) -> None:
 
 def _mmmu_features() -> datasets.Features:
     text = datasets.Value("string")
-    return datasets.Features({
-        "id": text, "question": text, "options": text, "explanation": text,
-        **{f"image_{i}": datasets.Image() for i in range(1, 8)},
-        "img_type": text, "answer": text, "topic_difficulty": text, "question_type": text, "subfield": text,
-    })  # fmt: skip
+    return datasets.Features(
+        {
+            "id": text,
+            "question": text,
+            "options": text,
+            "explanation": text,
+            **{f"image_{i}": datasets.Image() for i in range(1, 8)},
+            "img_type": text,
+            "answer": text,
+            "topic_difficulty": text,
+            "question_type": text,
+            "subfield": text,
+        }
+    )
 
 
 def _mmmu_subject(root: Path, subject: str, color: str) -> None:
@@ -560,11 +804,16 @@ def _mmmu_subject(root: Path, subject: str, color: str) -> None:
     rows = {
         "id": [f"validation_{subject}_1", f"validation_{subject}_2"],
         "question": ["<image 1> Which is larger?", "<image 1> What is the total?"],
-        "options": ["['10', '20', '30']", "[]"], "explanation": ["", ""],
-        "image_1": [image_bytes(color), image_bytes(color)], **{f"image_{i}": [None, None] for i in range(2, 8)},
-        "img_type": ["['Tables']", "['Tables']"], "answer": ["C", "['1200', '1,200']"],
-        "topic_difficulty": ["Easy", "Hard"], "question_type": ["multiple-choice", "open"], "subfield": ["x", "y"],
-    }  # fmt: skip
+        "options": ["['10', '20', '30']", "[]"],
+        "explanation": ["", ""],
+        "image_1": [image_bytes(color), image_bytes(color)],
+        **{f"image_{i}": [None, None] for i in range(2, 8)},
+        "img_type": ["['Tables']", "['Tables']"],
+        "answer": ["C", "['1200', '1,200']"],
+        "topic_difficulty": ["Easy", "Hard"],
+        "question_type": ["multiple-choice", "open"],
+        "subfield": ["x", "y"],
+    }
     write_parquet(root / subject / "validation-00000-of-00001.parquet", rows, features)
 
 
@@ -586,19 +835,28 @@ def test_mmmu_concatenates_subjects(tmp_path: Path) -> None:
 
 
 def test_mmmu_image_options_keep_image_1(tmp_path: Path) -> None:
-    """Options that are images ("<image 2>", as the hub writes them) keep ``image_1`` as the record's image.
+    """Options that are images ("<image 2>", as the hub writes them) keep ``image_1`` as the
+    record's image.
 
     Molmo's MMMU loader and MMMU's ``process_single_sample`` drop the image only when more than one
     option is an ``<img='path'>`` string; both, run on this row, return ``image_1``.
     """
     row = {
-        "id": ["validation_Biology_1"], "question": ["<image 1> Which of the cells is a neuron?"],
-        "options": ["['<image 2>', '<image 3>', '<image 4>']"], "explanation": [""],
-        "image_1": [image_bytes("red")], "image_2": [image_bytes("green")], "image_3": [image_bytes("blue")],
-        "image_4": [image_bytes("white")], **{f"image_{i}": [None] for i in range(5, 8)},
-        "img_type": ["['Diagrams']"], "answer": ["B"], "topic_difficulty": ["Easy"],
-        "question_type": ["multiple-choice"], "subfield": ["Cell biology"],
-    }  # fmt: skip
+        "id": ["validation_Biology_1"],
+        "question": ["<image 1> Which of the cells is a neuron?"],
+        "options": ["['<image 2>', '<image 3>', '<image 4>']"],
+        "explanation": [""],
+        "image_1": [image_bytes("red")],
+        "image_2": [image_bytes("green")],
+        "image_3": [image_bytes("blue")],
+        "image_4": [image_bytes("white")],
+        **{f"image_{i}": [None] for i in range(5, 8)},
+        "img_type": ["['Diagrams']"],
+        "answer": ["B"],
+        "topic_difficulty": ["Easy"],
+        "question_type": ["multiple-choice"],
+        "subfield": ["Cell biology"],
+    }
     write_parquet(tmp_path / "Biology" / "validation-00000-of-00001.parquet", row, _mmmu_features())
     spec = dataclasses.replace(
         get_spec("mmmu"), options={"adapter": "mmmu", "configs": ("Biology",)}

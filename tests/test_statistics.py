@@ -51,7 +51,8 @@ def test_constant_importance_gives_nan_without_warnings():
 
 
 def _differences(profile: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Per-sample score(full) - score(drop-i) of a model right on every sample, block i breaking p_i of them."""
+    """Per-sample score(full) - score(drop-i) of a model right on every sample, block i breaking
+    p_i of them."""
     return (rng.random((n, len(profile))) < profile).astype(float)
 
 

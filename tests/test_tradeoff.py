@@ -1,4 +1,5 @@
-"""Latency measurement on the physically deleted model, the trade-off (Pareto frontier, budget lookup),
+"""Latency measurement on the physically deleted model, the trade-off (Pareto frontier, budget
+lookup),
 the model card, and the export/latency/tradeoff rules end to end (the shared run)."""
 
 from __future__ import annotations

@@ -54,7 +54,9 @@ def test_importance_equals_baseline_minus_ablated_accuracy_from_the_stores(run, 
         dropped = read_store(evals / f"drop-{block}.h5")
         assert dropped.sample_ids == full.sample_ids
         assert dropped.attrs["blocks_removed"] == [block]
-        rescored = [metric(p, r["answers"]) for p, r in zip(dropped.predictions, records)]
+        rescored = [
+            metric(p, r["answers"]) for p, r in zip(dropped.predictions, records, strict=True)
+        ]
         assert rescored == list(dropped.scores)
         expected = full.scores.mean() - dropped.scores.mean()
         assert importance[str(block)] == pytest.approx(expected, abs=1e-12)

@@ -1,4 +1,5 @@
-"""Tiny random checkpoints of every supported architecture, with their real processor and tokenizer classes.
+"""Tiny random checkpoints of every supported architecture, with their real processor and tokenizer
+classes.
 
 Each ``save_*`` writes a directory as a hub checkpoint would look after ``save_pretrained``:
 the model (hidden size 32, four decoder layers, two vision layers), the family's own processor
@@ -30,9 +31,12 @@ VISION_LAYERS = 2
 
 # What the tokenizers are trained on: the easy_vqa questions and answers, and the prompt words.
 CORPUS = [
-    "what color is the shape? is there a red shape? what shape is this? does the image contain a circle?",
-    "is the shape blue? is there a rectangle? what is the color of the triangle? is no shape green?",
-    "answer the question using a single word or phrase. answer with the option's letter from the given choices.",
+    "what color is the shape? is there a red shape? what shape is this? does the image "
+    "contain a circle?",
+    "is the shape blue? is there a rectangle? what is the color of the triangle? is no "
+    "shape green?",
+    "answer the question using a single word or phrase. answer with the option's letter "
+    "from the given choices.",
     "red blue green yellow teal brown gray black circle rectangle triangle yes no user assistant",
 ]
 
@@ -49,7 +53,8 @@ QWEN_SPECIALS = [
 
 @cache
 def _trained_bpe(style: str, vocab_size: int = 420) -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """Vocabulary and merges of a BPE trained on ``CORPUS``, byte-level (GPT-2, Qwen) or ▁-and-byte-fallback (Llama, Gemma)."""
+    """Vocabulary and merges of a BPE trained on ``CORPUS``, byte-level (GPT-2, Qwen) or
+    ▁-and-byte-fallback (Llama, Gemma)."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
     if style == "bytelevel":
@@ -102,7 +107,8 @@ def _save(model, processor, out: Path) -> Path:
     return out
 
 
-# ---------------------------------------------------------------- LLaVA-1.5: CLIP tower, Llama decoder, LlamaTokenizer
+# ---------------------------------------------------------------- LLaVA-1.5: CLIP tower, Llama
+# decoder, LlamaTokenizer
 
 
 def save_llava(out: Path) -> Path:
@@ -162,7 +168,8 @@ def save_llava(out: Path) -> Path:
     return _save(LlavaForConditionalGeneration(config), processor, out)
 
 
-# ---------------------------------------------------------------- LLaVA-OneVision: SigLIP tower, any-res tiles, Qwen2 decoder
+# ---------------------------------------------------------------- LLaVA-OneVision: SigLIP tower,
+# any-res tiles, Qwen2 decoder
 
 
 def save_llava_onevision(out: Path) -> Path:
@@ -216,7 +223,8 @@ def save_llava_onevision(out: Path) -> Path:
     return _save(LlavaOnevisionForConditionalGeneration(config), processor, out)
 
 
-# ---------------------------------------------------------------- Qwen2-VL and Qwen2.5-VL: M-RoPE, sliding-window layers
+# ---------------------------------------------------------------- Qwen2-VL and Qwen2.5-VL: M-RoPE,
+# sliding-window layers
 
 
 def _qwen_vl(out: Path, family: str) -> Path:
@@ -289,7 +297,8 @@ def save_qwen2_5_vl(out: Path) -> Path:
     return _qwen_vl(out, "qwen2_5_vl")
 
 
-# ---------------------------------------------------------------- Idefics3 and SmolVLM: SigLIP tower, pixel shuffle, Llama decoder
+# ---------------------------------------------------------------- Idefics3 and SmolVLM: SigLIP
+# tower, pixel shuffle, Llama decoder
 
 IDEFICS_SPECIALS = [
     "<end_of_utterance>",
@@ -384,8 +393,10 @@ def save_smolvlm(out: Path) -> Path:
     size = dict(
         do_image_splitting=False, size={"longest_edge": 32}, max_image_size={"longest_edge": 32}
     )
-    # The class refuses to exist without num2words (used for video timestamps); writing its files does not need it,
-    # so a stand-in is lent for the construction alone. Loading the checkpoint needs the real package.
+    # The class refuses to exist without num2words (used for video timestamps); writing its files
+    # does not need it,
+    # so a stand-in is lent for the construction alone. Loading the checkpoint needs the real
+    # package.
     module = sys.modules[SmolVLMProcessor.__module__]
     lent = module.num2words is None
     if lent:
@@ -417,7 +428,8 @@ def save_smolvlm(out: Path) -> Path:
     return _save(SmolVLMForConditionalGeneration(config), processor, out)
 
 
-# ---------------------------------------------------------------- Gemma3: SigLIP tower, sliding-window and global layers
+# ---------------------------------------------------------------- Gemma3: SigLIP tower,
+# sliding-window and global layers
 
 
 def save_gemma3(out: Path) -> Path:
@@ -442,7 +454,8 @@ def save_gemma3(out: Path) -> Path:
     images = Gemma3ImageProcessor(size={"height": 32, "width": 32})
     processor = Gemma3Processor(image_processor=images, tokenizer=tok, image_seq_length=4)
     config = Gemma3Config(
-        # pattern 2: blocks 0 and 2 slide over a window shorter than the prompt, 1 and 3 attend globally
+        # pattern 2: blocks 0 and 2 slide over a window shorter than the prompt, 1 and 3 attend
+        # globally
         text_config=dict(
             vocab_size=len(tok),
             **TEXT,
@@ -478,7 +491,8 @@ def save_gemma3(out: Path) -> Path:
     return _save(model, processor, out)
 
 
-# ---------------------------------------------------------------- Molmo2: per-layer rotary tables, crops pooled 2x2
+# ---------------------------------------------------------------- Molmo2: per-layer rotary tables,
+# crops pooled 2x2
 
 MOLMO2_SPECIALS = [
     "<im_patch>",
@@ -559,11 +573,13 @@ def save_molmo2(out: Path) -> Path:
     return _save(Molmo2ForConditionalGeneration(config), processor, out)
 
 
-# ---------------------------------------------------------------- LLaVA-NeXT: no adapter of its own, served by `generic`
+# ---------------------------------------------------------------- LLaVA-NeXT: no adapter of its
+# own, served by `generic`
 
 
 def save_llava_next(out: Path) -> Path:
-    """LLaVA-NeXT (LLaVA-1.6): CLIP tower over any-resolution tiles, Llama decoder; ``model.adapter: generic``."""
+    """LLaVA-NeXT (LLaVA-1.6): CLIP tower over any-resolution tiles, Llama decoder;
+    ``model.adapter: generic``."""
     from transformers import (
         CLIPVisionConfig,
         LlamaConfig,

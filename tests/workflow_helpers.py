@@ -187,7 +187,8 @@ def planned_jobs(dry_run_output: str) -> list[tuple[str, dict[str, str]]]:
 def rule_settings(
     model: dict[str, Any], *, component: str = "language", **evaluation: Any
 ) -> tuple[dict, dict]:
-    """The model and evaluation settings an evaluation rule passes for easy-VQA val, from the library."""
+    """The model and evaluation settings an evaluation rule passes for easy-VQA val, from the
+    library."""
     from vlmprune.settings import evaluation_settings, load_config, model_settings
 
     config = load_config(

@@ -21,7 +21,8 @@ SIGNIFICANT_DIGITS = 6
 
 
 def rounded(obj: Any, digits: int = SIGNIFICANT_DIGITS) -> Any:
-    """``obj`` with every float (in dicts, lists and tuples, at any depth) rounded to ``digits`` significant digits.
+    """``obj`` with every float (in dicts, lists and tuples, at any depth) rounded to ``digits``
+    significant digits.
 
     Floating-point noise of sums and differences then stays out of the result files; NaN and
     infinities, integers and booleans are kept as they are.

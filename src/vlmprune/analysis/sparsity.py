@@ -31,7 +31,8 @@ def sparsity_curves(
     bootstrap_resamples: int,
     seed: int,
 ) -> dict[str, Any]:
-    """Per method, the points sorted by target: accuracy, drop and their paired intervals, actual sparsity."""
+    """Per method, the points sorted by target: accuracy, drop and their paired intervals, actual
+    sparsity."""
     methods: dict[str, list[dict[str, Any]]] = {}
     for variant, store in pruned.items():
         parsed = parse_width_variant(variant)
@@ -74,7 +75,8 @@ def sparsity_curves(
 
 
 def plot_sparsity(curves: Mapping[str, Any], path: str | os.PathLike) -> None:
-    """Accuracy (y) against target sparsity (x), one line per method, the dense model at 0 and as a dashed line."""
+    """Accuracy (y) against target sparsity (x), one line per method, the dense model at 0 and as a
+    dashed line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -118,16 +120,18 @@ def write_sparsity(
     png_path: Path,
     **importance: Any,
 ) -> dict[str, Any]:
-    """Read the stores (named ``{method}-{s}.h5``) and mask summaries, write the JSON and the plot."""
+    """Read the stores (named ``{method}-{s}.h5``) and mask summaries, write the JSON and the
+    plot."""
     if len(stores) != len(summaries):
         raise ValueError(f"{len(stores)} stores but {len(summaries)} mask summaries")
     pruned = {Path(s).stem: read_store(s) for s in stores}
     by_variant = {}
-    for variant, summary_path in zip(pruned, summaries):
+    for variant, summary_path in zip(pruned, summaries, strict=True):
         summary = read_json(summary_path)
         if (summary["method"], float(summary["target_sparsity"])) != parse_width_variant(variant):
             raise ValueError(
-                f"mask summary {summary_path} is for {summary['method']} at {summary['target_sparsity']}, "
+                f"mask summary {summary_path} is for {summary['method']} at "
+                f"{summary['target_sparsity']}, "
                 f"not for the store {variant}.h5; give the summaries in the order of the stores"
             )
         by_variant[variant] = summary

@@ -1,4 +1,5 @@
-"""Benchmark one beam step's candidate list three ways: naive, all-kept prefix shared, every common prefix shared.
+"""Benchmark one beam step's candidate list three ways: naive, all-kept prefix shared, every common
+prefix shared.
 
 The candidates are those the workflow's own ``plan_step`` gives for step k+1 from the beams
 of step k (``--beams``), on a randomly initialised LLaVA of about 100M parameters with 8
@@ -32,7 +33,8 @@ KINDS = ("encoder", "block prefill", "block decode")
 
 
 def candidates(beams: Sequence[Variant], num_blocks: int) -> list[Variant]:
-    """The sets the beam step after ``beams`` evaluates (extensions and greedy set), as ``plan_step`` plans them."""
+    """The sets the beam step after ``beams`` evaluates (extensions and greedy set), as
+    ``plan_step`` plans them."""
     step = len(beams[0])
     previous = {"step": step, "num_blocks": num_blocks, "beams": [list(b) for b in beams]}
     order = list(
@@ -63,7 +65,8 @@ def compare(
     params = sum(p.numel() for p in adapter.model.parameters())
     prompt = adapter.encode(records[:1])["input_ids"].shape[1]
     print(
-        f"  {params / 1e6:.1f}M parameters, {n} blocks, {len(records)} samples, batch {batch_size}, "
+        f"  {params / 1e6:.1f}M parameters, {n} blocks, {len(records)} samples, batch "
+        f"{batch_size}, "
         f"{max_new_tokens} new tokens, prompt of {prompt} tokens, {rounds} rounds"
     )
     print(f"  {len(variants)} candidate sets: {' '.join('-'.join(map(str, v)) for v in variants)}")
@@ -90,7 +93,8 @@ def compare(
         floor = sum(counts[way][k] * cost[k] for k in cost) / sum(naive[k] * cost[k] for k in cost)
         ratio = wall[way] / wall["naive"]
         print(
-            f"  {way}: {wall[way]:.1f} s wall, ratio {ratio:.2f} to naive; forward passes: {passes} "
+            f"  {way}: {wall[way]:.1f} s wall, ratio {ratio:.2f} to naive; forward passes: "
+            f"{passes} "
             f"({planned[way]} block prefills per batch planned, x{batches} batches); "
             f"weighted floor {floor:.2f}, measured {100 * (ratio / floor - 1):+.0f}% against it"
         )

@@ -53,7 +53,8 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 def full_scale_config(
     stub_dir: Path, splits: list[str], extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Every registered dataset with ``splits``; datasets point at empty stand-in folders under ``stub_dir``."""
+    """Every registered dataset with ``splits``; datasets point at empty stand-in folders under
+    ``stub_dir``."""
     datasets = {}
     for name in DATASETS:
         stub = stub_dir / name
@@ -88,7 +89,8 @@ def _children_cpu() -> float:
 def time_dry_run(
     workdir: Path, snakefile: Path, extra_args: list[str]
 ) -> tuple[float, float, int, dict[str, int]]:
-    """Wall and CPU seconds of one ``snakemake -n`` in ``workdir``, the number of jobs and the jobs per rule.
+    """Wall and CPU seconds of one ``snakemake -n`` in ``workdir``, the number of jobs and the jobs
+    per rule.
 
     The CPU seconds (user + system of the child) hardly depend on what else the machine runs.
     """
@@ -192,7 +194,8 @@ def run(
             )
         print(f"full scale CPU seconds (median): {full['median_cpu_seconds']:.2f}")
         print(
-            f"dag plan seconds (median of {len(full['seconds'])}): {full['median_seconds']:.2f}, jobs: {full['jobs']}"
+            f"dag plan seconds (median of {len(full['seconds'])}): "
+            f"{full['median_seconds']:.2f}, jobs: {full['jobs']}"
         )
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -24,7 +24,8 @@ from vlmprune.models.loading import load_adapter
 
 
 def random_llava_dir(out: Path, hidden: int, layers: int) -> Path:
-    """The engine benchmark's random LLaVA (demo tokenizer, 8x8 patches), saved so that it loads like a checkpoint."""
+    """The engine benchmark's random LLaVA (demo tokenizer, 8x8 patches), saved so that it loads
+    like a checkpoint."""
     from vlmprune.bench.engine import random_llava
 
     adapter = random_llava(hidden, layers)
@@ -36,7 +37,8 @@ def random_llava_dir(out: Path, hidden: int, layers: int) -> Path:
 def interleaved(
     adapters: dict[int, object], inputs: dict, new_tokens: int, repeats: int
 ) -> dict[int, dict[str, float]]:
-    """Median prefill and decode per token of each model, timed in alternating rounds (load drifts hit all alike)."""
+    """Median prefill and decode per token of each model, timed in alternating rounds (load drifts
+    hit all alike)."""
     times: dict[int, list[tuple[float, float]]] = {k: [] for k in adapters}
     for adapter in adapters.values():
         timed_generate(adapter, inputs, new_tokens)  # warm-up
@@ -57,7 +59,8 @@ def interleaved(
 def speedups(
     path: Path, records: list[dict], ks: list[int], new_tokens: int, repeats: int, workdir: Path
 ) -> float:
-    """Print measured and ideal speed-ups per k; return the decode gap to the ideal at the largest k."""
+    """Print measured and ideal speed-ups per k; return the decode gap to the ideal at the largest
+    k."""
     full = load_adapter(path, device="auto", dtype="float32")
     inputs = full.encode(records[:1])
     n = len(full.blocks)
@@ -72,11 +75,13 @@ def speedups(
         adapters[k] = load_adapter(out, device="auto", dtype="float32")
     median = interleaved(adapters, inputs, new_tokens, repeats)
     print(
-        f"  {params / 1e6:.1f}M parameters, {n} blocks, prompt of {inputs['input_ids'].shape[1]} tokens, "
+        f"  {params / 1e6:.1f}M parameters, {n} blocks, prompt of "
+        f"{inputs['input_ids'].shape[1]} tokens, "
         f"{new_tokens} new tokens, median of {repeats} alternating rounds"
     )
     print(
-        f"  full model: prefill {1000 * median[0]['prefill']:.1f} ms, decode {1000 * median[0]['decode']:.2f} ms/token; "
+        f"  full model: prefill {1000 * median[0]['prefill']:.1f} ms, "
+        f"decode {1000 * median[0]['decode']:.2f} ms/token; "
         f"share in blocks f: prefill {share['prefill']:.3f}, decode {share['decode']:.3f}"
     )
     print("  k | prefill speed-up (ideal) | decode speed-up (ideal) | decode vs ideal")
@@ -89,7 +94,8 @@ def speedups(
         )
         gap = decode / ideal_decode - 1
         print(
-            f"  {k} | {prefill:.2f}x ({ideal_prefill:.2f}x) | {decode:.2f}x ({ideal_decode:.2f}x) | {100 * gap:+.1f}%"
+            f"  {k} | {prefill:.2f}x ({ideal_prefill:.2f}x) | {decode:.2f}x "
+            f"({ideal_decode:.2f}x) | {100 * gap:+.1f}%"
         )
     return gap
 

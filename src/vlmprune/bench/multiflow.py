@@ -187,7 +187,8 @@ def write_checkpoint(
 
 
 def concatenation_estimate(layout: str) -> dict[str, float]:
-    """Bytes the public approach holds: fp16 model, |W| of the largest modality concatenated, kthvalue's copy."""
+    """Bytes the public approach holds: fp16 model, |W| of the largest modality concatenated,
+    kthvalue's copy."""
     shapes = llava_7b_shapes(layout)
     rules = ModalityRules.build("llava-hf" if layout == "hf" else "llava-original")
     per_modality = dict.fromkeys(MODALITIES, 0)
@@ -216,7 +217,8 @@ sys.exit(code)
 
 
 def time_step1(model_dir: Path, target: float, out_dir: Path) -> tuple[int, float, float]:
-    """``vlmprune multiflow step1`` in a new process: its exit code, wall seconds, peak RSS bytes."""
+    """``vlmprune multiflow step1`` in a new process: its exit code, wall seconds, peak RSS
+    bytes."""
     peak_file = out_dir.parent / "peak_rss_bytes"
     started = time.perf_counter()
     code = subprocess.call(
@@ -270,7 +272,8 @@ def run(
         print(
             f"\nconcatenate + kthvalue would hold: {estimate['model'] / GB:.1f} GB fp16 model + "
             f"{estimate['scores'] / GB:.1f} GB |W| of the largest modality concatenated + "
-            f"{estimate['kthvalue'] / GB:.1f} GB kthvalue working copy = {estimate['total'] / GB:.1f} GB "
+            f"{estimate['kthvalue'] / GB:.1f} GB kthvalue working copy = "
+            f"{estimate['total'] / GB:.1f} GB "
             "(of GPU memory, in the public code)"
         )
         print(f"wall time s: {wall:.1f}")

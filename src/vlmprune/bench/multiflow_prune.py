@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,8 @@ MB = 2**20
 CHILD = """
 import json, sys, time
 def rss(key):
-    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(key)) * 1024
+    lines = open("/proc/self/status")
+    return next(int(l.split()[1]) for l in lines if l.startswith(key)) * 1024
 step, report, a = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 from vlmprune.multiflow import MultiflowConfig, run_step1
 from vlmprune.multiflow.prune import calibrate, load_model, make_masks
@@ -37,18 +39,27 @@ imports = rss("VmRSS:")
 started = time.perf_counter()
 loaded = None
 if step == "budgets":
-    run_step1(a["model"], a["target"], a["budgets"], None, MultiflowConfig(), out=open("/dev/null", "w"))
+    run_step1(
+        a["model"], a["target"], a["budgets"], None, MultiflowConfig(), out=open("/dev/null", "w")
+    )
 else:
     adapter = load_model(model)
-    sum(float(p.detach().sum()) for p in adapter.model.parameters())  # fault in every mapped weight page
+    # fault in every mapped weight page
+    sum(float(p.detach().sum()) for p in adapter.model.parameters())
     loaded = rss("VmRSS:")
     if step == "calibration":
-        calibrate(model, a["data"], a["nsamples"], MultiflowConfig(), a["stats"], batch_size=a["batch_size"], adapter=adapter)
+        calibrate(
+            model, a["data"], a["nsamples"], MultiflowConfig(), a["stats"],
+            batch_size=a["batch_size"], adapter=adapter,
+        )
     else:
-        make_masks(model, a["stats"], a["method"], a["target"], a["masks"], a["summary"], budgets_path=a["budgets"],
-                   adapter=adapter)
+        make_masks(
+            model, a["stats"], a["method"], a["target"], a["masks"], a["summary"],
+            budgets_path=a["budgets"], adapter=adapter,
+        )
 wall = time.perf_counter() - started
-json.dump({"wall": wall, "peak": rss("VmHWM:"), "imports": imports, "loaded": loaded}, open(report, "w"))
+figures = {"wall": wall, "peak": rss("VmHWM:"), "imports": imports, "loaded": loaded}
+json.dump(figures, open(report, "w"))
 """
 
 
@@ -67,8 +78,7 @@ def build_model(directory: Path, sizes: dict[str, int]) -> int:
 
     torch.manual_seed(0)
     tokenizer = build_tokenizer(
-        [row["question"] for _, row in zip(range(2000), iter_questions("train"))]
-        + answer_vocabulary()
+        [row["question"] for row in islice(iter_questions("train"), 2000)] + answer_vocabulary()
     )
     model = build_llava(
         tokenizer,
@@ -95,7 +105,8 @@ def run_step(step: str, work: Path, arguments: dict) -> dict:
 
 
 def llava_7b_estimate() -> dict[str, float]:
-    """LLaVA-1.5-7B on paper: weights, statistics (float64 per input feature), largest layer, packed masks."""
+    """LLaVA-1.5-7B on paper: weights, statistics (float64 per input feature), largest layer,
+    packed masks."""
     from vlmprune.bench.multiflow import llava_7b_shapes
     from vlmprune.multiflow.modality import ModalityRules
 
@@ -147,7 +158,8 @@ def run(
         load_split("easy_vqa", "val").select(range(samples)).save_to_disk(str(data))
         model_bytes = 4 * params
         print(
-            f"model: random LLaVA, {params / 1e6:.1f} M parameters, float32 {model_bytes / MB:.0f} MiB; "
+            f"model: random LLaVA, {params / 1e6:.1f} M parameters, "
+            f"float32 {model_bytes / MB:.0f} MiB; "
             f"{samples} calibration samples, {method} at {target_sparsity}"
         )
         arguments = {
@@ -166,8 +178,10 @@ def run(
             r = run_step(step, work, arguments)
             loaded = (
                 (
-                    f", model loaded and resident {r['loaded'] / MB:.0f} MiB, the step's own peak above that "
-                    f"{(r['peak'] - r['loaded']) / MB:.0f} MiB = {(r['peak'] - r['loaded']) / model_bytes:.2f}x the model"
+                    f", model loaded and resident {r['loaded'] / MB:.0f} MiB, the step's "
+                    "own peak above that "
+                    f"{(r['peak'] - r['loaded']) / MB:.0f} MiB = "
+                    f"{(r['peak'] - r['loaded']) / model_bytes:.2f}x the model"
                 )
                 if r["loaded"]
                 else ""
@@ -175,7 +189,8 @@ def run(
             above = r["peak"] - r["imports"]
             print(
                 f"{step:<12} wall {r['wall']:7.1f} s   peak RSS {r['peak'] / MB:7.0f} MiB "
-                f"({r['peak'] / model_bytes:.2f}x the model; after imports {r['imports'] / MB:.0f} MiB, the peak above "
+                f"({r['peak'] / model_bytes:.2f}x the model; "
+                f"after imports {r['imports'] / MB:.0f} MiB, the peak above "
                 f"that {above / MB:.0f} MiB = {above / model_bytes:.2f}x the model{loaded})"
             )
         from safetensors import safe_open
@@ -183,17 +198,22 @@ def run(
         with safe_open(arguments["stats"], framework="pt") as f:
             stats_bytes = sum(f.get_slice(k).get_shape()[0] * 8 for k in f.keys())
         print(
-            f"statistics: {stats_bytes / 2**10:.1f} KiB = {100 * stats_bytes / model_bytes:.4f}% of the model's memory"
+            f"statistics: {stats_bytes / 2**10:.1f} KiB = "
+            f"{100 * stats_bytes / model_bytes:.4f}% of the model's memory"
         )
         print(
-            f"masks file: {Path(arguments['masks']).stat().st_size / MB:.2f} MiB (1 bit per prunable weight)"
+            f"masks file: {Path(arguments['masks']).stat().st_size / MB:.2f} MiB (1 bit "
+            "per prunable weight)"
         )
         e = llava_7b_estimate()
         print(
-            f"LLaVA-1.5-7B on paper: {e['params'] / 1e9:.2f} B parameters ({e['weights_fp16_bytes'] / 2**30:.1f} GiB fp16), "
+            f"LLaVA-1.5-7B on paper: {e['params'] / 1e9:.2f} B parameters "
+            f"({e['weights_fp16_bytes'] / 2**30:.1f} GiB fp16), "
             f"{e['prunable'] / 1e9:.2f} B prunable; statistics {e['stats_bytes'] / MB:.1f} MiB "
-            f"({100 * e['stats_bytes'] / e['weights_fp16_bytes']:.3f}%); largest layer {e['largest_layer'] / 1e6:.1f} M "
-            f"weights, scoring it {e['scoring_bytes'] / MB:.0f} MiB; packed masks {e['packed_masks_bytes'] / MB:.0f} MiB"
+            f"({100 * e['stats_bytes'] / e['weights_fp16_bytes']:.3f}%); largest layer "
+            f"{e['largest_layer'] / 1e6:.1f} M "
+            f"weights, scoring it {e['scoring_bytes'] / MB:.0f} MiB; packed masks "
+            f"{e['packed_masks_bytes'] / MB:.0f} MiB"
         )
     finally:
         if work_dir is None:

@@ -53,7 +53,8 @@ class DatasetSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
     hub_id: str | None = None
     how_to_get: str = ""
-    #: A second per-sample metric recorded beside the first (Molmo also reports exact match on these).
+    # : A second per-sample metric recorded beside the first (Molmo also reports exact match on
+    # these).
     secondary_metric: str | None = None
 
     @property
@@ -78,7 +79,8 @@ def _target(spec: DatasetSpec) -> Target:
 
 
 def _load_hub(spec: DatasetSpec, split: str, local_path: str | None = None) -> datasets.Dataset:
-    """A hub dataset; a local copy in the official VQA JSON layout (OK-VQA) goes to that layout's reader."""
+    """A hub dataset; a local copy in the official VQA JSON layout (OK-VQA) goes to that layout's
+    reader."""
     options = dict(spec.options)
     vqa_json = options.pop("vqa_json", None)
     if local_path is not None and vqa_json is not None:
@@ -105,7 +107,8 @@ def _load_hub(spec: DatasetSpec, split: str, local_path: str | None = None) -> d
 
 
 def _local_loader(module: Any) -> Loader:
-    """The SOURCES entry of a source distributed as files: ``module.load_records(target, split, local_path, ...)``."""
+    """The SOURCES entry of a source distributed as files: ``module.load_records(target, split,
+    local_path, ...)``."""
 
     def load(spec: DatasetSpec, split: str, local_path: str | None = None) -> datasets.Dataset:
         return module.load_records(
@@ -132,100 +135,228 @@ SOURCES: dict[str, Loader] = {
     "coco_caption": _local_loader(coco_caption),
 }
 
-# Molmo's default evaluation length (``max_new_tokens = 12`` in launch_scripts/utils.py); captions need more.
+# Molmo's default evaluation length (``max_new_tokens = 12`` in launch_scripts/utils.py); captions
+# need more.
 SHORT_ANSWER = 12
 CAPTION_LENGTH = 64
 
 MMMU_SUBJECTS = (
-    "Accounting", "Agriculture", "Architecture_and_Engineering", "Art", "Art_Theory", "Basic_Medical_Science",
-    "Biology", "Chemistry", "Clinical_Medicine", "Computer_Science", "Design",
-    "Diagnostics_and_Laboratory_Medicine", "Economics", "Electronics", "Energy_and_Power", "Finance",
-    "Geography", "History", "Literature", "Manage", "Marketing", "Materials", "Math", "Mechanical_Engineering",
-    "Music", "Pharmacy", "Physics", "Psychology", "Public_Health", "Sociology",
-)  # fmt: skip
+    "Accounting",
+    "Agriculture",
+    "Architecture_and_Engineering",
+    "Art",
+    "Art_Theory",
+    "Basic_Medical_Science",
+    "Biology",
+    "Chemistry",
+    "Clinical_Medicine",
+    "Computer_Science",
+    "Design",
+    "Diagnostics_and_Laboratory_Medicine",
+    "Economics",
+    "Electronics",
+    "Energy_and_Power",
+    "Finance",
+    "Geography",
+    "History",
+    "Literature",
+    "Manage",
+    "Marketing",
+    "Materials",
+    "Math",
+    "Mechanical_Engineering",
+    "Music",
+    "Pharmacy",
+    "Physics",
+    "Psychology",
+    "Public_Health",
+    "Sociology",
+)
 
 _COCO_IMAGES = (
     "COCO 2014 images from https://cocodataset.org/#download (train2014.zip, val2014.zip)"
 )
-_HUB_HOW = "`hf download {} --repo-type dataset --local-dir DIR` on a machine with network, then copy DIR here"
+_HUB_HOW = (
+    "`hf download {} --repo-type dataset --local-dir DIR` on a machine with "
+    "network, then copy DIR here"
+)
 
 SEED_DATASETS: list[DatasetSpec] = [
     DatasetSpec(
-        "coco_2014_vqa", "vqa_v2", {"train": "train2014", "val": "val2014"}, "vqa_official", "vqa2", SHORT_ANSWER,
-        options={"questions": vqa_v2.VQA_V2_FILES["questions"], "annotations": vqa_v2.VQA_V2_FILES["annotations"]},
-        how_to_get="questions and annotations from https://visualqa.org/download.html (v2_Questions_*_mscoco.zip, "
-        f"v2_Annotations_*_mscoco.zip) unzipped into one directory, with {_COCO_IMAGES} unzipped beside them",
+        "coco_2014_vqa",
+        "vqa_v2",
+        {"train": "train2014", "val": "val2014"},
+        "vqa_official",
+        "vqa2",
+        SHORT_ANSWER,
+        options={
+            "questions": vqa_v2.VQA_V2_FILES["questions"],
+            "annotations": vqa_v2.VQA_V2_FILES["annotations"],
+        },
+        how_to_get="questions and annotations from https://visualqa.org/download.html "
+        "(v2_Questions_*_mscoco.zip, "
+        f"v2_Annotations_*_mscoco.zip) unzipped into one directory, with {_COCO_IMAGES} "
+        "unzipped beside them",
     ),
     DatasetSpec(
-        "text_vqa", "hub", {"train": "train", "val": "validation"}, "vqa_molmo", "text_vqa", SHORT_ANSWER,
-        options={"adapter": "text_vqa"}, hub_id="facebook/textvqa", how_to_get=_HUB_HOW.format("facebook/textvqa"),
+        "text_vqa",
+        "hub",
+        {"train": "train", "val": "validation"},
+        "vqa_molmo",
+        "text_vqa",
+        SHORT_ANSWER,
+        options={"adapter": "text_vqa"},
+        hub_id="facebook/textvqa",
+        how_to_get=_HUB_HOW.format("facebook/textvqa"),
     ),
     DatasetSpec(
-        "okvqa", "hub", {"train": "train", "val": "validation"}, "vqa_molmo", "okvqa", SHORT_ANSWER,
+        "okvqa",
+        "hub",
+        {"train": "train", "val": "validation"},
+        "vqa_molmo",
+        "okvqa",
+        SHORT_ANSWER,
         options={
             "adapter": "okvqa",
-            "vqa_json": {**vqa_v2.OKVQA_FILES, "answer_key": "raw_answer", "splits": {"train": "train2014", "val": "val2014"}},
+            "vqa_json": {
+                **vqa_v2.OKVQA_FILES,
+                "answer_key": "raw_answer",
+                "splits": {"train": "train2014", "val": "val2014"},
+            },
         },
         hub_id="HuggingFaceM4/OK-VQA",
-        how_to_get="the hub's parquet export (`hf download HuggingFaceM4/OK-VQA --repo-type dataset --revision "
-        "refs/convert/parquet --local-dir DIR`), or the OK-VQA v1.1 question and annotation JSON from "
+        how_to_get="the hub's parquet export (`hf download HuggingFaceM4/OK-VQA "
+        "--repo-type dataset --revision "
+        "refs/convert/parquet --local-dir DIR`), or the OK-VQA v1.1 question and "
+        "annotation JSON from "
         f"https://okvqa.allenai.org/download.html in one directory with {_COCO_IMAGES} beside them",
     ),
     DatasetSpec(
-        "science_qa_img", "hub", {"train": "train", "val": "validation"}, "mc", "science_qa", SHORT_ANSWER,
-        options={"adapter": "science_qa"}, hub_id="derek-thomas/ScienceQA", how_to_get=_HUB_HOW.format("derek-thomas/ScienceQA"),
+        "science_qa_img",
+        "hub",
+        {"train": "train", "val": "validation"},
+        "mc",
+        "science_qa",
+        SHORT_ANSWER,
+        options={"adapter": "science_qa"},
+        hub_id="derek-thomas/ScienceQA",
+        how_to_get=_HUB_HOW.format("derek-thomas/ScienceQA"),
     ),
     DatasetSpec(
-        "doc_qa", "hub", {"train": "train", "val": "validation"}, "anls", "doc_qa", SHORT_ANSWER,
-        secondary_metric="exact_match", options={"adapter": "doc_qa"}, hub_id="HuggingFaceM4/DocumentVQA",
+        "doc_qa",
+        "hub",
+        {"train": "train", "val": "validation"},
+        "anls",
+        "doc_qa",
+        SHORT_ANSWER,
+        secondary_metric="exact_match",
+        options={"adapter": "doc_qa"},
+        hub_id="HuggingFaceM4/DocumentVQA",
         how_to_get=_HUB_HOW.format("HuggingFaceM4/DocumentVQA"),
     ),
     DatasetSpec(
-        "chart_qa", "hub", {"train": "train", "val": "val"}, "relaxed_correctness", "chart_qa", SHORT_ANSWER,
-        secondary_metric="exact_match", options={"adapter": "chart_qa"}, hub_id="HuggingFaceM4/ChartQA", how_to_get=_HUB_HOW.format("HuggingFaceM4/ChartQA"),
+        "chart_qa",
+        "hub",
+        {"train": "train", "val": "val"},
+        "relaxed_correctness",
+        "chart_qa",
+        SHORT_ANSWER,
+        secondary_metric="exact_match",
+        options={"adapter": "chart_qa"},
+        hub_id="HuggingFaceM4/ChartQA",
+        how_to_get=_HUB_HOW.format("HuggingFaceM4/ChartQA"),
     ),
     DatasetSpec(
-        "info_qa", "info_qa", {"train": "train", "val": "val"}, "anls", "info_qa", SHORT_ANSWER,
+        "info_qa",
+        "info_qa",
+        {"train": "train", "val": "val"},
+        "anls",
+        "info_qa",
+        SHORT_ANSWER,
         secondary_metric="exact_match",
-        how_to_get="register at https://rrc.cvc.uab.es/?ch=17 and download Task 3 (InfographicVQA): the annotation "
+        how_to_get="register at https://rrc.cvc.uab.es/?ch=17 and download Task 3 "
+        "(InfographicVQA): the annotation "
         "JSON files and the images, unzipped into one directory (images under images/)",
     ),
     DatasetSpec(
-        "plot_qa", "plot_qa", {"train": "train", "val": "val"}, "relaxed_correctness", "plot_qa", SHORT_ANSWER,
-        how_to_get="images and qa_pairs_V2.json per split from https://github.com/NiteshMethani/PlotQA, "
+        "plot_qa",
+        "plot_qa",
+        {"train": "train", "val": "val"},
+        "relaxed_correctness",
+        "plot_qa",
+        SHORT_ANSWER,
+        how_to_get="images and qa_pairs_V2.json per split from "
+        "https://github.com/NiteshMethani/PlotQA, "
         "as {split}/png/ and {split}/qa_pairs_V2.json",
     ),
     DatasetSpec(
-        "figure_qa", "figure_qa", {"train": "train1", "val": "validation1"}, "exact_match", "figure_qa", SHORT_ANSWER,
+        "figure_qa",
+        "figure_qa",
+        {"train": "train1", "val": "validation1"},
+        "exact_match",
+        "figure_qa",
+        SHORT_ANSWER,
         how_to_get="figureqa-train1-v1.tar.gz and figureqa-validation1-v1.tar.gz from "
-        "https://www.microsoft.com/en-us/research/project/figureqa-dataset/, extracted into one directory",
+        "https://www.microsoft.com/en-us/research/project/figureqa-dataset/, extracted "
+        "into one directory",
     ),
     DatasetSpec(
-        "dv_qa", "dv_qa", {"train": "train", "val": "val_easy"}, "exact_match", "dv_qa", SHORT_ANSWER,
-        how_to_get="images and question-answer files from https://github.com/kushalkafle/DVQA_dataset, "
+        "dv_qa",
+        "dv_qa",
+        {"train": "train", "val": "val_easy"},
+        "exact_match",
+        "dv_qa",
+        SHORT_ANSWER,
+        how_to_get="images and question-answer files from "
+        "https://github.com/kushalkafle/DVQA_dataset, "
         "unzipped into one directory (images/, qa/)",
     ),
     DatasetSpec(
-        "mmmu", "hub", {"train": "dev", "val": "validation"}, "mmmu", "mmmu", SHORT_ANSWER,
-        options={"adapter": "mmmu", "configs": MMMU_SUBJECTS}, hub_id="MMMU/MMMU", how_to_get=_HUB_HOW.format("MMMU/MMMU"),
+        "mmmu",
+        "hub",
+        {"train": "dev", "val": "validation"},
+        "mmmu",
+        "mmmu",
+        SHORT_ANSWER,
+        options={"adapter": "mmmu", "configs": MMMU_SUBJECTS},
+        hub_id="MMMU/MMMU",
+        how_to_get=_HUB_HOW.format("MMMU/MMMU"),
     ),
     DatasetSpec(
-        "coco_caption", "coco_caption", {"train": "train", "val": "val"}, "cider", "coco_captioning", CAPTION_LENGTH,
-        how_to_get="annotations_trainval2014.zip from https://cocodataset.org/#download (or Karpathy's "
+        "coco_caption",
+        "coco_caption",
+        {"train": "train", "val": "val"},
+        "cider",
+        "coco_captioning",
+        CAPTION_LENGTH,
+        how_to_get="annotations_trainval2014.zip from https://cocodataset.org/#download "
+        "(or Karpathy's "
         f"dataset_coco.json) with {_COCO_IMAGES} beside it",
     ),
     DatasetSpec(
-        "tally_qa", "tally_qa", {"train": "train", "val": "test"}, "exact_match", "tally_qa", SHORT_ANSWER,
-        how_to_get="tallyqa.zip from https://github.com/manoja328/tallyqa (train.json, test.json) unzipped with "
+        "tally_qa",
+        "tally_qa",
+        {"train": "train", "val": "test"},
+        "exact_match",
+        "tally_qa",
+        SHORT_ANSWER,
+        how_to_get="tallyqa.zip from https://github.com/manoja328/tallyqa (train.json, "
+        "test.json) unzipped with "
         f"{_COCO_IMAGES} and the Visual Genome images (VG_100K/, VG_100K_2/) beside it",
     ),
     DatasetSpec(
-        "st_qa", "st_vqa", {"train": "train", "val": "heldout"}, "anls", "st_qa", SHORT_ANSWER,
+        "st_qa",
+        "st_vqa",
+        {"train": "train", "val": "heldout"},
+        "anls",
+        "st_qa",
+        SHORT_ANSWER,
         secondary_metric="exact_match",
-        how_to_get="register at https://rrc.cvc.uab.es/?ch=11 and download Task 3 (train_task_3.json, "
+        how_to_get="register at https://rrc.cvc.uab.es/?ch=11 and download Task 3 "
+        "(train_task_3.json, "
         "test_task_3.json) and the images, unzipped into one directory",
     ),
-]  # fmt: skip
+]
 
 _EASY_VQA_HOW = "shipped with the `easy-vqa` PyPI package (installed by `make demo`)"
 
@@ -290,7 +421,8 @@ def load_split(
 
 
 def is_available(name: str, local_path: str | None = None) -> bool:
-    """Whether the dataset's data is here: easy-VQA always; a configured path that exists; a hub dataset in the cache."""
+    """Whether the dataset's data is here: easy-VQA always; a configured path that exists; a hub
+    dataset in the cache."""
     spec = get_spec(name)
     if spec.source == "easy_vqa":
         return True
@@ -300,7 +432,8 @@ def is_available(name: str, local_path: str | None = None) -> bool:
 
 
 def available_datasets(paths: Mapping[str, str]) -> list[str]:
-    """The registered datasets whose data is present (what ``datasets: all`` expands to), in registry order.
+    """The registered datasets whose data is present (what ``datasets: all`` expands to), in
+    registry order.
 
     ``paths`` maps dataset names to their configured local paths (``datasets.<name>.path``).
     """
@@ -308,7 +441,8 @@ def available_datasets(paths: Mapping[str, str]) -> list[str]:
 
 
 def require_available(name: str, local_path: str | None = None) -> None:
-    """Raise ``DatasetUnavailable`` (naming the dataset, hub id and config key) unless ``is_available``."""
+    """Raise ``DatasetUnavailable`` (naming the dataset, hub id and config key) unless
+    ``is_available``."""
     if not is_available(name, local_path):
         spec = get_spec(name)
         if local_path:

@@ -27,7 +27,8 @@ def _pre_tokenizer() -> pre_tokenizers.PreTokenizer:
 
 
 def build_tokenizer(texts: Iterable[str]) -> PreTrainedTokenizerFast:
-    """A lower-casing word-level tokenizer whose vocabulary is every word of ``texts`` and of the prompt.
+    """A lower-casing word-level tokenizer whose vocabulary is every word of ``texts`` and of the
+    prompt.
 
     Encoding prepends ``[BOS]`` (as Llama's tokenizer does); ``<image>`` is a special added
     token so that the LLaVA processor can find and expand it. Padding is on the left, as

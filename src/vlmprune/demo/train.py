@@ -70,7 +70,8 @@ class _Examples:
 def build_processor(
     tokenizer: PreTrainedTokenizerFast, *, patch_size: int, image_size: int = IMAGE_SIZE
 ) -> LlavaProcessor:
-    """The LLaVA processor; it expands ``<image>`` to one token per patch (the CLS token is dropped).
+    """The LLaVA processor; it expands ``<image>`` to one token per patch (the CLS token is
+    dropped).
 
     The image processor is the class ``AutoProcessor`` loads back (the torchvision backend, where
     torchvision is installed), so evaluation sees exactly the pixels training saw.
@@ -289,7 +290,8 @@ def _optimize(
 
 
 class _ImageLabelHeads(torch.nn.Module):
-    """Linear colour and shape classifiers on one feature vector per image; used in training only."""
+    """Linear colour and shape classifiers on one feature vector per image; used in training
+    only."""
 
     def __init__(self, hidden: int) -> None:
         super().__init__()
@@ -402,7 +404,8 @@ def train_demo_model(
     heads: int = 4,
     image_label_weight: float = 1.0,
 ) -> dict:
-    """Train the demo LLaVA on easy-VQA train and save model, tokenizer and processor into ``out_dir``.
+    """Train the demo LLaVA on easy-VQA train and save model, tokenizer and processor into
+    ``out_dir``.
 
     The same seed gives the same weights (fixed step counts, seeded data order, deterministic
     kernels). The files are written to a sibling directory first and renamed into place.

@@ -1,4 +1,5 @@
-"""Micro-batch sizes for generation: the configured size (or an estimate from free memory) that halves on out-of-memory."""
+"""Micro-batch sizes for generation: the configured size (or an estimate from free memory) that
+halves on out-of-memory."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ T = TypeVar("T")
 def map_micro_batches(
     records: Sequence[dict], fn: Callable[[Sequence[dict]], T], sizer: BatchSizer, removed: int
 ) -> Iterator[T]:
-    """``fn`` on consecutive micro-batches of ``records``; an out-of-memory error halves the size and redoes the batch."""
+    """``fn`` on consecutive micro-batches of ``records``; an out-of-memory error halves the size
+    and redoes the batch."""
     start = 0
     while start < len(records):
         size = sizer.size_for(removed)
@@ -72,7 +74,8 @@ def map_micro_batches(
 
 
 def bytes_per_sample(adapter: ModelAdapter, tokens: int, max_new_tokens: int) -> int:
-    """A generous estimate of one sample's generation memory: KV cache, activations, recorded prefix.
+    """A generous estimate of one sample's generation memory: KV cache, activations, recorded
+    prefix.
 
     The fused engine keeps every shared block's output and cache writes, hence the factor on
     the per-block terms; activations of the widest layer and the logits come on top.

@@ -39,7 +39,8 @@ from vlmprune.models.base import ModelAdapter
 Variant = tuple[int, ...]
 #: A computed block prefill: the block's index and the removal decisions of the blocks before it.
 Key = tuple[int, tuple[bool, ...]]
-#: Context around one variant's generation (``run`` uses it to record proxies over the full model only).
+# : Context around one variant's generation (``run`` uses it to record proxies over the full model
+# only).
 Around = Callable[[Variant], AbstractContextManager]
 SHARING = ("tree", "all_kept")
 
@@ -64,7 +65,7 @@ def decisions(variant: Variant, num_blocks: int) -> tuple[bool, ...]:
 
 
 def _shared_depth(a: tuple[bool, ...], b: tuple[bool, ...]) -> int:
-    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), len(a))
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), len(a))
 
 
 @dataclass
@@ -119,7 +120,7 @@ def plan_tree(variants: Sequence[Variant], num_blocks: int, share: str = "tree")
             steps[n].replay[i] = (key, i == kept[-1])
             last_use[key] = n
     outputs = {key for step in steps for key, returns in step.replay.values() if returns}
-    for n, (step, path) in enumerate(zip(steps, paths)):
+    for n, (step, path) in enumerate(zip(steps, paths, strict=True)):
         for i in range(num_blocks):
             if path[i] or i in step.replay:
                 continue
@@ -141,7 +142,8 @@ class Record:
 
 
 class Recorder(nn.Module):
-    """Runs the real block; at its first call (the prefill) keeps its cache writes and, if asked, its output."""
+    """Runs the real block; at its first call (the prefill) keeps its cache writes and, if asked,
+    its output."""
 
     def __init__(self, block: nn.Module, record: Record, keep_output: bool) -> None:
         super().__init__()
@@ -162,7 +164,8 @@ class Recorder(nn.Module):
 
 
 class Replay(nn.Module):
-    """At the prefill, replays a record's cache writes (and output, or passes its input on); then runs the real block.
+    """At the prefill, replays a record's cache writes (and output, or passes its input on); then
+    runs the real block.
 
     A replayed block without a recorded output lies inside the shared prefix: its output is
     never read, because the prefix's last kept block returns the recorded hidden state.
@@ -188,7 +191,8 @@ class Replay(nn.Module):
         shape = (recorded[0] if isinstance(recorded, tuple) else recorded).shape
         if hidden_states.shape != shape:
             raise RuntimeError(
-                f"replayed prefill of shape {tuple(shape)} given hidden states of shape {tuple(hidden_states.shape)}"
+                f"replayed prefill of shape {tuple(shape)} given hidden states of shape "
+                f"{tuple(hidden_states.shape)}"
             )
         return recorded
 
@@ -227,7 +231,8 @@ def _swapped(blocks: nn.ModuleList, replacements: dict[int, nn.Module]) -> Itera
 def _fused_batch(
     adapter: ModelAdapter, inputs: dict[str, Any], plan: Plan, max_new_tokens: int, around: Around
 ) -> dict[Variant, list[str]]:
-    """Answers of every variant for one encoded micro-batch, sharing the encoder and every common prefill prefix."""
+    """Answers of every variant for one encoded micro-batch, sharing the encoder and every common
+    prefill prefix."""
     blocks = adapter.blocks
     shared = adapter.pre_encode(inputs)
     records: dict[Key, Record] = {}
@@ -257,7 +262,8 @@ def predict_fused(
     around: Around | None = None,
     share: str = "tree",
 ) -> dict[Variant, list[str]]:
-    """Answers of every variant for ``records``; equal, sample by sample, to ``predict_per_variant``.
+    """Answers of every variant for ``records``; equal, sample by sample, to
+    ``predict_per_variant``.
 
     One micro-batch serves all variants, sized for the variant that removes fewest blocks (the
     live records are at most one per block, as the size estimate assumes); on out-of-memory the
@@ -266,7 +272,8 @@ def predict_fused(
     """
     if not can_fuse(adapter):
         raise TypeError(
-            f"{type(adapter).__name__} ({adapter.component} blocks) cannot be fused; evaluate its variants one by one"
+            f"{type(adapter).__name__} ({adapter.component} blocks) cannot be fused; "
+            "evaluate its variants one by one"
         )
     answers: dict[Variant, list[str]] = {v: [] for v in variants}
     if not variants:

@@ -43,7 +43,8 @@ class ProxyRecorder:
 
     @contextmanager
     def counting(self) -> Iterator[None]:
-        """Within the context, block forwards count (for a recorder made inactive: the full model's pass only)."""
+        """Within the context, block forwards count (for a recorder made inactive: the full model's
+        pass only)."""
         self.active = True
         try:
             yield

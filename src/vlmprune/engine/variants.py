@@ -38,7 +38,8 @@ def check_sparsity(sparsity: float) -> None:
 
 
 def parse_width_variant(name: str) -> tuple[str, float] | None:
-    """``(method, sparsity)`` of a width variant id, None for a depth variant id; rejects malformed ones."""
+    """``(method, sparsity)`` of a width variant id, None for a depth variant id; rejects malformed
+    ones."""
     match = re.fullmatch(WIDTH_PATTERN, name)
     if match is None:
         if name.split("-")[0] in PRUNING_METHODS:
@@ -51,7 +52,8 @@ def parse_width_variant(name: str) -> tuple[str, float] | None:
 
 
 def parse_variant(name: str) -> tuple[int, ...]:
-    """The removed blocks of a variant id (none for a width variant); rejects ids that are not canonical."""
+    """The removed blocks of a variant id (none for a width variant); rejects ids that are not
+    canonical."""
     if parse_width_variant(name) is not None:
         return ()
     if not re.fullmatch(VARIANT_PATTERN, name):

@@ -1,4 +1,5 @@
-"""Export a variant: the checkpoint with its blocks physically deleted, its processor and its model card.
+"""Export a variant: the checkpoint with its blocks physically deleted, its processor and its model
+card.
 
 The directory is built beside its destination and renamed into place when complete
 (:func:`vlmprune.result_files.atomic_path`), so an interrupted export never leaves a directory
@@ -19,7 +20,8 @@ from vlmprune.result_files import atomic_path, ordinary_modes
 
 
 def checkpoint_dtype(config: Mapping[str, Any]) -> str:
-    """The dtype the checkpoint was saved in (so the export keeps it), float32 when it does not say."""
+    """The dtype the checkpoint was saved in (so the export keeps it), float32 when it does not
+    say."""
     for section in (config, config.get("text_config") or {}):
         name = section.get("dtype") or section.get("torch_dtype")
         if name in DTYPES:
@@ -43,7 +45,8 @@ def load_for_export(model: Mapping[str, Any]) -> ModelAdapter:
 
 
 def export_variant(adapter: ModelAdapter, variant: str, out: str | Path, card: str) -> Path:
-    """Write ``out``: ``save_pretrained`` of the model without the variant's blocks, the processor, ``README.md``."""
+    """Write ``out``: ``save_pretrained`` of the model without the variant's blocks, the processor,
+    ``README.md``."""
     removed = removed_blocks(variant, len(adapter.blocks), adapter.component)
     out = Path(out)
     with atomic_path(out) as building, adapter.delete(removed):

@@ -1,4 +1,5 @@
-"""Latency of variants as a user gets it: the model with the blocks physically deleted, timed with ``generate``.
+"""Latency of variants as a user gets it: the model with the blocks physically deleted, timed with
+``generate``.
 
 Per variant and batch size, after ``warmup`` untimed runs, each of ``repeats`` rounds times
 ``generate`` for one new token (the prefill: image encoding and the prompt's forward pass) and
@@ -21,7 +22,8 @@ from vlmprune.models.base import ModelAdapter
 
 
 def spread(values: Sequence[float]) -> dict[str, Any]:
-    """Median and spread (quartiles, extremes) of repeated measurements, with the values themselves."""
+    """Median and spread (quartiles, extremes) of repeated measurements, with the values
+    themselves."""
     array = np.asarray(values, dtype=float)
     low, median, high = np.percentile(array, [25, 50, 75])
     return {
@@ -78,7 +80,7 @@ def measure(
             peak.append(torch.cuda.max_memory_allocated(device))
         if progress is not None:
             progress.update()
-    decode = [(t - p) / (new_tokens - 1) for p, t in zip(prefill, total)]
+    decode = [(t - p) / (new_tokens - 1) for p, t in zip(prefill, total, strict=True)]
     return {
         "batch_size": batch,
         "prompt_tokens": int(inputs["input_ids"].shape[1]),
@@ -100,7 +102,8 @@ def measure_variants(
     warmup: int,
     repeats: int,
 ) -> dict[str, Any]:
-    """Every variant (id -> removed blocks) at every batch size, on the first records of ``records``."""
+    """Every variant (id -> removed blocks) at every batch size, on the first records of
+    ``records``."""
     batch_sizes = sorted(set(min(b, len(records)) for b in batch_sizes))
     batches = {b: adapter.encode(records[:b]) for b in batch_sizes}
     results: dict[str, Any] = {}
@@ -137,7 +140,8 @@ def device_name(device: torch.device) -> str:
 def block_time_share(
     adapter: ModelAdapter, inputs: Mapping[str, Any], new_tokens: int, repeats: int
 ) -> dict[str, float]:
-    """Measured share of the wall time spent inside the decoder blocks, for the prefill and for decoding.
+    """Measured share of the wall time spent inside the decoder blocks, for the prefill and for
+    decoding.
 
     Hooks time every block call; the prefill share comes from one-token generations, the decode
     share from the difference between ``new_tokens``-token and one-token generations.
@@ -171,8 +175,8 @@ def block_time_share(
     finally:
         for handle in handles:
             handle.remove()
-    prefill_wall, prefill_inside = (float(np.median(x)) for x in zip(*prefill))
-    whole_wall, whole_inside = (float(np.median(x)) for x in zip(*whole))
+    prefill_wall, prefill_inside = (float(np.median(x)) for x in zip(*prefill, strict=True))
+    whole_wall, whole_inside = (float(np.median(x)) for x in zip(*whole, strict=True))
     return {
         "prefill": prefill_inside / prefill_wall,
         "decode": (whole_inside - prefill_inside) / (whole_wall - prefill_wall),
@@ -205,6 +209,7 @@ def latency_report(
         "num_blocks": len(adapter.blocks),
         **{k: settings[k] for k in ("new_tokens", "warmup", "repeats")},
         "batch_sizes": sorted({int(b) for m in measured.values() for b in m["batches"]}),
-        "measured_on": "the model with the blocks physically deleted (as exported), timed with generate",
+        "measured_on": "the model with the blocks physically deleted (as exported), timed "
+        "with generate",
         "variants": measured,
     }

@@ -1,4 +1,5 @@
-"""Export a width variant: ``results/pruned/{method}-{s}/``, the checkpoint with its pruned weights zeroed.
+"""Export a width variant: ``results/pruned/{method}-{s}/``, the checkpoint with its pruned weights
+zeroed.
 
 The model is loaded as the evaluation loads it, masked in place and written with
 ``save_pretrained`` (processor beside it, a short model card), into a temporary sibling
@@ -22,7 +23,8 @@ from vlmprune.settings import schema_defaults
 
 
 def export_dtype(model: Mapping[str, Any]) -> str:
-    """The configured dtype, else the checkpoint's own (not float32 just because the export runs on the CPU)."""
+    """The configured dtype, else the checkpoint's own (not float32 just because the export runs on
+    the CPU)."""
     if model.get("dtype", "auto") != "auto":
         return str(model["dtype"])
     config = read_model_config(resolve_model_path(model["path"], config_only=True))
@@ -70,7 +72,8 @@ def export_pruned(
     out_dir: str | os.PathLike,
     summary: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write the masked checkpoint to ``out_dir`` (replacing it only once the new one is complete)."""
+    """Write the masked checkpoint to ``out_dir`` (replacing it only once the new one is
+    complete)."""
     out_dir = Path(out_dir)
     metadata = {k: v for k, v in read_metadata(masks_path).items() if k != SHAPES_KEY}
     variant = out_dir.name or f"{metadata.get('method')}-{metadata.get('target_sparsity')}"

@@ -45,7 +45,8 @@ def read_model_config(path: str | Path) -> dict[str, Any]:
     config_file = path / "config.json"
     if not config_file.is_file():
         raise ModelError(
-            f"model path {str(path)!r} has no config.json; is it a directory written by save_pretrained?"
+            f"model path {str(path)!r} has no config.json; is it a directory written by "
+            "save_pretrained?"
         )
     try:
         config = json.loads(config_file.read_text())
@@ -83,7 +84,8 @@ def module_at(root: nn.Module, dotted: str) -> nn.Module | None:
 
 
 def install_output_hooks(model: nn.Module) -> None:
-    """Install ``transformers``' hidden-state capturing hooks now, while every block is the model's own.
+    """Install ``transformers``' hidden-state capturing hooks now, while every block is the model's
+    own.
 
     They are otherwise installed at the first forward pass, which may run with blocks removed;
     the blocks swapped out then would never be hooked.
@@ -108,7 +110,8 @@ class ModelAdapter:
     name: ClassVar[str]
     model_types: ClassVar[tuple[str, ...]]
     block_paths: ClassVar[dict[str, tuple[str, ...]]]
-    #: ``config.json`` ``architectures`` entries this adapter serves (used when ``model_type`` is unknown).
+    # : ``config.json`` ``architectures`` entries this adapter serves (used when ``model_type`` is
+    # unknown).
     architectures: ClassVar[tuple[str, ...]] = ()
     #: Whether a decoder layer of this family returns a tuple (``skipping.PassThroughBlock``).
     returns_tuple: ClassVar[bool] = False
@@ -124,14 +127,18 @@ class ModelAdapter:
     #: Generation is Hugging Face ``generate`` with a ``Cache`` whose ``update`` every block calls,
     #: so the fused engine may feed recorded prefixes into it (``vlmprune.engine.fused``).
     fuses: ClassVar[bool] = True
-    #: The checkpoint's modelling code is remote (``trust_remote_code``): loaded only where the config allows it.
+    # : The checkpoint's modelling code is remote (``trust_remote_code``): loaded only where the
+    # config allows it.
     remote_code: ClassVar[bool] = False
-    #: Per component, the config fields that change when blocks are deleted: ``(config path, key, kind)``,
+    # : Per component, the config fields that change when blocks are deleted: ``(config path, key,
+    # kind)``,
     #: kinds as in :func:`vlmprune.models.deletion.delete_blocks`. Empty: this family cannot export.
     deletion_fields: ClassVar[dict[str, tuple[tuple[str, str, str], ...]]] = {}
-    #: Per component, ``(attribute, kind)`` of per-layer lists kept by the module that owns the block list.
+    # : Per component, ``(attribute, kind)`` of per-layer lists kept by the module that owns the
+    # block list.
     owner_attributes: ClassVar[dict[str, tuple[tuple[str, str], ...]]] = {}
-    #: How an exported directory loads: the model card's sentence, then its code (``{variant}``: the directory).
+    # : How an exported directory loads: the model card's sentence, then its code (``{variant}``:
+    # the directory).
     loading_instructions: ClassVar[tuple[str, str]] = (
         "It loads with plain `transformers`:",
         "from transformers import AutoModelForImageTextToText, AutoProcessor\n"
@@ -196,13 +203,15 @@ class ModelAdapter:
         return generation
 
     def skip(self, removed: Iterable[int]) -> AbstractContextManager[None]:
-        """Within the context, the blocks at ``removed`` return their input (as the family's layers do)."""
+        """Within the context, the blocks at ``removed`` return their input (as the family's layers
+        do)."""
         from vlmprune.models.skipping import skip_blocks
 
         return skip_blocks(self.blocks, removed, returns_tuple=self.returns_tuple)
 
     def delete(self, removed: Iterable[int]) -> AbstractContextManager[None]:
-        """Within the context, the blocks at ``removed`` are physically gone: the model as if built without them.
+        """Within the context, the blocks at ``removed`` are physically gone: the model as if built
+        without them.
 
         Layer indices and every per-layer config field follow (``deletion_fields``), so that
         ``save_pretrained`` inside the context writes a checkpoint that plain transformers loads.
@@ -212,7 +221,8 @@ class ModelAdapter:
         fields = self.deletion_fields.get(self.component)
         if not fields:
             raise ModelError(
-                f"the {self.name} adapter cannot delete {self.component} blocks physically (no export for it)"
+                f"the {self.name} adapter cannot delete {self.component} blocks physically "
+                "(no export for it)"
             )
         return delete_blocks(
             self.model,
@@ -235,7 +245,8 @@ class ModelAdapter:
 
     @torch.inference_mode()
     def pre_encode(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        """``inputs`` with the image/video encoder already run, for several generations on one batch.
+        """``inputs`` with the image/video encoder already run, for several generations on one
+        batch.
 
         Uses the ``mm_encoder_outputs`` argument of Hugging Face VLMs: the pixel inputs are
         replaced by the output of the model's own ``get_{modality}_features``, called as

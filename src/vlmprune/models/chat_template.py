@@ -25,7 +25,8 @@ class ChatTemplateAdapter(ModelAdapter):
     fallback_format: ClassVar[str]
     #: Whether the processor wants one list of images per sample (``[[image], [image]]``).
     nested_images: ClassVar[bool] = False
-    #: Keys of the processor's output that hold floating-point image data (cast to the model's dtype).
+    # : Keys of the processor's output that hold floating-point image data (cast to the model's
+    # dtype).
     float_inputs: ClassVar[tuple[str, ...]] = ("pixel_values",)
     text_config_key: ClassVar[str] = "text_config"
     vision_config_key: ClassVar[str] = "vision_config"

@@ -32,7 +32,8 @@ def check_removed(removed: Iterable[int], num_blocks: int) -> list[int]:
 
 
 def remap_hidden_state_index(index: int, num_blocks: int, removed: Sequence[int]) -> int:
-    """Where the hidden state a model selects (``hidden_states[index]``) sits once ``removed`` are deleted.
+    """Where the hidden state a model selects (``hidden_states[index]``) sits once ``removed`` are
+    deleted.
 
     ``hidden_states[s]`` is the output of block ``s - 1`` (``s = 0``: the embeddings), so it
     depends on blocks ``0..s-1`` only. A negative index counts from the end, which moves by the
@@ -51,7 +52,8 @@ def remap_index_list(indices: Sequence[int], removed: Sequence[int]) -> list[int
 
 
 def config_at(root: Any, dotted: str) -> Any:
-    """The sub-configuration at a dotted path ('' is the root): attributes, or keys of a dict section."""
+    """The sub-configuration at a dotted path ('' is the root): attributes, or keys of a dict
+    section."""
     for part in filter(None, dotted.split(".")):
         root = root[part] if isinstance(root, dict) else getattr(root, part)
     return root
@@ -79,7 +81,8 @@ def delete_blocks(
 ) -> Iterator[None]:
     """Within the context, ``removed`` are deleted from ``blocks`` and the model's config says so.
 
-    ``config_fields`` are ``(config path, key, kind)`` (the path's sections may be dicts) with kind ``count`` (the block count),
+    ``config_fields`` are ``(config path, key, kind)`` (the path's sections may be dicts) with kind
+    ``count`` (the block count),
     ``per_layer`` (a list with one entry per block), ``indices`` (a list of block indices) or
     ``hidden_state`` (an index, or list of indices, into the hidden states the model selects).
     ``owner_attributes`` are ``(name, kind)`` of such lists held by the module that owns ``blocks``.
@@ -127,7 +130,8 @@ def delete_blocks(
 
 
 def _configs_like(model: nn.Module, config: Any) -> list[Any]:
-    """``config`` and every distinct config of the same class held by a submodule (some models copy theirs)."""
+    """``config`` and every distinct config of the same class held by a submodule (some models copy
+    theirs)."""
     if isinstance(config, dict):  # a section inside one config
         return [config]
     found = {id(config): config}

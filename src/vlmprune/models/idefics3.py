@@ -30,7 +30,8 @@ class Idefics3Adapter(ChatTemplateAdapter):
     fallback_format = "User:{image}{body}<end_of_utterance>\nAssistant:"
     nested_images = True
     # On disk (HuggingFaceM4/Idefics3-8B-Llama3 and save_pretrained alike): model.vision_model.…,
-    # model.connector.modality_projection.proj, model.text_model.layers.N, model.text_model.embed_tokens, lm_head.
+    # model.connector.modality_projection.proj, model.text_model.layers.N,
+    # model.text_model.embed_tokens, lm_head.
     modality_patterns = {
         "vision": (r"(^|\.)vision_model\.",),
         "fusion": (r"(^|\.)connector\.", r"(^|\.)text_model\.layers\.\d+\."),

@@ -1,4 +1,5 @@
-"""LLaVA (``LlavaForConditionalGeneration``), as in ``llava-hf/llava-1.5-7b-hf`` and the demo model."""
+"""LLaVA (``LlavaForConditionalGeneration``), as in ``llava-hf/llava-1.5-7b-hf`` and the demo
+model."""
 
 from __future__ import annotations
 
@@ -23,8 +24,10 @@ class LlavaAdapter(ModelAdapter):
     }
 
     # save_pretrained of LlavaForConditionalGeneration (llava-hf/llava-1.5-7b-hf): vision_tower.…,
-    # multi_modal_projector.linear_{1,2}, language_model.model.layers.N (or model.language_model.layers.N).
-    # The language model sees image and text tokens alike, so it counts as fusion, as MULTIFLOW's LLaVA code does.
+    # multi_modal_projector.linear_{1,2}, language_model.model.layers.N (or
+    # model.language_model.layers.N).
+    # The language model sees image and text tokens alike, so it counts as fusion, as MULTIFLOW's
+    # LLaVA code does.
     modality_patterns = {
         "vision": (r"(^|\.)vision_tower\.",),
         "fusion": (
@@ -34,7 +37,8 @@ class LlavaAdapter(ModelAdapter):
         "text": (r"(^|\.)embed_tokens\.", r"(^|\.)lm_head\."),
     }
 
-    # vision_feature_layer indexes the tower's hidden states: it must point at the same state after deletion.
+    # vision_feature_layer indexes the tower's hidden states: it must point at the same state after
+    # deletion.
     deletion_fields = {
         "language": (
             ("text_config", "num_hidden_layers", "count"),

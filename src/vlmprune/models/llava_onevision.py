@@ -1,4 +1,5 @@
-"""LLaVA-OneVision (``LlavaOnevisionForConditionalGeneration``), e.g. ``llava-hf/llava-onevision-qwen2-7b-ov-hf``.
+"""LLaVA-OneVision (``LlavaOnevisionForConditionalGeneration``), e.g.
+``llava-hf/llava-onevision-qwen2-7b-ov-hf``.
 
 A SigLIP tower (``model.vision_tower.encoder.layers``) whose any-resolution
 tiles feed a Qwen2 decoder (``model.language_model.layers``). Without a chat template the
@@ -21,7 +22,8 @@ class LlavaOnevisionAdapter(ChatTemplateAdapter):
             "model.vision_tower.vision_model.encoder.layers",
         ),
     }
-    # vision_feature_layer indexes the tower's hidden states: it must point at the same state after deletion.
+    # vision_feature_layer indexes the tower's hidden states: it must point at the same state after
+    # deletion.
     deletion_fields = {
         "language": (
             ("text_config", "num_hidden_layers", "count"),
@@ -35,7 +37,8 @@ class LlavaOnevisionAdapter(ChatTemplateAdapter):
     image_placeholder = "<image>"
     fallback_format = "<|im_start|>user\n{image}\n{body}<|im_end|>\n<|im_start|>assistant\n"
     # As transformers 5.23 saves them (the hub layout): vision_tower.…, multi_modal_projector.…,
-    # image_newline, language_model.model.layers.N, language_model.model.embed_tokens, language_model.lm_head.
+    # image_newline, language_model.model.layers.N, language_model.model.embed_tokens,
+    # language_model.lm_head.
     modality_patterns = {
         "vision": (r"(^|\.)vision_tower\.",),
         "fusion": (

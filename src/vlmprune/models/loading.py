@@ -66,9 +66,12 @@ def resolve_model_path(path: str | Path, *, config_only: bool = False) -> Path:
         return Path(snapshot_download(str(path), local_files_only=offline, allow_patterns=patterns))
     except Exception as error:  # offline, unknown repo, gated repo, no network: all mean "not here"
         raise ModelError(
-            f"model.path {str(path)!r} is not a local directory, and as a Hugging Face hub id it could not be "
-            f"fetched or found in the local cache ({type(error).__name__}). Download it on a machine with internet "
-            f"(e.g. `hf download {path} --local-dir models/{str(path).split('/')[-1]}`), copy it here and set "
+            f"model.path {str(path)!r} is not a local directory, and as a Hugging Face hub "
+            "id it could not be "
+            f"fetched or found in the local cache ({type(error).__name__}). Download it on "
+            "a machine with internet "
+            f"(e.g. `hf download {path} --local-dir models/{str(path).split('/')[-1]}`), "
+            "copy it here and set "
             "model.path to that directory"
         ) from None
 
@@ -81,7 +84,8 @@ def known_adapters() -> str:
 
 
 def adapter_class(path: str | Path, name: str = "auto") -> type[ModelAdapter]:
-    """The adapter named in the config, or the one that serves ``config.json``'s ``model_type``/``architectures``."""
+    """The adapter named in the config, or the one that serves ``config.json``'s
+    ``model_type``/``architectures``."""
     if name not in (None, "", "auto"):
         try:
             return ADAPTERS[name]
@@ -99,8 +103,10 @@ def adapter_class(path: str | Path, name: str = "auto") -> type[ModelAdapter]:
         if any(arch in cls.architectures for arch in architectures):
             return cls
     raise ModelError(
-        f"no adapter knows model_type {model_type!r} (architectures {architectures}) of {str(path)!r}; "
-        f"known adapters: {known_adapters()}. For another model that AutoModelForImageTextToText loads, set "
+        f"no adapter knows model_type {model_type!r} (architectures {architectures}) of "
+        f"{str(path)!r}; "
+        f"known adapters: {known_adapters()}. For another model that "
+        "AutoModelForImageTextToText loads, set "
         "model.adapter: generic and name its block list by module path with model.block_path "
         "(e.g. model.block_path: model.language_model.layers)"
     )
@@ -191,7 +197,8 @@ def check_generic_code(local: Path, config: dict[str, Any], trust_remote_code: b
 
 
 def check_weights(path: Path, allow_pickle: bool) -> None:
-    """Refuse a checkpoint whose weights exist only as pickle files, unless ``model.allow_pickle`` is set."""
+    """Refuse a checkpoint whose weights exist only as pickle files, unless ``model.allow_pickle``
+    is set."""
     if allow_pickle or not path.is_dir():
         return
     if any(path.glob("*.safetensors")) or any(path.glob("*.safetensors.index.json")):
@@ -199,8 +206,10 @@ def check_weights(path: Path, allow_pickle: bool) -> None:
     pickles = sorted(p.name for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES)
     if pickles:
         raise ModelError(
-            f"{str(path)!r} has weights only as pickle files ({', '.join(pickles[:3])}); loading a pickle can run "
-            "arbitrary code. Convert them to safetensors, or set model.allow_pickle: true if you trust the files"
+            f"{str(path)!r} has weights only as pickle files ({', '.join(pickles[:3])}); "
+            "loading a pickle can run "
+            "arbitrary code. Convert them to safetensors, or set model.allow_pickle: true "
+            "if you trust the files"
         )
 
 
@@ -220,14 +229,16 @@ def check_remote_code(cls: type[ModelAdapter], path: Path, trust_remote_code: bo
         return False
     if not trust_remote_code:
         raise ModelError(
-            f"the {cls.name} adapter loads modelling code shipped with the checkpoint ({remote_code_files(path)} "
+            f"the {cls.name} adapter loads modelling code shipped with the checkpoint "
+            f"({remote_code_files(path)} "
             f"in {str(path)!r}), which runs that code on this machine. Read it, then set "
             "model.trust_remote_code: true to allow it"
         )
     return True
 
 
-# How transformers names a missing package: "pip install X" in most messages, "requires the X library"
+# How transformers names a missing package: "pip install X" in most messages, "requires the X
+# library"
 # in those of requires_backends (e.g. "Qwen2VLImageProcessor requires the Torchvision library").
 MISSING_PACKAGE = (
     re.compile(r"pip install ([\w.\-\[\]]+)"),
@@ -236,7 +247,8 @@ MISSING_PACKAGE = (
 
 
 def missing_package_error(what: str, error: ImportError) -> ModelError:
-    """A message that names the package ``error`` (raised inside transformers) says is missing, and how to install it."""
+    """A message that names the package ``error`` (raised inside transformers) says is missing, and
+    how to install it."""
     text = str(error)
     package = getattr(error, "name", None)
     for pattern in MISSING_PACKAGE:
@@ -258,7 +270,8 @@ def missing_package_error(what: str, error: ImportError) -> ModelError:
 
 
 def remote_code_error(path: str | Path, local: Path, error: Exception) -> ModelError:
-    """The checkpoint's own modelling code failed inside ``from_pretrained``: say so, with the version and the way out.
+    """The checkpoint's own modelling code failed inside ``from_pretrained``: say so, with the
+    version and the way out.
 
     Molmo v1's published code (written for transformers 4.4x) never calls ``post_init``, so
     transformers 5 stops at ``all_tied_weights_keys``, then at ``tie_weights(recompute_mapping=…)``.
@@ -266,10 +279,14 @@ def remote_code_error(path: str | Path, local: Path, error: Exception) -> ModelE
     import transformers
 
     return ModelError(
-        f"the modelling code shipped with {str(path)!r} ({remote_code_files(local)}) fails to load on transformers "
-        f"{transformers.__version__}: {type(error).__name__}: {error}. That code was written for transformers 4.4x and "
-        "vlmprune cannot run it on this version. Use a checkpoint whose architecture transformers implements natively "
-        "(e.g. Molmo2), or run Molmo v1 in an environment with the transformers version its model card names"
+        f"the modelling code shipped with {str(path)!r} ({remote_code_files(local)}) fails "
+        "to load on transformers "
+        f"{transformers.__version__}: {type(error).__name__}: {error}. That code was "
+        "written for transformers 4.4x and "
+        "vlmprune cannot run it on this version. Use a checkpoint whose architecture "
+        "transformers implements natively "
+        "(e.g. Molmo2), or run Molmo v1 in an environment with the transformers version "
+        "its model card names"
     )
 
 

@@ -112,7 +112,8 @@ def apply_masks(model: nn.Module, path: str | os.PathLike) -> int:
 @contextmanager
 @torch.no_grad()
 def masked(model: nn.Module, path: str | os.PathLike) -> Iterator[int]:
-    """Within the context the masked weights are zero; on exit they get their values back, bit for bit.
+    """Within the context the masked weights are zero; on exit they get their values back, bit for
+    bit.
 
     Only the pruned values are kept aside (``s`` of the masked layers), never a copy of the model.
     """

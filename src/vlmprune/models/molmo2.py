@@ -1,4 +1,5 @@
-"""Molmo2 (``Molmo2ForConditionalGeneration``, native in ``transformers`` 5), e.g. ``allenai/Molmo2-8B``.
+"""Molmo2 (``Molmo2ForConditionalGeneration``, native in ``transformers`` 5), e.g.
+``allenai/Molmo2-8B``.
 
 Language blocks at ``model.language_model.layers`` (each layer picks the scaled or unscaled
 rotary table by its index, so removal keeps indices); vision blocks at
@@ -20,8 +21,10 @@ class Molmo2Adapter(ChatTemplateAdapter):
         "language": ("model.language_model.layers",),
         "vision": ("model.vision_tower.layers",),
     }
-    # rope_scaling_layers: the layers with the scaled rotary table, which the language model resolves at init
-    # into rope_types (one entry per layer); the adapter selects vision_feature_layer of the tower's states.
+    # rope_scaling_layers: the layers with the scaled rotary table, which the language model
+    # resolves at init
+    # into rope_types (one entry per layer); the adapter selects vision_feature_layer of the
+    # tower's states.
     deletion_fields = {
         "language": (
             ("text_config", "num_hidden_layers", "count"),
@@ -36,8 +39,10 @@ class Molmo2Adapter(ChatTemplateAdapter):
     owner_attributes = {"language": (("rope_types", "per_layer"),)}
     image_placeholder = "<|image|>"
     fallback_format = "<|im_start|>user\n{image}{body}<|im_end|>\n<|im_start|>assistant\n"
-    # save_pretrained in transformers 5.23 writes the hub layout of allenai/Molmo2-*: model.vision_backbone.image_vit.…,
-    # model.vision_backbone.{image_pooling_2d,image_projector}, model.transformer.blocks.N, model.transformer.wte,
+    # save_pretrained in transformers 5.23 writes the hub layout of allenai/Molmo2-*:
+    # model.vision_backbone.image_vit.…,
+    # model.vision_backbone.{image_pooling_2d,image_projector}, model.transformer.blocks.N,
+    # model.transformer.wte,
     # lm_head; loaded, the same tensors sit at model.vision_tower.…, model.multi_modal_projector.…,
     # model.language_model.layers.N, model.language_model.embed_tokens.
     modality_patterns = {

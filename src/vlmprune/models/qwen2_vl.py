@@ -1,4 +1,5 @@
-"""Qwen2-VL and Qwen2.5-VL (``Qwen2VLForConditionalGeneration``, ``Qwen2_5_VLForConditionalGeneration``).
+"""Qwen2-VL and Qwen2.5-VL (``Qwen2VLForConditionalGeneration``,
+``Qwen2_5_VLForConditionalGeneration``).
 
 Language blocks at ``model.language_model.layers`` (3-D M-RoPE positions, optional
 sliding-window layers); vision blocks at ``model.visual.blocks``. Without a chat template
@@ -18,7 +19,8 @@ class Qwen2VLAdapter(ChatTemplateAdapter):
         "language": ("model.language_model.layers",),
         "vision": ("model.visual.blocks",),
     }
-    # Qwen2.5-VL's vision tower runs full attention at fullatt_block_indexes (kept by the tower itself too).
+    # Qwen2.5-VL's vision tower runs full attention at fullatt_block_indexes (kept by the tower
+    # itself too).
     deletion_fields = {
         "language": (
             ("text_config", "num_hidden_layers", "count"),
@@ -33,8 +35,10 @@ class Qwen2VLAdapter(ChatTemplateAdapter):
     image_placeholder = "<|vision_start|><|image_pad|><|vision_end|>"
     fallback_format = "<|im_start|>user\n{image}{body}<|im_end|>\n<|im_start|>assistant\n"
     vision_layers_key = "depth"
-    # On disk, Qwen/Qwen2-VL-* : visual.patch_embed / visual.blocks.N / visual.merger, model.layers.N,
-    # model.embed_tokens, lm_head; save_pretrained in transformers 5 writes model.visual.…, model.language_model.….
+    # On disk, Qwen/Qwen2-VL-* : visual.patch_embed / visual.blocks.N / visual.merger,
+    # model.layers.N,
+    # model.embed_tokens, lm_head; save_pretrained in transformers 5 writes model.visual.…,
+    # model.language_model.….
     modality_patterns = {
         "vision": (r"(^|\.)visual\.(patch_embed|blocks)\.",),
         "fusion": (r"(^|\.)visual\.merger\.", r"(^|\.)(language_model|model)\.layers\.\d+\."),

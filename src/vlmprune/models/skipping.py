@@ -46,7 +46,8 @@ class PassThroughBlock(nn.Module):
 
 
 def carry_output_hooks(block: nn.Module, stand_in: nn.Module) -> None:
-    """Register on ``stand_in`` the forward hooks ``transformers`` put on ``block`` to record its output.
+    """Register on ``stand_in`` the forward hooks ``transformers`` put on ``block`` to record its
+    output.
 
     Other hooks (a profiler's, a test's call counter) stay with the block, which no longer runs.
     """

@@ -48,7 +48,8 @@ class FeatureStats:
     checkpoint_name: str = ""  # step 1's name of the layer, when it differs from the module name
 
     def add(self, inputs: torch.Tensor, token_mask: torch.Tensor | None) -> None:
-        """Add one batch of inputs ``[batch, ..., in_features]``; ``token_mask [batch, tokens]`` drops padding."""
+        """Add one batch of inputs ``[batch, ..., in_features]``; ``token_mask [batch, tokens]``
+        drops padding."""
         sequences = inputs.shape[0] if inputs.dim() > 1 else 1
         if (
             token_mask is not None
@@ -64,14 +65,16 @@ class FeatureStats:
 
     @property
     def norm_sq(self) -> torch.Tensor:
-        """``||X_j||^2 / n`` over the sequences seen: MULTIFLOW's ``actn_norms``, Wanda's ``scaler_row``."""
+        """``||X_j||^2 / n`` over the sequences seen: MULTIFLOW's ``actn_norms``, Wanda's
+        ``scaler_row``."""
         if self.sequences == 0:
             raise ValueError(f"no calibration input reached this {self.modality} layer")
         return self.sum_sq / self.sequences
 
 
 class StatsCollector:
-    """Forward pre-hooks on the named linear layers of ``model``, accumulating :class:`FeatureStats`."""
+    """Forward pre-hooks on the named linear layers of ``model``, accumulating
+    :class:`FeatureStats`."""
 
     def __init__(self, model: nn.Module, layers: Mapping[str, str]) -> None:
         self.model = model
@@ -83,7 +86,8 @@ class StatsCollector:
                 module = model.get_submodule(name)
             except AttributeError:
                 raise ValueError(
-                    f"prunable layer {name!r} of the checkpoint is not a module of the loaded model; "
+                    f"prunable layer {name!r} of the checkpoint is not a module of the "
+                    "loaded model; "
                     "save the model again with save_pretrained so tensor and module names agree"
                 ) from None
             if not isinstance(module, nn.Linear):
@@ -107,7 +111,7 @@ class StatsCollector:
         return hook
 
     @contextmanager
-    def hooked(self) -> Iterator["StatsCollector"]:
+    def hooked(self) -> Iterator[StatsCollector]:
         handles = [m.register_forward_pre_hook(self._hook(n)) for n, m in self._modules.items()]
         try:
             yield self
@@ -126,7 +130,8 @@ def collect_statistics(
     ``adapter.encode``), with hooks on ``layers`` (name -> modality)."""
     collector = StatsCollector(adapter.model, layers)
     model = adapter.model
-    # the output head is never pruned: its logits are needed for one position only, not the whole batch
+    # the output head is never pruned: its logits are needed for one position only, not the whole
+    # batch
     extra = (
         {"logits_to_keep": 1}
         if "logits_to_keep" in inspect.signature(model.forward).parameters
@@ -147,7 +152,8 @@ def collect_statistics(
     missing = [n for n, s in collector.stats.items() if s.sequences == 0]
     if missing:
         raise ValueError(
-            f"{len(missing)} prunable layers saw no calibration input ({', '.join(missing[:3])} …); "
+            f"{len(missing)} prunable layers saw no calibration input "
+            f"({', '.join(missing[:3])} …); "
             "check multiflow.patterns"
         )
     return collector
@@ -156,7 +162,8 @@ def collect_statistics(
 def save_statistics(
     path: str | os.PathLike, stats: Mapping[str, FeatureStats], metadata: Mapping[str, Any]
 ) -> None:
-    """Write the sums (safetensors, one float64 vector per layer) with counts and provenance, atomically."""
+    """Write the sums (safetensors, one float64 vector per layer) with counts and provenance,
+    atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     layers = {

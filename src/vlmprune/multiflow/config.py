@@ -10,7 +10,8 @@
       architecture: auto
       # per modality, regexes searched in tensor names; a modality listed here replaces the
       # architecture's default list, the others keep theirs. Example:
-      #   patterns: {vision: ['(^|\\.)vision_tower\\.'], fusion: ['(^|\\.)mm_projector\\.', '(^|\\.)layers\\.\\d+\\.']}
+      #   patterns: {vision: ['(^|\\.)vision_tower\\.'], fusion: ['(^|\\.)mm_projector\\.',
+      '(^|\\.)layers\\.\\d+\\.']}
       patterns: {}
       # regexes of tensors never pruned; null keeps the architecture's default
       # (embeddings, output head, norms, biases). Only 2-D ``*.weight`` tensors are ever prunable.
@@ -43,7 +44,7 @@ class MultiflowConfig:
     vision_tower_path: str | None = None
 
     @classmethod
-    def from_mapping(cls, section: Mapping | None) -> "MultiflowConfig":
+    def from_mapping(cls, section: Mapping | None) -> MultiflowConfig:
         section = dict(section or {})
         for key in STEP23_KEYS:  # steps 2-3 and evaluation: not step 1's business
             section.pop(key, None)

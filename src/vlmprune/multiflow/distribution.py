@@ -177,7 +177,8 @@ def checkpoint_rules(
     model_path: str | os.PathLike, config: MultiflowConfig
 ) -> tuple[ModalityRules, list[TensorInfo]]:
     """The modality rules of a checkpoint (the configured architecture, or the one its tensor names
-    tell) and its tensors; LLaVA's original layout brings its vision tower's from their own checkpoint."""
+    tell) and its tensors; LLaVA's original layout brings its vision tower's from their own
+    checkpoint."""
     infos = list_tensors(weight_files(model_path))
     model_dir = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
     architecture = config.architecture
@@ -196,7 +197,8 @@ def checkpoint_rules(
 def prunable_layers(
     model_path: str | os.PathLike, config: MultiflowConfig | None = None
 ) -> dict[str, str]:
-    """Layer name (tensor name without ``.weight``) -> modality, for every prunable weight of the checkpoint."""
+    """Layer name (tensor name without ``.weight``) -> modality, for every prunable weight of the
+    checkpoint."""
     rules, infos = checkpoint_rules(model_path, config or MultiflowConfig())
     groups = _assign(infos, rules)
     return {i.name.removesuffix(".weight"): m for m, group in groups.items() for i in group}
@@ -233,7 +235,8 @@ def _modality_groups(
             )
         elif not group:
             log.warning(
-                "!!! modality %s is EMPTY: no prunable tensor of %s matches its patterns, so the report has "
+                "!!! modality %s is EMPTY: no prunable tensor of %s matches its patterns, "
+                "so the report has "
                 "no %s rows; check multiflow.patterns%s",
                 m.upper(),
                 model_path,
@@ -251,7 +254,8 @@ def _modality_groups(
 
 
 def _key_dtype(group: list[TensorInfo]) -> str | None:
-    """The 16-bit dtype a modality's magnitudes are keyed by when all its tensors share one; None: 32-bit keys."""
+    """The 16-bit dtype a modality's magnitudes are keyed by when all its tensors share one; None:
+    32-bit keys."""
     dtypes = {i.dtype for i in group}
     return dtypes.pop() if len(dtypes) == 1 and not dtypes & {"F32"} else None
 
@@ -284,7 +288,8 @@ def _resolve_low_bits(
     result: dict[str, Modality],
     chunk_bytes: int,
 ) -> None:
-    """The second pass for 32-bit modalities: the low 16 bits inside the high bucket that holds the k-th value."""
+    """The second pass for 32-bit modalities: the low 16 bits inside the high bucket that holds the
+    k-th value."""
     wanted = [i for i in prunable if modality_of[i.name] in second_pass and ties[i.name] > 0]
     low: dict[str, np.ndarray] = {}
     for info, chunks in iter_tensor_chunks(wanted, chunk_bytes):

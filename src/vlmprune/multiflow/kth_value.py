@@ -61,7 +61,8 @@ def locate(hist: np.ndarray, k: int) -> tuple[int, int]:
 
 
 def split_ties(ties: Mapping[str, int], needed: int) -> dict[str, int]:
-    """How many of each tensor's threshold-valued weights to prune: first come, in sorted name order."""
+    """How many of each tensor's threshold-valued weights to prune: first come, in sorted name
+    order."""
     taken = {}
     for name in sorted(ties):
         taken[name] = min(ties[name], needed)
@@ -72,7 +73,8 @@ def split_ties(ties: Mapping[str, int], needed: int) -> dict[str, int]:
 
 
 def key_to_float(key: int, dtype: str | None) -> float:
-    """The magnitude a key stands for: 16-bit key of ``dtype``, or a 32-bit F32 key when ``dtype`` is None."""
+    """The magnitude a key stands for: 16-bit key of ``dtype``, or a 32-bit F32 key when ``dtype``
+    is None."""
     if dtype == "F16":
         return float(np.array(key, dtype=np.uint16).view(np.float16))
     if dtype == "BF16":

@@ -52,7 +52,8 @@ def prunable_modules(
     missing = sorted(set(wanted) - {layer.checkpoint_name for layer in found.values()})
     if missing:
         raise ValueError(
-            f"{len(missing)} prunable weights of the checkpoint are not linear layers of the loaded "
+            f"{len(missing)} prunable weights of the checkpoint are not linear layers of "
+            "the loaded "
             f"model ({', '.join(missing[:3])} …); leave them out with multiflow.exclude"
         )
     return found

@@ -30,7 +30,8 @@ def lowest_k(score: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def per_row(score: torch.Tensor, sparsity: float) -> torch.Tensor:
-    """Wanda's rule: in every output row prune the ``int(in_features * sparsity)`` lowest scores (stable sort)."""
+    """Wanda's rule: in every output row prune the ``int(in_features * sparsity)`` lowest scores
+    (stable sort)."""
     rows, cols = score.shape
     k = int(cols * sparsity)
     mask = torch.zeros_like(score, dtype=torch.bool)

@@ -40,7 +40,8 @@ def budgets_of(distribution: Distribution) -> dict[str, int]:
 
 
 def read_budgets(path: str | os.PathLike, numels: Mapping[str, int]) -> dict[str, int]:
-    """Budgets from a step-1 ``sparsity_distribution_{s}.json``, checked against its modality totals.
+    """Budgets from a step-1 ``sparsity_distribution_{s}.json``, checked against its modality
+    totals.
 
     The file holds each layer's sparsity ``pruned / numel``; ``round(sparsity * numel)`` gives
     the count back exactly (both are far below 2**53).
@@ -54,14 +55,16 @@ def read_budgets(path: str | os.PathLike, numels: Mapping[str, int]) -> dict[str
     missing = sorted(set(numels) - set(distribution))
     if missing:
         raise ValueError(
-            f"{path} has no budget for {len(missing)} prunable layers ({', '.join(missing[:3])} …); "
+            f"{path} has no budget for {len(missing)} prunable layers "
+            f"({', '.join(missing[:3])} …); "
             "it was computed for another checkpoint or other multiflow patterns: rerun step 1"
         )
     budgets = {name: int(round(distribution[name] * numels[name])) for name in numels}
     extra = sorted(set(distribution) - set(numels))
     if extra:
         raise ValueError(
-            f"{path} budgets {len(extra)} layers the model does not prune ({', '.join(extra[:3])} …); "
+            f"{path} budgets {len(extra)} layers the model does not prune "
+            f"({', '.join(extra[:3])} …); "
             "rerun step 1 with the same multiflow patterns"
         )
     return budgets

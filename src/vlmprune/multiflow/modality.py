@@ -22,7 +22,8 @@ from pathlib import Path
 MODALITIES = ("vision", "fusion", "text")
 
 # Checkpoint layouts that no adapter loads, with their patterns here. LLaVA's original repository
-# (liuhaotian/llava-v1.5-7b): model.mm_projector.{0,2}, model.layers.N, model.embed_tokens, lm_head; the
+# (liuhaotian/llava-v1.5-7b): model.mm_projector.{0,2}, model.layers.N, model.embed_tokens,
+# lm_head; the
 # CLIP tower, streamed from its own checkpoint, under model.vision_tower.
 LAYOUTS: dict[str, dict] = {
     "llava-original": {
@@ -39,7 +40,8 @@ ALIASES = {"llava-hf": "llava"}
 
 
 def architecture_names() -> list[str]:
-    """Every value multiflow.architecture takes besides ``auto``: the layouts and each adapter with patterns."""
+    """Every value multiflow.architecture takes besides ``auto``: the layouts and each adapter with
+    patterns."""
     from vlmprune.models.loading import ADAPTERS
 
     return [
@@ -54,7 +56,8 @@ def architecture_names() -> list[str]:
 
 
 def architecture_rules(architecture: str) -> dict | None:
-    """Patterns and exclusions of a layout, or of the adapter the name means; None for an unknown name."""
+    """Patterns and exclusions of a layout, or of the adapter the name means; None for an unknown
+    name."""
     from vlmprune.models.loading import ADAPTERS
 
     if architecture in LAYOUTS:
@@ -69,7 +72,8 @@ def architecture_rules(architecture: str) -> dict | None:
 
 
 def detect_architecture(names: Iterable[str], model_dir: Path | None = None) -> str:
-    """LLaVA's original layout from its projector's tensor names; otherwise the adapter ``config.json`` picks."""
+    """LLaVA's original layout from its projector's tensor names; otherwise the adapter
+    ``config.json`` picks."""
     from vlmprune.errors import ModelError
     from vlmprune.models.loading import adapter_class
 
@@ -77,7 +81,8 @@ def detect_architecture(names: Iterable[str], model_dir: Path | None = None) -> 
     if any(re.search(r"(^|\.)mm_projector\.", n) for n in names):
         return "llava-original"
     if model_dir is None or not (model_dir / "config.json").is_file():
-        # no config.json beside the weights: the telltale tensor names of the two families step 1 began with
+        # no config.json beside the weights: the telltale tensor names of the two families step 1
+        # began with
         for marker, adapter in (
             (r"(^|\.)vision_backbone\.", "molmo"),
             (r"(^|\.)multi_modal_projector\.", "llava-hf"),
@@ -91,12 +96,14 @@ def detect_architecture(names: Iterable[str], model_dir: Path | None = None) -> 
     except ModelError as error:
         raise ValueError(
             f"cannot tell the architecture of the checkpoint in {model_dir} ({error}); set "
-            f"multiflow.architecture to one of {architecture_names()} or give multiflow.patterns for "
+            f"multiflow.architecture to one of {architecture_names()} or give "
+            "multiflow.patterns for "
             "every modality"
         ) from None
     if not cls.modality_patterns:
         raise ValueError(
-            f"the {cls.name} adapter of {model_dir} has no modality patterns; give multiflow.patterns "
+            f"the {cls.name} adapter of {model_dir} has no modality patterns; give "
+            "multiflow.patterns "
             "for every modality"
         )
     return {adapter: name for name, adapter in ALIASES.items()}.get(cls.name, cls.name)
@@ -116,8 +123,9 @@ class ModalityRules:
         architecture: str,
         patterns: Mapping[str, list[str]] | None = None,
         exclude: list[str] | None = None,
-    ) -> "ModalityRules":
-        """Architecture defaults, with any modality in ``patterns`` and ``exclude`` replacing them."""
+    ) -> ModalityRules:
+        """Architecture defaults, with any modality in ``patterns`` and ``exclude`` replacing
+        them."""
         base = architecture_rules(architecture)
         if base is None:
             if set(patterns or {}) != set(MODALITIES):
@@ -147,7 +155,8 @@ class ModalityRules:
         )
 
     def rank(self, name: str, modality: str) -> int:
-        """Index of the first of the modality's patterns matching ``name``: orders layers by component."""
+        """Index of the first of the modality's patterns matching ``name``: orders layers by
+        component."""
         return next(
             (i for i, p in enumerate(self.patterns[modality]) if p.search(name)),
             len(self.patterns[modality]),

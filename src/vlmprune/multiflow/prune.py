@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 def calibration_records(
     data: str | os.PathLike, nsamples: int, seed: int = 0
 ) -> tuple[Any, list[str]]:
-    """``nsamples`` prepared records drawn as evaluation draws them; more than the split is clamped with a warning."""
+    """``nsamples`` prepared records drawn as evaluation draws them; more than the split is clamped
+    with a warning."""
     data = Path(data)
     if nsamples < 1:
         raise ValueError(f"calibration nsamples must be at least 1, not {nsamples}")
@@ -58,7 +59,8 @@ def calibration_records(
 
 
 def load_model(model: Mapping[str, Any]) -> Any:
-    """The adapter for a model section (the schema's defaults for what it leaves out), language blocks."""
+    """The adapter for a model section (the schema's defaults for what it leaves out), language
+    blocks."""
     model = {**schema_defaults("model"), **model}
     return load_adapter(
         model["path"],
@@ -81,7 +83,8 @@ def calibrate(
     batch_size: int = 8,
     adapter: Any = None,
 ) -> dict[str, Any]:
-    """Step 2's data pass: statistics of every prunable layer's inputs, written to ``stats_path``."""
+    """Step 2's data pass: statistics of every prunable layer's inputs, written to
+    ``stats_path``."""
     records, warnings = calibration_records(data, nsamples, seed)
     adapter = adapter or load_model(model)
     layers = prunable_modules(adapter.model, resolve_model_path(model["path"]), multiflow)
@@ -121,7 +124,8 @@ def make_masks(
     budgets: Mapping[str, int] | None = None,
     adapter: Any = None,
 ) -> dict[str, Any]:
-    """Step 3: scores from the statistics and the loaded weights, masks to the budgets (or per row for wanda)."""
+    """Step 3: scores from the statistics and the loaded weights, masks to the budgets (or per row
+    for wanda)."""
     check_method(method)
     check_sparsity(target)
     stats, provenance = load_statistics(stats_path)

@@ -57,11 +57,13 @@ def modality_section(m: Modality, target: float, out: TextIO) -> None:
     print(f"  Pruned params: {stats['pruned_params']:,}", file=out)
     print(f"  Actual sparsity: {stats['actual_sparsity']:.2%}", file=out)
     print(
-        f"  Per-layer sparsity range: [{stats['min_layer_sparsity']:.2%}, {stats['max_layer_sparsity']:.2%}]",
+        f"  Per-layer sparsity range: [{stats['min_layer_sparsity']:.2%}, "
+        f"{stats['max_layer_sparsity']:.2%}]",
         file=out,
     )
     print(
-        f"  Per-layer sparsity mean ± std: {stats['mean_layer_sparsity']:.2%} ± {stats['std_layer_sparsity']:.2%}",
+        f"  Per-layer sparsity mean ± std: {stats['mean_layer_sparsity']:.2%} ± "
+        f"{stats['std_layer_sparsity']:.2%}",
         file=out,
     )
 
@@ -81,7 +83,8 @@ def global_summary(dist: Distribution, out: TextIO) -> None:
     print(RULE, file=out)
     for m in present:
         print(
-            f"{m.name.upper():<8}{m.total:>15,}{m.pruned:>14,}{m.pruned / m.total:>11.2%}{m.total / total:>13.2%}",
+            f"{m.name.upper():<8}{m.total:>15,}{m.pruned:>14,}"
+            f"{m.pruned / m.total:>11.2%}{m.total / total:>13.2%}",
             file=out,
         )
     print(RULE, file=out)
@@ -112,7 +115,8 @@ def key_insight(dist: Distribution, out: TextIO) -> None:
 
 
 def print_report(dist: Distribution, out: TextIO | None = None) -> None:
-    """The whole report: modality table, one section per non-empty modality, summary, key insight."""
+    """The whole report: modality table, one section per non-empty modality, summary, key
+    insight."""
     out = out or sys.stdout
     modality_table(dist, out)
     for m in dist.modalities.values():

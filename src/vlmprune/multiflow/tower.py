@@ -47,12 +47,14 @@ def _cached_snapshot(repo_id: str) -> Path | None:
 
 
 def find_tower(model_dir: Path, configured: str | None) -> Path | None:
-    """Where the tower's weights are: the configured path, a local ``mm_vision_tower`` directory, or its cached snapshot."""
+    """Where the tower's weights are: the configured path, a local ``mm_vision_tower`` directory,
+    or its cached snapshot."""
     if configured:
         path = Path(configured).expanduser()
         if not path.exists():
             raise CheckpointError(
-                f"multiflow.vision_tower_path {configured!r} does not exist; point it at the vision "
+                f"multiflow.vision_tower_path {configured!r} does not exist; point it at "
+                "the vision "
                 "tower's checkpoint directory (e.g. a copy of openai/clip-vit-large-patch14-336)"
             )
         return path
@@ -67,15 +69,18 @@ def find_tower(model_dir: Path, configured: str | None) -> Path | None:
 def tower_tensors(
     model_dir: Path, infos: list[TensorInfo], configured: str | None
 ) -> list[TensorInfo]:
-    """The tower's tensors under LLaVA's saved names, when the checkpoint lacks them; else nothing."""
+    """The tower's tensors under LLaVA's saved names, when the checkpoint lacks them; else
+    nothing."""
     if any(HAS_TOWER.search(info.name) for info in infos):
         return []
     name = mm_vision_tower(model_dir)
     path = find_tower(model_dir, configured)
     if path is None:
         log.warning(
-            "this LLaVA checkpoint holds no vision tower and config.json's mm_vision_tower %r is neither a "
-            "directory nor in the local Hugging Face cache: set multiflow.vision_tower_path to its checkpoint",
+            "this LLaVA checkpoint holds no vision tower and config.json's mm_vision_tower "
+            "%r is neither a "
+            "directory nor in the local Hugging Face cache: set "
+            "multiflow.vision_tower_path to its checkpoint",
             name,
         )
         return []

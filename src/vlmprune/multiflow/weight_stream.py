@@ -71,7 +71,8 @@ class TensorInfo:
     file: Path
     offset: int = 0  # absolute byte offset of the data (safetensors only)
     source_name: str | None = (
-        None  # the name in the file, when ``name`` is another (a tower read from its own checkpoint)
+        # the name in the file, when ``name`` is another (a tower read from its own checkpoint)
+        None
     )
 
     @property

@@ -63,7 +63,8 @@ def seed_evaluations(beams: Sequence[Blocks], num_blocks: int) -> int:
 
 
 def seed_first_step(num_blocks: int) -> int:
-    """The seed's step 1: a re-run of the baseline and of every single-block removal, which the ablation already holds."""
+    """The seed's step 1: a re-run of the baseline and of every single-block removal, which the
+    ablation already holds."""
     return num_blocks + 1
 
 

@@ -47,7 +47,8 @@ def compare_datasets(
         "datasets": {name: verdict_row(comparisons.get(name)) for name in names},
         "blocks": [int(b) for b in blocks],
         "importance": {
-            n: {b: num(v) for b, v in zip(blocks, row)} for n, row in zip(names, matrix)
+            n: {b: num(v) for b, v in zip(blocks, row, strict=True)}
+            for n, row in zip(names, matrix, strict=True)
         },
         "dataset_correlation": {"datasets": names, "spearman": correlation},
         "blocks_important_everywhere": [
@@ -89,7 +90,10 @@ def proxy_summary(comparisons: Mapping[str, Mapping[str, Any]], threshold: float
         }
         defined = [v for v in rhos.values() if v is not None]
         agreeing = sum(v > threshold for v in defined)
-        summary = f"Spearman rho with the ablation importance above {threshold} on {agreeing} of {len(rhos)} dataset splits"
+        summary = (
+            f"Spearman rho with the ablation importance above {threshold} on "
+            f"{agreeing} of {len(rhos)} dataset splits"
+        )
         if defined:
             summary += f" (median {np.median(defined):.2f})"
         if len(defined) < len(rhos):

@@ -19,11 +19,13 @@ from vlmprune.result_files import read_json, write_json
 def load_split(
     details: Path, full: Path, dropped: Sequence[Path], proxies: Path | None = None
 ) -> SplitImportance:
-    """A split's importance details, its stores (``full``, then ``drop-i`` in block order) and proxies."""
+    """A split's importance details, its stores (``full``, then ``drop-i`` in block order) and
+    proxies."""
     info = read_json(details)
     if len(dropped) != len(info["blocks"]):
         raise ValueError(
-            f"{details} has {len(info['blocks'])} blocks but {len(dropped)} ablation stores were given"
+            f"{details} has {len(info['blocks'])} blocks but {len(dropped)} ablation "
+            "stores were given"
         )
     baseline = read_store(full)
     columns = []

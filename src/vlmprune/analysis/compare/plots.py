@@ -37,7 +37,8 @@ def _save(fig: plt.Figure, path: str | Path) -> None:
 
 
 def plot_dataset(comparison: Mapping[str, Any], path: str | Path) -> None:
-    """Bars of importance per block for both splits with intervals, train against validation, proxies."""
+    """Bars of importance per block for both splits with intervals, train against validation,
+    proxies."""
     blocks = comparison["blocks"]
     proxies = comparison.get("proxies", {})
     panels = 3 if proxies else 2
@@ -85,14 +86,16 @@ def _importance_bars(ax: plt.Axes, comparison: Mapping[str, Any], blocks: list[i
             capsize=2,
             color=color,
             ecolor="0.25",
-            label=f"{label} (n={comparison['n'][split]}, baseline acc. {comparison['baseline_accuracy'][split]:.3f})",
+            label=f"{label} (n={comparison['n'][split]}, baseline acc. "
+            f"{comparison['baseline_accuracy'][split]:.3f})",
         )
     ax.axhline(0, color="0.3", linewidth=0.8)
     ax.set_xticks(x, [str(b) for b in blocks])
     ax.set_xlabel("block index (removed alone)")
     ax.set_ylabel("importance = accuracy(full) − accuracy(without block)")
     ax.set_title(
-        f"Importance per block, with {comparison['spearman']['confidence_level']:.0%} bootstrap intervals"
+        f"Importance per block, with {comparison['spearman']['confidence_level']:.0%} "
+        "bootstrap intervals"
     )
     ax.legend(loc="upper right", fontsize=8)
     ax.grid(axis="y", alpha=0.3)
@@ -133,7 +136,7 @@ def _train_val_scatter(ax: plt.Axes, comparison: Mapping[str, Any], blocks: list
         elinewidth=0.8,
         markersize=5,
     )
-    for b, tx, vy in zip(blocks, train, val):
+    for b, tx, vy in zip(blocks, train, val, strict=True):
         ax.annotate(str(b), (tx, vy), textcoords="offset points", xytext=(4, 3), fontsize=8)
     lo = np.nanmin(np.concatenate([train, val, [0.0]]))
     hi = np.nanmax(np.concatenate([train, val, [0.0]]))
@@ -151,7 +154,8 @@ def _train_val_scatter(ax: plt.Axes, comparison: Mapping[str, Any], blocks: list
     ax.set_aspect("equal", adjustable="box")
     s = comparison["spearman"]
     ax.set_title(
-        f"Spearman ρ = {_fmt(s['rho'], 3)}, over resampled samples {s['confidence_level']:.0%}: [{_fmt(s['ci_low'])}, {_fmt(s['ci_high'])}]\n"
+        f"Spearman ρ = {_fmt(s['rho'], 3)}, over resampled samples "
+        f"{s['confidence_level']:.0%}: [{_fmt(s['ci_low'])}, {_fmt(s['ci_high'])}]\n"
         f"threshold {comparison['threshold']}: {comparison['verdict']}",
         fontsize=10,
     )
@@ -173,7 +177,8 @@ def _proxy_lines(ax: plt.Axes, proxies: Mapping[str, Mapping[str, Any]], blocks:
                 color=color,
                 linestyle="-" if name == "block_influence" else "--",
                 markersize=4,
-                label=f"{PROXY_LABELS[name]}, {split_label}: ρ vs ablation {_fmt(info['spearman_rho'])}",
+                label=f"{PROXY_LABELS[name]}, {split_label}: ρ vs ablation "
+                f"{_fmt(info['spearman_rho'])}",
             )
     ax.set_xticks(blocks)
     ax.set_xlabel("block index")
@@ -184,7 +189,8 @@ def _proxy_lines(ax: plt.Axes, proxies: Mapping[str, Mapping[str, Any]], blocks:
 
 
 def plot_all(summary: Mapping[str, Any], path: str | Path) -> None:
-    """Verdict table, importance heatmap (dataset x block), dataset correlations, proxy agreement."""
+    """Verdict table, importance heatmap (dataset x block), dataset correlations, proxy
+    agreement."""
     names = list(summary["importance"])
     blocks = summary["blocks"]
     heights = [0.9 + 0.3 * len(names), max(3.0, 0.55 * len(names) + 1.8), 3.8]

@@ -50,7 +50,7 @@ def proxy_agreement(split: SplitImportance) -> dict[str, dict[str, Any]]:
         values = np.array([split.proxies[name][b] for b in split.blocks])
         rho = st.spearman(values, importance)
         out[name] = {
-            "values": dict(zip(split.blocks, values.tolist())),
+            "values": dict(zip(split.blocks, values.tolist(), strict=True)),
             "spearman_rho": num(rho.statistic),
             "p_value": num(rho.p_value),
         }
@@ -67,7 +67,10 @@ def interpret(rho: float, threshold: float) -> str:
         return (
             f"rho {rho:.3f} > {threshold}: consistent, the training split's importance can be used"
         )
-    return f"rho {rho:.3f} <= {threshold}: inconsistent, measure importance on the validation split too"
+    return (
+        f"rho {rho:.3f} <= {threshold}: inconsistent, measure importance on the "
+        "validation split too"
+    )
 
 
 def compare_splits(
@@ -81,7 +84,8 @@ def compare_splits(
     bootstrap_resamples: int,
     seed: int,
 ) -> dict[str, Any]:
-    """The comparison of one dataset's train and validation importance (``results/compare/{dataset}.json``)."""
+    """The comparison of one dataset's train and validation importance
+    (``results/compare/{dataset}.json``)."""
     if train.blocks != val.blocks:
         raise ValueError(f"{dataset}: train has blocks {train.blocks} but validation {val.blocks}")
     a, b = train.importance(), val.importance()
@@ -120,7 +124,8 @@ def compare_splits(
             "ci_high": num(high),
             "confidence_level": confidence,
             "bootstrap_resamples": bootstrap_resamples,
-            "bootstrap": "percentile; samples resampled within each split, importance and rho recomputed (below rho when the ranking is limited by the number of samples)",
+            "bootstrap": "percentile; samples resampled within each split, importance and "
+            "rho recomputed (below rho when the ranking is limited by the number of samples)",
         },
         "kendall": {"tau": num(tau.statistic), "p_value": num(tau.p_value)},
         "pearson": {"r": num(r.statistic), "p_value": num(r.p_value)},

@@ -96,7 +96,8 @@ def spearman_interval(
     val_differences = np.asarray(val_differences, dtype=float)
     if train_differences.shape[1] != val_differences.shape[1]:
         raise ValueError(
-            f"train has {train_differences.shape[1]} blocks and validation {val_differences.shape[1]}"
+            f"train has {train_differences.shape[1]} blocks and validation "
+            f"{val_differences.shape[1]}"
         )
     if (
         np.isnan(_rho_of_mean_differences(train_differences.T, val_differences.T))

@@ -70,11 +70,14 @@ def dataset_tables(c: Mapping[str, Any]) -> list[tuple[str, str]]:
     k = c["k_least"]
     return [
         (
-            f"Importance per block (accuracy drop when the block is removed; baseline accuracy train {c['baseline_accuracy']['train']:.4f}, val {c['baseline_accuracy']['val']:.4f})",
+            "Importance per block (accuracy drop when the block is removed; baseline "
+            f"accuracy train {c['baseline_accuracy']['train']:.4f}, val "
+            f"{c['baseline_accuracy']['val']:.4f})",
             html_table(header, rows),
         ),
         (
-            f"Train vs validation: {c['verdict']} ({c['interpretation']}); {k['k']} least important blocks: train {k['train']}, val {k['val']}, overlap {k['overlap']:.2f}",
+            f"Train vs validation: {c['verdict']} ({c['interpretation']}); {k['k']} least "
+            f"important blocks: train {k['train']}, val {k['val']}, overlap {k['overlap']:.2f}",
             html_table(
                 ["statistic", "value", "p-value", f"{s['confidence_level']:.0%} bootstrap CI"],
                 stats_rows,
@@ -117,7 +120,8 @@ def all_tables(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
             ),
         ),
         (
-            f"Importance per dataset and block ({summary['analysis_split']} split); important in every dataset: {summary['blocks_important_everywhere']}",
+            f"Importance per dataset and block ({summary['analysis_split']} split); "
+            f"important in every dataset: {summary['blocks_important_everywhere']}",
             html_table(["dataset"] + blocks, importance),
         ),
         (
@@ -129,7 +133,10 @@ def all_tables(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def write_html(path: str | Path, title: str, sections: Sequence[tuple[str, str]]) -> None:
     body = "".join(f"<h3>{html.escape(caption)}</h3>{table}" for caption, table in sections)
-    text = f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style></head><body><h2>{html.escape(title)}</h2>{body}</body></html>\n"
+    text = (
+        "<!DOCTYPE html><html><head><meta "
+        f"charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style></head><body><h2>{html.escape(title)}</h2>{body}</body></html>\n"
+    )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

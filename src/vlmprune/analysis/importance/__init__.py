@@ -1,1 +1,2 @@
-"""Block importance: accuracy(full) - accuracy(drop-i) with paired bootstrap intervals, and its files."""
+"""Block importance: accuracy(full) - accuracy(drop-i) with paired bootstrap intervals, and its
+files."""

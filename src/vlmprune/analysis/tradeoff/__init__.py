@@ -1,1 +1,2 @@
-"""The accuracy-latency trade-off: sets per budget with measured latency, the Pareto frontier, its figure."""
+"""The accuracy-latency trade-off: sets per budget with measured latency, the Pareto frontier, its
+figure."""

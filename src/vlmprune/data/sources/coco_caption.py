@@ -1,11 +1,13 @@
-"""COCO captions (Chen et al., "Microsoft COCO Captions", 2015), one record per image, all its captions as references.
+"""COCO captions (Chen et al., "Microsoft COCO Captions", 2015), one record per image, all its
+captions as references.
 
 Two published layouts are read from the local path:
 
 - Karpathy split (Karpathy and Fei-Fei, CVPR 2015; ``dataset_coco.json`` from
   https://cs.stanford.edu/people/karpathy/deepimagesent/), used when that file is present::
 
-      dataset_coco.json      {"images": [{"filepath": "val2014", "filename": "COCO_val2014_000000391895.jpg",
+      dataset_coco.json      {"images": [{"filepath": "val2014", "filename":
+      "COCO_val2014_000000391895.jpg",
                               "cocoid" int, "split": "train"|"restval"|"val"|"test",
                               "sentences": [{"raw", "tokens", "sentid"}, ...]}, ...]}
       {filepath}/{filename}  the COCO 2014 images
@@ -16,7 +18,8 @@ Two published layouts are read from the local path:
   read by the Molmo fork's ``CocoCaptionBuilder``::
 
       annotations/captions_{train,val}2014.json   {"images": [{"id", "file_name", ...}],
-                                                   "annotations": [{"image_id", "id", "caption"}, ...]}
+                                                   "annotations": [{"image_id", "id", "caption"},
+                                                   ...]}
       {train,val}2014/{file_name}
 
   ``train`` = train2014, ``val`` = val2014.
@@ -50,7 +53,8 @@ OFFICIAL_FILE = "annotations/captions_{split}2014.json"
 def load_records(
     target: Target, split: str, local_path: str | Path | None, *, how_to_get: str = ""
 ) -> datasets.Dataset:
-    """``split``: ``train`` or ``val`` (see the module docstring for what each layout maps them to)."""
+    """``split``: ``train`` or ``val`` (see the module docstring for what each layout maps them
+    to)."""
     root = require_root(target, local_path, how_to_get=how_to_get)
     if (root / KARPATHY_FILE).is_file():
         return to_dataset(target, _karpathy(target, root, split))

@@ -18,7 +18,8 @@ from vlmprune.data.records import RECORD_FEATURES
 
 
 class DatasetUnavailable(ValueError):
-    """A dataset's data is neither cached nor given as a local path (or cannot be fetched offline)."""
+    """A dataset's data is neither cached nor given as a local path (or cannot be fetched
+    offline)."""
 
 
 class LayoutError(ValueError):
@@ -52,19 +53,22 @@ class Target(NamedTuple):
 def require_root(
     target: Target, local_path: str | Path | None, hub_id: str | None = None, how_to_get: str = ""
 ) -> Path:
-    """The local copy's directory; a missing setting is ``DatasetUnavailable``, a missing directory a ``LayoutError``."""
+    """The local copy's directory; a missing setting is ``DatasetUnavailable``, a missing directory
+    a ``LayoutError``."""
     if local_path is None:
         raise unavailable(target.name, hub_id, "no local path is configured", how_to_get)
     root = Path(local_path).expanduser()
     if not root.is_dir():
         raise LayoutError(
-            f"dataset {target.name!r}: local path {root} is not a directory (set by {config_key(target.name)})"
+            f"dataset {target.name!r}: local path {root} is not a directory (set by "
+            f"{config_key(target.name)})"
         )
     return root.resolve()
 
 
 def require_file(target: Target, root: Path, *candidates: str) -> Path:
-    """The first of ``candidates`` (paths relative to ``root``) that exists, else a ``LayoutError`` naming them."""
+    """The first of ``candidates`` (paths relative to ``root``) that exists, else a ``LayoutError``
+    naming them."""
     for candidate in candidates:
         if (root / candidate).is_file():
             return root / candidate
@@ -95,12 +99,14 @@ def require_keys(
 ) -> None:
     if not isinstance(entry, Mapping):
         raise LayoutError(
-            f"dataset {target.name!r}: {what} of {path} is a {type(entry).__name__}, not a JSON object"
+            f"dataset {target.name!r}: {what} of {path} is a {type(entry).__name__}, not a "
+            "JSON object"
         )
     missing = [k for k in keys if k not in entry]
     if missing:
         raise LayoutError(
-            f"dataset {target.name!r}: {what} of {path} lacks key(s) {missing}; it has {sorted(entry)}"
+            f"dataset {target.name!r}: {what} of {path} lacks key(s) {missing}; it has "
+            f"{sorted(entry)}"
         )
 
 
@@ -168,8 +174,10 @@ def question_list_records(
     files: Sequence[str],
     image_dir: str,
 ) -> datasets.Dataset:
-    """Records of a layout whose JSON file (the first of ``files`` found) is a flat list of questions, each
-    with ``image`` (a path under ``image_dir``), ``question``, ``answer`` and ``question_id`` (DVQA, TallyQA)."""
+    """Records of a layout whose JSON file (the first of ``files`` found) is a flat list of
+    questions, each
+    with ``image`` (a path under ``image_dir``), ``question``, ``answer`` and ``question_id``
+    (DVQA, TallyQA)."""
     root = require_root(target, local_path, how_to_get=how_to_get)
     path = require_file(target, root, *files)
     data = read_json_list(target, path, "questions")

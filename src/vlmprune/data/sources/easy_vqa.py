@@ -57,7 +57,9 @@ def iter_questions(split: str, question_type: str | None = None) -> Iterator[dic
         raise ValueError(
             f"easy-VQA question_type must be one of {sorted(ANSWER_TYPES)}, not {question_type!r}"
         )
-    for index, (question, answer, image_id) in enumerate(zip(questions, answers, image_ids)):
+    for index, (question, answer, image_id) in enumerate(
+        zip(questions, answers, image_ids, strict=True)
+    ):
         if question_type is None or answer_type(answer) == question_type:
             yield {
                 "index": index,
@@ -74,7 +76,8 @@ def answer_vocabulary() -> list[str]:
 def load_records(
     split: str, *, question_type: str | None = None, metric: str, style: str
 ) -> datasets.Dataset:
-    """The split as records; ``sample_id`` is the question's index in the package, shared by the filtered datasets."""
+    """The split as records; ``sample_id`` is the question's index in the package, shared by the
+    filtered datasets."""
 
     def generate() -> Iterator[dict]:
         for row in iter_questions(split, question_type):

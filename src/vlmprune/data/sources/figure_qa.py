@@ -1,10 +1,12 @@
 """FigureQA (Kahou et al., ICLR 2018 workshop): yes/no questions over synthetic figures.
 
-Published by Microsoft Research (``figureqa-{train1,validation1,validation2,test1,test2}-v1.tar.gz``),
+Published by Microsoft Research
+(``figureqa-{train1,validation1,validation2,test1,test2}-v1.tar.gz``),
 as read by Molmo's ``FigureQaBuilder`` (allenai/molmo ``olmo/hf_datasets/figure_qa.py``). Under
 the local path, one folder per split as the archives extract::
 
-    {split}/qa_pairs.json     {"qa_pairs": [{"image_index" int, "question_id" int, "question_string",
+    {split}/qa_pairs.json     {"qa_pairs": [{"image_index" int, "question_id" int,
+    "question_string",
                                "answer" 0|1, "color1_name", "color2_name", ...}, ...]}
     {split}/png/{image_index}.png
 

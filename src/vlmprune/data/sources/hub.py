@@ -20,7 +20,8 @@ The adapters map the columns as published on the hub (dataset cards, checked 202
 - ``derek-thomas/ScienceQA``: ``image`` (None for text-only questions, which are dropped),
   ``question``, ``choices`` list[str], ``answer`` int (index into choices), ``hint`` str (the
   record's context). The reference is the correct option's letter ("A" for index 0). No id
-  column: the sample id is the row's index in the unfiltered split. Splits train / validation / test.
+  column: the sample id is the row's index in the unfiltered split. Splits train / validation /
+  test.
 - ``HuggingFaceM4/DocumentVQA``: ``questionId`` int, ``question``, ``image``, ``answers``
   list[str] (None on ``test``). Splits train / validation / test.
 - ``HuggingFaceM4/ChartQA``: ``image``, ``query`` str, ``label`` list[str],
@@ -71,10 +72,14 @@ def _text_vqa(row: dict, index: int) -> tuple:
 
 
 def _dicts(value: Any) -> list[dict]:
-    """A list-of-structs column as a list of dicts (``datasets`` may hand it over as a dict of lists)."""
+    """A list-of-structs column as a list of dicts (``datasets`` may hand it over as a dict of
+    lists)."""
     if isinstance(value, dict):
         keys = list(value)
-        return [dict(zip(keys, items)) for items in zip(*(value[k] for k in keys))]
+        return [
+            dict(zip(keys, items, strict=True))
+            for items in zip(*(value[k] for k in keys), strict=True)
+        ]
     return list(value or [])
 
 
@@ -134,7 +139,8 @@ ADAPTERS: dict[str, Adapter] = {
 
 
 def cache_locations(hub_id: str) -> list[Path]:
-    """Where a hub dataset's files would be cached: the ``datasets`` cache and the hub's download cache."""
+    """Where a hub dataset's files would be cached: the ``datasets`` cache and the hub's download
+    cache."""
     owner_name = hub_id.split("/")
     return [
         Path(datasets.config.HF_DATASETS_CACHE) / "___".join(owner_name),
@@ -152,7 +158,8 @@ def _load_local(target: Target, root: Path, config: str | None, split: str) -> d
         base = root / config
         if not base.is_dir():
             raise LayoutError(
-                f"dataset {target.name!r}: {root} lacks the directory {config}/ of config {config!r}"
+                f"dataset {target.name!r}: {root} lacks the directory {config}/ of config "
+                f"{config!r}"
             )
     if (base / "dataset_dict.json").is_file():
         saved = datasets.load_from_disk(str(base))
@@ -170,7 +177,8 @@ def _load_local(target: Target, root: Path, config: str | None, split: str) -> d
     )
     if not files:
         raise LayoutError(
-            f"dataset {target.name!r}: {base} holds neither a save_to_disk dataset (dataset_dict.json) nor parquet "
+            f"dataset {target.name!r}: {base} holds neither a save_to_disk dataset "
+            "(dataset_dict.json) nor parquet "
             f"files of split {split!r} ({split}-*.parquet, {split}.parquet or {split}/*.parquet)"
         )
     return datasets.Dataset.from_parquet([str(f) for f in files])
@@ -190,7 +198,8 @@ def load_rows(
         root = Path(local_path).expanduser()
         if not root.is_dir():
             raise LayoutError(
-                f"dataset {target.name!r}: local path {root} is not a directory (set by {config_key(target.name)})"
+                f"dataset {target.name!r}: local path {root} is not a directory (set by "
+                f"{config_key(target.name)})"
             )
         return _load_local(target, root, config, split)
     try:
@@ -208,8 +217,10 @@ def load_rows(
         raise unavailable(
             target.name,
             hub_id,
-            "its hub repository holds only a loading script, which datasets>=4 cannot run; download the hub's parquet "
-            f"export with `hf download {hub_id} --repo-type dataset --revision refs/convert/parquet --local-dir DIR`",
+            "its hub repository holds only a loading script, which datasets>=4 cannot run; "
+            "download the hub's parquet "
+            f"export with `hf download {hub_id} --repo-type dataset --revision "
+            "refs/convert/parquet --local-dir DIR`",
             how_to_get,
         ) from err
 

@@ -6,7 +6,8 @@ Molmo's ``InfoQa`` (allenai/molmo ``olmo/data/academic_datasets.py``), under the
     infographicsVQA_train_v1.0.json
     infographicsVQA_val_v1.0_withQT.json
     infographicsVQA_test_v1.0.json                 (no answers)
-    images/{image_local_name}                      (or infographicsvqa_images/, the archive's folder name)
+    images/{image_local_name}                      (or infographicsvqa_images/, the archive's
+    folder name)
 
 each ``{"dataset_name", "dataset_version", "dataset_split", "data": [{"questionId" int,
 "question", "image_local_name", "image_url", "ocr_output_file", "answers" list[str],

@@ -5,8 +5,10 @@ Published at https://github.com/NiteshMethani/PlotQA (Google Drive links), as re
 folder per split (``train``, ``val``, ``test``)::
 
     {split}/qa_pairs_V2.json      {"qa_pairs": [{"image_index" int, "question_string", "answer"
-                                   (number or string), "question_id", "template", "type", ...}, ...]}
-                                  (qa_pairs_V1.json, the smaller first release, is read if V2 is absent)
+                                   (number or string), "question_id", "template", "type", ...},
+                                   ...]}
+                                  (qa_pairs_V1.json, the smaller first release, is read if V2 is
+                                  absent)
     {split}/png/{image_index}.png
 
 Each question is one record; its id is its position in the file, numeric answers become

@@ -1,9 +1,11 @@
-"""TallyQA (Acharya, Kafle and Kanan, AAAI 2019): counting questions on COCO and Visual Genome images.
+"""TallyQA (Acharya, Kafle and Kanan, AAAI 2019): counting questions on COCO and Visual Genome
+images.
 
 Published at https://github.com/manoja328/tallyqa (``tallyqa.zip``), as read by Molmo's
 ``TallyQaBuilder`` (allenai/molmo ``olmo/hf_datasets/tally_qa.py``). Under the local path::
 
-    train.json, test.json    [{"image": "train2014/COCO_train2014_000000000009.jpg" | "VG_100K_2/1.jpg",
+    train.json, test.json    [{"image": "train2014/COCO_train2014_000000000009.jpg" |
+    "VG_100K_2/1.jpg",
                                "answer" int, "question", "image_id" int, "question_id" int,
                                "data_source" str, "issimple" bool (test only)}, ...]
     train2014/, val2014/     COCO 2014 images

@@ -4,10 +4,13 @@ Published at https://visualqa.org/download.html (VQA v2: Goyal et al., CVPR 2017
 same way by the VQA API (GT-Vision-Lab/VQA ``PythonHelperTools/vqaTools/vqa.py``). Under the
 local path::
 
-    v2_OpenEnded_mscoco_{split}_questions.json    {"questions": [{"image_id", "question", "question_id"}, ...]}
+    v2_OpenEnded_mscoco_{split}_questions.json    {"questions": [{"image_id", "question",
+    "question_id"}, ...]}
     v2_mscoco_{split}_annotations.json            {"annotations": [{"question_id", "image_id",
-                                                    "answers": [{"answer", "answer_confidence", "answer_id"} x10],
-                                                    "multiple_choice_answer", "answer_type", "question_type"}, ...]}
+                                                    "answers": [{"answer", "answer_confidence",
+                                                    "answer_id"} x10],
+                                                    "multiple_choice_answer", "answer_type",
+                                                    "question_type"}, ...]}
     {split}/COCO_{split}_{image_id:012d}.jpg       the COCO 2014 images (train2014.zip, val2014.zip)
 
 with ``split`` = ``train2014`` or ``val2014``. OK-VQA (Marino et al., CVPR 2019;
@@ -47,7 +50,8 @@ IMAGE_PATTERN = "{split}/COCO_{split}_{image_id:012d}.jpg"
 
 
 def has_layout(root: str | Path, split: str, questions: str) -> bool:
-    """Whether ``root`` holds this layout's questions file for ``split`` (used to tell it from a hub copy)."""
+    """Whether ``root`` holds this layout's questions file for ``split`` (used to tell it from a
+    hub copy)."""
     return (Path(root) / questions.format(split=split)).is_file()
 
 
@@ -92,7 +96,8 @@ def load_records(
             qid = question["question_id"]
             if qid not in answers_of:
                 raise LayoutError(
-                    f"dataset {target.name!r}: question {qid} of {questions_path} has no annotation in {annotations_path}"
+                    f"dataset {target.name!r}: question {qid} of {questions_path} has no "
+                    f"annotation in {annotations_path}"
                 )
             path = root / IMAGE_PATTERN.format(split=split, image_id=question["image_id"])
             yield Row(

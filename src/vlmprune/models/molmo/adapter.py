@@ -1,4 +1,5 @@
-"""The adapter for the native Molmo v1 (:mod:`vlmprune.models.molmo.modeling`): standard ``generate``, so it fuses.
+"""The adapter for the native Molmo v1 (:mod:`vlmprune.models.molmo.modeling`): standard
+``generate``, so it fuses.
 
 Language blocks at ``model.transformer.blocks`` (tensors in and out, keys and values through
 ``Cache.update``), vision blocks at ``model.vision_backbone.image_vit.transformer.resblocks``.
@@ -62,8 +63,10 @@ class MolmoNativeAdapter(ModelAdapter):
         ),
     }
     loading_instructions = (
-        "Molmo v1 has no class in `transformers`: this directory is in the layout of vlmprune's native Molmo "
-        "(the published weight names, `MolmoNativeConfig`), which loads it without running any checkpoint code:",
+        "Molmo v1 has no class in `transformers`: this directory is in the layout of "
+        "vlmprune's native Molmo "
+        "(the published weight names, `MolmoNativeConfig`), which loads it without running "
+        "any checkpoint code:",
         "from vlmprune.models.loading import load_adapter\n"
         'adapter = load_adapter("{variant}", device="cpu")  # adapter.model, adapter.processor',
     )
@@ -76,7 +79,8 @@ class MolmoNativeAdapter(ModelAdapter):
     def load(
         cls, path: Path, dtype: torch.dtype, device: torch.device
     ) -> tuple[MolmoNativeForCausalLM, MolmoProcessing]:
-        """Model and processor from a hub snapshot of Molmo-7B-D/-O or MolmoE-1B, running none of its code."""
+        """Model and processor from a hub snapshot of Molmo-7B-D/-O or MolmoE-1B, running none of
+        its code."""
         from transformers import AutoTokenizer
 
         unimplemented = unimplemented_settings(read_model_config(path))
@@ -111,7 +115,8 @@ class MolmoNativeAdapter(ModelAdapter):
             )  # no prompt about auto_map
         except (OSError, ValueError) as error:
             raise ModelError(
-                f"cannot load the tokenizer of {str(path)!r} ({error}); copy the snapshot's tokenizer files"
+                f"cannot load the tokenizer of {str(path)!r} ({error}); copy the "
+                "snapshot's tokenizer files"
             ) from error
         return model, MolmoProcessing(tokenizer, settings)
 
@@ -151,7 +156,8 @@ class MolmoNativeAdapter(ModelAdapter):
 
     @torch.inference_mode()
     def pre_encode(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        """The crops encoded once (``image_features``), for the fused engine's several generations on one batch."""
+        """The crops encoded once (``image_features``), for the fused engine's several generations
+        on one batch."""
         rest = dict(inputs)
         images, masks = rest.pop("images"), rest.pop("image_masks")
         return {**rest, "image_features": self.model.model.vision_backbone(images, masks)}

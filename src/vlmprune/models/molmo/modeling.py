@@ -1,4 +1,5 @@
-"""Molmo v1 (Molmo-7B-D/-O, MolmoE-1B) written for transformers 5: the published weights, standard ``Cache``.
+"""Molmo v1 (Molmo-7B-D/-O, MolmoE-1B) written for transformers 5: the published weights, standard
+``Cache``.
 
 The modules carry the published parameter names (``model.transformer.blocks.N.att_proj``,
 ``model.vision_backbone.image_vit.…``), so ``from_pretrained`` reads a hub snapshot's
@@ -27,7 +28,8 @@ Which config.json values are implemented: :mod:`vlmprune.models.molmo.configurat
 
 MolmoE-1B (``config.json`` in OLMo's names) has mixture-of-experts blocks instead: a softmax
 router whose top-k experts (SwiGLU, ``gate_proj`` / ``up_proj`` / ``down_proj``) are weighted by
-their router probabilities; its names follow the seed experiments' copy of ``modeling_molmoe.py`` (``ChulanZhang/molmo_hf``): ``blocks.N.attn.…``,
+their router probabilities; its names follow the seed experiments' copy of ``modeling_molmoe.py``
+(``ChulanZhang/molmo_hf``): ``blocks.N.attn.…``,
 ``blocks.N.mlp.experts.E.…``, ``lm_head``.
 """
 
@@ -185,7 +187,8 @@ class Expert(nn.Module):
 
 
 class SparseMoe(nn.Module):
-    """RMS norm, a softmax router, the top-k experts weighted by their (not renormalised) router probabilities."""
+    """RMS norm, a softmax router, the top-k experts weighted by their (not renormalised) router
+    probabilities."""
 
     def __init__(self, config: MolmoNativeConfig) -> None:
         super().__init__()
@@ -212,7 +215,8 @@ class SparseMoe(nn.Module):
 
 
 class MolmoeDecoderBlock(nn.Module):
-    """One MolmoE language block (``attn``, ``mlp``); returns the hidden states, writes through ``Cache.update``."""
+    """One MolmoE language block (``attn``, ``mlp``); returns the hidden states, writes through
+    ``Cache.update``."""
 
     def __init__(self, config: MolmoNativeConfig, layer_idx: int) -> None:
         super().__init__()
@@ -455,7 +459,8 @@ class MolmoNativeForCausalLM(PreTrainedModel, GenerationMixin):
         logits_to_keep: int = 0,
         **kwargs: Any,
     ) -> CausalLMOutputWithPast:
-        """``image_features``: the vision backbone's output for ``images``, when computed once for several passes."""
+        """``image_features``: the vision backbone's output for ``images``, when computed once for
+        several passes."""
         transformer = self.model.transformer
         x = transformer.wte(input_ids.clamp(min=0))
         past = past_key_values.get_seq_length() if past_key_values is not None else 0
@@ -505,7 +510,8 @@ class MolmoNativeForCausalLM(PreTrainedModel, GenerationMixin):
 def collate(
     samples: list[dict[str, torch.Tensor]], pad_token_id: int = 0
 ) -> dict[str, torch.Tensor]:
-    """One batch for ``generate`` from the processor's unbatched samples: prompts padded on the left.
+    """One batch for ``generate`` from the processor's unbatched samples: prompts padded on the
+    left.
 
     ``image_input_idx`` moves with its prompt; crops a sample lacks are -1 (no token, zero
     features), as the published processor pads them.

@@ -56,7 +56,8 @@ class MolmoImageSettings:
 
 
 def resize_and_pad(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Scale ``image`` (uint8, HWC) to fit ``size`` keeping its aspect, centre it on zeros, normalise; and its mask."""
+    """Scale ``image`` (uint8, HWC) to fit ``size`` keeping its aspect, centre it on zeros,
+    normalise; and its mask."""
     import torchvision.transforms.functional as TF
     from torchvision.transforms import InterpolationMode
 
@@ -77,7 +78,8 @@ def resize_and_pad(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray
 
 
 def select_tiling(height: int, width: int, window: int, max_crops: int) -> tuple[int, int]:
-    """Rows and columns of crops: the least upscaling that fits, else the least downscaling; smaller grids win ties."""
+    """Rows and columns of crops: the least upscaling that fits, else the least downscaling;
+    smaller grids win ties."""
     tilings = sorted(
         (
             (i, j)
@@ -101,7 +103,8 @@ def select_tiling(height: int, width: int, window: int, max_crops: int) -> tuple
 
 
 def to_patches(pixels: np.ndarray, patch: int) -> np.ndarray:
-    """``(..., H, W, C)`` -> ``(..., H/patch * W/patch, patch * patch * C)``, patches in row order."""
+    """``(..., H, W, C)`` -> ``(..., H/patch * W/patch, patch * patch * C)``, patches in row
+    order."""
     *lead, height, width, channels = pixels.shape
     grid = pixels.reshape(*lead, height // patch, patch, width // patch, patch, channels)
     grid = np.moveaxis(grid, -4, -3)  # (..., h, w, dh, dw, c)
@@ -122,7 +125,8 @@ class MolmoProcessing:
         self.start, self.end, self.patch, self.col, _ = ids
 
     def save_pretrained(self, directory: str | Path) -> None:
-        """The tokenizer's files and ``preprocessor_config.json`` with these settings, as the native loader reads them."""
+        """The tokenizer's files and ``preprocessor_config.json`` with these settings, as the
+        native loader reads them."""
         self.tokenizer.save_pretrained(directory)
         settings = {
             k: list(v) if isinstance(v, tuple) else v
@@ -136,7 +140,8 @@ class MolmoProcessing:
         return [self.start, *([self.patch] * columns + [self.col]) * rows, self.end]
 
     def crops(self, image: np.ndarray) -> tuple[np.ndarray, list[int], np.ndarray, np.ndarray]:
-        """Crops (low-resolution copy first), image tokens, where each crop token's feature goes, patch masks."""
+        """Crops (low-resolution copy first), image tokens, where each crop token's feature goes,
+        patch masks."""
         s = self.settings
         patch, (left, right) = s.image_patch_size, s.overlap_margins
         per_side = s.base_image_input_size[0] // patch

@@ -48,7 +48,8 @@ PAD = -1
 
 
 def molmo_answer(generation: str) -> str:
-    """The answer Molmo's evaluation scores (``VqaEval`` in allenai/molmo ``olmo/eval/evaluators.py``).
+    """The answer Molmo's evaluation scores (``VqaEval`` in allenai/molmo
+    ``olmo/eval/evaluators.py``).
 
     The text after the first "Answer:" when there is one (up to a second "Answer:");
     otherwise, for a multi-line generation, its most common line (white space collapsed, the
@@ -99,11 +100,13 @@ def pad_stack(tensors: Sequence[torch.Tensor], value: int | float = PAD) -> torc
 
 
 def stop_token_id(tokenizer: Any) -> int:
-    """Id of ``<|endoftext|>``, one token in the tokenizers of every published Molmo v1 (OLMoE's and Qwen2's)."""
+    """Id of ``<|endoftext|>``, one token in the tokenizers of every published Molmo v1 (OLMoE's
+    and Qwen2's)."""
     token = tokenizer.convert_tokens_to_ids(MOLMO_STOP_STRING)
     if token is None or tokenizer.convert_ids_to_tokens(token) != MOLMO_STOP_STRING:
         raise ModelError(
-            f"the tokenizer of this Molmo checkpoint has no {MOLMO_STOP_STRING!r} token to stop generation at"
+            f"the tokenizer of this Molmo checkpoint has no {MOLMO_STOP_STRING!r} token to "
+            "stop generation at"
         )
     return int(token)
 
@@ -111,7 +114,8 @@ def stop_token_id(tokenizer: Any) -> int:
 def park_unused_patches(
     input_ids: torch.Tensor, image_input_idx: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Point every image patch that has no token (``-100`` from the processor, ``-1`` padding) at a padding token.
+    """Point every image patch that has no token (``-100`` from the processor, ``-1`` padding) at a
+    padding token.
 
     The published revisions place patch features with flat offsets ``index + sample * length``:
     some filter negative indices only after adding the offset (so ``-1`` lands on the previous
@@ -138,7 +142,8 @@ class MolmoAdapter(ModelAdapter):
         "vision": ("model.vision_backbone.image_vit.transformer.resblocks",),
     }
     # allenai/Molmo-7B-D-0924: model.vision_backbone.image_vit.…, the connector image_pooling_2d /
-    # image_projector, model.transformer.blocks.N, embeddings transformer.wte, head transformer.ff_out (or lm_head).
+    # image_projector, model.transformer.blocks.N, embeddings transformer.wte, head
+    # transformer.ff_out (or lm_head).
     modality_patterns = {
         "vision": (r"(^|\.)vision_backbone\.image_vit\.",),
         "fusion": (
@@ -209,7 +214,8 @@ class MolmoAdapter(ModelAdapter):
     def encode(self, records: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         samples = []
         for r in records:
-            # The prompt already is Molmo's " User: … Assistant:"; the processor must not wrap it again.
+            # The prompt already is Molmo's " User: … Assistant:"; the processor must not wrap it
+            # again.
             sample = self.processor.process(
                 images=[r["image"].convert("RGB")],
                 text=self.prompt(
@@ -255,7 +261,8 @@ class MolmoAdapter(ModelAdapter):
     def generate_encoded(self, inputs: dict[str, Any], max_new_tokens: int) -> list[str]:
         from transformers import GenerationConfig
 
-        # Stopping at the end-of-text token rather than at the stop string: transformers' stop-string check
+        # Stopping at the end-of-text token rather than at the stop string: transformers'
+        # stop-string check
         # embeds every prompt id, and the prompts of a batch are padded with -1.
         stop = self.stop_token_id()
         config = GenerationConfig(

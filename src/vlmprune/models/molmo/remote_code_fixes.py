@@ -40,7 +40,8 @@ def _index_add_flattening_3d_source(
 
 @contextmanager
 def molmo_index_add_fix() -> Iterator[None]:
-    """Within the block, ``Tensor.index_add_`` along dim 0 accepts a 3-D source (flattened to 2-D)."""
+    """Within the block, ``Tensor.index_add_`` along dim 0 accepts a 3-D source (flattened to
+    2-D)."""
     global _depth
     with _lock:
         if _depth == 0:
