@@ -394,7 +394,7 @@ def test_stores_hold_the_cleaned_prediction_and_the_raw_generation(
     assert store.predictions == [text.split()[0].upper() if text.split() else "" for text in raw]
     assert store.scores.tolist() == [
         float(p.lower() in [a.lower() for a in r["answers"]])
-        for p, r in zip(store.predictions, records, strict=True)
+        for p, r in zip(store.predictions, records[:5], strict=True)
     ]
 
 
