@@ -17,7 +17,7 @@ from conftest import save_tiny_llava
 from vlmprune.analysis.beam.files import stored_fingerprint
 from vlmprune.analysis.beam.search import extend, rank
 from vlmprune.engine.run import run_evaluation
-from vlmprune.engine.store import read_store
+from vlmprune.engine.store import read_raced, read_store
 from vlmprune.settings import evaluation_settings, load_config, model_settings
 from workflow_helpers import planned_jobs, snakemake, write_config
 
@@ -129,3 +129,97 @@ def test_changing_the_beam_width_plans_the_steps_again(run):
         ("beam_step", "2"),
         ("beam_step_1", None),
     ]
+
+
+RACING = {"epsilon": 0.5, "delta": 0.5, "min_samples": 4}
+RACED_SAMPLES = 16
+
+
+def raced_config(model: Path, **ablation) -> dict:
+    return {
+        "model": {"path": str(model), "device": "cpu"},
+        "datasets": {"easy_vqa": {"splits": ["train"]}},
+        "evaluation": {"num_samples": RACED_SAMPLES, "batch_size": 8, "chunk_size": 8},
+        "ablation": ablation,
+        "beam": {"beam_width": 2, "max_blocks_to_remove": 3, "racing": RACING},
+    }
+
+
+@pytest.fixture(scope="module")
+def raced(tmp_path_factory) -> Path:
+    """A raced search: epsilon and delta large enough to decide 16 samples before the last look."""
+    workdir = tmp_path_factory.mktemp("raced")
+    model = save_tiny_llava(workdir / "tiny-llava", text_layers=BLOCKS)
+    write_config(workdir, raced_config(model))
+    snakemake(workdir, "--cores", "2", TARGET)
+    return workdir
+
+
+def test_a_raced_step_records_the_race_and_leaves_raced_stores(raced):
+    evals = raced / "results/evals/easy_vqa/train"
+    for k in (2, 3):
+        step = read(raced, f"easy_vqa/step{k}.json")
+        racing = step["racing"]
+        assert racing["decided_at"] < RACED_SAMPLES and racing["samples"] < racing["exact_samples"]
+        complete = {"drop-" + "-".join(map(str, step["beams"][0])), step["greedy"]["variant"]}
+        assert set(racing["completed"]) <= complete
+        for entry in step["candidates"]:
+            assert set(entry["racing"]) == {"samples", "dropped_at", "worse_than", "interval"}
+            store = evals / f"{entry['variant']}.h5"
+            if entry["variant"] in complete:
+                assert read_store(store).attrs["n"] == RACED_SAMPLES and "raced" not in entry
+                continue
+            raced_store = read_raced(store)
+            assert not store.exists() and raced_store.raced
+            assert (
+                raced_store.attrs["n"] == entry["n"] == entry["racing"]["samples"] < RACED_SAMPLES
+            )
+    summary = read(raced, "easy_vqa.json")
+    assert summary["racing"]["ratio"] < 1 and [
+        s["step"] for s in summary["racing"]["per_step"]
+    ] == [2, 3]
+    for budget in summary["budgets"]:
+        assert "raced" not in budget["recommended"] and "raced" not in budget["greedy"]
+
+
+def test_kept_sets_completed_later_extend_their_raced_store_and_satisfy_the_guarantee(
+    raced, tmp_path
+):
+    step = read(raced, "easy_vqa/step2.json")
+    evals = raced / "results/evals/easy_vqa/train"
+    kept = "drop-" + "-".join(map(str, step["beams"][1]))
+    assert read_raced(evals / f"{kept}.h5") is not None
+    snakemake(raced, "--cores", "1", f"results/evals/easy_vqa/train/{kept}.h5")
+    log = (raced / f"logs/evaluate/easy_vqa/train/{kept}.log").read_text()
+    assert f"resuming after {step['racing']['decided_at']} of {RACED_SAMPLES} samples" in log
+    extended = read_store(evals / f"{kept}.h5")
+    # every candidate on every sample, evaluated apart: the exact step it is compared with
+    model, evaluation = engine_settings(raced)
+    candidates = [e["variant"] for e in step["candidates"]]
+    run_evaluation(
+        data=raced / "data/prepared/easy_vqa/train",
+        dataset="easy_vqa",
+        split="train",
+        variants=candidates,
+        stores=[tmp_path / f"{v}.h5" for v in candidates],
+        summary=None,
+        model=model,
+        evaluation={**evaluation, "num_samples": RACED_SAMPLES, "batch_size": 8, "chunk_size": 8},
+    )
+    exact = {v: read_store(tmp_path / f"{v}.h5") for v in candidates}
+    assert extended.sample_ids == exact[kept].sample_ids
+    assert list(extended.scores) == list(exact[kept].scores)
+    wth_best = sorted((s.accuracy for s in exact.values()), reverse=True)[1]
+    for blocks in step["beams"]:
+        variant = "drop-" + "-".join(map(str, blocks))
+        assert exact[variant].accuracy >= wth_best - RACING["epsilon"]
+
+
+def test_racing_with_ablation_apart_plans_the_same_steps(raced):
+    write_config(raced, raced_config(raced / "tiny-llava", fused=False))
+    try:
+        jobs = planned_jobs(snakemake(raced, "-n", "--cores", "2", "--forceall", TARGET).stdout)
+    finally:
+        write_config(raced, raced_config(raced / "tiny-llava"))
+    rules = {rule for rule, _ in jobs}
+    assert {"baseline", "ablate_block", "beam_step"} <= rules and "ablate" not in rules

@@ -30,6 +30,8 @@ def load_config(config: dict[str, Any], schema: str | Path = SCHEMA) -> dict[str
     """
     from snakemake.utils import validate
 
+    if isinstance(config.get("beam"), dict) and config["beam"].get("racing") is True:
+        config["beam"]["racing"] = {}  # true: racing with the schema's defaults
     validate(config, str(schema))
     default_splits = yaml.safe_load(Path(schema).read_text())["$defs"]["dataset"]["properties"][
         "splits"
@@ -54,7 +56,30 @@ def load_config(config: dict[str, Any], schema: str | Path = SCHEMA) -> dict[str
                 f"datasets.{name}.splits is {entry['splits']} but evaluation.analysis_split is {analysis_split!r}; add it to the splits"
             )
     check_multiflow(config)
+    check_racing(config)
     return config
+
+
+def check_racing(config: dict[str, Any]) -> None:
+    """``beam.racing``: the first look within each dataset's samples, per-sample scores to race."""
+    from vlmprune.metrics import CORPUS_METRICS
+
+    racing = config["beam"]["racing"]
+    if not racing:
+        return
+    for name, entry in config["datasets"].items():
+        samples = entry.get("num_samples", config["evaluation"]["num_samples"])
+        if racing["min_samples"] > samples:
+            raise ConfigError(
+                f"beam.racing.min_samples is {racing['min_samples']}, more than the {samples} "
+                f"samples of dataset {name}; set it to at most {samples}"
+            )
+        metric = entry.get("metric", get_spec(name).metric)
+        if metric in CORPUS_METRICS:
+            raise ConfigError(
+                f"beam.racing needs a score per sample, but dataset {name}'s metric {metric} is "
+                "scored over the whole corpus; set beam.racing: false"
+            )
 
 
 def check_multiflow(config: dict[str, Any]) -> None:

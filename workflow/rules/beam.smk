@@ -49,6 +49,7 @@ rule beam_step:
     params:
         split=ANALYSIS_SPLIT,
         beam_width=config["beam"]["beam_width"],
+        racing=json.dumps(config["beam"]["racing"]),
         model=MODEL_SETTINGS,
         evaluation=get_evaluation_settings,
         importance=json.dumps(config["importance"]),
@@ -56,8 +57,9 @@ rule beam_step:
         evaluation_shell(
             "--data {input.data} --dataset {wildcards.dataset} --split {params.split} "
             "--previous {input.previous} --step1 {input.step1} --evals-dir $(dirname {input.full}) "
-            "--beam-width {params.beam_width} --model {params.model:q} --evaluation {params.evaluation:q} "
-            "--importance {params.importance:q} --out {output} > {log} 2>&1"
+            "--beam-width {params.beam_width} --racing {params.racing:q} --model {params.model:q} "
+            "--evaluation {params.evaluation:q} --importance {params.importance:q} "
+            "--out {output} > {log} 2>&1"
         )
 
 

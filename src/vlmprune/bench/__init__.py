@@ -13,4 +13,5 @@ SUBCOMMANDS: dict[str, str] = {
     "export": "vlmprune.bench.export",
     "multiflow": "vlmprune.bench.multiflow",
     "multiflow-prune": "vlmprune.bench.multiflow_prune",
+    "racing": "vlmprune.bench.racing",
 }

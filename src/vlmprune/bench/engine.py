@@ -39,6 +39,7 @@ class PassCounter:
 
     def __init__(self, adapter: ModelAdapter) -> None:
         self.counts: Counter[str] = Counter()
+        self.rows: Counter[str] = Counter()  # samples through each kind of call
         self.seconds: Counter[str] = Counter()
         self._started: dict[int, float] = {}
         encoder = (
@@ -61,7 +62,9 @@ class PassCounter:
                 kind_ = "block prefill" if hidden.shape[1] > 1 else "block decode"
             else:
                 kind_ = kind
+                hidden = next(x for x in (*args, *kwargs.values()) if torch.is_tensor(x))
             self.counts[kind_] += 1
+            self.rows[kind_] += int(hidden.shape[0])
             self.seconds[kind_] += time.perf_counter() - self._started.pop(id(module))
 
         return hook

@@ -22,6 +22,7 @@ from vlmprune.engine.batching import BatchSizer, initial_batch_size, map_micro_b
 from vlmprune.engine.distributed import World
 from vlmprune.engine.fused import Around, can_fuse, predict_fused
 from vlmprune.engine.identity import store_fingerprint
+from vlmprune.engine.orders import followed_order
 from vlmprune.engine.store import EvalStore, StoreWriter
 from vlmprune.engine.variants import variant_id
 from vlmprune.metrics import CORPUS_METRICS, get_metric, score_all
@@ -151,6 +152,8 @@ def evaluate_variants(
     around: Around | None = None,
     secondary_metric: str | None = None,
     names: Sequence[str] | None = None,
+    orders: Sequence[Sequence[int]] | None = None,
+    stop_at: int | None = None,
 ) -> dict[str, EvalStore]:
     """Evaluate ``variants`` on ``records`` (a ``datasets.Dataset`` or a list of record dicts).
 
@@ -161,7 +164,13 @@ def evaluate_variants(
     ``secondary_accuracy`` attributes. ``names`` are the variant ids (default: from the removed
     blocks; a width variant such as ``multiflow-0.5`` removes none, its model arrives masked).
     ``around(variant)`` is entered around each variant's generation by the default ``predict``.
-    Returns the finished stores on the main rank.
+
+    ``orders`` are the orders (permutations of record positions) the samples may be evaluated
+    in, the first for stores started here (default: the records' order); a partial store is
+    resumed in the order its rows follow, and one that follows another order than the job's is
+    started over (:func:`choose_order`). ``stop_at`` evaluates only the first ``stop_at`` samples
+    of that order and leaves the stores partial, chunks ending at ``stop_at``. Returns the
+    stores completed, on the main rank.
     """
     if len(variants) != len(stores):
         raise ValueError(f"{len(variants)} variants but {len(stores)} store paths")
@@ -174,10 +183,10 @@ def evaluate_variants(
     )
     references = reference_columns(records)
     n = len(sample_ids)
+    end = n if stop_at is None else min(n, stop_at)
     base = initial_batch_size(adapter, batch_size, records[0], max_new_tokens) if n else 1
     sizer = BatchSizer(base, len(adapter.blocks))
     predict = predict or default_predict(adapter, variants, sizer, around)
-    name_of = dict(zip(variants, names if names is not None else [variant_id(v) for v in variants]))
     writers = (
         open_writers(
             name_of,
@@ -191,23 +200,29 @@ def evaluate_variants(
         if world.is_main
         else {}
     )
-    done = world.broadcast({v: w.done for v, w in writers.items()})
-    start = min(done.values(), default=n)
+    orders = orders or [list(range(n))]
+    order = orders[
+        world.broadcast(choose_order(writers, sample_ids, orders) if world.is_main else 0)
+    ]
+    ordered_ids = [sample_ids[i] for i in order]
+    ordered_references = [references[i] for i in order]
+    done = world.broadcast({v: min(w.done, end) for v, w in writers.items()})
+    start = min(done.values(), default=end)
     if start:
         log.info("resuming after %d of %d samples", start, n)
 
     progress = tqdm(
-        total=n * len(variants),
+        total=end * len(variants),
         initial=sum(done.values()),
         desc="samples x variants",
         disable=not world.is_main,
         mininterval=5,
     )
-    for chunk_start in range(start, n, chunk_size):
-        chunk_end = min(n, chunk_start + chunk_size)
+    for chunk_start in range(start, end, chunk_size):
+        chunk_end = min(end, chunk_start + chunk_size)
         todo = [v for v in variants if done[v] < chunk_end]
         shard = list(range(chunk_start + world.rank, chunk_end, world.size))
-        answers = predict(adapter, [records[i] for i in shard], todo, max_new_tokens)
+        answers = predict(adapter, [records[order[i]] for i in shard], todo, max_new_tokens)
         gathered = world.gather((shard, answers))
         if world.is_main:
             write_chunk(
@@ -217,8 +232,8 @@ def evaluate_variants(
                 done,
                 gathered,
                 metric,
-                sample_ids,
-                references[chunk_start:chunk_end],
+                ordered_ids,
+                ordered_references[chunk_start:chunk_end],
                 chunk_start,
                 chunk_end,
                 progress,
@@ -227,13 +242,43 @@ def evaluate_variants(
             done[v] = chunk_end
     progress.close()
     world.barrier()
-    if not world.is_main:
+    if not world.is_main or end < n:
         return {}
     extra = {"seconds": time.perf_counter() - started, "batch_events": json.dumps(sizer.events)}
+    for writer in writers.values():
+        writer.reorder(sample_ids)
     return {
         name_of[v]: finish_store(w, extra, metric, secondary_metric, references)
         for v, w in writers.items()
     }
+
+
+def choose_order(
+    writers: Mapping[tuple[int, ...], StoreWriter],
+    sample_ids: Sequence[str],
+    orders: Sequence[Sequence[int]],
+) -> int:
+    """The index of the order to evaluate in: the one the resumed partial stores' rows follow most
+    (the first on a tie, or with nothing to resume); a partial store that follows another is
+    started over."""
+    followed = {}
+    for v, writer in writers.items():
+        if writer.done:
+            followed[v] = followed_order(writer.sample_ids(), sample_ids, orders)
+    rows = [
+        sum(writers[v].done for v, index in followed.items() if index == i)
+        for i in range(len(orders))
+    ]
+    chosen = max(range(len(orders)), key=lambda i: (rows[i], -i))
+    for v, index in followed.items():
+        if index != chosen:
+            log.warning(
+                "%s: the partial store's %d rows follow another sample order; evaluating it again",
+                writers[v].path,
+                writers[v].done,
+            )
+            writers[v].restart()
+    return chosen
 
 
 def write_chunk(

@@ -9,6 +9,13 @@ A store is written to ``<path>.partial`` chunk by chunk and renamed into place w
 so a killed job leaves no file at ``path`` and, when rerun with the same inputs, resumes after
 the last complete chunk. The ``fingerprint`` attribute identifies the inputs (model, data,
 selection, variant, metric); a partial file with another fingerprint is discarded.
+
+A partial store may hold its rows in another order than the selection's (a racing order, see
+``vlmprune.engine.orders``); :meth:`StoreWriter.finish` puts them in the selection's order, so a
+complete store always lists its samples as the selection does. A beam step that races its
+candidates leaves the partial store of a set it stopped evaluating marked ``raced``, with ``n``
+and ``accuracy`` of the samples it holds (:meth:`StoreWriter.mark_raced`); the next job that
+needs the set on every sample resumes it like any partial store.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ COLUMNS = (("sample_id", STR), ("prediction", STR), ("raw", STR), ("score", "f8"
 
 @dataclass(frozen=True)
 class EvalStore:
-    """A complete store, read back."""
+    """A store read back: complete, or a raced partial store (``raced``) holding fewer samples."""
 
     sample_ids: list[str]
     predictions: list[str]
@@ -41,6 +48,10 @@ class EvalStore:
     def accuracy(self) -> float:
         return float(self.scores.mean()) if len(self.scores) else float("nan")
 
+    @property
+    def raced(self) -> bool:
+        return bool(self.attrs.get("raced", False))
+
 
 def partial_path(path: str | Path) -> Path:
     return Path(f"{path}.partial")
@@ -52,23 +63,27 @@ class StoreWriter:
     def __init__(self, path: str | Path, fingerprint: str, attrs: Mapping[str, Any]) -> None:
         self.path = Path(path)
         self.partial = partial_path(path)
+        self.fingerprint, self.attrs = fingerprint, dict(attrs)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.partial.exists() and not self._resumable(fingerprint):
             self.partial.unlink()
         if not self.partial.exists():
-            with h5py.File(self.partial, "w") as f:
-                f.attrs["fingerprint"] = fingerprint
-                for key, value in attrs.items():
-                    f.attrs[key] = value
-                for name, dtype in COLUMNS:
-                    f.create_dataset(
-                        name,
-                        shape=(0,),
-                        maxshape=(None,),
-                        dtype=dtype,
-                        chunks=(1024,),
-                        track_times=False,
-                    )
+            self._create(fingerprint, attrs)
+
+    def _create(self, fingerprint: str, attrs: Mapping[str, Any]) -> None:
+        with h5py.File(self.partial, "w") as f:
+            f.attrs["fingerprint"] = fingerprint
+            for key, value in attrs.items():
+                f.attrs[key] = value
+            for name, dtype in COLUMNS:
+                f.create_dataset(
+                    name,
+                    shape=(0,),
+                    maxshape=(None,),
+                    dtype=dtype,
+                    chunks=(1024,),
+                    track_times=False,
+                )
 
     def _resumable(self, fingerprint: str) -> bool:
         try:
@@ -109,6 +124,39 @@ class StoreWriter:
         with h5py.File(self.partial, "r") as f:
             return _strings(f["prediction"])
 
+    def sample_ids(self) -> list[str]:
+        with h5py.File(self.partial, "r") as f:
+            return _strings(f["sample_id"])
+
+    def scores(self) -> np.ndarray:
+        with h5py.File(self.partial, "r") as f:
+            return f["score"][:].astype(np.float64)
+
+    def restart(self) -> None:
+        """Discard the rows written so far (a partial store in another order than this job's)."""
+        self.partial.unlink()
+        self._create(self.fingerprint, self.attrs)
+
+    def mark_raced(self) -> None:
+        mark_raced(self.path)
+
+    def reorder(self, sample_ids: Sequence[str]) -> None:
+        """Rewrite the rows in the order of ``sample_ids`` (the same samples, as a complete store
+        lists them)."""
+        with h5py.File(self.partial, "a") as f:
+            stored = _strings(f["sample_id"])
+            if stored == list(sample_ids):
+                return
+            position = {sample_id: i for i, sample_id in enumerate(stored)}
+            if len(stored) != len(sample_ids) or set(position) != set(sample_ids):
+                raise ValueError(
+                    f"{self.partial} holds other samples than the selection; delete it and rerun"
+                )
+            permutation = np.array([position[s] for s in sample_ids], dtype=np.int64)
+            for name, _ in COLUMNS:
+                values = f[name][:]
+                f[name][:] = values[permutation]
+
     def finish(self, attrs: Mapping[str, Any], scores: Sequence[float] | None = None) -> EvalStore:
         """Write the summary attributes and rename into place; ``scores`` replace the per-chunk ones."""
         with h5py.File(self.partial, "a") as f:
@@ -117,6 +165,8 @@ class StoreWriter:
             scores = f["score"][:]
             f.attrs["n"] = len(scores)
             f.attrs["accuracy"] = float(scores.mean()) if len(scores) else float("nan")
+            if "raced" in f.attrs:
+                del f.attrs["raced"]
             for key, value in attrs.items():
                 f.attrs[key] = value
         os.replace(self.partial, self.path)
@@ -147,3 +197,27 @@ def read_store(path: str | Path) -> EvalStore:
             attrs={k: _plain(v) for k, v in f.attrs.items()},
             raw=_strings(f["raw"]) if "raw" in f else list(predictions),
         )
+
+
+def mark_raced(path: str | Path) -> None:
+    """Leave the partial store of ``path`` as a raced one: ``raced``, and the ``n`` and
+    ``accuracy`` of the rows it holds."""
+    with h5py.File(partial_path(path), "a") as f:
+        scores = f["score"][:]
+        f.attrs["raced"] = True
+        f.attrs["n"] = len(scores)
+        f.attrs["accuracy"] = float(scores.mean()) if len(scores) else float("nan")
+
+
+def read_raced(path: str | Path) -> EvalStore | None:
+    """The raced partial store of ``path`` (rows in evaluation order); None if there is none."""
+    partial = partial_path(path)
+    if not partial.is_file():
+        return None
+    try:
+        with h5py.File(partial, "r") as f:
+            if not f.attrs.get("raced", False):
+                return None
+    except OSError:
+        return None
+    return read_store(partial)

@@ -17,6 +17,7 @@ from typing import Any
 
 import h5py
 
+from vlmprune.analysis.beam.racing import RacedStep, accuracy_interval
 from vlmprune.analysis.beam.search import (
     Blocks,
     extend,
@@ -27,11 +28,11 @@ from vlmprune.analysis.beam.search import (
     seed_first_step,
 )
 from vlmprune.analysis.importance.estimate import (
-    check_aligned,
     paired_difference_interval,
+    paired_with_baseline,
     store_header,
 )
-from vlmprune.engine.store import EvalStore, read_store
+from vlmprune.engine.store import EvalStore, read_raced, read_store
 from vlmprune.engine.variants import parse_variant, variant_id
 
 
@@ -47,20 +48,25 @@ def interval_settings(importance: Mapping[str, Any]) -> dict[str, Any]:
 def score_entry(
     full: EvalStore, store: EvalStore, blocks: Blocks, importance: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """One evaluated set: accuracy, drop from the baseline and the paired bootstrap interval of the drop."""
+    """One evaluated set: accuracy, drop from the baseline, paired bootstrap interval of the drop.
+
+    A raced store (fewer samples) is compared with the baseline on the samples it holds; its
+    entry says how many (``n``) and that it is raced.
+    """
     name = variant_id(blocks)
-    check_aligned(full, store, name)
-    low, high = paired_difference_interval(
-        full.scores, store.scores, **interval_settings(importance)
-    )
-    return {
+    baseline = paired_with_baseline(full, store, name)
+    low, high = paired_difference_interval(baseline, store.scores, **interval_settings(importance))
+    entry = {
         "blocks": list(blocks),
         "variant": name,
         "accuracy": store.accuracy,
-        "drop": full.accuracy - store.accuracy,
+        "drop": float(baseline.mean()) - store.accuracy,
         "ci_low": low,
         "ci_high": high,
     }
+    if store.raced:
+        entry.update(n=len(store.scores), raced=True)
+    return entry
 
 
 def _header(full: EvalStore) -> dict[str, Any]:
@@ -155,6 +161,17 @@ def split_reusable(
     return [v for v in variants if v not in reused], reused
 
 
+def read_set(evals_dir: Path, blocks: Blocks) -> EvalStore:
+    """A set's complete store, else its raced store; a clear error when it has neither."""
+    path = evals_dir / f"{variant_id(blocks)}.h5"
+    if path.is_file():
+        return read_store(path)
+    raced = read_raced(path)
+    if raced is None:
+        raise FileNotFoundError(f"evaluation store {str(path)!r} does not exist")
+    return raced
+
+
 def step_record(
     plan: StepPlan,
     evals_dir: Path,
@@ -163,27 +180,72 @@ def step_record(
     *,
     evaluated: Sequence[str],
     reused: Sequence[str],
+    raced: RacedStep | None = None,
 ) -> dict[str, Any]:
-    """Step k from its stores: every candidate ranked with the beams it extends, the kept beams, the greedy set."""
+    """Step k from its stores: every candidate ranked with the beams it extends, the kept beams,
+    the greedy set.
+
+    A raced step (``raced``) keeps the race's sets; its candidates list the kept beams first, then
+    the others by how long they stayed in the race, each with what the race did with it.
+    """
     full = read_store(evals_dir / "full.h5")
     entries = {
-        b: score_entry(full, read_store(evals_dir / f"{variant_id(b)}.h5"), b, importance)
+        b: score_entry(full, read_set(evals_dir, b), b, importance)
         for b in set(plan.candidates) | {plan.greedy}
     }
     accuracies = {b: entries[b]["accuracy"] for b in plan.candidates}
-    return {
+    if raced is None:
+        ordered, beams = rank(accuracies), keep(accuracies, beam_width)
+    else:
+        race = raced.race
+        beams = list(race.kept)
+        stayed = {b: race.samples(b) + (b in race.alive) for b in plan.candidates}
+        ordered = beams + sorted(
+            (b for b in rank(accuracies) if b not in beams), key=lambda b: -stayed[b]
+        )
+    record = {
         **_header(full),
         "step": plan.step,
         "beam_width": beam_width,
         "candidates": [
-            {**entries[b], "parents": [list(p) for p in plan.candidates[b]]}
-            for b in rank(accuracies)
+            {**entries[b], "parents": [list(p) for p in plan.candidates[b]]} for b in ordered
         ],
-        "beams": [list(b) for b in keep(accuracies, beam_width)],
+        "beams": [list(b) for b in beams],
         "greedy": entries[plan.greedy],
         "seed_evaluations": plan.seed_evaluations,
         "evaluated": list(evaluated),
         "reused": list(reused),
+    }
+    if raced is not None:
+        add_racing(record, raced, evals_dir, full)
+    return record
+
+
+def add_racing(record: dict[str, Any], raced: RacedStep, evals_dir: Path, full: EvalStore) -> None:
+    """Per candidate what the race did with it; the step's samples against the exact search's."""
+    race, settings = raced.race, raced.race.settings
+    for entry in record["candidates"]:
+        blocks = tuple(entry["blocks"])
+        store = read_set(evals_dir, blocks)
+        dropped = race.dropped.get(blocks)
+        entry["racing"] = {
+            "samples": race.samples(blocks),
+            "dropped_at": dropped[0] if dropped else None,
+            "worse_than": [variant_id(b) for b in dropped[1]] if dropped else [],
+            "interval": list(accuracy_interval(store.scores, len(full.scores), settings.delta)),
+        }
+    population = len(full.scores)
+    record["racing"] = {
+        "epsilon": settings.epsilon,
+        "delta": settings.delta,
+        "min_samples": settings.min_samples,
+        "test_level": race.alpha,
+        "looks": [n for n in raced.looks if n <= race.decided_at],
+        "decided_at": race.decided_at,
+        "completed": [variant_id(b) for b in raced.extended],
+        "samples": sum(raced.rows_after.values()),
+        "exact_samples": population * len(raced.rows_after),
+        "evaluated_samples": sum(raced.evaluated.values()),
     }
 
 
@@ -232,7 +294,8 @@ def summarize(
             s["greedy"]["variant"]: s["greedy"]
         }
         beams = [by_variant[variant_id(b)] for b in s["beams"]]
-        best = rank({tuple(e["blocks"]): e["accuracy"] for e in [*beams, s["greedy"]]})[0]
+        complete = [e for e in [*beams, s["greedy"]] if not e.get("raced")]  # all but raced beams
+        best = rank({tuple(e["blocks"]): e["accuracy"] for e in complete})[0]
         budget = {
             "removed": s["step"],
             "recommended": by_variant[variant_id(best)],
@@ -282,4 +345,26 @@ def summarize(
             "seed_procedure": sum(s["seed_evaluations"] for s in steps),
             "validation_sets": None if validation is None else len(validation["sets"]),
         },
+        **({"racing": racing_totals(later)} if any(s.get("racing") for s in later) else {}),
+    }
+
+
+def racing_totals(steps: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Samples the raced steps spent on their sets against the exact search's (all on all N)."""
+    raced = [s for s in steps if s.get("racing")]
+    settings = raced[0]["racing"]
+    samples = sum(s["racing"]["samples"] for s in raced)
+    exact = sum(s["racing"]["exact_samples"] for s in raced)
+    return {
+        **{k: settings[k] for k in ("epsilon", "delta", "min_samples")},
+        "samples": samples,
+        "exact_samples": exact,
+        "ratio": samples / exact if exact else None,
+        "per_step": [
+            {
+                "step": s["step"],
+                **{k: s["racing"][k] for k in ("samples", "exact_samples", "decided_at")},
+            }
+            for s in raced
+        ],
     }

@@ -109,9 +109,18 @@ def plot_beam(summary: Mapping[str, Any], path: str | Path) -> None:
             label=f"greedy ({held['split']})",
         )
     counts = summary["variants"]
+    spent = ""
+    if summary.get("racing"):
+        racing = summary["racing"]
+        spent = (
+            f"\nracing (epsilon {racing['epsilon']}, delta {racing['delta']}): "
+            f"{racing['samples']:,} of the exact search's {racing['exact_samples']:,} set-samples "
+            f"({100 * racing['ratio']:.0f}%)"
+        )
     ax.set_title(
         f"Beam search on {summary['dataset']} ({summary['split']}, n={summary['n']}, beam width {summary['beam_width']})\n"
-        f"{counts['evaluated']} sets evaluated beyond the ablation; the seed's procedure: {counts['seed_procedure']}",
+        f"{counts['evaluated']} sets evaluated beyond the ablation; "
+        f"the seed's procedure: {counts['seed_procedure']}" + spent,
         fontsize=10,
     )
     ax.set_xlabel("removed blocks (bars: paired bootstrap interval of the drop from the baseline)")

@@ -97,6 +97,12 @@ def tradeoff(beam: Mapping[str, Any], latency: Mapping[str, Any]) -> dict[str, A
     for budget in beam["budgets"]:
         for role in ("recommended", "greedy"):
             entry = budget[role]
+            if entry.get("raced"):
+                raise ValueError(
+                    f"the {role} set {entry['variant']} of {beam['dataset']} holds "
+                    f"n={entry['n']} samples (raced), not all {beam['n']}; the trade-off "
+                    "compares sets on every sample"
+                )
             chosen.setdefault(entry["variant"], (entry, []))[1].append(role)
     missing = sorted(set(chosen) - set(latency["variants"]))
     if missing:
