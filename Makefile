@@ -1,4 +1,5 @@
-# make demo: set up the environment and run the embedded default; make test: run the tests.
+# make demo: set up the environment and run the embedded default; make test: run the tests;
+# make lint: the linters and formatters' checks (the same as .pre-commit-config.yaml).
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -14,11 +15,12 @@ env: $(STAMP)
 # torch first: its pinned CPU wheel then satisfies everything that depends on it. pip
 # byte-compiles one file at a time; compileall afterwards uses every core. Like pip, it skips
 # the few files that are not Python 3.11 (torch ships a 3.12-only test), hence the `|| true`.
-$(STAMP): requirements/torch.txt requirements/base.txt pyproject.toml
+$(STAMP): requirements/torch.txt requirements/base.txt requirements/dev.txt pyproject.toml
 	python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --no-compile -r requirements/torch.txt
 	$(BIN)/python -m pip install --quiet --no-compile -r requirements/base.txt
+	$(BIN)/python -m pip install --quiet --no-compile -r requirements/dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	$(BIN)/python -m compileall -qq -j 0 $(VENV)/lib || true
 	touch $@
@@ -30,6 +32,9 @@ test: $(STAMP)
 	python -m pytest -ra
 
 lint: $(STAMP)
+	ruff check .
+	ruff format --check .
+	snakefmt --check workflow
 	snakemake --lint
 
 clean:

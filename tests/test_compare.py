@@ -13,7 +13,6 @@ import torch
 from scipy import stats
 from scipy.spatial import distance
 
-from vlmprune.analysis.compare.__main__ import main as compare_main
 from vlmprune.analysis.compare.datasets import compare_datasets
 from vlmprune.analysis.compare.files import (
     load_split,
@@ -23,6 +22,7 @@ from vlmprune.analysis.compare.files import (
 )
 from vlmprune.analysis.compare.splits import compare_splits
 from vlmprune.analysis.importance.files import write_importance
+from vlmprune.cli import main as vlmprune
 from vlmprune.engine.proxies import proxy_summary, record_proxies
 from vlmprune.engine.store import StoreWriter
 from vlmprune.result_files import read_json, write_json
@@ -268,16 +268,20 @@ def test_plots_and_tables_are_written(results, tmp_path):
 
 
 def test_command_line_prints_the_comparison(results, capsys):
-    compare_main(
-        ["--dataset_name", "all", "--results", str(results), "--bootstrap_resamples", "100"]
+    assert (
+        vlmprune(
+            ["compare", "--datasets", "all", "--results", str(results)]
+            + ["--bootstrap-resamples", "100"]
+        )
+        == 0
     )
     out = capsys.readouterr().out
     assert re.search(r"easy_vqa: .*\n.*Spearman rho 0\.\d+.*\n.*\n  CONSISTENT", out)
     assert (
         "easy_vqa_yesno" in out and "INCONSISTENT" in out and "block_influence: Spearman rho" in out
     )
-    with pytest.raises(FileNotFoundError):
-        compare_main(["--dataset_name", "all", "--results", str(results / "nothing")])
+    assert vlmprune(["compare", "--datasets", "all", "--results", str(results / "nothing")]) == 1
+    assert "no dataset under" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- workflow

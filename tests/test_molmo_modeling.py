@@ -364,26 +364,28 @@ def test_baseline_and_ablation_jobs_run_from_the_snapshot(snapshot, prepared, tm
 
 def test_a_multiflow_store_equals_its_exported_checkpoint(snapshot, prepared, tmp_path):
     """MULTIFLOW's masks on Molmo v1: the masked evaluation and the exported, natively reloaded checkpoint agree."""
+    from vlmprune.cli import main
     from vlmprune.engine.run import run_evaluation
     from vlmprune.engine.store import read_store
     from vlmprune.export.width_variant import export_pruned
-    from vlmprune.multiflow.prune import main
     from workflow_helpers import rule_settings
 
     assert (
         main(
             [
-                "--model_path",
+                "multiflow",
+                "prune",
+                "--model-path",
                 str(snapshot),
                 "--data",
                 str(prepared),
-                "--nsamples",
+                "--samples",
                 "4",
                 "--device",
                 "cpu",
-                "--target_sparsity",
+                "--target-sparsity",
                 "0.5",
-                "--output_dir",
+                "--output-dir",
                 str(tmp_path),
             ]
         )

@@ -11,8 +11,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from vlmprune.cli import main as vlmprune
 from vlmprune.multiflow import CheckpointError, MultiflowConfig, compute_distribution, run_step1
-from vlmprune.multiflow.__main__ import main as cli_main
 from vlmprune.multiflow.modality import MODALITIES, ModalityRules
 from vlmprune.multiflow.weight_stream import list_tensors, weight_files
 
@@ -340,14 +340,10 @@ def test_missing_and_empty_directories(tmp_path, capsys):
     with pytest.raises(CheckpointError, match=f"no weight files in {tmp_path}"):
         compute_distribution(tmp_path, 0.5)
     assert (
-        cli_main(
+        vlmprune(
             [
-                "--model_path",
-                str(tmp_path),
-                "--target_sparsity",
-                "0.5",
-                "--output_dir",
-                str(tmp_path / "out"),
+                *("multiflow", "step1", "--model-path", str(tmp_path)),
+                *("--target-sparsity", "0.5", "--output-dir", str(tmp_path / "out")),
             ]
         )
         == 1
@@ -367,8 +363,9 @@ def test_corrupt_files(tmp_path, fmt, capsys):
     )
     with pytest.raises(CheckpointError, match=f"(?s)cannot read checkpoint file {victim}.*corrupt"):
         list_tensors(weight_files(tmp_path))
-    code = cli_main(
-        ["--model_path", str(tmp_path), "--output_dir", str(tmp_path / "out"), "--no_plot"]
+    code = vlmprune(
+        ["multiflow", "step1", "--model-path", str(tmp_path)]
+        + ["--output-dir", str(tmp_path / "out"), "--no-plot"]
     )
     assert code == 1 and str(victim) in capsys.readouterr().err
     assert not list((tmp_path / "out").glob("*.json")) if (tmp_path / "out").exists() else True

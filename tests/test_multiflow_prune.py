@@ -205,21 +205,23 @@ def test_width_variant_ids_parse_and_bad_targets_are_rejected():
             width_variant_id("multiflow", target)
 
 
-def test_cli_rejects_a_target_outside_0_1_and_clamps_nsamples_with_a_warning(
+def test_cli_rejects_a_target_outside_0_1_and_clamps_samples_with_a_warning(
     tiny_llava, prepared, tmp_path, capsys, caplog
 ):
-    from vlmprune.multiflow.prune import main
+    from vlmprune.cli import main
 
     assert (
         main(
             [
-                "--model_path",
+                "multiflow",
+                "prune",
+                "--model-path",
                 str(tiny_llava),
                 "--data",
                 str(prepared),
-                "--target_sparsity",
+                "--target-sparsity",
                 "1.0",
-                "--output_dir",
+                "--output-dir",
                 str(tmp_path),
             ]
         )
@@ -229,11 +231,13 @@ def test_cli_rejects_a_target_outside_0_1_and_clamps_nsamples_with_a_warning(
     assert (
         main(
             [
-                "--model_path",
+                "multiflow",
+                "prune",
+                "--model-path",
                 str(tiny_llava),
                 "--data",
                 str(tmp_path / "missing"),
-                "--output_dir",
+                "--output-dir",
                 str(tmp_path),
             ]
         )
@@ -244,19 +248,21 @@ def test_cli_rejects_a_target_outside_0_1_and_clamps_nsamples_with_a_warning(
     assert (
         main(
             [
-                "--model_path",
+                "multiflow",
+                "prune",
+                "--model-path",
                 str(tiny_llava),
                 "--data",
                 str(prepared),
-                "--nsamples",
+                "--samples",
                 "50",
                 "--method",
                 "wanda",
-                "--target_sparsity",
+                "--target-sparsity",
                 "0.5",
                 "--device",
                 "cpu",
-                "--output_dir",
+                "--output-dir",
                 str(tmp_path),
             ]
         )
@@ -277,24 +283,26 @@ def test_pruned_store_equals_the_exported_checkpoint_sample_by_sample(
 ):
     from transformers import LlavaForConditionalGeneration
 
+    from vlmprune.cli import main
     from vlmprune.engine.run import run_evaluation
     from vlmprune.export.width_variant import export_pruned
-    from vlmprune.multiflow.prune import main
 
     assert (
         main(
             [
-                "--model_path",
+                "multiflow",
+                "prune",
+                "--model-path",
                 str(tiny_llava),
                 "--data",
                 str(prepared),
-                "--nsamples",
+                "--samples",
                 "8",
                 "--device",
                 "cpu",
-                "--target_sparsity",
+                "--target-sparsity",
                 "0.5",
-                "--output_dir",
+                "--output-dir",
                 str(tmp_path),
             ]
         )

@@ -1,4 +1,4 @@
-"""Errors that mean the user's input is wrong; scripts print their message and exit 2."""
+"""Errors that mean the user's input is wrong: command lines print the message, no traceback."""
 
 
 class VlmpruneError(ValueError):
@@ -11,3 +11,7 @@ class ModelError(VlmpruneError):
 
 class ConfigError(VlmpruneError):
     """A configuration whose keys contradict each other or name something unknown."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint missing, incomplete or unreadable; the message names the file and the fix."""

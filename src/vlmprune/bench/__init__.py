@@ -1,17 +1,10 @@
-"""Benchmarks, one subcommand each: ``python -m vlmprune.bench NAME [args]``.
+"""Benchmarks, one module per ``vlmprune bench NAME`` command (``multiflow_prune`` is
+``multiflow-prune``); :data:`vlmprune.cli.commands.COMMANDS` lists them with what each measures.
 
-Each entry of :data:`SUBCOMMANDS` names a module with ``main(argv: list[str]) -> int``;
-modules are imported only when their subcommand runs.
+Each module's ``run(...)`` is the benchmark; its keyword parameters are the command's options,
+and the module's docstring the command's ``--help``.
 """
 
-from __future__ import annotations
+import pkgutil
 
-SUBCOMMANDS: dict[str, str] = {
-    "beam": "vlmprune.bench.beam",
-    "dag": "vlmprune.bench.dag",
-    "engine": "vlmprune.bench.engine",
-    "export": "vlmprune.bench.export",
-    "multiflow": "vlmprune.bench.multiflow",
-    "multiflow-prune": "vlmprune.bench.multiflow_prune",
-    "racing": "vlmprune.bench.racing",
-}
+__all__ = sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "__main__")

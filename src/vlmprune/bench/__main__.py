@@ -1,23 +1,15 @@
-"""Dispatch ``python -m vlmprune.bench SUBCOMMAND [args]`` to the subcommand's module."""
+"""Deprecated: ``python -m vlmprune.bench NAME`` is ``vlmprune bench NAME``."""
 
 from __future__ import annotations
 
-import importlib
 import sys
+from collections.abc import Sequence
 
-from vlmprune.bench import SUBCOMMANDS
+from vlmprune.cli import run_old_entry_point
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] not in SUBCOMMANDS:
-        print(
-            f"usage: python -m vlmprune.bench {{{','.join(sorted(SUBCOMMANDS))}}} [args]",
-            file=sys.stderr,
-        )
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
-    module = importlib.import_module(SUBCOMMANDS[argv[0]])
-    return module.main(argv[1:])
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_old_entry_point("python -m vlmprune.bench", ["bench"], argv)
 
 
 if __name__ == "__main__":

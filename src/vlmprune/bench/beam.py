@@ -16,13 +16,10 @@ weighted by the cost of each kind of pass measured in the naive runs; the last l
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Sequence
 
-import torch
-
 from vlmprune.analysis.beam.files import plan_step
-from vlmprune.bench.engine import random_llava, time_in_rounds
+from vlmprune.bench.engine import random_llava, time_in_rounds, torch_setup
 from vlmprune.data.registry import load_split
 from vlmprune.engine.batching import BatchSizer
 from vlmprune.engine.evaluate import predict_per_variant
@@ -105,55 +102,36 @@ def compare(
 def parse_beams(text: str) -> list[Variant]:
     beams = [tuple(sorted(int(b) for b in beam.split(","))) for beam in text.split(";")]
     if len({len(b) for b in beams}) != 1:
-        raise SystemExit(f"--beams {text!r}: every beam must remove the same number of blocks")
+        raise ValueError(f"--beams {text!r}: every beam must remove the same number of blocks")
     return beams
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m vlmprune.bench beam",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--beams",
-        default="1,4;1,6;2,4",
-        help="step k's beams, ';' between beams, ',' between blocks",
-    )
-    parser.add_argument("--samples", type=int, default=48)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument(
-        "--max-new-tokens", type=int, default=4, help="easy-VQA's generation length"
-    )
-    parser.add_argument(
-        "--rounds",
-        type=int,
-        default=3,
-        help="the three ways alternate this many times, each on its share of the samples",
-    )
-    parser.add_argument(
-        "--hidden", type=int, default=1024, help="hidden size of the random LLaVA's decoder"
-    )
-    parser.add_argument("--layers", type=int, default=8)
-    args = parser.parse_args(argv)
+def run(
+    *,
+    beams: str = "1,4;1,6;2,4",
+    samples: int = 48,
+    batch_size: int = 16,
+    max_new_tokens: int = 4,
+    rounds: int = 3,
+    text_hidden: int = 1024,
+    text_layers: int = 8,
+) -> int:
+    """The benchmark on a random LLaVA: the step after ``beams`` three ways."""
     data = load_split("easy_vqa", "val")
-    records = [data[i] for i in range(args.samples)]
+    records = [data[i] for i in range(samples)]
+    print(torch_setup())
+    variants = candidates(parse_beams(beams), text_layers)
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
-        + (", CUDA" if torch.cuda.is_available() else "")
-    )
-    beams = parse_beams(args.beams)
-    variants = candidates(beams, args.layers)
-    print(
-        f"random LLaVA, decoder hidden size {args.hidden}, {args.layers} layers; the step after beams {args.beams}:"
+        f"random LLaVA, decoder hidden size {text_hidden}, {text_layers} layers; "
+        f"the step after beams {beams}:"
     )
     ratio = compare(
-        random_llava(args.hidden, args.layers),
+        random_llava(text_hidden, text_layers),
         records,
         variants,
-        args.batch_size,
-        args.max_new_tokens,
-        args.rounds,
+        batch_size,
+        max_new_tokens,
+        rounds,
     )
     print(f"tree/naive wall ratio: {ratio:.2f}")
     return 0

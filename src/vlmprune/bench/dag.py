@@ -7,7 +7,7 @@ embedded default (``data/models/demo-llava``, counted without being built), and 
 gets a ``path`` to an empty stand-in folder so that datasets that need local data count as
 available. Nothing runs: this is the time a user waits before the first job is submitted.
 
-    python -m vlmprune.bench dag [--repeats 5] [--extra 'beam: {max_blocks: 4}']
+    vlmprune bench dag [--repeats 5] [--extra 'beam: {max_blocks_to_remove: 4}']
 
 It also times the plan of one dataset and one split: the difference is what the DAG's size
 costs, the rest is Snakemake's and the rules' fixed start-up (imports at parse time).
@@ -18,7 +18,6 @@ line is ``dag plan seconds (median of N): X.XX, jobs: J`` (wall time); CPU secon
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -29,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -111,16 +111,19 @@ def time_dry_run(
 
 
 def measure(
-    workdir: Path, config: dict[str, Any], args: argparse.Namespace, label: str
+    workdir: Path,
+    config: dict[str, Any],
+    snakefile: Path,
+    snakemake_args: list[str],
+    repeats: int,
+    label: str,
 ) -> dict[str, Any]:
-    """Write ``config`` into ``workdir`` and time ``args.repeats`` dry runs there."""
+    """Write ``config`` into ``workdir`` and time ``repeats`` dry runs there."""
     (workdir / "config").mkdir(parents=True, exist_ok=True)
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     runs, cpus, jobs, per_rule = [], [], 0, {}
-    for i in range(args.repeats):
-        seconds, cpu, jobs, per_rule = time_dry_run(
-            workdir, args.snakefile.resolve(), args.snakemake_args
-        )
+    for i in range(repeats):
+        seconds, cpu, jobs, per_rule = time_dry_run(workdir, snakefile.resolve(), snakemake_args)
         runs.append(seconds)
         cpus.append(cpu)
         print(
@@ -136,64 +139,56 @@ def measure(
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m vlmprune.bench dag", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument(
-        "--repeats", type=int, default=5, help="timed dry runs (the median is reported)"
-    )
-    parser.add_argument("--splits", nargs="+", default=["train", "val"])
-    parser.add_argument(
-        "--extra",
-        default="",
-        help="YAML mapping merged into the config, e.g. 'beam: {max_blocks: 4}'",
-    )
-    parser.add_argument("--snakefile", type=Path, default=REPO / "workflow" / "Snakefile")
-    parser.add_argument(
-        "--no-small",
-        action="store_true",
-        help="skip the reference plan of one dataset and one split (the fixed start-up cost)",
-    )
-    parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    parser.add_argument("snakemake_args", nargs="*", help="extra snakemake arguments (after --)")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-
-    extra = yaml.safe_load(args.extra) if args.extra else {}
-    if not isinstance(extra, dict):
-        parser.error("--extra must be a YAML mapping")
+def run(
+    *,
+    repeats: int = 5,
+    splits: Sequence[str] = ("train", "val"),
+    extra: str = "",
+    snakefile: Path = REPO / "workflow" / "Snakefile",
+    small: bool = True,
+    json_file: Path | None = None,
+    snakemake_args: Sequence[str] = (),
+) -> int:
+    """Time the plan at full scale (and, with ``small``, of one dataset and one split)."""
+    splits = list(splits)
+    extra_config = yaml.safe_load(extra) if extra else {}
+    if not isinstance(extra_config, dict):
+        raise ValueError(f"--extra {extra!r} must be a YAML mapping")
+    dry_run = dict(snakefile=snakefile, snakemake_args=list(snakemake_args), repeats=repeats)
     root = Path(tempfile.mkdtemp(prefix="vlmprune-dag-"))
     try:
-        config = full_scale_config(root / "stub-data", args.splits, extra)
+        config = full_scale_config(root / "stub-data", splits, extra_config)
         print(
-            f"config: {len(config['datasets'])} datasets x {len(args.splits)} splits ({' '.join(args.splits)})"
-            + (f", extra {json.dumps(extra)}" if extra else ""),
+            f"config: {len(config['datasets'])} datasets x {len(splits)} splits "
+            f"({' '.join(splits)})"
+            + (f", extra {json.dumps(extra_config)}" if extra_config else ""),
             flush=True,
         )
         figures: dict[str, Any] = {
             "datasets": len(config["datasets"]),
-            "splits": args.splits,
-            "extra": extra,
+            "splits": splits,
+            "extra": extra_config,
         }
-        if not args.no_small:
+        if small:
             first = next(iter(config["datasets"]))
-            small = {
+            one = {
                 **config,
-                "datasets": {first: {**config["datasets"][first], "splits": args.splits[:1]}},
+                "datasets": {first: {**config["datasets"][first], "splits": splits[:1]}},
             }
-            figures["small"] = measure(root / "small", small, args, "1 dataset x 1 split")
-        figures["full"] = full = measure(root / "full", config, args, "full scale")
+            figures["small"] = measure(root / "small", one, **dry_run, label="1 dataset x 1 split")
+        figures["full"] = full = measure(root / "full", config, **dry_run, label="full scale")
         print(
             "jobs per rule: "
             + ", ".join(f"{rule} {n}" for rule, n in full["jobs_per_rule"].items())
         )
-        if args.json:
-            args.json.write_text(json.dumps(figures, indent=2))
+        if json_file:
+            json_file.write_text(json.dumps(figures, indent=2))
         if "small" in figures:
-            small = figures["small"]
+            one = figures["small"]
             print(
-                f"start-up (1 dataset x 1 split, {small['jobs']} jobs): {small['median_seconds']:.2f} s wall, "
-                f"{small['median_cpu_seconds']:.2f} s CPU"
+                f"start-up (1 dataset x 1 split, {one['jobs']} jobs): "
+                f"{one['median_seconds']:.2f} s wall, "
+                f"{one['median_cpu_seconds']:.2f} s CPU"
             )
         print(f"full scale CPU seconds (median): {full['median_cpu_seconds']:.2f}")
         print(
@@ -202,7 +197,3 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

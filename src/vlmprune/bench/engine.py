@@ -1,9 +1,9 @@
 """Benchmark the fused engine against naive per-variant evaluation.
 
 Evaluates the baseline and every single-block ablation on easy-VQA val, once the naive way
-(one full ``generate`` per variant) and once fused (``vlmprune.engine.fused``), with the same micro-batches,
-on the demo model (if present) and on a randomly initialised LLaVA (or, with ``--arch molmoe``, a
-MolmoE) of about 100M parameters.
+(one full ``generate`` per variant) and once fused (``vlmprune.engine.fused``), with the same
+micro-batches, on the demo model (if present) and on a randomly initialised LLaVA (or, with
+``--architecture molmoe``, a MolmoE) of about 100M parameters.
 Rounds alternate naive and fused so that a change in machine load hits both alike. Prints
 the wall times, the encoder and block forward passes each way, and the floor those counts
 allow; the last line is ``fused/naive wall ratio: X.XX`` for the larger model.
@@ -11,12 +11,12 @@ allow; the last line is ``fused/naive wall ratio: X.XX`` for the larger model.
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -72,6 +72,12 @@ class PassCounter:
     def close(self) -> None:
         for handle in self.handles:
             handle.remove()
+
+
+def torch_setup() -> str:
+    """The first line of a benchmark's output: torch's version, threads and CUDA."""
+    cuda = ", CUDA" if torch.cuda.is_available() else ""
+    return f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads{cuda}"
 
 
 def random_llava(hidden: int, layers: int) -> LlavaAdapter:
@@ -251,64 +257,38 @@ def compare(
     return ratio
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m vlmprune.bench engine",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--demo-model", type=Path, default=Path("data/models/demo-llava"))
-    parser.add_argument("--demo-samples", type=int, default=128)
-    parser.add_argument(
-        "--samples", type=int, default=48, help="samples for the ~100M-parameter model"
-    )
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument(
-        "--max-new-tokens", type=int, default=4, help="easy-VQA's generation length"
-    )
-    parser.add_argument(
-        "--rounds",
-        type=int,
-        default=3,
-        help="naive and fused alternate this many times, each on its share of the samples",
-    )
-    parser.add_argument(
-        "--hidden", type=int, default=1024, help="hidden size of the random LLaVA's decoder"
-    )
-    parser.add_argument("--layers", type=int, default=8)
-    parser.add_argument(
-        "--arch",
-        choices=["llava", "molmoe"],
-        default="llava",
-        help="the ~100M-parameter model: LLaVA-shaped, or MolmoE-shaped (mixture of experts, hidden 512)",
-    )
-    args = parser.parse_args(argv)
+def run(
+    *,
+    demo_model: Path = Path("data/models/demo-llava"),
+    demo_samples: int = 128,
+    samples: int = 48,
+    batch_size: int = 16,
+    max_new_tokens: int = 4,
+    rounds: int = 3,
+    text_hidden: int = 1024,
+    text_layers: int = 8,
+    architecture: Literal["llava", "molmoe"] = "llava",
+) -> int:
+    """The benchmark on the demo model (if present) and on a random LLaVA or MolmoE."""
     data = load_split("easy_vqa", "val")
-    records = [data[i] for i in range(max(args.demo_samples, args.samples))]
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
-        + (", CUDA" if torch.cuda.is_available() else "")
-    )
+    records = [data[i] for i in range(max(demo_samples, samples))]
+    print(torch_setup())
 
-    if (args.demo_model / "config.json").is_file():
-        print(f"demo model {args.demo_model}:")
-        demo = load_adapter(args.demo_model, device="cpu", dtype="float32")
-        compare(
-            demo, records[: args.demo_samples], args.batch_size, args.max_new_tokens, args.rounds
-        )
+    if (demo_model / "config.json").is_file():
+        print(f"demo model {demo_model}:")
+        demo = load_adapter(demo_model, device="cpu", dtype="float32")
+        compare(demo, records[:demo_samples], batch_size, max_new_tokens, rounds)
     else:
         print(
-            f"demo model {args.demo_model} is absent (build it with the workflow's demo_model rule); skipped"
+            f"demo model {demo_model} is absent (the workflow's demo_model rule builds it); skipped"
         )
 
-    if args.arch == "molmoe":
-        print(f"random MolmoE, decoder hidden size 512, {args.layers} layers:")
-        large = random_molmoe(512, args.layers)
+    if architecture == "molmoe":
+        print(f"random MolmoE, decoder hidden size 512, {text_layers} layers:")
+        large = random_molmoe(512, text_layers)
     else:
-        print(f"random LLaVA, decoder hidden size {args.hidden}, {args.layers} layers:")
-        large = random_llava(args.hidden, args.layers)
-    ratio = compare(
-        large, records[: args.samples], args.batch_size, args.max_new_tokens, args.rounds
-    )
+        print(f"random LLaVA, decoder hidden size {text_hidden}, {text_layers} layers:")
+        large = random_llava(text_hidden, text_layers)
+    ratio = compare(large, records[:samples], batch_size, max_new_tokens, rounds)
     print(f"fused/naive wall ratio: {ratio:.2f}")
     return 0

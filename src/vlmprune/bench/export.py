@@ -11,13 +11,11 @@ The last line is the decode gap to the ideal at k = 4 on the larger model.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 from pathlib import Path
 
-import torch
-
+from vlmprune.bench.engine import torch_setup
 from vlmprune.data.registry import load_split
 from vlmprune.engine.variants import variant_id
 from vlmprune.export.depth_variant import export_variant
@@ -96,39 +94,29 @@ def speedups(
     return gap
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m vlmprune.bench export",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--demo-model", type=Path, default=Path("data/models/demo-llava"))
-    parser.add_argument(
-        "--hidden", type=int, default=1024, help="hidden size of the random LLaVA's decoder"
-    )
-    parser.add_argument("--layers", type=int, default=8)
-    parser.add_argument("--max-k", type=int, default=4)
-    parser.add_argument("--new-tokens", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=7)
-    args = parser.parse_args(argv)
+def run(
+    *,
+    demo_model: Path = Path("data/models/demo-llava"),
+    text_hidden: int = 1024,
+    text_layers: int = 8,
+    max_blocks_to_remove: int = 4,
+    new_tokens: int = 16,
+    repeats: int = 7,
+) -> int:
+    """The benchmark on the demo model (if present) and on a random LLaVA."""
     data = load_split("easy_vqa", "val")
     records = [data[i] for i in range(1)]
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
-        + (", CUDA" if torch.cuda.is_available() else "")
-    )
-    ks = list(range(1, args.max_k + 1))
+    print(torch_setup())
+    ks = list(range(1, max_blocks_to_remove + 1))
     with tempfile.TemporaryDirectory(prefix="vlmprune-bench-export-") as tmp:
         workdir = Path(tmp)
-        if (args.demo_model / "config.json").is_file():
-            print(f"demo model {args.demo_model}:")
-            speedups(args.demo_model, records, ks, args.new_tokens, args.repeats, workdir / "demo")
+        if (demo_model / "config.json").is_file():
+            print(f"demo model {demo_model}:")
+            speedups(demo_model, records, ks, new_tokens, repeats, workdir / "demo")
         else:
-            print(
-                f"demo model {args.demo_model} is absent (build it with the workflow's demo_model rule); skipped"
-            )
-        print(f"random LLaVA, decoder hidden size {args.hidden}, {args.layers} layers:")
-        path = random_llava_dir(workdir / "random-llava", args.hidden, args.layers)
-        gap = speedups(path, records, ks, args.new_tokens, args.repeats, workdir / "random")
+            print(f"demo model {demo_model} is absent (rule demo_model builds it); skipped")
+        print(f"random LLaVA, decoder hidden size {text_hidden}, {text_layers} layers:")
+        path = random_llava_dir(workdir / "random-llava", text_hidden, text_layers)
+        gap = speedups(path, records, ks, new_tokens, repeats, workdir / "random")
     print(f"decode speed-up at k={ks[-1]}, batch 1, vs the ideal: {100 * gap:+.1f}%")
     return 0

@@ -1,7 +1,7 @@
 """Benchmark MULTIFLOW step 1 on a synthetic checkpoint shaped like LLaVA-1.5-7B.
 
 Writes random fp16 weights with LLaVA-1.5-7B's tensor names and shapes (7.06 B parameters,
-14 GB) into a temporary folder, runs ``python -m vlmprune.multiflow`` on it as a child process
+14 GB) into a temporary folder, runs ``vlmprune multiflow step1`` on it as a child process
 and prints that process's peak resident memory and wall time, plus what the public
 concatenate-and-``kthvalue`` approach would hold in memory. The last line is
 ``peak RSS GB: X.X``.
@@ -16,7 +16,6 @@ the same tensors, from two directories.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import subprocess
@@ -200,13 +199,13 @@ def concatenation_estimate(layout: str) -> dict[str, float]:
     return {"model": model, "scores": scores, "kthvalue": scores, "total": model + 2 * scores}
 
 
-# Runs the CLI, then records the process's own peak RSS (VmHWM counts from exec on). The
+# Runs step 1's command, then records the process's own peak RSS (VmHWM counts from exec on). The
 # parent's ru_maxrss for the child would not do: Linux carries the parent's high-water mark
 # (here, the checkpoint writer's) over into a child that forks and execs.
 CHILD = """
 import resource, sys
-from vlmprune.multiflow.__main__ import main
-code = main(sys.argv[2:])
+from vlmprune.cli import main
+code = main(["multiflow", "step1", *sys.argv[2:]])
 try:
     peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 except OSError:
@@ -216,8 +215,8 @@ sys.exit(code)
 """
 
 
-def run_step1(model_dir: Path, target: float, out_dir: Path) -> tuple[int, float, float]:
-    """Run the CLI in a fresh process; return its exit code, wall seconds and peak RSS in bytes."""
+def time_step1(model_dir: Path, target: float, out_dir: Path) -> tuple[int, float, float]:
+    """``vlmprune multiflow step1`` in a new process: its exit code, wall seconds, peak RSS bytes."""
     peak_file = out_dir.parent / "peak_rss_bytes"
     started = time.perf_counter()
     code = subprocess.call(
@@ -226,11 +225,11 @@ def run_step1(model_dir: Path, target: float, out_dir: Path) -> tuple[int, float
             "-c",
             CHILD,
             str(peak_file),
-            "--model_path",
+            "--model-path",
             str(model_dir),
-            "--target_sparsity",
+            "--target-sparsity",
             str(target),
-            "--output_dir",
+            "--output-dir",
             str(out_dir),
         ]
     )
@@ -238,47 +237,36 @@ def run_step1(model_dir: Path, target: float, out_dir: Path) -> tuple[int, float
     return code, wall, float(peak_file.read_text()) if peak_file.exists() else float("nan")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m vlmprune.bench multiflow", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--target", type=float, default=0.5)
-    parser.add_argument(
-        "--layout",
-        choices=["hf", "original"],
-        default="hf",
-        help="tensor names of llava-hf/llava-1.5-7b-hf or of liuhaotian/llava-v1.5-7b "
-        "(original: saved with its CLIP tower, which the published shards lack)",
-    )
-    parser.add_argument("--format", choices=["safetensors", "bin"], default="safetensors")
-    parser.add_argument(
-        "--dir", help="folder for the checkpoint (default: a temporary one, removed afterwards)"
-    )
-    args = parser.parse_args(argv)
-
-    workdir = (
-        Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="vlmprune-bench-multiflow-"))
-    )
+def run(
+    *,
+    target_sparsity: float = 0.5,
+    layout: str = "hf",
+    checkpoint_format: str = "safetensors",
+    work_dir: Path | None = None,
+) -> int:
+    """The benchmark: write the checkpoint, time step 1 on it, print the figures."""
+    workdir = work_dir or Path(tempfile.mkdtemp(prefix="vlmprune-bench-multiflow-"))
     model_dir = workdir / "model"
     try:
         model_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        size = write_checkpoint(model_dir, args.layout, args.format)
+        size = write_checkpoint(model_dir, layout, checkpoint_format)
         tower = (
             " + CLIP tower in the same checkpoint, unlike the published shards"
-            if args.layout == "original"
+            if layout == "original"
             else ""
         )
         print(
-            f"wrote a synthetic fp16 LLaVA-1.5-7B checkpoint ({args.layout} names{tower}, {args.format}): "
+            "wrote a synthetic fp16 LLaVA-1.5-7B checkpoint "
+            f"({layout} names{tower}, {checkpoint_format}): "
             f"{size / GB:.1f} GB in {time.perf_counter() - started:.0f} s to {model_dir}",
             flush=True,
         )
-        code, wall, peak = run_step1(model_dir, args.target, workdir / "out")
+        code, wall, peak = time_step1(model_dir, target_sparsity, workdir / "out")
         if code:
             print(f"step 1 failed with exit code {code}", file=sys.stderr)
             return code
-        estimate = concatenation_estimate(args.layout)
+        estimate = concatenation_estimate(layout)
         print(
             f"\nconcatenate + kthvalue would hold: {estimate['model'] / GB:.1f} GB fp16 model + "
             f"{estimate['scores'] / GB:.1f} GB |W| of the largest modality concatenated + "
@@ -289,5 +277,5 @@ def main(argv: list[str] | None = None) -> int:
         print(f"peak RSS GB: {peak / GB:.1f}")
         return 0
     finally:
-        if not args.dir:
+        if work_dir is None:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -1,6 +1,6 @@
 """Benchmark MULTIFLOW steps 1-3 on a randomly initialised LLaVA of about 100 M parameters.
 
-Writes the model (float32, ``save_pretrained``) and ``--nsamples`` prepared easy-VQA records
+Writes the model (float32, ``save_pretrained``) and ``--samples`` prepared easy-VQA records
 into a temporary folder, then runs each step in a fresh process (budgets, calibration,
 scores and masks) and prints its wall time and peak RSS; the RSS after the imports (torch's
 CUDA build alone maps about 360 MiB of shared-library pages, whatever the model) and the peak
@@ -13,7 +13,6 @@ the same quantities for LLaVA-1.5-7B worked out from its shapes.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import subprocess
@@ -53,8 +52,12 @@ json.dump({"wall": wall, "peak": rss("VmHWM:"), "imports": imports, "loaded": lo
 """
 
 
-def build_model(directory: Path, args: argparse.Namespace) -> int:
-    """A random LLaVA with the demo tokenizer and processor, saved in float32; returns its parameter count."""
+def build_model(directory: Path, sizes: dict[str, int]) -> int:
+    """A random LLaVA with the demo tokenizer and processor, saved in float32; its parameter count.
+
+    ``sizes``: ``text_hidden``, ``text_intermediate``, ``text_layers``, ``vision_hidden``,
+    ``vision_layers``.
+    """
     import torch
 
     from vlmprune.data.sources.easy_vqa import answer_vocabulary, iter_questions
@@ -70,12 +73,12 @@ def build_model(directory: Path, args: argparse.Namespace) -> int:
     model = build_llava(
         tokenizer,
         patch_size=16,
-        vision_hidden=args.vision_hidden,
-        vision_intermediate=4 * args.vision_hidden,
-        vision_layers=args.vision_layers,
-        text_hidden=args.text_hidden,
-        text_intermediate=args.text_intermediate,
-        text_layers=args.text_layers,
+        vision_hidden=sizes["vision_hidden"],
+        vision_intermediate=4 * sizes["vision_hidden"],
+        vision_layers=sizes["vision_layers"],
+        text_hidden=sizes["text_hidden"],
+        text_intermediate=sizes["text_intermediate"],
+        text_layers=sizes["text_layers"],
         heads=8,
     )
     model.save_pretrained(directory)
@@ -113,46 +116,47 @@ def llava_7b_estimate() -> dict[str, float]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m vlmprune.bench multiflow-prune", description=__doc__.split("\n")[0]
+def run(
+    *,
+    samples: int = 128,
+    target_sparsity: float = 0.5,
+    method: str = "multiflow",
+    batch_size: int = 8,
+    text_hidden: int = 1024,
+    text_intermediate: int = 2816,
+    text_layers: int = 8,
+    vision_hidden: int = 256,
+    vision_layers: int = 4,
+    work_dir: Path | None = None,
+) -> int:
+    """The benchmark: model and data built, each step run in its own process, figures printed."""
+    sizes = dict(
+        text_hidden=text_hidden,
+        text_intermediate=text_intermediate,
+        text_layers=text_layers,
+        vision_hidden=vision_hidden,
+        vision_layers=vision_layers,
     )
-    parser.add_argument("--nsamples", type=int, default=128)
-    parser.add_argument("--target", type=float, default=0.5)
-    parser.add_argument(
-        "--method", choices=["multiflow", "wanda", "magnitude"], default="multiflow"
-    )
-    parser.add_argument("--batch_size", type=int, default=8)
-    parser.add_argument("--text_hidden", type=int, default=1024)
-    parser.add_argument("--text_intermediate", type=int, default=2816)
-    parser.add_argument("--text_layers", type=int, default=8)
-    parser.add_argument("--vision_hidden", type=int, default=256)
-    parser.add_argument("--vision_layers", type=int, default=4)
-    parser.add_argument(
-        "--dir", help="working folder (default: a temporary one, removed afterwards)"
-    )
-    args = parser.parse_args(argv)
-
-    work = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="bench-multiflow-prune-"))
+    work = work_dir or Path(tempfile.mkdtemp(prefix="bench-multiflow-prune-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
         from vlmprune.data.registry import load_split
 
         model_dir, data = work / "model", work / "easy_vqa" / "val"
-        params = build_model(model_dir, args)
-        load_split("easy_vqa", "val").select(range(args.nsamples)).save_to_disk(str(data))
+        params = build_model(model_dir, sizes)
+        load_split("easy_vqa", "val").select(range(samples)).save_to_disk(str(data))
         model_bytes = 4 * params
         print(
             f"model: random LLaVA, {params / 1e6:.1f} M parameters, float32 {model_bytes / MB:.0f} MiB; "
-            f"{args.nsamples} calibration samples, {args.method} at {args.target}"
+            f"{samples} calibration samples, {method} at {target_sparsity}"
         )
         arguments = {
             "model": str(model_dir),
             "data": str(data),
-            "nsamples": args.nsamples,
-            "batch_size": args.batch_size,
-            "target": args.target,
-            "method": args.method,
+            "nsamples": samples,
+            "batch_size": batch_size,
+            "target": target_sparsity,
+            "method": method,
             "budgets": str(work / "budgets.json"),
             "stats": str(work / "stats.safetensors"),
             "masks": str(work / "masks.safetensors"),
@@ -192,10 +196,6 @@ def main(argv: list[str] | None = None) -> int:
             f"weights, scoring it {e['scoring_bytes'] / MB:.0f} MiB; packed masks {e['packed_masks_bytes'] / MB:.0f} MiB"
         )
     finally:
-        if not args.dir:
+        if work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -22,7 +22,6 @@ last line is ``racing/exact compute: X.XX`` at the largest N, all datasets and s
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from collections import Counter
@@ -31,20 +30,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from vlmprune.analysis.beam.evaluate import in_racing_order, race_step
 from vlmprune.analysis.beam.files import plan_step, step_one, step_record
 from vlmprune.analysis.beam.racing import RacingSettings, looks, replay
 from vlmprune.analysis.beam.search import Blocks, keep
-from vlmprune.bench.engine import PassCounter
+from vlmprune.bench.engine import PassCounter, torch_setup
 from vlmprune.data.prepare import select_samples
 from vlmprune.data.registry import load_split
 from vlmprune.engine.distributed import World
 from vlmprune.engine.identity import evaluation_inputs
-from vlmprune.engine.run import EvaluationJob, load_model, store_attributes
+from vlmprune.engine.run import EvaluationJob, store_attributes
 from vlmprune.engine.store import read_store
 from vlmprune.engine.variants import variant_id
+from vlmprune.models.loading import load_adapter
 from vlmprune.settings import evaluation_settings, load_config, model_settings
 
 KINDS = ("encoder", "block prefill", "block decode")
@@ -232,72 +230,47 @@ def bench(
     return exact_total, racing_total
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="vlmprune bench racing",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--demo-model", type=Path, default=Path("data/models/demo-llava"))
-    parser.add_argument("--datasets", default="easy_vqa,easy_vqa_shape")
-    parser.add_argument("--samples", default="500,2000", help="values of N, comma-separated")
-    parser.add_argument("--epsilon", type=float, default=0.01)
-    parser.add_argument("--delta", type=float, default=0.05)
-    parser.add_argument("--min-samples", type=int, default=64)
-    parser.add_argument(
-        "--replays",
-        default="0.01:0.05,0.02:0.05,0.005:0.05,0.01:0.01,0.01:0.2",
-        help="(epsilon:delta) pairs replayed on the exact scores",
-    )
-    parser.add_argument("--beam-width", type=int, default=3)
-    parser.add_argument("--max-blocks", type=int, default=4)
-    parser.add_argument(
-        "--work",
-        type=Path,
-        default=None,
-        help="where the stores go (default: a temporary directory)",
-    )
-    args = parser.parse_args(argv)
-    if not (args.demo_model / "config.json").is_file():
+def run(
+    *,
+    demo_model: Path = Path("data/models/demo-llava"),
+    datasets: Sequence[str] = ("easy_vqa", "easy_vqa_shape"),
+    sample_counts: Sequence[int] = (500, 2000),
+    epsilon: float = 0.01,
+    delta: float = 0.05,
+    min_samples: int = 64,
+    replays: str = "0.01:0.05,0.02:0.05,0.005:0.05,0.01:0.01,0.01:0.2",
+    beam_width: int = 3,
+    max_blocks_to_remove: int = 4,
+    work_dir: Path | None = None,
+) -> int:
+    """The exact search and racing, per dataset and N; the last line is the compute ratio."""
+    if not (demo_model / "config.json").is_file():
         raise SystemExit(
-            f"{args.demo_model} holds no model; build it with the workflow's demo_model rule "
-            "(snakemake --cores 2 data/models/demo-llava) or pass --demo-model"
+            f"{demo_model} holds no model; build it with the workflow's demo_model rule "
+            "(snakemake --cores 2 data/models/demo-llava) or give --demo-model"
         )
-    settings = RacingSettings(args.epsilon, args.delta, args.min_samples)
-    replays = [tuple(float(x) for x in pair.split(":")) for pair in args.replays.split(",")]
-    sizes = sorted(int(n) for n in args.samples.split(","))
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads; "
-        f"demo model {args.demo_model}; beam width {args.beam_width} up to {args.max_blocks} blocks"
-    )
-    adapter = load_model(
-        {
-            "path": str(args.demo_model),
-            "adapter": "auto",
-            "dtype": "float32",
-            "device": "cpu",
-            "component": "language",
-            "trust_remote_code": False,
-            "allow_pickle": False,
-        },
-        World(),
-    )
+    settings = RacingSettings(epsilon, delta, min_samples)
+    pairs = [tuple(float(x) for x in pair.split(":")) for pair in replays.split(",")]
+    sizes = sorted(sample_counts)
+    print(torch_setup())
+    print(f"demo model {demo_model}; beam width {beam_width} up to {max_blocks_to_remove} blocks")
+    adapter = load_adapter(demo_model, device="cpu", dtype="float32")
     ratios = {}
     with tempfile.TemporaryDirectory() as scratch:
-        work = args.work or Path(scratch)
+        work = work_dir or Path(scratch)
         for population in sizes:
             exact, racing = Cost(), Cost()
-            for dataset in args.datasets.split(","):
+            for dataset in datasets:
                 e, r = bench(
-                    args.demo_model,
+                    demo_model,
                     adapter,
                     dataset,
                     population,
                     settings,
-                    replays,
+                    pairs,
                     work,
-                    args.beam_width,
-                    args.max_blocks,
+                    beam_width,
+                    max_blocks_to_remove,
                 )
                 exact.add(e)
                 racing.add(r)

@@ -3,10 +3,11 @@
 Besides the easy-VQA family, the fourteen datasets Molmo evaluates and trains on, under
 Molmo's names (allenai/molmo ``olmo/data/academic_datasets.py``, ``launch_scripts/utils.py``):
 their sources, split mappings, prompt styles, answer lengths and metrics. ``docs/datasets.md``
-is the same table for users. Every metric follows what Molmo reports (``get_evaluator``)
-except ``coco_2014_vqa``, whose reported VQA v2 numbers (Molmo's and LLaVA's alike) come from
-the official evaluation, and the datasets Molmo only trains on (PlotQA, FigureQA, DVQA, COCO
-captions), which get their papers' metrics.
+is the same table for users, with each metric's reference implementation. Every metric is
+the one Molmo reports with (``get_evaluator``) except ``coco_2014_vqa``, whose reported VQA v2
+numbers (Molmo's and LLaVA's alike) come from the official evaluation; the datasets Molmo only
+trains on get Molmo's scorer of their kind (PlotQA relaxed correctness, FigureQA and DVQA exact
+match) and COCO captions pycocoevalcap's CIDEr-D.
 """
 
 from __future__ import annotations
@@ -209,7 +210,7 @@ SEED_DATASETS: list[DatasetSpec] = [
         f"dataset_coco.json) with {_COCO_IMAGES} beside it",
     ),
     DatasetSpec(
-        "tally_qa", "tally_qa", {"train": "train", "val": "test"}, "count_exact_match", "tally_qa", SHORT_ANSWER,
+        "tally_qa", "tally_qa", {"train": "train", "val": "test"}, "exact_match", "tally_qa", SHORT_ANSWER,
         how_to_get="tallyqa.zip from https://github.com/manoja328/tallyqa (train.json, test.json) unzipped with "
         f"{_COCO_IMAGES} and the Visual Genome images (VG_100K/, VG_100K_2/) beside it",
     ),

@@ -4,3 +4,5 @@ Import from the submodules (``vlmprune.demo.train``, ``vlmprune.demo.tokenizer``
 workflow reads the block counts from ``vlmprune.demo.blocks`` when it builds its DAG, which
 must not pay for importing torch and transformers.
 """
+
+__all__ = ["blocks", "tokenizer", "train"]

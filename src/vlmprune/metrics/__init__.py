@@ -10,9 +10,13 @@ returns ``(corpus score, per-sample scores)``; consumers call it once on every p
 a split (or of a chunk they then re-score as a whole) and store the per-sample scores like
 any other. ``score_all`` hides the difference.
 
-Registered: ``exact_match``, ``vqa_official``, ``vqa_molmo``, ``count_exact_match``
-(``metrics.vqa``), ``anls``, ``relaxed_correctness`` (``metrics.text``), ``mc``, ``mmmu``
-(``metrics.choice``); corpus: ``cider`` (``metrics.cider``).
+Registered: ``exact_match`` (here), ``vqa_official``, ``vqa_molmo``, ``vqa_normalised``,
+``count_exact_match`` (``metrics.vqa``), ``anls``, ``anls_rrc``, ``relaxed_correctness``
+(``metrics.text``), ``mc``, ``mc_lenient``, ``mmmu`` (``metrics.choice``); corpus: ``cider``
+(``metrics.cider``, tokenising with ``metrics.ptb``). Each dataset's default metric equals the
+reference ``docs/datasets.md`` names for it; ``vqa_normalised``, ``count_exact_match``,
+``anls_rrc`` and ``mc_lenient`` are deliberate departures, used only when a config names them.
+``known_metrics()`` is the one list of names a config (``datasets.<name>.metric``) may use.
 """
 
 from __future__ import annotations
@@ -41,19 +45,25 @@ def get_metric(name: str) -> Metric:
             raise KeyError(
                 f"metric {name!r} is corpus-level: use CORPUS_METRICS[{name!r}] or score_all"
             ) from None
-        known = f"known metrics: {sorted(METRICS)}, corpus metrics: {sorted(CORPUS_METRICS)}"
-        raise KeyError(f"unknown metric {name!r}; {known}") from None
+        raise KeyError(f"unknown metric {name!r}; known metrics: {known_metrics()}") from None
 
 
 def is_known(name: str) -> bool:
     return name in METRICS or name in CORPUS_METRICS
 
 
+def known_metrics() -> list[str]:
+    return sorted([*METRICS, *CORPUS_METRICS])
+
+
 @register("exact_match")
 def exact_match(prediction: str, answers: Sequence[str], **_: object) -> float:
-    """1.0 if the prediction equals any reference after stripping and lower-casing."""
-    guess = prediction.strip().lower()
-    return float(any(guess == a.strip().lower() for a in answers))
+    """1.0 if the lower-cased prediction is one of the lower-cased references (Molmo's ``em``).
+
+    allenai/molmo ``olmo/eval/evaluators.py`` ``VqaEval``, metric ``em``: white space counts.
+    """
+    guess = prediction.lower()
+    return float(any(guess == a.lower() for a in answers))
 
 
 def score_all(
@@ -70,7 +80,8 @@ def score_all(
     metric = get_metric(name)
     options = choices if choices is not None else [()] * len(predictions)
     scores = [
-        metric(p, refs, choices=opts) for p, refs, opts in zip(predictions, references, options)
+        metric(p, refs, choices=opts)
+        for p, refs, opts in zip(predictions, references, options, strict=True)
     ]
     return (sum(scores) / len(scores) if scores else 0.0), scores
 
@@ -87,6 +98,7 @@ __all__ = [
     "exact_match",
     "get_metric",
     "is_known",
+    "known_metrics",
     "register",
     "score_all",
     "text",

@@ -1,39 +1,47 @@
-"""Multiple-choice metrics: ``mc`` (ScienceQA, A-OKVQA style) and ``mmmu`` (MMMU's official parsing).
+"""Multiple-choice metrics: ``mc`` (ScienceQA), ``mc_lenient`` and ``mmmu`` (MMMU's parsing).
 
-Both take the record's options as ``choices=`` (a sequence of option texts, in letter order).
+All take the record's options as ``choices=`` (option texts, in letter order) and the correct
+option's letter as the reference (``answers[0]``: "A", "B", ...).
 
-- ``mc`` follows Molmo's ``select_mc_option`` (allenai/molmo ``olmo/eval/vqa.py``, which matches
-  the prediction against the option letters) and LLaVA-1.5's ScienceQA evaluation (answer with
-  the option's letter): a prediction that is a letter alone ("b", "(c)", "B.") is that letter,
-  case-insensitively; otherwise it is read as an option's text (exact, then ignoring case), then
-  as a stated letter ("B. a dog", "The answer is B"), then as the one option it is part of (or
-  that is part of it), and failing all of that as the option nearest in edit distance. The
-  reference is the correct option's text, found exactly first and ignoring case only when no
-  option matches exactly (or, failing both, its letter).
+- ``mc`` is Molmo's (allenai/molmo ``olmo/eval/evaluators.py`` ``VqaEval``, metric ``mc``, with
+  ``olmo/eval/vqa.py`` ``select_mc_option``): Molmo's formatter labels the options A-G (at
+  most seven: ``format_options`` zips them with "ABCDEFG") and the prediction is matched against
+  those letters, not the option texts: lower-cased and stripped, first the letter it equals,
+  then the one letter that contains it, then the letter nearest in edit distance (the first on
+  ties). So "b" and " B " are B, "B." and "(B)" are B (one edit), "The answer is B" is the first
+  letter that occurs in it, and an option's text is read by its letters alone. A reference
+  beyond G scores 0 (Molmo's formatter fails on it).
+- ``mc_lenient`` (a departure, never a default) reads free text as an option: a letter alone
+  ("b", "(c)", "B.", any case), then an option's text (exact, then ignoring case), then a
+  stated letter ("B. a dog", "The answer is B"), then the one option it is part of (or that is
+  part of it), and failing all of that the option nearest in edit distance; every option counts.
 - ``mmmu`` re-implements the answer extraction of MMMU's evaluation code (Yue et al., "MMMU",
-  CVPR 2024; MMMU-Benchmark/MMMU ``eval/utils/eval_utils.py``: ``parse_multi_choice_response``,
-  ``parse_open_response``, ``eval_multi_choice``, ``eval_open``). A multiple-choice question
-  (non-empty ``choices``) is scored by the letter found in the response against the reference
-  letter (MMMU's ``answer`` field: a letter, never an option text); an open question by
-  whether a normalised reference (numbers rounded to 2 decimals, text lower-cased) occurs in
-  one of the key phrases or numbers extracted from the response. Numbers are whole tokens:
-  "5cm" holds no number, "1,000kg" none either. Where the official code
-  picks a random letter (no letter or option found), this picks one seeded by the response,
-  so that a score is reproducible.
+  CVPR 2024; MMMU-Benchmark/MMMU ``mmmu/utils/eval_utils.py``: ``parse_multi_choice_response``,
+  ``parse_open_response``, ``eval_multi_choice``, ``eval_open``) as Molmo calls it
+  (``olmo/eval/vqa.py`` ``mmmu_score``: empty options dropped, one letter per remaining
+  option). A multiple-choice question (non-empty ``choices``) is scored by the letter found in
+  the response against the reference letters (MMMU's ``answer``, compared exactly); an open
+  question by whether a normalised reference (numbers rounded to 2 decimals, text
+  lower-cased) occurs in one of the key phrases or numbers extracted from the response.
+  Numbers are whole tokens: "5cm" holds no number, "1,000kg" none either. The characters
+  ``, . ! ? ; : '`` are stripped from the response's ends one after another, in that order, so
+  "B!?" keeps its "!". Where MMMU picks a letter at random (no letter or option found), the
+  score is that pick's expected value: the share of the letters that are a reference (1/n for
+  n options), the same on every run and equal to MMMU's score on average.
 """
 
 from __future__ import annotations
 
-import random
 import re
 import string
-import zlib
 from collections.abc import Sequence
 
 from vlmprune.metrics import register
 from vlmprune.metrics.text import levenshtein
 
 LETTERS = string.ascii_uppercase
+#: Molmo's ``format_options`` labels options with "ABCDEFG": an eighth option has no letter.
+MOLMO_OPTION_LETTERS = "ABCDEFG"
 
 _LETTER_ALONE = re.compile(r"^\(?([A-Za-z])\)?[.:)]?$")
 _LETTER_LEADING = re.compile(r"^\(?([A-Z])(?:\)|[.:])\s")
@@ -42,12 +50,46 @@ _LETTER_STATED = re.compile(
 )
 
 
+def reference_index(answers: Sequence[str], choices: Sequence[str]) -> int:
+    """Index of the correct option, from the reference letter ``answers[0]``."""
+    if not choices:
+        raise ValueError("a multiple-choice metric needs the record's choices (pass choices=...)")
+    letter = answers[0] if answers else ""
+    if len(letter) != 1 or letter not in LETTERS[: len(choices)]:
+        raise ValueError(
+            f"the reference of a multiple-choice record is the correct option's letter (A-"
+            f"{LETTERS[len(choices) - 1]}), not {letter!r}; prepare the dataset again"
+        )
+    return LETTERS.index(letter)
+
+
+def select_letter(prediction: str, names: Sequence[str]) -> int:
+    """Index of the option name (a letter) a prediction picks, as ``select_mc_option`` does."""
+    guess = prediction.lower().strip()
+    options = [name.lower().strip() for name in names]
+    if guess in options:
+        return options.index(guess)
+    containing = [i for i, option in enumerate(options) if guess in option]
+    if len(containing) == 1:
+        return containing[0]
+    distances = [levenshtein(option, guess) for option in options]
+    return distances.index(min(distances))
+
+
+@register("mc")
+def mc(prediction: str, answers: Sequence[str], choices: Sequence[str] = (), **_: object) -> float:
+    """1.0 if the letter Molmo reads in the prediction is the reference letter."""
+    gold = reference_index(answers, choices)
+    names = MOLMO_OPTION_LETTERS[: len(choices)]
+    return float(select_letter(prediction, names) == gold)
+
+
 def _clean(text: str) -> str:
     return text.strip().strip(".").strip().lower()
 
 
 def _find_text(text: str, choices: Sequence[str]) -> int | None:
-    """Index of the option ``text`` names: exact (outer space and full stops aside) first, then ignoring case."""
+    """Index of the option ``text`` names: exact (outer space, full stops aside), then any case."""
     exact = [c.strip().strip(".").strip() for c in choices]
     guess = text.strip().strip(".").strip()
     if guess in exact:
@@ -64,7 +106,7 @@ def _letter(pattern: re.Pattern[str], text: str, count: int) -> int | None:
 
 
 def select_option(prediction: str, choices: Sequence[str]) -> int:
-    """Index of the option a free-text prediction names (see the module docstring for the order)."""
+    """Index of the option a free-text prediction names (``mc_lenient``; see the module)."""
     if not choices:
         raise ValueError("a multiple-choice metric needs the record's choices (pass choices=...)")
     text = prediction.strip()
@@ -88,56 +130,45 @@ def select_option(prediction: str, choices: Sequence[str]) -> int:
     return distances.index(min(distances))
 
 
-def answer_index(answer: str, choices: Sequence[str]) -> int:
-    """Index of the reference answer, given as an option's text (exact first, then ignoring case) or as its letter."""
-    found = _find_text(answer, choices)
-    if found is not None:
-        return found
-    letter = reference_letter(answer, choices)
-    if letter is None:
-        raise ValueError(
-            f"reference answer {answer!r} is neither one of the options {list(choices)} nor their letter"
-        )
-    return LETTERS.index(letter)
-
-
-def reference_letter(answer: str, choices: Sequence[str]) -> str | None:
-    """The upper-case letter a reference such as "B" or "(b)" names, when it names one of ``choices``."""
-    letter = answer.strip().strip("()").upper()
-    return letter if len(letter) == 1 and letter in LETTERS[: len(choices)] else None
-
-
-@register("mc")
-def mc(prediction: str, answers: Sequence[str], choices: Sequence[str] = (), **_: object) -> float:
-    """1.0 if the option the prediction names is the reference option (``answers[0]``)."""
-    if not answers:
-        return 0.0
-    return float(select_option(prediction, choices) == answer_index(answers[0], choices))
+@register("mc_lenient")
+def mc_lenient(
+    prediction: str, answers: Sequence[str], choices: Sequence[str] = (), **_: object
+) -> float:
+    """1.0 if the option a free-text prediction names is the reference option (a departure)."""
+    return float(select_option(prediction, choices) == reference_index(answers, choices))
 
 
 # --- MMMU ---------------------------------------------------------------------------------
 
 
-def parse_mmmu_choice(response: str, choices: Sequence[str]) -> str:
-    """The letter an MMMU multiple-choice response picks, by the official rules."""
-    letters = LETTERS[: len(choices)]
-    padded = " " + response.strip(",.!?;:'") + " "
+def parse_mmmu_choice(response: str, choices: Sequence[str]) -> str | None:
+    """The letter an MMMU multiple-choice response picks; None where MMMU draws one at random."""
+    options = [option for option in choices if option]
+    letters = LETTERS[: len(options)]
+    text = response
+    for mark in ",.!?;:'":
+        text = text.strip(mark)
+    padded = f" {text} "
     candidates = [c for c in letters if f"({c})" in padded]
     bracketed = bool(candidates)
     by_text = False
     if not candidates:
         candidates = [c for c in letters if f" {c} " in padded]
     if not candidates and len(padded.split()) > 5:
-        candidates = [c for c, option in zip(letters, choices) if option.lower() in padded.lower()]
+        candidates = [
+            c
+            for c, option in zip(letters, options, strict=True)
+            if option.lower() in padded.lower()
+        ]
         by_text = bool(candidates)
     if not candidates:
-        return random.Random(zlib.crc32(response.encode())).choice(letters)
+        return None
     if len(candidates) == 1:
         return candidates[0]
 
     def last_position(letter: str) -> int:
         if by_text:
-            return padded.lower().rfind(choices[letters.index(letter)].lower())
+            return padded.lower().rfind(options[letters.index(letter)].lower())
         return padded.rfind(f"({letter})" if bracketed else f" {letter} ")
 
     return max(candidates, key=last_position)
@@ -162,7 +193,7 @@ def _normalize_mmmu(text: str) -> list[str | float]:
 
 
 def _key_phrases(response: str) -> list[str]:
-    # The official code lower-cases before splitting on ". " + capital, so in effect it splits on new lines only.
+    # MMMU lower-cases before splitting at ". " + capital: in effect it splits at new lines only.
     text = response.strip().strip(".").lower()
     parts = text.split("\n")
     phrases = []
@@ -181,7 +212,7 @@ def _key_phrases(response: str) -> list[str]:
 
 
 def parse_mmmu_open(response: str) -> list[str | float]:
-    """Normalised candidate answers of an open MMMU response: key phrases and the numbers in them."""
+    """Normalised candidate answers of an open MMMU response: key phrases and their numbers."""
     phrases = _key_phrases(response)
     pieces = list(phrases)
     for phrase in phrases:
@@ -210,14 +241,11 @@ def _mmmu_open_correct(references: Sequence[str], parsed: Sequence[str | float])
 def mmmu(
     prediction: str, answers: Sequence[str], choices: Sequence[str] = (), **_: object
 ) -> float:
-    """MMMU accuracy: official answer parsing; multiple choice when ``choices`` is non-empty, else open."""
-    if not answers:
-        return 0.0
+    """MMMU accuracy by MMMU's parsing: multiple choice when there are ``choices``, else open."""
     if choices:
-        gold = reference_letter(answers[0], choices)
-        if gold is None:
-            raise ValueError(
-                f"MMMU reference {answers[0]!r} is not the letter of one of {len(choices)} options"
-            )
-        return float(parse_mmmu_choice(prediction, choices) == gold)
+        letters = LETTERS[: sum(1 for option in choices if option)]
+        picked = parse_mmmu_choice(prediction, choices)
+        if picked is None:  # MMMU's random pick: its expected score
+            return sum(letter in answers for letter in letters) / len(letters) if letters else 0.0
+        return float(picked in answers)
     return float(_mmmu_open_correct(answers, parse_mmmu_open(prediction)))

@@ -1,16 +1,25 @@
 """String-similarity metrics for document and chart QA: ANLS and relaxed correctness.
 
-- ANLS: Biten et al., "Scene Text Visual Question Answering" (ICCV 2019), Eq. 1, the metric
+- ``anls``: Biten et al., "Scene Text Visual Question Answering" (ICCV 2019), Eq. 1, the metric
   of ST-VQA, DocVQA (Mathew et al., WACV 2021) and InfographicVQA (Mathew et al., WACV 2022):
   per reference 1 - NL(prediction, reference) when the normalised Levenshtein distance NL is
-  below 0.5, else 0; the best reference counts. As the RRC evaluation scripts do, answers are
-  compared case-insensitively, with outer whitespace stripped and inner runs collapsed.
-- Relaxed correctness: Methani et al., "PlotQA" (WACV 2020) and Masry et al., "ChartQA"
+  below 0.5, else 0; the best reference counts. As Molmo computes it (allenai/molmo
+  ``olmo/eval/vqa.py`` ``anls_metric``, pix2struct's with lower-casing added): the distance is
+  taken between the lower-cased strings and divided by the longer of the strings *before*
+  lower-casing (so an "İ", two characters once lower-cased, can push NL past 1); white space
+  counts as it is. Both strings empty: 1 (they are equal; Molmo's division raises there).
+- ``anls_rrc`` (a departure, never a default): the RRC's InfographicVQA scorer
+  (rrc.cvc.uab.es, Task 3; ``evaluate_method``): the distance between the strings stripped,
+  lower-cased and with inner white space collapsed, divided by the longer of the upper-cased
+  original strings; the score is 1 - (smallest NL), set to 0 when below 0.5 (so NL = 0.5 scores
+  0.5 here and 0 in ``anls``); two empty strings have NL 0.
+- ``relaxed_correctness``: Methani et al., "PlotQA" (WACV 2020) and Masry et al., "ChartQA"
   (ACL Findings 2022, §5.1): a numeric answer within 5% of the reference is correct, anything
-  else needs an exact (case-insensitive) match. Numbers are parsed as in pix2struct's
-  ``metrics.py`` and Molmo's ``olmo/eval/vqa.py``: a trailing ``%`` divides by 100, and a
-  reference of 0 needs an exact match. So "45%" matches "0.45" but not "45", as in the
-  numbers those projects report.
+  else needs a case-insensitive exact match. As pix2struct's ``metrics.py`` and Molmo's
+  ``olmo/eval/vqa.py`` compute it: numbers are read with Python's ``float`` (so outer white
+  space, "1_000", "1e3", "nan" and "inf" parse, "1,000" does not), a text ending in "%" has all
+  its trailing "%" removed and is divided by 100 ("45%" matches "0.45", not "45"), a reference
+  of 0 (or one that is no number) needs the exact match, and that match keeps white space.
 """
 
 from __future__ import annotations
@@ -33,30 +42,44 @@ def levenshtein(a: str, b: str) -> int:
     return previous[-1]
 
 
-def _anls_text(text: str) -> str:
-    return " ".join(text.strip().lower().split())
-
-
 def anls_single(prediction: str, reference: str, threshold: float = 0.5) -> float:
-    pred, ref = _anls_text(prediction), _anls_text(reference)
-    longest = max(len(pred), len(ref))
+    """Molmo's ANLS of one reference: lower-cased strings' distance over the longer original."""
+    longest = max(len(reference), len(prediction))
     if longest == 0:
         return 1.0
-    distance = levenshtein(pred, ref) / longest
-    return 1.0 - distance if distance < threshold else 0.0
+    distance = levenshtein(reference.lower(), prediction.lower()) / longest
+    return 1 - distance if distance < threshold else 0.0
 
 
 @register("anls")
 def anls(prediction: str, answers: Sequence[str], threshold: float = 0.5, **_: object) -> float:
-    """Average Normalized Levenshtein Similarity of one answer: the best reference's, 0 at NL >= 0.5."""
+    """Average Normalized Levenshtein Similarity as Molmo scores it: the best reference's."""
     return max((anls_single(prediction, a, threshold) for a in answers), default=0.0)
 
 
+def _rrc_text(text: str) -> str:
+    return " ".join(text.strip().lower().split())
+
+
+@register("anls_rrc")
+def anls_rrc(prediction: str, answers: Sequence[str], threshold: float = 0.5, **_: object) -> float:
+    """ANLS as the RRC's InfographicVQA scorer computes it (white space normalised; a departure)."""
+    if not answers:
+        return 0.0
+    guess = _rrc_text(prediction)
+    distances = []
+    for answer in answers:
+        longest = max(len(answer.upper()), len(prediction.upper()))
+        distance = levenshtein(_rrc_text(answer), guess)
+        distances.append(0.0 if longest == 0 else float(distance) / float(longest))
+    score = 1 - min(distances)
+    return 0.0 if score < threshold else score
+
+
 def _to_float(text: str) -> float | None:
-    text = text.strip()
     try:
         if text.endswith("%"):
-            return float(text[:-1]) / 100.0
+            return float(text.rstrip("%")) / 100.0
         return float(text)
     except ValueError:
         return None
@@ -66,7 +89,7 @@ def relaxed_match(prediction: str, reference: str, tolerance: float = 0.05) -> b
     pred, ref = _to_float(prediction), _to_float(reference)
     if pred is not None and ref:
         return abs(pred - ref) / abs(ref) <= tolerance
-    return prediction.strip().lower() == reference.strip().lower()
+    return prediction.lower() == reference.lower()
 
 
 @register("relaxed_correctness")

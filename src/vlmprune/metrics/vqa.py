@@ -1,20 +1,26 @@
-"""VQA accuracy: the VQA v2 answer normalisation and the two ways of counting annotator agreement.
+"""VQA accuracy: the VQA v2 answer normalisation and the ways of counting annotator agreement.
 
 Sources (behaviour re-implemented, not copied):
 
 - Antol et al., "VQA: Visual Question Answering" (ICCV 2015) and Goyal et al., "Making the V in
   VQA Matter" (CVPR 2017): accuracy = min(#annotators who gave the answer / 3, 1), "averaged
   over all 10 choose 9 sets of human annotators".
-- The official evaluation code, GT-Vision-Lab/VQA ``PythonEvaluationTools/vqaEvaluation/vqaEval.py``
-  (``processPunctuation``, ``processDigitArticle``): the normalisation below. Deliberate
-  difference: the official script strips only the punctuation of the references, and only
-  when the ten annotators disagree (when all ten agree their answer is compared as it is);
-  here the references are always fully normalised, like the prediction, as LLaVA does before submitting (its ``EvalAIAnswerProcessor``), so "Two" scores
-  like "2". The contraction table is the official one, entry for entry, capitalised keys
-  included (which never match, as in the official script).
-- Molmo (Deitke et al., 2024; allenai/molmo ``olmo/eval/vqa.py`` ``vqa_score``): the same
-  normalisation of prediction and references, score min(matches / 3, 1) without the
-  leave-one-out average — what Molmo reports on validation splits.
+- ``vqa_official``: the official evaluation code, GT-Vision-Lab/VQA
+  ``PythonEvaluationTools/vqaEvaluation/vqaEval.py`` (``VQAEval.evaluate``, commit a013f00),
+  quirks included. Prediction and references lose line breaks, tabs and outer spaces. When the
+  annotators disagree, both are normalised (``processPunctuation``, ``processDigitArticle``);
+  when all references are the same string they are compared as they are, so "Yes", "yes." or
+  "2" score 0 against ten "yes", "yes" or "two". Its period rule removes at most 32 periods (the
+  script passes ``re.UNICODE``, 32, as ``re.sub``'s count), and its contraction table is kept
+  entry for entry, capitalised keys included (they never match lower-cased words).
+- ``vqa_molmo``: Molmo (Deitke et al., 2024; allenai/molmo ``olmo/eval/vqa.py`` ``vqa_score``):
+  the same normalisation of prediction and references, always; min(matches / 3, 1) without the
+  leave-one-out average, as Molmo reports.
+- ``vqa_normalised`` (a departure, never a default): the official leave-one-out average with
+  prediction and references always normalised, as LLaVA prepares its submissions
+  (``EvalAIAnswerProcessor``), so "Two" scores like "2" whether or not the annotators agree.
+- ``count_exact_match`` (a departure, never a default): exact match of counts after number
+  normalisation; TallyQA's reference, Molmo's ``em``, is ``exact_match``.
 """
 
 from __future__ import annotations
@@ -65,7 +71,7 @@ PUNCTUATION = (
     "!",
 )
 
-# The official table (``vqaEval.py``'s ``contractions``), entry for entry, as "spelling=replacement".
+# The official table (``vqaEval.py``'s ``contractions``), entry for entry, as "spelling=new".
 # It is applied to lower-cased words, so its capitalised keys ("Im", "Ive", "Id've") never
 # match, and lower-case "im", "ive" or "shes" stay as they are; "somebody'd" maps to
 # "somebodyd". Kept as published so that scores equal the official ones.
@@ -97,6 +103,8 @@ CONTRACTIONS: dict[str, str] = dict(pair.split("=") for pair in _OFFICIAL_CONTRA
 
 _DIGIT_COMMA_DIGIT = re.compile(r"\d,\d")
 _PERIOD_NOT_BEFORE_DIGIT = re.compile(r"\.(?!\d)")
+#: The official script hands ``re.UNICODE`` (32) to ``re.sub`` as its count: at most 32 periods go.
+_PERIODS_REMOVED = 32
 
 
 def _strip_punctuation(text: str) -> str:
@@ -109,28 +117,60 @@ def _strip_punctuation(text: str) -> str:
             out = out.replace(mark, "")
         else:
             out = out.replace(mark, " ")
-    return _PERIOD_NOT_BEFORE_DIGIT.sub("", out)
+    return _PERIOD_NOT_BEFORE_DIGIT.sub("", out, count=_PERIODS_REMOVED)
+
+
+def _one_line(text: str) -> str:
+    """Line breaks and tabs as spaces, outer white space gone: what both references do first."""
+    return text.replace("\n", " ").replace("\t", " ").strip()
 
 
 @lru_cache(maxsize=65536)
 def normalize_answer(answer: str) -> str:
     """The VQA v2 normalisation: punctuation, lower case, number words, articles, contractions."""
-    text = answer.replace("\n", " ").replace("\t", " ").strip()
     words = []
-    for word in _strip_punctuation(text).lower().split():
+    for word in _strip_punctuation(_one_line(answer)).lower().split():
         word = NUMBER_WORDS.get(word, word)
         if word not in ARTICLES:
             words.append(CONTRACTIONS.get(word, word))
     return " ".join(words)
 
 
+def _leave_one_out(guess: str, refs: Sequence[str]) -> float:
+    """min(matches among the other references / 3, 1), averaged over leaving each reference out.
+
+    Summed in reference order, as the official script sums, so the float is the same.
+    """
+    matches = sum(ref == guess for ref in refs)
+    total = 0.0
+    for ref in refs:
+        total += min(1.0, (matches - (ref == guess)) / 3)
+    return total / len(refs)
+
+
 @register("vqa_official")
 def vqa_official(prediction: str, answers: Sequence[str], **_: object) -> float:
-    """VQA v2 accuracy: min(matches among the other annotators / 3, 1), averaged over leaving each one out.
+    """VQA v2 accuracy as the official ``vqaEval.py`` computes it (module docstring: its quirks).
 
     With ten references and k of them equal to the prediction this is 0.3 for k=1, 0.6 for
-    k=2, 0.9 for k=3 and 1 from k=4. A single reference has no leave-one-out subset; it scores
-    as normalised exact match.
+    k=2, 0.9 for k=3 and 1 from k=4. A single reference has no other annotator: 0. No
+    reference at all: 0 (the official script divides by zero there).
+    """
+    if not answers:
+        return 0.0
+    guess = _one_line(prediction)
+    refs = [_one_line(a) for a in answers]
+    if len(set(refs)) > 1:
+        guess = normalize_answer(guess)
+        refs = [normalize_answer(ref) for ref in refs]
+    return _leave_one_out(guess, refs)
+
+
+@register("vqa_normalised")
+def vqa_normalised(prediction: str, answers: Sequence[str], **_: object) -> float:
+    """The official leave-one-out average, prediction and answers always normalised (a departure).
+
+    A single reference has no leave-one-out subset; it scores as normalised exact match.
     """
     if not answers:
         return 0.0
@@ -138,12 +178,7 @@ def vqa_official(prediction: str, answers: Sequence[str], **_: object) -> float:
     refs = [normalize_answer(a) for a in answers]
     if len(refs) == 1:
         return float(guess == refs[0])
-    matches = sum(ref == guess for ref in refs)
-    total = 0.0
-    for ref in refs:
-        others = matches - (ref == guess)
-        total += min(others / 3.0, 1.0)
-    return total / len(refs)
+    return _leave_one_out(guess, refs)
 
 
 @register("vqa_molmo")
@@ -165,7 +200,7 @@ _COUNT_WORDS = {
 
 
 def normalize_count(text: str) -> str:
-    """A count answer as digits: number words, "none"/"no", articles and punctuation handled; else the normalised text."""
+    """A count as digits (number words, "none", "no", articles, marks); else the normalised text."""
     normal = normalize_answer(text)
     words = normal.split()
     if len(words) == 1:
@@ -176,6 +211,6 @@ def normalize_count(text: str) -> str:
 
 @register("count_exact_match")
 def count_exact_match(prediction: str, answers: Sequence[str], **_: object) -> float:
-    """Exact match on counts (TallyQA): "two", "2", "2." and "There are 2." all equal "2"; "none" equals "0"."""
+    """Exact match on counts (a departure): "two", "2", "2." and "There are 2." all equal "2"."""
     guess = normalize_count(prediction)
     return float(any(guess == normalize_count(a) for a in answers))

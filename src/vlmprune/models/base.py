@@ -152,7 +152,9 @@ class ModelAdapter:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def prompt(self, question: str, style: str, choices: Sequence[str] = ()) -> str:
+    def prompt(
+        self, question: str, style: str, choices: Sequence[str] = (), context: str = ""
+    ) -> str:
         raise NotImplementedError
 
     def encode(self, records: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:

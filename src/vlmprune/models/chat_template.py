@@ -37,16 +37,21 @@ class ChatTemplateAdapter(ModelAdapter):
             return int(config[cls.text_config_key]["num_hidden_layers"])
         return int(config[cls.vision_config_key][cls.vision_layers_key])
 
-    def prompt(self, question: str, style: str, choices: Sequence[str] = ()) -> str:
+    def prompt(
+        self, question: str, style: str, choices: Sequence[str] = (), context: str = ""
+    ) -> str:
         return chat_prompt(
             self.processor,
-            short_answer_body(question, style, choices),
+            short_answer_body(question, style, choices, context),
             image_placeholder=self.image_placeholder,
             fallback=self.fallback_format,
         )
 
     def encode(self, records: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        prompts = [self.prompt(r["question"], r["style"], r.get("choices") or ()) for r in records]
+        prompts = [
+            self.prompt(r["question"], r["style"], r.get("choices") or (), r.get("context") or "")
+            for r in records
+        ]
         images = [r["image"].convert("RGB") for r in records]
         if self.nested_images:
             images = [[image] for image in images]
@@ -109,10 +114,12 @@ class GenericAdapter(ChatTemplateAdapter):
             f"config.json has no {component} layer count; the generic adapter counts blocks after loading"
         )
 
-    def prompt(self, question: str, style: str, choices: Sequence[str] = ()) -> str:
+    def prompt(
+        self, question: str, style: str, choices: Sequence[str] = (), context: str = ""
+    ) -> str:
         return chat_prompt(
             self.processor,
-            short_answer_body(question, style, choices),
+            short_answer_body(question, style, choices, context),
             image_placeholder=getattr(self.processor, "image_token", None)
             or self.image_placeholder,
             fallback=self.fallback_format,

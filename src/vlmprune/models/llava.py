@@ -51,11 +51,16 @@ class LlavaAdapter(ModelAdapter):
         key = "text_config" if component == "language" else "vision_config"
         return int(config[key]["num_hidden_layers"])
 
-    def prompt(self, question: str, style: str, choices: Sequence[str] = ()) -> str:
-        return llava_prompt(question, style, choices)
+    def prompt(
+        self, question: str, style: str, choices: Sequence[str] = (), context: str = ""
+    ) -> str:
+        return llava_prompt(question, style, choices, context)
 
     def encode(self, records: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        prompts = [self.prompt(r["question"], r["style"], r.get("choices") or ()) for r in records]
+        prompts = [
+            self.prompt(r["question"], r["style"], r.get("choices") or (), r.get("context") or "")
+            for r in records
+        ]
         images = [r["image"].convert("RGB") for r in records]
         inputs = self.processor(text=prompts, images=images, return_tensors="pt", padding=True)
         dtype = next(self.model.parameters()).dtype

@@ -66,7 +66,7 @@ def iter_masks(path: str | os.PathLike) -> Iterator[tuple[str, torch.Tensor]]:
     if not path.is_file():
         raise FileNotFoundError(
             f"mask file {str(path)!r} does not exist; build it with rule multiflow_masks "
-            "or python -m vlmprune.multiflow.prune"
+            "or vlmprune multiflow prune"
         )
     with safe_open(str(path), framework="numpy") as f:
         shapes = json.loads((f.metadata() or {}).get(SHAPES_KEY, "{}"))

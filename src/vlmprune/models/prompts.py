@@ -2,24 +2,30 @@
 
 A record's prompt is looked up by (family, dataset style, kind), ``kind`` being ``choice``
 when the record has options and ``open`` otherwise; a style with no row of its own uses the
-family's ``*`` row. Templates fill ``{question}``, ``{options}`` (one option a line, in the
-family's letter format) and ``{style}``.
+family's ``*`` row. Templates fill ``{question}`` and ``{options}`` (one option a line, in the
+family's letter format).
 
 - ``llava``: LLaVA-1.5's evaluation prompts (Liu et al., 2023, "Improved Baselines with Visual
   Instruction Tuning", appendix): a short-answer instruction for open questions, an
   option-letter instruction for multiple choice, a one-sentence caption request; options as
-  "A. text". The adapters whose format is the processor's chat template (Qwen2-VL, Idefics3,
-  Molmo2, generic) put the same text in the user's turn.
-- ``molmo``: Molmo's data formatter (allenai/molmo ``olmo/data/data_formatter.py``, evaluation
-  with ``system_prompt="style"``): the dataset's style as a task prefix, ``"{style}: …"``;
-  options as ``format_options`` writes them ("A: text", one a line, the question first and a
-  new line last). MMMU has no style of its own: Molmo's MMMU loader
-  (``academic_datasets.py``) gives multiple-choice questions ``a_okvqa_mc`` and open ones
-  ``vqa2``. COCO captions use the first of Molmo's short-caption prompts (the one its
-  formatter picks when it does not sample). ScienceQA with a hint is asked as Molmo's
-  published loader asks it, ``hint + "\n" + hint``: the hint twice and no question. That reads
-  like a slip in Molmo's code, but the seed's runs were measured with it, so it is reproduced
-  for comparability.
+  "A. text", all of them; a record's context (ScienceQA's hint) as "Context: {context}" on the
+  line before the question. The adapters whose format is the processor's chat template
+  (Qwen2-VL, Idefics3, Molmo2, generic) put the same text in the user's turn.
+- ``molmo``: Molmo's data formatter (allenai/molmo ``olmo/data/data_formatter.py``,
+  ``DataFormatter`` with the style as system prompt, evaluated as ``uber_model``): the task
+  prefix ``"{task}:"`` (``MOLMO_TASKS``: the dataset's style, but MMMU asks multiple choice as
+  ``a_okvqa_mc`` and open questions as ``vqa2``, as Molmo's MMMU loader does), then a space and
+  the template's text, or nothing when that text is empty (an empty question gives ``vqa2:``).
+  Options as ``format_options`` writes them ("A: text", one a line, the question first and a
+  new line last), at most seven: its labels are "ABCDEFG" and it drops the options beyond G.
+  ScienceQA with a hint is asked as Molmo's published loader asks it (``ScienceQAImageOnly``):
+  ``hint + "\\n" + hint``, the hint twice and no question. That reads like a slip in Molmo's
+  code, but the seed's runs were measured with it, so it is reproduced. COCO captions use
+  "Caption the image with 1 or two sentences", the first of Molmo's short-caption prompts: the
+  seed's copy of the formatter (``ChulanZhang/molmo_hf``) draws one of its ten at random per
+  example (``RandomState(seed + index)``), which depends on the evaluation's seed and sample
+  order; the first is the one the formatter gives in its deterministic (``debug``) mode, and
+  every variant of a model is asked the same.
 
 MMMU questions whose options are images: Molmo's loader (like MMMU's reference
 ``process_single_sample``) drops the image only when more than one option is an
@@ -37,61 +43,65 @@ LLAVA_MULTIPLE_CHOICE = "Answer with the option's letter from the given choices 
 LLAVA_CAPTION = "Provide a one-sentence caption for the provided image."
 MOLMO_SHORT_CAPTION = "Caption the image with 1 or two sentences"
 
-#: (family, style, kind) -> the user's turn; "*" is every style without a row of its own.
+#: (family, style, kind) -> the user's turn (Molmo: after its task prefix); "*": every other style.
 TEMPLATES: dict[tuple[str, str, str], str] = {
     ("llava", "*", "open"): "{question}\n" + LLAVA_SHORT_ANSWER,
     ("llava", "*", "choice"): "{question}\n{options}\n" + LLAVA_MULTIPLE_CHOICE,
     ("llava", "coco_captioning", "open"): LLAVA_CAPTION,
-    ("molmo", "*", "open"): "{style}: {question}",
-    ("molmo", "*", "choice"): "{style}: {question}\n{options}\n",
-    ("molmo", "mmmu", "open"): "vqa2: {question}",
-    ("molmo", "mmmu", "choice"): "a_okvqa_mc: {question}\n{options}\n",
-    ("molmo", "coco_captioning", "open"): "coco_captioning: " + MOLMO_SHORT_CAPTION,
+    ("molmo", "*", "open"): "{question}",
+    ("molmo", "*", "choice"): "{question}\n{options}\n",
+    ("molmo", "coco_captioning", "open"): MOLMO_SHORT_CAPTION,
 }
 
-#: The ScienceQA source's question is "Context: {hint}\n{question}" (LLaVA's); Molmo's is "{hint}\n{hint}".
-SCIENCE_QA_CONTEXT = "Context: "
+#: Molmo's task prefix per (style, kind) where it is not the style itself.
+MOLMO_TASKS = {("mmmu", "choice"): "a_okvqa_mc", ("mmmu", "open"): "vqa2"}
 
 #: How each family writes the option with letter ``{letter}`` and text ``{text}``.
 OPTION_FORMATS = {"llava": "{letter}. {text}", "molmo": "{letter}: {text}"}
 
+#: Molmo's ``format_options`` labels options with these letters and drops the rest.
+MOLMO_OPTION_LETTERS = "ABCDEFG"
 
-def user_turn(family: str, question: str, style: str, choices: Sequence[str] = ()) -> str:
+
+def user_turn(
+    family: str, question: str, style: str, choices: Sequence[str] = (), context: str = ""
+) -> str:
     """The text of the user's turn for one record, from ``TEMPLATES``, without any chat markup."""
     kind = "choice" if choices else "open"
     template = TEMPLATES.get((family, style, kind)) or TEMPLATES[(family, "*", kind)]
+    if family == "molmo":
+        choices = choices[: len(MOLMO_OPTION_LETTERS)]
+        if context:
+            question = context + "\n" + context
+    elif context:
+        question = f"Context: {context}\n{question}"
     options = "\n".join(
         OPTION_FORMATS[family].format(letter=chr(ord("A") + i), text=c)
         for i, c in enumerate(choices)
     )
-    if family == "molmo" and style == "science_qa" and question.startswith(SCIENCE_QA_CONTEXT):
-        question = molmo_science_qa_question(question)
-    return template.format(question=question, options=options, style=style)
+    text = template.format(question=question, options=options)
+    if family != "molmo":
+        return text
+    task = MOLMO_TASKS.get((style, kind), style)
+    return f"{task}: {text}" if text else f"{task}:"
 
 
-def molmo_science_qa_question(record_question: str) -> str:
-    """Molmo's ScienceQA question from the record's ``Context: {hint}\n{question}``: ``{hint}\n{hint}``.
-
-    The hint is everything up to the last line break (ScienceQA's questions are one line; hints
-    may have several).
-    """
-    hint = record_question[len(SCIENCE_QA_CONTEXT) :].rpartition("\n")[0]
-    return hint + "\n" + hint
-
-
-def llava_prompt(question: str, style: str, choices: Sequence[str] = ()) -> str:
+def llava_prompt(question: str, style: str, choices: Sequence[str] = (), context: str = "") -> str:
     """The LLaVA-1.5 prompt for one record (the image token is expanded by the processor)."""
-    return f"USER: {LLAVA_IMAGE_TOKEN}\n{user_turn('llava', question, style, choices)} ASSISTANT:"
+    turn = user_turn("llava", question, style, choices, context)
+    return f"USER: {LLAVA_IMAGE_TOKEN}\n{turn} ASSISTANT:"
 
 
-def short_answer_body(question: str, style: str, choices: Sequence[str] = ()) -> str:
-    """The user's turn in LLaVA-1.5's evaluation wording, for the adapters whose markup comes from a chat template."""
-    return user_turn("llava", question, style, choices)
+def short_answer_body(
+    question: str, style: str, choices: Sequence[str] = (), context: str = ""
+) -> str:
+    """The user's turn in LLaVA-1.5's wording, for adapters whose markup is a chat template's."""
+    return user_turn("llava", question, style, choices, context)
 
 
-def molmo_prompt(question: str, style: str, choices: Sequence[str] = ()) -> str:
-    """Molmo's evaluation prompt: the user's turn in Molmo's role format (``" User: … Assistant:"``)."""
-    return f" User: {user_turn('molmo', question, style, choices)} Assistant:"
+def molmo_prompt(question: str, style: str, choices: Sequence[str] = (), context: str = "") -> str:
+    """Molmo's evaluation prompt: the user's turn in its role format (``" User: … Assistant:"``)."""
+    return f" User: {user_turn('molmo', question, style, choices, context)} Assistant:"
 
 
 def chat_prompt(processor: object, body: str, *, image_placeholder: str, fallback: str) -> str:

@@ -1,53 +1,42 @@
-"""MULTIFLOW step 1: per-layer sparsity budgets from a per-modality |W| ranking, streamed.
+"""MULTIFLOW (Farina et al., CVPR 2024): how a global sparsity budget is split across layers
+per modality, and the masks that meet it.
 
-Steps 2-3 live beside it: ``calibration`` (activation statistics), ``scores``, ``selection``
-and ``pruning`` (masks to the budgets), ``prune`` (their command line and workflow entry
-points) and ``export`` (the pruned checkpoint).
+- Step 1, budgets from the checkpoint's files alone: ``weight_stream`` (tensors read one by
+  one), ``modality`` (which tensor is vision, fusion or text), ``kth_value`` (exact k-th
+  magnitude), ``tower`` (LLaVA's separate CLIP tower), ``distribution`` (the budgets),
+  ``report`` and ``plot``, ``step1`` (all of it to files).
+- Steps 2-3, masks on the loaded model: ``layers`` (prunable modules), ``calibration``
+  (activation statistics), ``scores``, ``lowest_k`` (which weights go), ``masks`` (files and
+  summary), ``prune`` (the steps run from files, for the workflow and ``vlmprune multiflow
+  prune``).
+- ``config``: the ``multiflow`` section of the workflow's config.
 """
 
-from __future__ import annotations
-
-import logging
-import os
-import time
-from typing import TextIO
+from importlib import import_module
+from typing import Any
 
 from vlmprune.multiflow.config import MultiflowConfig
 from vlmprune.multiflow.distribution import Distribution, compute_distribution
+from vlmprune.multiflow.step1 import run_step1, write_step1
 from vlmprune.multiflow.weight_stream import CheckpointError
-from vlmprune.result_files import write_json
+
+# steps 2-3 load models (transformers, datasets): imported on first use, not with step 1
+_STEPS_2_3 = ("calibrate", "compute_masks", "make_masks")
 
 __all__ = [
     "CheckpointError",
     "Distribution",
     "MultiflowConfig",
+    "calibrate",
     "compute_distribution",
+    "compute_masks",
+    "make_masks",
     "run_step1",
+    "write_step1",
 ]
 
-log = logging.getLogger(__name__)
 
-
-def run_step1(
-    model_path: str | os.PathLike,
-    target: float,
-    json_path: str | os.PathLike,
-    png_path: str | os.PathLike | None = None,
-    config: MultiflowConfig | None = None,
-    out: TextIO | None = None,
-) -> Distribution:
-    """Compute the distribution, print the report to ``out``, write the JSON (and the plot)."""
-    from vlmprune.multiflow.report import print_report
-
-    started = time.perf_counter()
-    dist = compute_distribution(model_path, target, config)
-    log.info("step 1 computed in %.1f s", time.perf_counter() - started)
-    print_report(dist, out)
-    write_json(json_path, dist.to_json())
-    log.info("wrote %s", json_path)
-    if png_path is not None:
-        from vlmprune.multiflow.plot import plot_distribution
-
-        plot_distribution(dist, png_path)
-        log.info("wrote %s", png_path)
-    return dist
+def __getattr__(name: str) -> Any:
+    if name in _STEPS_2_3:
+        return getattr(import_module("vlmprune.multiflow.prune"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,8 +25,12 @@ the section, so adding a target reruns nothing that exists.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
 
 STEP23_KEYS = ("targets", "methods", "evaluate_targets", "evaluate_datasets", "calibration")
 
@@ -55,4 +59,17 @@ class MultiflowConfig:
             vision_tower_path=None
             if section.get("vision_tower_path") is None
             else str(section["vision_tower_path"]),
+        )
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike | None, **overrides: str | None) -> MultiflowConfig:
+        """The ``multiflow`` section of a YAML file (none: the defaults), then ``overrides``.
+
+        An override that is None leaves the file's value.
+        """
+        section = {}
+        if path is not None:
+            section = (yaml.safe_load(Path(path).read_text()) or {}).get("multiflow") or {}
+        return cls.from_mapping(
+            {**section, **{k: v for k, v in overrides.items() if v is not None}}
         )

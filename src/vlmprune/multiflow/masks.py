@@ -49,7 +49,7 @@ def read_budgets(path: str | os.PathLike, numels: Mapping[str, int]) -> dict[str
     if not isinstance(distribution, dict):
         raise ValueError(
             f"{path} is not a step-1 sparsity distribution (no layer_distribution); "
-            "rerun rule multiflow_step1 or python -m vlmprune.multiflow"
+            "rerun rule multiflow_step1 or vlmprune multiflow step1"
         )
     missing = sorted(set(numels) - set(distribution))
     if missing:

@@ -1,31 +1,25 @@
-"""MULTIFLOW steps 2 and 3 from the command line, for users of the seed scripts.
+"""MULTIFLOW steps 2 and 3 run from files: calibration statistics, then masks to the budgets.
 
-    python -m vlmprune.multiflow.prune --model_path DIR --data data/prepared/easy_vqa/train \\
-        --target_sparsity 0.5 --nsamples 128 [--method multiflow|wanda|magnitude]
-
-computes the step-1 budgets, runs one calibration pass over ``--nsamples`` prepared records
-(``--data``: a directory written by rule ``prepare_dataset``), scores every prunable weight and
-writes ``masks_{method}_{s}.safetensors`` and ``masks_{method}_{s}.json`` into ``--output_dir``.
-The workflow runs the same functions as rules ``multiflow_calibrate`` and ``multiflow_masks``.
+:func:`calibrate` (step 2's data pass) and :func:`make_masks` (step 3) are what the workflow's
+rules ``multiflow_calibrate`` and ``multiflow_masks`` run; :func:`compute_masks` runs steps 1-3
+for one model, method and target, as ``vlmprune multiflow prune`` does: the step-1 budgets,
+one calibration pass over prepared records (a folder written by rule ``prepare_dataset``),
+scores, and ``masks_{method}_{s}.safetensors`` with its ``.json`` summary.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from vlmprune.data.prepare import load_prepared, select_samples
-from vlmprune.engine.variants import PRUNING_METHODS, check_sparsity
-from vlmprune.errors import ModelError
+from vlmprune.engine.variants import check_sparsity
 from vlmprune.models.loading import load_adapter, resolve_model_path
 from vlmprune.multiflow.calibration import collect_statistics, load_statistics, save_statistics
 from vlmprune.multiflow.config import MultiflowConfig
@@ -40,7 +34,6 @@ from vlmprune.multiflow.masks import (
     read_budgets,
     write_masks,
 )
-from vlmprune.multiflow.weight_stream import CheckpointError
 from vlmprune.settings import schema_defaults
 
 log = logging.getLogger(__name__)
@@ -160,80 +153,62 @@ def make_masks(
     return summary
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m vlmprune.multiflow.prune", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument(
-        "--model_path", required=True, help="model directory written by save_pretrained"
-    )
-    parser.add_argument(
-        "--data", required=True, help="prepared records, e.g. data/prepared/easy_vqa/train"
-    )
-    parser.add_argument(
-        "--target_sparsity", type=float, default=0.5, help="target sparsity in (0, 1) (default 0.5)"
-    )
-    parser.add_argument(
-        "--nsamples", type=int, default=128, help="calibration samples (default 128)"
-    )
-    parser.add_argument("--method", choices=PRUNING_METHODS, default="multiflow")
-    parser.add_argument(
-        "--output_dir", default=".", help="where masks_{method}_{s}.safetensors/.json go"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="which calibration samples are drawn")
-    parser.add_argument("--batch_size", type=int, default=8, help="calibration batch size")
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    parser.add_argument(
-        "--config", help="YAML file whose 'multiflow' section sets patterns and exclusions"
-    )
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def compute_masks(
+    *,
+    model_path: str,
+    data: Path,
+    target_sparsity: float = 0.5,
+    samples: int = 128,
+    method: str = "multiflow",
+    output_dir: Path = Path("."),
+    seed: int = 0,
+    batch_size: int = 8,
+    device: str = "auto",
+    config_file: Path | None = None,
+) -> Path:
+    """Steps 1-3 into ``output_dir``; returns the masks file. Nothing is left there on failure."""
+    check_sparsity(target_sparsity)
+    check_method(method)
+    config = MultiflowConfig.from_file(config_file)
+    model = {"path": model_path, "device": device}
+    stem = Path(output_dir) / f"masks_{method}_{target_sparsity!r}"
+    budgets = None
+    if method in BUDGETED:
+        budgets = budgets_of(compute_distribution(model_path, target_sparsity, config))
+    adapter = load_model(model)
+    stats_path = Path(output_dir) / f".calibration_{os.getpid()}.safetensors"
     try:
-        check_sparsity(args.target_sparsity)
-        section = {}
-        if args.config:
-            section = (yaml.safe_load(Path(args.config).read_text()) or {}).get("multiflow") or {}
-        config = MultiflowConfig.from_mapping(section)
-        model = {"path": args.model_path, "device": args.device}
-        out = Path(args.output_dir)
-        stem = out / f"masks_{args.method}_{args.target_sparsity!r}"
-        budgets = None
-        if args.method in BUDGETED:
-            budgets = budgets_of(
-                compute_distribution(args.model_path, args.target_sparsity, config)
-            )
-        adapter = load_model(model)
-        stats_path = out / f".calibration_{os.getpid()}.safetensors"
-        try:
-            calibrate(
-                model,
-                args.data,
-                args.nsamples,
-                config,
-                stats_path,
-                seed=args.seed,
-                batch_size=args.batch_size,
-                adapter=adapter,
-            )
-            make_masks(
-                model,
-                stats_path,
-                args.method,
-                args.target_sparsity,
-                f"{stem}.safetensors",
-                f"{stem}.json",
-                budgets=budgets,
-                adapter=adapter,
-            )
-        finally:
-            stats_path.unlink(missing_ok=True)
-    except (CheckpointError, ModelError, ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(f"wrote {stem}.safetensors and {stem}.json")
-    return 0
+        calibrate(
+            model,
+            data,
+            samples,
+            config,
+            stats_path,
+            seed=seed,
+            batch_size=batch_size,
+            adapter=adapter,
+        )
+        make_masks(
+            model,
+            stats_path,
+            method,
+            target_sparsity,
+            f"{stem}.safetensors",
+            f"{stem}.json",
+            budgets=budgets,
+            adapter=adapter,
+        )
+    finally:
+        stats_path.unlink(missing_ok=True)
+    log.info("wrote %s.safetensors and %s.json", stem, stem)
+    return Path(f"{stem}.safetensors")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Deprecated: ``python -m vlmprune.multiflow.prune`` is ``vlmprune multiflow prune``."""
+    from vlmprune.cli import run_old_entry_point
+
+    return run_old_entry_point("python -m vlmprune.multiflow.prune", ["multiflow", "prune"], argv)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vlmprune.errors import CheckpointError
+
 log = logging.getLogger(__name__)
 
 ITEMSIZE = {
@@ -59,10 +61,6 @@ TORCH_NAMES = {
 }
 TORCH_BITS = {"F16": torch.int16, "BF16": torch.int16, "F32": torch.int32}
 MAX_HEADER_BYTES = 100 * 2**20
-
-
-class CheckpointError(RuntimeError):
-    """The checkpoint is missing, incomplete or unreadable; the message says which file and what to do."""
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,11 @@ def race_step(
         race = world.broadcast(race)
         if race.kept is not None:
             break
-    extended = [b for b in dict.fromkeys([race.kept[0], *extra]) if b not in complete]
+    finishing = list(dict.fromkeys([race.kept[0], *extra]))
+    rows = world.broadcast(
+        {b: store_rows(path[b], fingerprint[b], job) for b in finishing} if world.is_main else {}
+    )
+    extended = [b for b in finishing if rows[b] < population]
     if extended:
         job.evaluate([variant_id(b) for b in extended], [path[b] for b in extended], order="racing")
     after = {}

@@ -142,6 +142,7 @@ class Row(NamedTuple):
     question: str
     answers: list[str]
     choices: list[str]
+    context: str = ""
 
 
 def to_dataset(target: Target, rows: Iterable[Row]) -> datasets.Dataset:

@@ -82,6 +82,7 @@ def load_records(
                 "sample_id": f"easy_vqa/{split}/{row['index']}",
                 "image": {"bytes": _image_bytes(row["image_path"]), "path": None},
                 "question": row["question"],
+                "context": "",
                 "answers": [row["answer"]],
                 "choices": [],
                 "metric": metric,

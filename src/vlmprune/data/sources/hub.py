@@ -18,7 +18,8 @@ The adapters map the columns as published on the hub (dataset cards, checked 202
   list of {``answer``, ``raw_answer``, ``answer_confidence``, ``answer_id``}; the references
   are the ``raw_answer`` s, as Molmo uses them. Splits train / validation.
 - ``derek-thomas/ScienceQA``: ``image`` (None for text-only questions, which are dropped),
-  ``question``, ``choices`` list[str], ``answer`` int (index into choices), ``hint`` str. No id
+  ``question``, ``choices`` list[str], ``answer`` int (index into choices), ``hint`` str (the
+  record's context). The reference is the correct option's letter ("A" for index 0). No id
   column: the sample id is the row's index in the unfiltered split. Splits train / validation / test.
 - ``HuggingFaceM4/DocumentVQA``: ``questionId`` int, ``question``, ``image``, ``answers``
   list[str] (None on ``test``). Splits train / validation / test.
@@ -54,8 +55,8 @@ from vlmprune.data.sources.common import (
     unavailable,
 )
 
-# (id, question, answers, choices) of one hub row; the row's index is the fallback id.
-Converter = Callable[[dict[str, Any], int], tuple[Any, str, list[str], list[str]]]
+# (id, question, answers, choices, context) of one hub row; the row's index is the fallback id.
+Converter = Callable[[dict[str, Any], int], tuple[Any, str, list[str], list[str], str]]
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class Adapter:
 
 
 def _text_vqa(row: dict, index: int) -> tuple:
-    return row["question_id"], row["question"], list(row["answers"] or []), []
+    return row["question_id"], row["question"], list(row["answers"] or []), [], ""
 
 
 def _dicts(value: Any) -> list[dict]:
@@ -83,21 +84,27 @@ def _okvqa(row: dict, index: int) -> tuple:
         row["question"],
         [a["raw_answer"] for a in _dicts(row["answers"])],
         [],
+        "",
     )
 
 
 def _science_qa(row: dict, index: int) -> tuple:
-    choices = list(row["choices"])
-    question = f"Context: {row['hint']}\n{row['question']}" if row["hint"] else row["question"]
-    return index, question, [choices[row["answer"]]], choices
+    """The hint is the record's context; the reference is the correct option's letter."""
+    return (
+        index,
+        row["question"],
+        [chr(ord("A") + row["answer"])],
+        list(row["choices"]),
+        row["hint"] or "",
+    )
 
 
 def _doc_qa(row: dict, index: int) -> tuple:
-    return row["questionId"], row["question"], list(row["answers"] or []), []
+    return row["questionId"], row["question"], list(row["answers"] or []), [], ""
 
 
 def _chart_qa(row: dict, index: int) -> tuple:
-    return index, row["query"], list(row["label"]), []
+    return index, row["query"], list(row["label"]), [], ""
 
 
 def _python_list(text: str) -> list[str] | None:
@@ -110,8 +117,8 @@ def _python_list(text: str) -> list[str] | None:
 
 def _mmmu(row: dict, index: int) -> tuple:
     if row["question_type"] == "multiple-choice":
-        return row["id"], row["question"], [row["answer"]], _python_list(row["options"]) or []
-    return row["id"], row["question"], _python_list(row["answer"]) or [row["answer"]], []
+        return row["id"], row["question"], [row["answer"]], _python_list(row["options"]) or [], ""
+    return row["id"], row["question"], _python_list(row["answer"]) or [row["answer"]], [], ""
 
 
 ADAPTERS: dict[str, Adapter] = {
@@ -256,10 +263,11 @@ def _converter(
             row = {key: values[position] for key, values in batch.items()}
             if row[spec.image_column] is None:
                 continue
-            sample, question, answers, choices = spec.convert(row, index)
+            sample, question, answers, choices, context = spec.convert(row, index)
             out["sample_id"].append(f"{target.name}/{split}/{sample}")
             out["image"].append(row[spec.image_column])
             out["question"].append(question)
+            out["context"].append(context)
             out["answers"].append(answers)
             out["choices"].append(choices)
             out["metric"].append(target.metric)

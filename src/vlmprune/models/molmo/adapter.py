@@ -118,8 +118,10 @@ class MolmoNativeAdapter(ModelAdapter):
     def stop_token_id(self) -> int:
         return stop_token_id(self.tokenizer)
 
-    def prompt(self, question: str, style: str, choices: Sequence[str] = ()) -> str:
-        return molmo_prompt(question, style, choices)
+    def prompt(
+        self, question: str, style: str, choices: Sequence[str] = (), context: str = ""
+    ) -> str:
+        return molmo_prompt(question, style, choices, context)
 
     def encode(self, records: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         samples = [
@@ -127,7 +129,9 @@ class MolmoNativeAdapter(ModelAdapter):
                 k: torch.as_tensor(v)
                 for k, v in self.processor.process(
                     images=[r["image"].convert("RGB")],
-                    text=self.prompt(r["question"], r["style"], r.get("choices") or ()),
+                    text=self.prompt(
+                        r["question"], r["style"], r.get("choices") or (), r.get("context") or ""
+                    ),
                     message_format="none",
                     always_start_with_space=False,
                 ).items()

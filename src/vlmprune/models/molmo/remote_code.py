@@ -203,8 +203,10 @@ class MolmoAdapter(ModelAdapter):
     def tokenizer(self) -> Any:
         return getattr(self.processor, "tokenizer", self.processor)
 
-    def prompt(self, question: str, style: str, choices: Sequence[str] = ()) -> str:
-        return molmo_prompt(question, style, choices)
+    def prompt(
+        self, question: str, style: str, choices: Sequence[str] = (), context: str = ""
+    ) -> str:
+        return molmo_prompt(question, style, choices, context)
 
     def encode(self, records: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         samples = []
@@ -212,7 +214,9 @@ class MolmoAdapter(ModelAdapter):
             # The prompt already is Molmo's " User: … Assistant:"; the processor must not wrap it again.
             sample = self.processor.process(
                 images=[r["image"].convert("RGB")],
-                text=self.prompt(r["question"], r["style"], r.get("choices") or ()),
+                text=self.prompt(
+                    r["question"], r["style"], r.get("choices") or (), r.get("context") or ""
+                ),
                 message_format="none",
                 always_start_with_space=False,
             )
