@@ -1,7 +1,8 @@
 """End to end: the beam search as stages of the DAG, on a tiny random LLaVA and a few samples.
 
 A random model scores 0 on every sample, so every candidate ties: the run checks that ties go
-to the lower block indices. The incremental behaviour is read from ``snakemake -n``; that a
+to the lower block indices. The joint search over both datasets (``beam.objective: mean``) runs
+on the same stores. The incremental behaviour is read from ``snakemake -n``; that a
 step reuses a store instead of evaluating it again rests on the one fingerprint function
 (``vlmprune.engine.identity``) and on ``split_reusable``'s unit test.
 """
@@ -28,12 +29,15 @@ SAMPLES = 8
 TARGET = "results/beam/easy_vqa.json"
 
 
-def config_for(model: Path, beam_width: int, max_blocks: int) -> dict:
+def config_for(model: Path, beam_width: int, max_blocks: int, *extra: str) -> dict:
+    """easy_vqa (the per-dataset tests' target) and easy_vqa_shape, with the joint search on."""
+    datasets = ["easy_vqa", "easy_vqa_shape", *extra]
     return {
         "model": {"path": str(model), "device": "cpu"},
-        "datasets": {"easy_vqa": {"splits": ["train"]}},
+        "datasets": {d: {"splits": ["train"]} for d in datasets},
         "evaluation": {"num_samples": SAMPLES, "batch_size": SAMPLES, "chunk_size": SAMPLES},
-        "beam": {"beam_width": beam_width, "max_blocks_to_remove": max_blocks},
+        "beam": {"beam_width": beam_width, "max_blocks_to_remove": max_blocks, "objective": "mean"},
+        "latency": {"repeats": 1, "warmup": 0, "new_tokens": 2, "batch_size": 2},
     }
 
 
@@ -131,6 +135,75 @@ def test_changing_the_beam_width_plans_the_steps_again(run):
     ]
 
 
+JOINT_TARGET = "results/tradeoff/all.json"
+JOINT_RULES = {
+    "beam_joint_step_1",
+    "beam_joint_evaluate",
+    "beam_joint_step",
+    "beam_joint",
+    "latency_all",
+    "tradeoff_all",
+}
+
+
+@pytest.fixture(scope="module")
+def joint(run) -> Path:
+    """The joint search and trade-off on the per-dataset run's stores."""
+    write_config(run, config_for(run / "tiny-llava", 3, 2))
+    snakemake(run, "--cores", "2", JOINT_TARGET)
+    return run
+
+
+def test_the_joint_search_reads_every_datasets_stores_and_trades_off(joint):
+    for k in (1, 2):
+        step = read(joint, f"all/step{k}.json")
+        assert step["datasets"] == ["easy_vqa", "easy_vqa_shape"] and step["objective"] == "mean"
+        for entry in [*step["candidates"], step["greedy"], *step["per_dataset"].values()]:
+            for dataset, per in entry["datasets"].items():
+                store = read_store(joint / f"results/evals/{dataset}/train/{entry['variant']}.h5")
+                assert per["accuracy"] == store.accuracy
+    summary = read(joint, "all.json")
+    assert [b["removed"] for b in summary["budgets"]] == [1, 2]
+    tradeoff = json.loads((joint / JOINT_TARGET).read_text())
+    joint_sets = {b["recommended"]["variant"] for b in summary["budgets"]}
+    assert {b["joint"] for b in tradeoff["budgets"][1:]} == joint_sets
+    assert {row["variant"] for row in tradeoff["lookup"]} <= joint_sets | {"full"}
+    latency = json.loads((joint / "results/latency/all.json").read_text())
+    assert latency["dataset"] == "all" and set(latency["variants"]) >= joint_sets
+    for name in ("results/beam/all.png", "results/tradeoff/all.png"):
+        assert (joint / name).stat().st_size > 0
+    shell = snakemake(joint, "-n", "-p", "--cores", "1", "results/pruned/drop-0-1").stdout
+    assert "--joint results/beam/all.json" in shell  # the model card says how it was chosen
+
+
+def test_no_store_is_evaluated_twice_counted_from_the_jobs_run(joint):
+    evaluated = []
+    for dataset in ("easy_vqa", "easy_vqa_shape"):
+        evaluated += [(dataset, v) for v in ["full", *(f"drop-{i}" for i in range(BLOCKS))]]
+        evaluated += [(dataset, v) for v in read(joint, f"{dataset}/step2.json")["evaluated"]]
+        evaluated += [(dataset, v) for v in read(joint, f"all/step2/{dataset}.json")["evaluated"]]
+    assert len(evaluated) == len(set(evaluated))
+    stores = {
+        (p.parent.parent.name, p.stem) for p in (joint / "results/evals").glob("*/train/*.h5")
+    }
+    assert stores == set(evaluated)  # every store was written by one of these jobs
+
+
+def test_adding_a_third_dataset_reruns_only_the_joint_steps_and_its_jobs(joint):
+    write_config(joint, config_for(joint / "tiny-llava", 3, 2, "easy_vqa_color"))
+    try:
+        jobs = planned_jobs(snakemake(joint, "-n", "--cores", "2", JOINT_TARGET).stdout)
+    finally:
+        write_config(joint, config_for(joint / "tiny-llava", 3, 2))
+    assert jobs
+    for rule, wildcards in jobs:
+        assert rule in JOINT_RULES or wildcards.get("dataset") == "easy_vqa_color", (
+            rule,
+            wildcards,
+        )
+    assert ("ablate", {"dataset": "easy_vqa_color", "split": "train"}) in jobs
+
+
 RACING = {"epsilon": 0.5, "delta": 0.5, "min_samples": 4}
 RACED_SAMPLES = 16
 
@@ -138,10 +211,15 @@ RACED_SAMPLES = 16
 def raced_config(model: Path, **ablation) -> dict:
     return {
         "model": {"path": str(model), "device": "cpu"},
-        "datasets": {"easy_vqa": {"splits": ["train"]}},
+        "datasets": {"easy_vqa": {"splits": ["train"]}, "easy_vqa_shape": {"splits": ["train"]}},
         "evaluation": {"num_samples": RACED_SAMPLES, "batch_size": 8, "chunk_size": 8},
         "ablation": ablation,
-        "beam": {"beam_width": 2, "max_blocks_to_remove": 3, "racing": RACING},
+        "beam": {
+            "beam_width": 2,
+            "max_blocks_to_remove": 3,
+            "racing": RACING,
+            "objective": "worst",
+        },
     }
 
 
@@ -151,8 +229,21 @@ def raced(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("raced")
     model = save_tiny_llava(workdir / "tiny-llava", text_layers=BLOCKS)
     write_config(workdir, raced_config(model))
-    snakemake(workdir, "--cores", "2", TARGET)
+    snakemake(workdir, "--cores", "2", TARGET, "results/beam/all.json")
     return workdir
+
+
+def test_a_raced_joint_step_races_every_dataset_at_once(raced):
+    for k in (2, 3):
+        step = read(raced, f"all/step{k}.json")
+        racing = step["racing"]
+        assert set(racing["decided_at"]) == {"easy_vqa", "easy_vqa_shape"}
+        assert racing["samples"] < racing["exact_samples"]
+        for entry in step["candidates"]:
+            assert set(entry["racing"]["samples"]) == {"easy_vqa", "easy_vqa_shape"}
+    assert read(raced, "all.json")["racing"]["ratio"] < 1
+    log = (raced / "logs/beam/all/step2.log").read_text()
+    assert "joint racing, round 1 (easy_vqa 4, easy_vqa_shape 4)" in log
 
 
 def test_a_raced_step_records_the_race_and_leaves_raced_stores(raced):
@@ -218,8 +309,13 @@ def test_kept_sets_completed_later_extend_their_raced_store_and_satisfy_the_guar
 def test_racing_with_ablation_apart_plans_the_same_steps(raced):
     write_config(raced, raced_config(raced / "tiny-llava", fused=False))
     try:
-        jobs = planned_jobs(snakemake(raced, "-n", "--cores", "2", "--forceall", TARGET).stdout)
+        jobs = planned_jobs(
+            snakemake(
+                raced, "-n", "--cores", "2", "--forceall", TARGET, "results/beam/all.json"
+            ).stdout
+        )
     finally:
         write_config(raced, raced_config(raced / "tiny-llava"))
     rules = {rule for rule, _ in jobs}
-    assert {"baseline", "ablate_block", "beam_step"} <= rules and "ablate" not in rules
+    assert {"baseline", "ablate_block", "beam_step", "beam_joint_step"} <= rules
+    assert "ablate" not in rules

@@ -236,3 +236,37 @@ def test_race_step_writes_raced_stores_and_completes_the_best_kept_and_the_greed
     again = race_step(job, list(scores), [(2, 4)], tmp_path, WIDTH, settings)
     assert (again.race.kept, again.race.dropped) == (race.kept, race.dropped)
     assert job.evaluated == [] and again.evaluated == {}
+
+
+def test_stores_of_unequal_n_are_refused_naming_both_and_a_raced_one_is_paired_by_sample(
+    tmp_path: Path,
+):
+    from vlmprune.analysis.importance.estimate import check_aligned, paired_with_baseline
+    from vlmprune.analysis.tradeoff.pareto import tradeoff
+    from vlmprune.engine.store import mark_raced
+
+    ids = [f"s{i}" for i in range(6)]
+    full = StoreWriter(tmp_path / "full.h5", "f", {})
+    full.append(ids, ["x"] * 6, [1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
+    full = full.finish({})
+    raced = StoreWriter(tmp_path / "drop-1-2.h5", "r", {})
+    raced.append(["s4", "s1", "s2"], ["x"] * 3, [1.0, 1.0, 0.0])
+    mark_raced(tmp_path / "drop-1-2.h5")
+    raced = read_raced(tmp_path / "drop-1-2.h5")
+    with pytest.raises(ValueError, match=r"holds n=3 samples \(a raced store.*baseline's n=6"):
+        check_aligned(full, raced, "drop-1-2")
+    assert list(paired_with_baseline(full, raced, "drop-1-2")) == [0.0, 0.0, 1.0]
+    beam = {
+        "dataset": "d",
+        "n": 6,
+        "baseline_accuracy": 0.67,
+        "budgets": [
+            {
+                "removed": 2,
+                "recommended": {"variant": "drop-1-2", "n": 3, "raced": True},
+                "greedy": {"variant": "drop-1-2", "n": 3, "raced": True},
+            }
+        ],
+    }
+    with pytest.raises(ValueError, match="holds n=3 samples"):
+        tradeoff(beam, {"variants": {}})

@@ -144,3 +144,14 @@ def test_racing_min_samples_above_a_datasets_samples_or_a_corpus_metric_is_refus
         ConfigError, match=r"dataset easy_vqa's metric cider is scored over the whole"
     ):
         load_config(minimal(datasets={"easy_vqa": {"metric": "cider"}}, beam={"racing": {}}))
+
+
+def test_an_unknown_beam_objective_stops_at_validation_naming_the_allowed_values():
+    from snakemake.exceptions import WorkflowError
+
+    assert load_config(minimal())["beam"]["objective"] == "per_dataset"
+    assert load_config(minimal(beam={"objective": "mean"}))["beam"]["objective"] == "mean"
+    with pytest.raises(
+        WorkflowError, match=r"'best' is not one of \['per_dataset', 'mean', 'worst'\]"
+    ):
+        load_config(minimal(beam={"objective": "best"}))

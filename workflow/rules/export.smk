@@ -52,9 +52,11 @@ rule export:
     params:
         model=MODEL_SETTINGS,
         importance=json.dumps(config["importance"]),
+        joint=lambda wildcards, input: f"--joint {input.joint}" if JOINT else "",
     shell:
         "python {input.script} --variant {wildcards.variant} --model {params.model:q} --full {input.full} "
-        "--stores {input.stores} --latency {input.latency} --importance {params.importance:q} --out {output} > {log} 2>&1"
+        "--stores {input.stores} --latency {input.latency} --importance {params.importance:q} "
+        "{params.joint} --out {output} > {log} 2>&1"
 
 
 rule latency:

@@ -8,7 +8,7 @@ from vlmprune.analysis.beam.files import interval_settings
 from vlmprune.analysis.importance.estimate import accuracy_row
 from vlmprune.engine.store import read_store
 from vlmprune.engine.variants import removed_blocks
-from vlmprune.export.card import model_card
+from vlmprune.export.card import joint_choice, model_card
 from vlmprune.export.depth_variant import export_variant, load_for_export
 from vlmprune.result_files import read_json
 from vlmprune.workflow_script import run_main
@@ -32,6 +32,9 @@ def main() -> None:
         required=True,
         help="the config's importance section (interval settings), as JSON",
     )
+    parser.add_argument(
+        "--joint", default=None, help="results/beam/all.json, when beam.objective is mean or worst"
+    )
     parser.add_argument("--out", required=True, help="results/pruned/{variant}")
     args = parser.parse_args()
     model = json.loads(args.model)
@@ -50,6 +53,7 @@ def main() -> None:
         ],
         latency={(d := read_json(p))["dataset"]: d for p in args.latency},
         loading=adapter.loading_instructions,
+        chosen=joint_choice(read_json(args.joint), args.variant) if args.joint else None,
     )
     export_variant(adapter, args.variant, Path(args.out), card)
 

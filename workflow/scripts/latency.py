@@ -25,6 +25,11 @@ def main() -> None:
         "--beam", required=True, help="results/beam/{dataset}.json: the sets to time"
     )
     parser.add_argument("--latency", required=True, help="the config's latency section, as JSON")
+    parser.add_argument(
+        "--label",
+        default=None,
+        help="the file's dataset field (all: the joint search's sets, on --dataset's prompts)",
+    )
     parser.add_argument("--out", required=True, help="results/latency/{dataset}.json")
     args = parser.parse_args()
     model, evaluation, latency = args.model, args.evaluation, json.loads(args.latency)
@@ -54,7 +59,8 @@ def main() -> None:
         args.out,
         {
             "model": model["path"],
-            "dataset": args.dataset,
+            "dataset": args.label or args.dataset,
+            "prompts": args.dataset,
             "split": read_json(args.beam)["split"],
             **report,
         },

@@ -179,12 +179,14 @@ def open_job(
     evaluation: Mapping[str, Any],
     world: World = World(),
     masks: Path | None = None,
+    adapter: ModelAdapter | None = None,
 ) -> EvaluationJob:
-    """Load one job's records and model; ``masks`` (a width variant's) zero weights in place."""
+    """Load one job's records and model (or take ``adapter``, loaded for another dataset's job);
+    ``masks`` (a width variant's) zero weights in place."""
     records, warnings = selected_records(data, dataset, evaluation)
     for warning in warnings:
         log.warning("%s: %s", dataset, warning)
-    adapter = load_model(model, world)
+    adapter = adapter or load_model(model, world)
     identity = evaluation_inputs(model, dataset, split)
     attrs = store_attributes(model, dataset, split, evaluation["metric"], adapter, warnings)
     if masks is not None:

@@ -37,10 +37,12 @@ def model_card(
     accuracy: Sequence[Mapping[str, Any]],
     latency: Mapping[str, Mapping[str, Any]],
     loading: tuple[str, str],
+    chosen: str | None = None,
 ) -> str:
     """Markdown for ``README.md``. ``accuracy`` rows: dataset, split, metric, n, accuracy, ci_low, ci_high,
     confidence, baseline_accuracy; ``latency``: dataset -> that dataset's latency file; ``loading``: the
-    adapter's ``loading_instructions``."""
+    adapter's ``loading_instructions``; ``chosen``: how the set was chosen, when a search chose it
+    (:func:`joint_choice`)."""
     kept = num_blocks - len(removed)
     lines = [
         f"# {variant}: {source} with {len(removed)} of {num_blocks} {component} blocks removed",
@@ -53,6 +55,7 @@ def model_card(
         loading[1].format(variant=variant),
         "```",
         "",
+        *([chosen, ""] if chosen else []),
         "## Accuracy",
         "",
     ]
@@ -91,3 +94,16 @@ def model_card(
             "Not measured: this variant is not on the trade-off list of any dataset's latency measurement."
         )
     return "\n".join(lines) + "\n"
+
+
+def joint_choice(joint: Mapping[str, Any], variant: str) -> str | None:
+    """The card's sentence for a set the joint search recommends (``results/beam/all.json``)."""
+    budgets = [b["removed"] for b in joint["budgets"] if b["recommended"]["variant"] == variant]
+    if not budgets:
+        return None
+    rule = {"mean": "the mean", "worst": "the minimum"}[joint["objective"]]
+    return (
+        f"Chosen for all datasets ({', '.join(joint['datasets'])}) by the joint beam search "
+        f"(`beam.objective: {joint['objective']}`: {rule} over the datasets of the accuracy "
+        f"relative to the full model's), as the set of {budgets[0]} removed blocks."
+    )

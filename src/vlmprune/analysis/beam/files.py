@@ -278,6 +278,17 @@ def validation_record(
     }
 
 
+def recommended_set(step: Mapping[str, Any], score: str = "accuracy") -> Blocks:
+    """A step's recommended set: the best by ``score`` of its kept beams and its greedy set, among
+    those evaluated on every sample (a raced beam is not)."""
+    entries = {e["variant"]: e for e in step["candidates"]} | {
+        step["greedy"]["variant"]: step["greedy"]
+    }
+    chosen = [entries[variant_id(b)] for b in step["beams"]] + [step["greedy"]]
+    complete = [e for e in chosen if not e.get("raced")]
+    return rank({tuple(e["blocks"]): e[score] for e in complete})[0]
+
+
 def summarize(
     steps: Sequence[Mapping[str, Any]], validation: Mapping[str, Any] | None
 ) -> dict[str, Any]:
@@ -294,8 +305,7 @@ def summarize(
             s["greedy"]["variant"]: s["greedy"]
         }
         beams = [by_variant[variant_id(b)] for b in s["beams"]]
-        complete = [e for e in [*beams, s["greedy"]] if not e.get("raced")]  # all but raced beams
-        best = rank({tuple(e["blocks"]): e["accuracy"] for e in complete})[0]
+        best = recommended_set(s)
         budget = {
             "removed": s["step"],
             "recommended": by_variant[variant_id(best)],
