@@ -1,4 +1,5 @@
 # make demo: set up the environment and run the embedded default; make test: run the tests;
+# make test-fast: the tests without workflow runs and SLURM (markers e2e and slurm), for the inner loop;
 # make lint: the linters and formatters' checks (the same as .pre-commit-config.yaml).
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: env demo test lint clean
+.PHONY: env demo test test-fast lint clean
 
 env: $(STAMP)
 
@@ -30,6 +31,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	python -m pytest -ra
+
+test-fast: $(STAMP)
+	python -m pytest -ra -m "not e2e and not slurm"
 
 lint: $(STAMP)
 	ruff check .

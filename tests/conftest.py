@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny randomly initialised LLaVA saved like a real checkpoint."""
+"""Shared fixtures: tiny checkpoints saved like real ones, prepared data, the shared run."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+from workflow_helpers import RUN_TARGETS, copy_run, run_config, snakemake, write_config
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -61,13 +63,68 @@ def drawn_figures(monkeypatch: pytest.MonkeyPatch) -> list:
 
 
 @pytest.fixture(scope="session")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """easy-VQA val written by prepare_dataset, as rule prepare_dataset writes it."""
+def prepared_split(tmp_path_factory: pytest.TempPathFactory):
+    """``prepared_split(dataset, split)``: that split written by prepare_dataset (as rule
+    prepare_dataset writes it), once per session."""
     from vlmprune.data.prepare import prepare_dataset
 
-    out = tmp_path_factory.mktemp("data") / "easy_vqa" / "val"
-    prepare_dataset("easy_vqa", "val", out)
-    return out
+    root = tmp_path_factory.mktemp("data")
+    done: dict[tuple[str, str], Path] = {}
+
+    def get(dataset: str, split: str) -> Path:
+        if (dataset, split) not in done:
+            prepare_dataset(dataset, split, root / dataset / split)
+            done[dataset, split] = root / dataset / split
+        return done[dataset, split]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def prepared(prepared_split) -> Path:
+    """easy-VQA val written by prepare_dataset, as rule prepare_dataset writes it."""
+    return prepared_split("easy_vqa", "val")
+
+
+@pytest.fixture(scope="session")
+def seed_prepared(prepared_split):
+    """``seed_prepared(workdir, dataset, split)``: a run directory gets that split's prepared
+    records (copied, times kept), so that its run has no prepare_dataset job. For a run whose
+    test is about something else: the shared run covers rule prepare_dataset."""
+
+    def seed(workdir: Path, dataset: str, split: str) -> None:
+        copy_run(prepared_split(dataset, split), workdir / "data" / "prepared" / dataset / split)
+
+    return seed
+
+
+@pytest.fixture(scope="session")
+def workflow_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared finished run, for every end-to-end test that reads its outputs; read-only.
+
+    ``snakemake --cores 2 all results/pruned/drop-1-3`` with ``workflow_helpers.run_config()``:
+    the demo model trained by rule demo_model (``TINY_DEMO``: 4 decoder blocks), easy_vqa
+    (train, val) and easy_vqa_yesno (train), ``RUN_SAMPLES`` samples, beam step 1, latency,
+    trade-off, MULTIFLOW at 0.5 with its pruned evaluation and sparsity curve, and the export of
+    ``RUN_EXPORT``. Outputs under ``results/``, ``data/``, ``logs/``, ``benchmarks/``. Dry runs
+    of it (``snakemake(run, "-n", ...)``) are fine; to change its config take
+    ``workflow_run_copy``.
+    """
+    workdir = tmp_path_factory.mktemp("workflow-run")
+    config = write_config(workdir, run_config())
+    written = config.read_text()
+    snakemake(workdir, "--cores", "2", *RUN_TARGETS)
+    yield workdir
+    assert config.read_text() == written, (
+        "a test changed the shared run's config: use workflow_run_copy"
+    )
+
+
+@pytest.fixture
+def workflow_run_copy(workflow_run: Path, tmp_path: Path) -> Path:
+    """A private copy of ``workflow_run`` (modification times and .snakemake metadata kept), to
+    change the config of (``write_config(copy, run_config(...))``) and dry-run or run again."""
+    return copy_run(workflow_run, tmp_path / "run")
 
 
 @pytest.fixture(scope="session")

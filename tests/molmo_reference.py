@@ -67,6 +67,16 @@ def synthetic_images(shape: tuple[int, ...], seed: int) -> torch.Tensor:
     return torch.randn(shape, generator=torch.Generator().manual_seed(1000 + seed)).clamp(-2, 2)
 
 
+def grained(path: Path, seed: int):
+    """A stored test picture plus seeded grain of +-24 levels (the grain makes the resize work on detail)."""
+    import numpy as np
+    from PIL import Image
+
+    base = np.asarray(Image.open(path).convert("RGB"), dtype=np.int16)
+    grain = np.random.default_rng(seed).integers(-24, 25, size=base.shape)
+    return Image.fromarray(np.clip(base + grain, 0, 255).astype(np.uint8))
+
+
 IMAGE_TOKENS = ["<im_start>", "<im_end>", "<im_patch>", "<im_col>", "<|image|>"]
 #: preprocessor_config.json of the tiny checkpoints (the published processor took these sizes)
 TINY_IMAGES = {
@@ -81,8 +91,35 @@ TINY_IMAGES = {
 }
 
 
+def olmo_tokenizer(extra: list[str] = ()):
+    """A tiny tokenizer in Molmo-7B-O's kind (OLMo's GPT-2-style BPE, ``<|endoftext|>`` as BOS and EOS)."""
+    from transformers import GPT2Tokenizer
+
+    from tiny_models import _trained_bpe
+
+    vocab, merges = _trained_bpe("bytelevel")
+    tokenizer = GPT2Tokenizer(
+        vocab=dict(vocab),
+        merges=list(merges),
+        bos_token="<|endoftext|>",
+        eos_token="<|endoftext|>",
+        unk_token="<|endoftext|>",
+        pad_token="<|pad|>",
+    )
+    tokenizer.add_special_tokens({"additional_special_tokens": list(extra)})
+    return tokenizer
+
+
+def tiny_tokenizer(arch: str):
+    """Qwen2's kind for the 7B-D and MolmoE fixtures (as recorded), OLMo's for 7B-O."""
+    from tiny_models import qwen2_tokenizer
+
+    return (olmo_tokenizer if arch == "7bo" else qwen2_tokenizer)(IMAGE_TOKENS)
+
+
 def tiny_config(arch: str) -> dict:
-    """The config.json the published code ran with: 7B-D's layout (plus the tower's sizes) or MolmoE's (OLMo names)."""
+    """The config.json the published code ran with: 7B-D's layout (plus the tower's sizes; 7B-O's
+    values for ``7bo``) or MolmoE's (OLMo names)."""
     return json.loads((DATA / f"molmo_{arch}" / "config.json").read_text())
 
 
@@ -93,8 +130,6 @@ def save_tiny_molmo(out: Path, arch: str) -> Path:
     ``vision_backbone`` section, which the real 7B-D config.json lacks (its code fixes the tower).
     """
     from safetensors.torch import save_file
-
-    from tiny_models import qwen2_tokenizer
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(tiny_config(arch), indent=2))
@@ -112,7 +147,7 @@ def save_tiny_molmo(out: Path, arch: str) -> Path:
             indent=2,
         )
     )
-    qwen2_tokenizer(IMAGE_TOKENS).save_pretrained(out)
+    tiny_tokenizer(arch).save_pretrained(out)
     save_file(
         molmo_weights(load_shapes(arch)), out / "model.safetensors", metadata={"format": "pt"}
     )

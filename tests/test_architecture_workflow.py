@@ -36,9 +36,10 @@ def architecture(request) -> str:
 
 
 @pytest.fixture(scope="module")
-def run(architecture, tmp_path_factory, tiny_checkpoint) -> tuple[Path, Path]:
+def run(architecture, tmp_path_factory, tiny_checkpoint, seed_prepared) -> tuple[Path, Path]:
     model = tiny_checkpoint(architecture)
     workdir = tmp_path_factory.mktemp(f"{architecture}-workflow")
+    seed_prepared(workdir, "easy_vqa", "val")
     adapter = "generic" if ARCHITECTURES[architecture][0] == "generic" else "auto"
     write_config(
         workdir,

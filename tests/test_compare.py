@@ -26,7 +26,7 @@ from vlmprune.cli import main as vlmprune
 from vlmprune.engine.proxies import proxy_summary, record_proxies
 from vlmprune.engine.store import StoreWriter
 from vlmprune.result_files import read_json, write_json
-from workflow_helpers import planned_jobs, snakemake, write_config
+from workflow_helpers import RUN_DATASETS
 
 PROFILE = np.array([0.6, 0.05, 0.1, 0.0, 0.3, 0.15])  # chance that removing block i breaks a sample
 
@@ -287,50 +287,13 @@ def test_command_line_prints_the_comparison(results, capsys):
 # ---------------------------------------------------------------- workflow
 
 
-def _config(workdir: Path, datasets: list[str]) -> None:
-    write_config(
-        workdir,
-        {
-            "model": {"path": "model", "device": "cpu"},
-            "datasets": {d: {"splits": ["train", "val"]} for d in datasets},
-            "evaluation": {"num_samples": 64},
-            "importance": {"bootstrap_resamples": 100},
-            "compare": {"bootstrap_resamples": 100},
-        },
-    )
-
-
 @pytest.mark.e2e
-def test_adding_a_dataset_reruns_only_the_summary(tmp_path):
-    """Existing per-dataset jobs keep their outputs; the new dataset's jobs and compare_all run."""
-    (tmp_path / "model").mkdir()
-    (tmp_path / "model" / "config.json").write_text(
-        json.dumps({"model_type": "llava", "text_config": {"num_hidden_layers": 3}})
-    )
-    for split in ("train", "val"):
-        (tmp_path / "data" / "prepared" / "easy_vqa" / split).mkdir(parents=True)
-    for split, seed in (("train", 1), ("val", 2)):
-        write_split(tmp_path / "results", "easy_vqa", split, PROFILE[:3], 40, seed)
-    _config(tmp_path, ["easy_vqa"])
-    snakemake(tmp_path, "--cores", "2", "results/compare/all.json")
-    first = read_json(tmp_path / "results" / "compare" / "all.json")
+def test_the_workflow_writes_each_comparison_and_the_summary(workflow_run):
+    """Rules compare and compare_all in the shared run: a figure per dataset, every dataset in
+    the summary. (That adding a dataset reruns only its jobs and compare_all:
+    test_incremental.test_adding_a_dataset_plans_only_its_own_jobs.)"""
+    summary = read_json(workflow_run / "results" / "compare" / "all.json")
     assert (
-        list(first["datasets"]) == ["easy_vqa"]
-        and (tmp_path / "results" / "compare" / "easy_vqa.png").stat().st_size > 10_000
+        list(summary["datasets"]) == list(RUN_DATASETS)
+        and (workflow_run / "results" / "compare" / "easy_vqa.png").stat().st_size > 10_000
     )
-
-    _config(tmp_path, ["easy_vqa", "easy_vqa_yesno"])
-    jobs = planned_jobs(
-        snakemake(tmp_path, "--cores", "2", "--dry-run", "results/compare/all.json").stdout
-    )
-    assert ("compare_all", {}) in jobs, jobs
-    others = [job for job in jobs if job[0] != "compare_all"]
-    assert all(wildcards.get("dataset") == "easy_vqa_yesno" for _, wildcards in others), jobs
-    per_split = [
-        (rule, split)
-        for rule in ("prepare_dataset", "ablate", "importance")
-        for split in ("train", "val")
-    ]  # ablate holds the baseline
-    assert sorted((rule, w.get("split")) for rule, w in others) == sorted(
-        [*per_split, ("compare", None)]
-    ), jobs

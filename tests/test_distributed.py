@@ -1,94 +1,51 @@
-"""A torchrun world of two processes (gloo on CPU) writes the same stores as one process."""
+"""A job with two GPUs runs two torchrun processes (gloo on CPU) that write the stores of one."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+import pytest
 
+from vlmprune.engine.run import run_evaluation
 from vlmprune.engine.store import read_store
-from vlmprune.settings import evaluation_settings, load_config, model_settings
+from workflow_helpers import rule_settings, snakemake, write_config
 
-SCRIPT = Path(__file__).resolve().parents[1] / "workflow" / "scripts" / "evaluate.py"
-VARIANTS = ["full", "drop-0", "drop-3"]
+BLOCKS = 4
+VARIANTS = ["full", *(f"drop-{i}" for i in range(BLOCKS))]
+# 10 samples in chunks of 4: the last chunk gives the two ranks unequal shares
+EVALUATION = {"num_samples": 10, "batch_size": 2, "chunk_size": 4, "analysis_split": "val"}
 
 
-def rule_settings(model: Path, *, num_samples: int, chunk_size: int) -> tuple[dict, dict]:
-    """The model and evaluation settings rules baseline and ablate pass, for easy-VQA val."""
-    config = load_config(
+@pytest.mark.e2e
+def test_two_processes_write_the_same_stores_as_one(tiny_llava, prepared, seed_prepared, tmp_path):
+    model = {"path": str(tiny_llava), "device": "cpu", "dtype": "float32"}
+    seed_prepared(tmp_path, "easy_vqa", "val")
+    write_config(
+        tmp_path,
         {
-            "model": {"path": str(model), "device": "cpu", "dtype": "float32"},
+            "model": model,
             "datasets": {"easy_vqa": {"splits": ["val"]}},
-            "evaluation": {
-                "num_samples": num_samples,
-                "batch_size": 2,
-                "chunk_size": chunk_size,
-                "analysis_split": "val",
-            },
-            "beam": {"validate_on": None},
-        }
+            "evaluation": EVALUATION,
+            "resources": {"gpus_per_job": 2},  # on a CPU: two processes, joined by gloo
+        },
     )
-    return model_settings(config), evaluation_settings(config, "easy_vqa")
+    snakemake(tmp_path, "--cores", "2", "results/evals/easy_vqa/val/full.h5")
+    log = (tmp_path / "logs" / "ablate" / "easy_vqa" / "val.log").read_text()
+    assert "torchrun: 2 processes, 1 threads each" in log and "world of 2" in log, log[-3000:]
 
-
-def evaluate_command(
-    model: Path, data: Path, out: Path, *, num_samples: int, chunk_size: int
-) -> list[str]:
-    """The arguments of workflow/scripts/evaluate.py, as rules baseline and ablate pass them."""
-    model_json, evaluation = rule_settings(model, num_samples=num_samples, chunk_size=chunk_size)
-    return [
-        str(SCRIPT),
-        "--data",
-        str(data),
-        "--dataset",
-        "easy_vqa",
-        "--split",
-        "val",
-        "--variants",
-        *VARIANTS,
-        "--stores",
-        *[str(out / f"{v}.h5") for v in VARIANTS],
-        "--model",
-        json.dumps(model_json),
-        "--evaluation",
-        json.dumps(evaluation),
-    ]
-
-
-def environment() -> dict[str, str]:
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-
-
-def torchrun(processes: int, args: list[str]) -> subprocess.CompletedProcess:
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc-per-node={processes}",
-        *args,
-    ]
-    result = subprocess.run(command, env=environment(), capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-4000:]
-    return result
-
-
-def test_two_processes_write_the_same_stores_as_one(tiny_llava, prepared, tmp_path):
-    # 10 samples in chunks of 4: the last chunk gives the two ranks unequal shares
-    one = torchrun(
-        1, evaluate_command(tiny_llava, prepared, tmp_path / "one", num_samples=10, chunk_size=4)
+    model_settings, evaluation = rule_settings(model, **EVALUATION)
+    one = tmp_path / "one"
+    run_evaluation(
+        data=prepared,
+        dataset="easy_vqa",
+        split="val",
+        variants=VARIANTS,
+        stores=[one / f"{v}.h5" for v in VARIANTS],
+        summary=None,
+        model=model_settings,
+        evaluation=evaluation,
     )
-    two = torchrun(
-        2, evaluate_command(tiny_llava, prepared, tmp_path / "two", num_samples=10, chunk_size=4)
-    )
-    assert "world of 1" in one.stderr and "world of 2" in two.stderr
     for variant in VARIANTS:
-        a, b = (
-            read_store(tmp_path / "one" / f"{variant}.h5"),
-            read_store(tmp_path / "two" / f"{variant}.h5"),
-        )
+        a = read_store(one / f"{variant}.h5")
+        b = read_store(tmp_path / "results" / "evals" / "easy_vqa" / "val" / f"{variant}.h5")
         assert len(a.sample_ids) == 10
         assert a.sample_ids == b.sample_ids
         assert a.predictions == b.predictions

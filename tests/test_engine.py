@@ -482,52 +482,39 @@ def test_baseline_inside_the_ablation_job_writes_what_the_two_jobs_write(
     assert proxies[0]["sequences"] == 6  # the full model's pass alone, not the variants'
 
 
-@pytest.mark.slow  # two small Snakemake runs: four to five minutes on this shared machine
 @pytest.mark.e2e
-def test_ablation_fused_or_one_job_per_block_writes_identical_stores(tiny_llava, tmp_path):
+def test_ablation_fused_or_one_job_per_block_writes_identical_stores(
+    workflow_run, workflow_run_copy
+):
+    """The shared run ablates each split in one job (ablation.fused: true); a copy of it with
+    fused: false, easy_vqa val's stores removed, writes them again with rule baseline and one
+    job per block."""
     import json
 
-    from workflow_helpers import snakemake, write_config
+    from workflow_helpers import run_config, snakemake, write_config
 
     targets = [
         f"results/evals/easy_vqa/val/{v}.h5" for v in ["full", *(f"drop-{i}" for i in range(4))]
     ]
     baseline = ["results/baseline/easy_vqa/val.json", "results/baseline/easy_vqa/val.proxies.json"]
-    for fused in (True, False):
-        workdir = tmp_path / str(fused)
-        write_config(
-            workdir,
-            {
-                "model": {"path": str(tiny_llava), "device": "cpu"},
-                "datasets": {"easy_vqa": {"splits": ["val"]}},
-                "evaluation": {
-                    "num_samples": 8,
-                    "batch_size": 4,
-                    "chunk_size": 4,
-                    "analysis_split": "val",
-                },
-                "beam": {"validate_on": None},
-                "ablation": {"fused": fused},
-            },
-        )
-        snakemake(workdir, "--cores", "2", *targets, *baseline)
-    assert (tmp_path / "True/logs/ablate/easy_vqa/val.log").is_file()
-    assert not (tmp_path / "True/logs/baseline").exists()  # the baseline ran inside rule ablate
-    assert (tmp_path / "False/logs/ablate/easy_vqa/val/drop-3.log").is_file()
-    assert (tmp_path / "False/logs/baseline/easy_vqa/val.log").is_file()
+    runs = {"True": workflow_run, "False": workflow_run_copy}
+    for path in [*targets, *baseline]:
+        (runs["False"] / path).unlink()
+    write_config(runs["False"], run_config(ablation={"fused": False}))
+    snakemake(runs["False"], "--cores", "2", *targets, *baseline)
+    assert (runs["True"] / "logs/ablate/easy_vqa/val.log").is_file()
+    assert not (runs["True"] / "logs/baseline").exists()  # the baseline ran inside rule ablate
+    assert (runs["False"] / "logs/ablate/easy_vqa/val/drop-3.log").is_file()
+    assert (runs["False"] / "logs/baseline/easy_vqa/val.log").is_file()
     for target in targets:
-        assert_same_stores(
-            read_store(tmp_path / "True" / target), read_store(tmp_path / "False" / target)
-        )
+        assert_same_stores(read_store(runs["True"] / target), read_store(runs["False"] / target))
     merged, apart = (
         {
             k: v
-            for k, v in json.loads((tmp_path / fused / baseline[0]).read_text()).items()
+            for k, v in json.loads((runs[fused] / baseline[0]).read_text()).items()
             if k != "seconds"
         }
         for fused in ("True", "False")
     )
     assert merged == apart and merged["variant"] == "full"
-    assert (tmp_path / "True" / baseline[1]).read_text() == (
-        tmp_path / "False" / baseline[1]
-    ).read_text()
+    assert (runs["True"] / baseline[1]).read_text() == (runs["False"] / baseline[1]).read_text()

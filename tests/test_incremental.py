@@ -1,41 +1,32 @@
 """Incremental runs: a finished run plus a config change plans only the jobs that change touches.
 
-One small run of the workflow (tiny random LLaVA, two easy-VQA datasets, both splits) is made
-once; each test then dry-runs a modified config in a copy of it and reads the plan from
+Each test dry-runs a modified config in a copy of the shared finished run (conftest's
+``workflow_run``: the tiny demo model, easy_vqa with both splits, easy_vqa_yesno with train
+only) and reads the plan from
 ``snakemake -n`` (the jobs) or ``snakemake --summary`` (one row per output file with its plan:
 ``no update`` or a reason).
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from workflow_helpers import planned_jobs, snakemake, write_config
+from workflow_helpers import (
+    RUN_DATASETS,
+    RUN_SAMPLES,
+    planned_jobs,
+    run_config,
+    snakemake,
+    write_config,
+)
 
-FINISHED = ["easy_vqa_yesno", "easy_vqa_shape"]
+FINISHED = list(RUN_DATASETS)  # easy_vqa (train, val) and easy_vqa_yesno (train)
 ADDED = "easy_vqa_color"
 SPLITS = ["train", "val"]
 
 pytestmark = pytest.mark.e2e
-
-
-def _config(model: Path, datasets: dict[str, dict]) -> dict:
-    return {
-        "model": {"path": str(model), "device": "cpu"},
-        "datasets": datasets,
-        "evaluation": {"num_samples": 8, "batch_size": 8, "chunk_size": 8},
-        "multiflow": {"targets": [0.5]},  # an aggregate: no dataset in its path
-        "beam": {"max_blocks_to_remove": 1},  # step 1 only: it reuses the ablation
-        "latency": {
-            "repeats": 1,
-            "warmup": 0,
-            "new_tokens": 2,
-            "batch_size": 2,
-        },  # rule all times the trade-off list
-    }
 
 
 def planned_outputs(workdir: Path) -> dict[str, tuple[str, str]]:
@@ -65,29 +56,15 @@ def dataset_of(path: str, names: list[str]) -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory: pytest.TempPathFactory, tiny_llava: Path) -> tuple[Path, Path]:
-    """A finished run of two datasets; each test works on a copy."""
-    workdir = tmp_path_factory.mktemp("incremental")
-    write_config(workdir, _config(tiny_llava, {name: {"splits": SPLITS} for name in FINISHED}))
-    snakemake(workdir, "--cores", "2")
-    assert planned_outputs(workdir) == {}, "a finished run plans nothing"
-    return workdir, tiny_llava
+def test_a_finished_run_plans_nothing(workflow_run):
+    assert planned_outputs(workflow_run) == {}
 
 
-@pytest.fixture
-def run_copy(finished_run: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
-    source, model = finished_run
-    copy = tmp_path / "run"
-    shutil.copytree(
-        source, copy, symlinks=True, copy_function=shutil.copy2
-    )  # keeps modification times
-    return copy, model
-
-
-def test_adding_a_dataset_plans_exactly_its_own_jobs_and_compare_all(run_copy):
-    workdir, model = run_copy
-    write_config(workdir, _config(model, {name: {"splits": SPLITS} for name in [*FINISHED, ADDED]}))
+def test_adding_a_dataset_plans_only_its_own_jobs(workflow_run_copy):
+    """Rule all plans the new dataset's jobs and compare_all; the dataset's importance and the
+    comparison of all datasets plan only their part of it."""
+    workdir = workflow_run_copy
+    write_config(workdir, run_config({**RUN_DATASETS, ADDED: SPLITS}))
 
     jobs = planned_jobs(snakemake(workdir, "-n", "--cores", "2").stdout)
 
@@ -116,17 +93,38 @@ def test_adding_a_dataset_plans_exactly_its_own_jobs_and_compare_all(run_copy):
         *per_dataset,
         ("beam_validate", ADDED, "val"),
         ("compare_all", None, None),
+        ("findings", None, None),  # like compare_all, a summary over every dataset
     ]
     assert planned == sorted(expected, key=key), planned
 
+    # the dataset's importance: its analysis split's jobs only
+    result = snakemake(workdir, "-n", "--cores", "2", f"results/importance/{ADDED}.json")
+    jobs = planned_jobs(result.stdout)
+    assert sorted(rule for rule, _ in jobs) == sorted(
+        ["prepare_dataset", "ablate", "importance", "importance_analysis_split"]
+    )  # ablate holds the baseline
+    assert {w.get("dataset") for _, w in jobs} == {ADDED}
 
-def test_changing_one_datasets_num_samples_reruns_only_that_dataset(run_copy):
-    workdir, model = run_copy
-    changed, kept = FINISHED[1], FINISHED[0]
-    write_config(
-        workdir,
-        _config(model, {kept: {"splits": SPLITS}, changed: {"splits": SPLITS, "num_samples": 12}}),
+    # the comparison of all datasets: the new dataset's comparison, then compare_all
+    jobs = planned_jobs(
+        snakemake(workdir, "--cores", "2", "--dry-run", "results/compare/all.json").stdout
     )
+    assert ("compare_all", {}) in jobs, jobs
+    others = [job for job in jobs if job[0] != "compare_all"]
+    assert all(wildcards.get("dataset") == ADDED for _, wildcards in others), jobs
+    assert sorted((rule, w.get("split")) for rule, w in others) == sorted(
+        [*((rule, split) for rule, _, split in per_split), ("compare", None)]
+    ), jobs
+
+
+def test_changing_one_datasets_num_samples_reruns_only_that_dataset(workflow_run_copy):
+    workdir = workflow_run_copy
+    changed, kept = FINISHED[1], FINISHED[0]
+    datasets = {
+        kept: RUN_DATASETS[kept],
+        changed: {"splits": RUN_DATASETS[changed], "num_samples": RUN_SAMPLES // 2},
+    }
+    write_config(workdir, run_config(datasets))
 
     planned = planned_outputs(workdir)
 
@@ -144,9 +142,14 @@ def test_changing_one_datasets_num_samples_reruns_only_that_dataset(run_copy):
     assert f"data/prepared/{changed}/train" not in planned
 
 
-def test_moving_a_setting_into_a_dataset_entry_with_the_same_value_reruns_nothing(run_copy):
-    workdir, model = run_copy
-    datasets = {name: {"splits": SPLITS, "num_samples": 8} for name in FINISHED}
-    write_config(workdir, _config(model, datasets))
+def test_moving_a_setting_into_a_dataset_entry_with_the_same_value_reruns_nothing(
+    workflow_run_copy,
+):
+    workdir = workflow_run_copy
+    datasets = {
+        name: {"splits": splits, "num_samples": RUN_SAMPLES}
+        for name, splits in RUN_DATASETS.items()
+    }
+    write_config(workdir, run_config(datasets))
 
     assert planned_outputs(workdir) == {}

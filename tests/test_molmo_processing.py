@@ -5,27 +5,20 @@ from __future__ import annotations
 import pytest
 import torch
 
-from molmo_reference import DATA, TINY_IMAGES, fixture_records
+from molmo_reference import DATA, TINY_IMAGES, fixture_records, tiny_tokenizer
 from vlmprune.models.molmo.processing import (
-    IMAGE_TOKENS,
     MolmoImageSettings,
     MolmoProcessing,
     select_tiling,
 )
 
 
-@pytest.fixture(scope="module")
-def processing():
-    from tiny_models import qwen2_tokenizer
+@pytest.mark.parametrize("arch", ["7bd", "7bo", "molmoe"])
+def test_equals_the_published_processor(arch):
+    """One crop, four crops side by side and three stacked: tokens, patch positions, masks exactly; pixels to float32.
 
-    return MolmoProcessing(
-        qwen2_tokenizer(list(IMAGE_TOKENS)), MolmoImageSettings.from_dict(TINY_IMAGES)
-    )
-
-
-@pytest.mark.parametrize("arch", ["7bd", "molmoe"])
-def test_equals_the_published_processor(processing, arch):
-    """One crop, four crops side by side and three stacked: tokens, patch positions, masks exactly; pixels to float32."""
+    7B-O's kind of tokenizer (OLMo's, ``<|endoftext|>`` as BOS) for ``7bo``, Qwen2's for the others."""
+    processing = MolmoProcessing(tiny_tokenizer(arch), MolmoImageSettings.from_dict(TINY_IMAGES))
     reference = torch.load(DATA / f"molmo_{arch}" / "reference.pt", weights_only=True)
     for record, sample in zip(fixture_records(), reference["samples"]):
         out = processing.process([record["image"]], sample["prompt"])

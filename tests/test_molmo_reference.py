@@ -12,7 +12,7 @@ import torch
 
 from molmo_reference import DATA, SAMPLES, TRACKED_IDS, load_shapes, molmo_weights, synthetic_images
 
-ARCHS = ("7bd", "molmoe")
+ARCHS = ("7bd", "7bo", "molmoe")
 
 
 def reference(arch: str) -> dict:
@@ -60,7 +60,7 @@ def test_parked_padded_batch_answered_each_sample_as_alone(arch):
 
 def test_raw_padding_broke_the_seed_copy_of_molmoe_only():
     """The -1/-100 indices, unparked: the seed copy adds the third sample's unused patches onto the second's tokens."""
-    for arch, broken in (("7bd", False), ("molmoe", True)):
+    for arch, broken in (("7bd", False), ("7bo", False), ("molmoe", True)):
         ref = reference(arch)
         alone = torch.stack([s["last_logits"] for s in ref["samples"]])
         gap = (ref["unparked_batch_last_logits"] - alone).abs().amax(-1)
@@ -71,3 +71,31 @@ def test_synthetic_images_are_seeded():
     shape = (2, 64, 588)
     assert torch.equal(synthetic_images(shape, 0), synthetic_images(shape, 0))
     assert not torch.equal(synthetic_images(shape, 0), synthetic_images(shape, 1))
+
+
+def test_the_fork_changes_molmoe_s_outputs_only_in_a_raw_padded_batch():
+    """allenai/molmo's code and the seed copy (``ChulanZhang/molmo_hf``) on the same MolmoE weights.
+
+    One sample at a time they agree to float rounding (the MoE sums in another order) and give the
+    same greedy tokens; fed a raw padded batch (-1 padding, -100 unused patches), the original
+    answers each sample as alone while the copy's flat-offset feature insertion moves one sample.
+    """
+    fork, original = (
+        reference("molmoe"),
+        torch.load(DATA / "molmo_molmoe" / "reference_original.pt", weights_only=True),
+    )
+    for mine, theirs in zip(fork["samples"], original["samples"], strict=True):
+        assert mine["greedy"].tolist() == theirs["greedy"].tolist()
+        assert 0 < (mine["last_logits"] - theirs["last_logits"]).abs().max() < 2e-6
+    alone = torch.stack([s["last_logits"] for s in original["samples"]])
+    torch.testing.assert_close(original["unparked_batch_last_logits"], alone, rtol=1e-5, atol=1e-5)
+    assert (fork["unparked_batch_last_logits"] - alone).abs().max() > 1.0
+
+
+@pytest.mark.parametrize("arch", ["7bd", "7bo"])
+def test_allenai_molmo_and_the_hub_code_agree_exactly_on_the_7b_layout(arch):
+    hub = reference(arch)
+    original = torch.load(DATA / f"molmo_{arch}" / "reference_original.pt", weights_only=True)
+    for mine, theirs in zip(hub["samples"], original["samples"], strict=True):
+        assert torch.equal(mine["last_logits"], theirs["last_logits"])
+        assert torch.equal(mine["greedy"], theirs["greedy"])

@@ -167,6 +167,25 @@ def test_text_modality_when_not_excluded(tmp_path):
     ]
 
 
+VISION_ROWS = {
+    "q": "self_attn.q_proj",
+    "k": "self_attn.k_proj",
+    "v": "self_attn.v_proj",
+    "out": "self_attn.out_proj",
+    "fc1": "mlp.fc1",
+    "fc2": "mlp.fc2",
+}
+FUSION_ROWS = {
+    "q": "self_attn.q_proj",
+    "k": "self_attn.k_proj",
+    "v": "self_attn.v_proj",
+    "o": "self_attn.o_proj",
+    "gate": "mlp.gate_proj",
+    "up": "mlp.up_proj",
+    "down": "mlp.down_proj",
+}
+
+
 def test_json_schema_report_and_plot(tmp_path, capsys, drawn_figures):
     state = llava_original_state(torch.float16, ties=False)
     write_bin(state, tmp_path)
@@ -200,12 +219,33 @@ def test_json_schema_report_and_plot(tmp_path, capsys, drawn_figures):
         layers = [name for name in names if ("vision_tower" in name) == (modality == "vision")]
         assert stats["num_layers"] == len(layers)
         assert stats["total_params"] == sum(state[f"{name}.weight"].numel() for name in layers)
-    # the figure shows each layer's sparsity, in percent, in the JSON's order: vision, then fusion
-    points = [
-        y
-        for collection in drawn_figures[-1].axes[0].collections
-        for _, y in collection.get_offsets()
+    # the figure: per modality a grid of layer type by block, each cell its layer's budget ...
+    budget = data["layer_distribution"]
+    tower = "model.vision_tower.vision_tower.vision_model.encoder.layers"
+    vision = [[budget[f"{tower}.{b}.{path}"] for b in range(2)] for path in VISION_ROWS.values()]
+    nan = float("nan")
+    fusion = [[budget[f"model.mm_projector.{i}"], nan, nan, nan] for i in (0, 2)] + [
+        [nan] + [budget[f"model.layers.{b}.{path}"] for b in range(3)]
+        for path in FUSION_ROWS.values()
     ]
+    figure = drawn_figures[-1]
+    for axes, rows, columns, expected in (
+        (figure.axes[0], list(VISION_ROWS), ["0", "1"], vision),
+        (
+            figure.axes[1],
+            ["mm_projector.0", "mm_projector.2", *FUSION_ROWS],
+            ["–", "0", "1", "2"],
+            fusion,
+        ),
+    ):
+        assert [t.get_text() for t in axes.get_yticklabels()] == rows
+        assert [t.get_text() for t in axes.get_xticklabels()] == columns
+        drawn = axes.images[0].get_array().filled(nan)
+        assert drawn.flatten().tolist() == pytest.approx(
+            [v for row in expected for v in row], rel=1e-5, nan_ok=True
+        )
+    # ... then each layer's sparsity, in percent, in the JSON's order: vision, then fusion
+    points = [y for collection in figure.axes[2].collections for _, y in collection.get_offsets()]
     assert points == pytest.approx(
         [100 * v for v in data["layer_distribution"].values()], rel=1e-5
     )  # the JSON keeps 6 digits

@@ -383,30 +383,25 @@ def test_bad_pruning_config_stops_the_workflow_before_any_job(tiny_llava, tmp_pa
         assert not (workdir / "results").exists()
 
 
-@pytest.mark.slow  # seven small jobs: two to four minutes on this shared machine
 @pytest.mark.e2e
-def test_workflow_evaluates_pruned_variants_and_plots_accuracy_against_sparsity(
-    tiny_llava, tmp_path
-):
-    from workflow_helpers import snakemake, write_config
+def test_workflow_evaluates_pruned_variants_and_plots_accuracy_against_sparsity(workflow_run):
+    """Steps 2-3 in the shared run: MULTIFLOW at 0.5 evaluated on easy_vqa's analysis split."""
+    from workflow_helpers import RUN_SAMPLES
 
-    write_config(tmp_path, small_config(tiny_llava))
-    snakemake(tmp_path, "--cores", "1", "results/sparsity/easy_vqa.json")
-    store = read_store(tmp_path / "results/evals/easy_vqa/val/multiflow-0.5.h5")
-    assert store.attrs["variant"] == "multiflow-0.5" and len(store.sample_ids) == 8
-    curves = json.loads((tmp_path / "results/sparsity/easy_vqa.json").read_text())
+    run = workflow_run
+    store = read_store(run / "results/evals/easy_vqa/train/multiflow-0.5.h5")
+    assert store.attrs["variant"] == "multiflow-0.5" and len(store.sample_ids) == RUN_SAMPLES
+    curves = json.loads((run / "results/sparsity/easy_vqa.json").read_text())
     (point,) = curves["methods"]["multiflow"]
     assert point["accuracy"] == store.accuracy and point["target_sparsity"] == 0.5
     assert (
         curves["baseline_accuracy"]
-        == read_store(tmp_path / "results/evals/easy_vqa/val/full.h5").accuracy
+        == read_store(run / "results/evals/easy_vqa/train/full.h5").accuracy
     )
-    summary = json.loads((tmp_path / "results/multiflow/masks_multiflow_0.5.json").read_text())
-    budgets = json.loads(
-        (tmp_path / "results/multiflow/sparsity_distribution_0.5.json").read_text()
-    )
+    summary = json.loads((run / "results/multiflow/masks_multiflow_0.5.json").read_text())
+    budgets = json.loads((run / "results/multiflow/sparsity_distribution_0.5.json").read_text())
     assert (
         summary["modalities"]["fusion"]["pruned"]
         == budgets["modality_stats"]["fusion"]["pruned_params"]
     )
-    assert (tmp_path / "results/sparsity/easy_vqa.png").stat().st_size > 0
+    assert (run / "results/sparsity/easy_vqa.png").stat().st_size > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -11,10 +12,11 @@ from pathlib import Path
 import h5py
 import pytest
 
-from test_distributed import VARIANTS, environment, evaluate_command, rule_settings
+from test_distributed import VARIANTS
 from vlmprune.engine import evaluate
 from vlmprune.engine.run import run_evaluation
 from vlmprune.engine.store import partial_path, read_store
+from workflow_helpers import local_environment, rule_settings
 
 NUM_SAMPLES = 12
 CHUNK = 4
@@ -46,7 +48,9 @@ def resume_counting(model: Path, data: Path, out: Path, monkeypatch: pytest.Monk
         return counted
 
     monkeypatch.setattr(evaluate, "default_predict", counting_predict)
-    model_json, evaluation = rule_settings(model, num_samples=NUM_SAMPLES, chunk_size=CHUNK)
+    model_json, evaluation = rule_settings(
+        {"path": str(model)}, num_samples=NUM_SAMPLES, batch_size=2, chunk_size=CHUNK
+    )
     run_evaluation(
         data=data,
         dataset="easy_vqa",
@@ -60,22 +64,44 @@ def resume_counting(model: Path, data: Path, out: Path, monkeypatch: pytest.Monk
     return generated
 
 
-def run(args: list[str]) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, *args], env=environment(), capture_output=True, text=True, timeout=600
+# The job of rules baseline and ablate, as their script runs it, in a process of its own.
+JOB = """
+import json, sys
+from pathlib import Path
+from vlmprune.engine.run import run_evaluation
+job = json.loads(sys.argv[1])
+run_evaluation(
+    data=Path(job["data"]), dataset="easy_vqa", split="val", variants=job["variants"],
+    stores=[Path(s) for s in job["stores"]], summary=None, model=job["model"],
+    evaluation=job["evaluation"],
+)
+"""
+
+
+def evaluate_command(model: Path, data: Path, out: Path) -> list[str]:
+    """A Python command that evaluates easy-VQA val's ``VARIANTS`` into ``out``."""
+    model_json, evaluation = rule_settings(
+        {"path": str(model)}, num_samples=NUM_SAMPLES, batch_size=2, chunk_size=CHUNK
     )
-    assert result.returncode == 0, result.stderr[-4000:]
-    return result
+    job = {
+        "data": str(data),
+        "variants": VARIANTS,
+        "stores": [str(out / f"{v}.h5") for v in VARIANTS],
+        "model": model_json,
+        "evaluation": evaluation,
+    }
+    return [sys.executable, "-c", JOB, json.dumps(job)]
+
+
+def environment() -> dict[str, str]:
+    return {**local_environment(), "OMP_NUM_THREADS": "1"}
 
 
 def test_killed_job_resumes_and_equals_an_uninterrupted_run(
     tiny_llava, prepared, tmp_path, monkeypatch
 ):
-    args = evaluate_command(
-        tiny_llava, prepared, tmp_path / "killed", num_samples=NUM_SAMPLES, chunk_size=CHUNK
-    )
     job = subprocess.Popen(
-        [sys.executable, *args],
+        evaluate_command(tiny_llava, prepared, tmp_path / "killed"),
         env=environment(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -105,11 +131,14 @@ def test_killed_job_resumes_and_equals_an_uninterrupted_run(
     assert (
         generated == sum(NUM_SAMPLES - done for done in kept.values()) < NUM_SAMPLES * len(VARIANTS)
     )
-    run(
-        evaluate_command(
-            tiny_llava, prepared, tmp_path / "whole", num_samples=NUM_SAMPLES, chunk_size=CHUNK
-        )
+    whole = subprocess.run(
+        evaluate_command(tiny_llava, prepared, tmp_path / "whole"),
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
+    assert whole.returncode == 0, whole.stderr[-4000:]
     for variant in VARIANTS:
         a, b = (
             read_store(tmp_path / "killed" / f"{variant}.h5"),

@@ -1,5 +1,5 @@
 """Latency measurement on the physically deleted model, the trade-off (Pareto frontier, budget lookup),
-the model card, and the export/latency/tradeoff rules end to end on a tiny LLaVA."""
+the model card, and the export/latency/tradeoff rules end to end (the shared run)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from conftest import save_tiny_llava
 from vlmprune.analysis.tradeoff.pareto import (
     most_accurate_within,
     pareto_front,
@@ -20,7 +19,6 @@ from vlmprune.export.latency import latency_report, spread
 from vlmprune.models.llava import LlavaAdapter
 from vlmprune.models.loading import load_adapter
 from vlmprune.models.molmo.adapter import MolmoNativeAdapter
-from workflow_helpers import snakemake, write_config
 
 
 def entry(blocks, accuracy, ci=(0.0, 0.1)):
@@ -180,28 +178,18 @@ def test_latency_is_measured_on_the_deleted_model(tiny_llava):
 
 
 @pytest.mark.e2e
-def test_export_latency_and_tradeoff_rules(tmp_path):
-    save_tiny_llava(tmp_path / "tiny-llava", text_layers=4)
-    write_config(
-        tmp_path,
-        {
-            "model": {"path": str(tmp_path / "tiny-llava"), "device": "cpu"},
-            "datasets": {"easy_vqa": {"splits": ["train"]}},
-            "evaluation": {"num_samples": 6, "batch_size": 6, "chunk_size": 6},
-            "beam": {"beam_width": 2, "max_blocks_to_remove": 1},
-            "latency": {"repeats": 1, "warmup": 0, "new_tokens": 2, "batch_size": 2},
-        },
-    )
-    snakemake(tmp_path, "--cores", "1", "results/tradeoff/easy_vqa.json", "results/pruned/drop-1-3")
-    result = json.loads((tmp_path / "results/tradeoff/easy_vqa.json").read_text())
+def test_export_latency_and_tradeoff_rules(workflow_run):
+    """Rules latency, tradeoff and export in the shared run (beam step 1 only, latency batch 2)."""
+    run = workflow_run
+    result = json.loads((run / "results/tradeoff/easy_vqa.json").read_text())
     assert [b["removed"] for b in result["budgets"]] == [0, 1] and result["lookup"]
-    assert (tmp_path / "results/tradeoff/easy_vqa.png").stat().st_size > 0
-    latency = json.loads((tmp_path / "results/latency/easy_vqa.json").read_text())
+    assert (run / "results/tradeoff/easy_vqa.png").stat().st_size > 0
+    latency = json.loads((run / "results/latency/easy_vqa.json").read_text())
     assert set(latency["variants"]) == {p["variant"] for p in result["points"]} and latency[
         "batch_sizes"
     ] == [1, 2]
-    pruned = tmp_path / "results/pruned/drop-1-3"
+    pruned = run / "results/pruned/drop-1-3"
     assert json.loads((pruned / "config.json").read_text())["text_config"]["num_hidden_layers"] == 2
     card = (pruned / "README.md").read_text()
     assert "blocks 1, 3 were deleted" in card and "| easy_vqa | train |" in card
-    assert (tmp_path / "results/evals/easy_vqa/train/drop-1-3.h5").is_file()
+    assert (run / "results/evals/easy_vqa/train/drop-1-3.h5").is_file()

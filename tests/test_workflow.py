@@ -10,37 +10,23 @@ import pytest
 from vlmprune.data.prepare import load_prepared, select_samples
 from vlmprune.engine.store import read_store
 from vlmprune.metrics import get_metric
-from workflow_helpers import TINY_DEMO, planned_jobs, snakemake, write_config
+from workflow_helpers import (
+    RUN_DATASETS,
+    RUN_SAMPLES,
+    TINY_DEMO,
+    snakemake,
+    write_config,
+)
 
 pytestmark = pytest.mark.e2e
 
-NUM_SAMPLES = 64
-DATASETS = {"easy_vqa": ["train", "val"], "easy_vqa_yesno": ["train"]}
-
-
-def config_for(datasets: dict[str, list[str]]) -> dict:
-    return {
-        "model": {"path": "data/models/demo-llava", "device": "cpu"},
-        "demo_model": TINY_DEMO,
-        "datasets": {name: {"splits": splits} for name, splits in datasets.items()},
-        "evaluation": {"num_samples": NUM_SAMPLES, "batch_size": 32, "chunk_size": 32},
-        "beam": {"max_blocks_to_remove": 1},  # step 1 only: the beam search has its own tests
-        "latency": {
-            "repeats": 1,
-            "warmup": 0,
-            "new_tokens": 2,
-            "batch_size": 2,
-        },  # rule all times the trade-off list
-        "multiflow": {"targets": [0.5]},
-    }
+NUM_SAMPLES = RUN_SAMPLES
+DATASETS = RUN_DATASETS
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> Path:
-    workdir = tmp_path_factory.mktemp("workflow")
-    write_config(workdir, config_for(DATASETS))
-    snakemake(workdir, "--cores", "2")
-    return workdir
+def run(workflow_run: Path) -> Path:
+    return workflow_run
 
 
 @pytest.mark.parametrize(
@@ -103,24 +89,6 @@ def test_a_finished_target_is_a_no_op(run):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-def test_a_new_dataset_builds_only_its_own_jobs(run):
-    write_config(run, config_for({**DATASETS, "easy_vqa_color": ["train"]}))
-    try:
-        result = snakemake(run, "-n", "--cores", "2", "results/importance/easy_vqa_color.json")
-        jobs = planned_jobs(result.stdout)
-        assert sorted(rule for rule, _ in jobs) == sorted(
-            [
-                "prepare_dataset",
-                "ablate",
-                "importance",
-                "importance_analysis_split",
-            ]  # ablate holds the baseline
-        )
-        assert {w.get("dataset") for _, w in jobs} == {"easy_vqa_color"}
-    finally:
-        write_config(run, config_for(DATASETS))
-
-
 def test_beams_are_validated_on_the_other_split(run):
     validation = json.loads(
         (run / "results" / "beam" / "easy_vqa" / "validate_val.json").read_text()
@@ -145,7 +113,28 @@ def test_beams_are_validated_on_the_other_split(run):
     assert not (run / "results" / "beam" / "easy_vqa_yesno" / "validate_val.json").exists()
 
 
-def test_vision_blocks_are_ablated_end_to_end(tiny_llava, tmp_path):
+def test_the_findings_restate_the_result_files(run):
+    findings = json.loads((run / "results" / "findings.json").read_text())
+    assert list(findings["datasets"]) == list(DATASETS)
+    for dataset, found in findings["datasets"].items():
+        baseline = json.loads((run / "results" / "baseline" / dataset / "train.json").read_text())
+        assert found["baseline_accuracy"] == pytest.approx(baseline["accuracy"])
+        beam = json.loads((run / "results" / "beam" / f"{dataset}.json").read_text())
+        assert [r["beam"]["blocks"] for r in found["beam_against_greedy"]] == [
+            b["recommended"]["blocks"] for b in beam["budgets"]
+        ]
+    compared = json.loads((run / "results" / "compare" / "all.json").read_text())["datasets"]
+    rho = findings["datasets"]["easy_vqa"]["train_vs_val"]["spearman_rho"]
+    assert rho == compared["easy_vqa"]["spearman_rho"]
+    assert (
+        findings["datasets"]["easy_vqa_yesno"]["train_vs_val"]["verdict"]
+        == (compared["easy_vqa_yesno"]["verdict"])
+    )
+    assert "What this run found" in (run / "results" / "findings.html").read_text()
+
+
+def test_vision_blocks_are_ablated_end_to_end(tiny_llava, seed_prepared, tmp_path):
+    seed_prepared(tmp_path, "easy_vqa", "val")
     write_config(
         tmp_path,
         {

@@ -4,7 +4,6 @@
 
 rule beam_step_1:
     input:
-        script=f"{SCRIPTS}/beam_step1.py",
         full=eval_store("full", split=ANALYSIS_SPLIT),
         dropped=[eval_store(f"drop-{i}", split=ANALYSIS_SPLIT) for i in range(NUM_BLOCKS)],
     output:
@@ -18,15 +17,13 @@ rule beam_step_1:
         "../envs/vlmprune.yaml"
     params:
         beam_width=config["beam"]["beam_width"],
-        importance=json.dumps(config["importance"]),
-    shell:
-        "python {input.script} --full {input.full} --dropped {input.dropped} --beam-width {params.beam_width} "
-        "--importance {params.importance:q} --out {output} > {log} 2>&1"
+        importance=config["importance"],
+    script:
+        "../scripts/beam_step1.py"
 
 
 rule beam_step:
     input:
-        script=f"{SCRIPTS}/beam_step.py",
         previous=get_beam_previous_step,
         step1="results/beam/{dataset}/step1.json",
         full=eval_store("full", split=ANALYSIS_SPLIT),
@@ -49,23 +46,16 @@ rule beam_step:
     params:
         split=ANALYSIS_SPLIT,
         beam_width=config["beam"]["beam_width"],
-        racing=json.dumps(config["beam"]["racing"]),
+        racing=config["beam"]["racing"],
         model=MODEL_SETTINGS,
         evaluation=get_evaluation_settings,
-        importance=json.dumps(config["importance"]),
-    shell:
-        evaluation_shell(
-            "--data {input.data} --dataset {wildcards.dataset} --split {params.split} "
-            "--previous {input.previous} --step1 {input.step1} --evals-dir $(dirname {input.full}) "
-            "--beam-width {params.beam_width} --racing {params.racing:q} --model {params.model:q} "
-            "--evaluation {params.evaluation:q} --importance {params.importance:q} "
-            "--out {output} > {log} 2>&1"
-        )
+        importance=config["importance"],
+    script:
+        "../scripts/beam_step.py"
 
 
 rule beam_validate:
     input:
-        script=f"{SCRIPTS}/beam_validate.py",
         steps=get_beam_step_files,
         full=eval_store("full"),
         dropped=get_single_block_stores,
@@ -86,19 +76,13 @@ rule beam_validate:
     params:
         model=MODEL_SETTINGS,
         evaluation=get_evaluation_settings,
-        importance=json.dumps(config["importance"]),
-    shell:
-        evaluation_shell(
-            "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
-            "--steps {input.steps} --evals-dir $(dirname {input.full}) "
-            "--model {params.model:q} --evaluation {params.evaluation:q} "
-            "--importance {params.importance:q} --out {output} > {log} 2>&1"
-        )
+        importance=config["importance"],
+    script:
+        "../scripts/beam_validate.py"
 
 
 rule beam:
     input:
-        script=f"{SCRIPTS}/beam_summary.py",
         steps=get_beam_step_files,
         validation=get_beam_validation,
     output:
@@ -117,6 +101,5 @@ rule beam:
     priority: LONGEST_CHAIN_PRIORITY
     conda:
         "../envs/vlmprune.yaml"
-    shell:
-        "python {input.script} --steps {input.steps} --validation {input.validation} "
-        "--json {output.json} --png {output.png} > {log} 2>&1"
+    script:
+        "../scripts/beam_summary.py"

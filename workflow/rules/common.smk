@@ -1,7 +1,6 @@
 # Helpers and input functions shared by the rules. Each rule's params carry only its own
 # slice of the config, so that adding a dataset or changing one leaves the others' jobs alone.
 
-import json
 import re
 from pathlib import Path
 
@@ -12,37 +11,19 @@ from vlmprune.settings import evaluation_settings, load_config, model_settings
 load_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 
 DEMO_MODEL = "data/models/demo-llava"
-SCRIPTS = Path(workflow.basedir, "scripts")
 DATASETS = list(config["datasets"])
 SPLITS = sorted({s for d in config["datasets"].values() for s in d["splits"]})
 ANALYSIS_SPLIT = config["evaluation"]["analysis_split"]
 
 # An evaluation job runs one process per GPU (one on the CPU) and shares its threads among
-# them: Snakemake sets OMP_NUM_THREADS and MKL_NUM_THREADS to the job's threads, and torchrun
-# passes them on unchanged to every process. On a CPU, two one-thread jobs side by side finish
-# the demo's DAG sooner than one two-thread job at a time (README, "Threads"); on SLURM the
-# profile's set-threads gives each job its cpus_per_gpu.
+# them (vlmprune.workflow_script.start_processes). On a CPU, two one-thread jobs side by side
+# finish the demo's DAG sooner than one two-thread job at a time (docs/engine.md, "Threads");
+# on SLURM the profile's set-threads gives each job its cpus_per_gpu.
 EVALUATION_THREADS = 1
 
 # The ablations and the beam search (steps, validation, summary) are the DAG's longest chain:
 # Snakemake starts their jobs before other ready ones, which then fill the cores left free.
 LONGEST_CHAIN_PRIORITY = 1
-
-
-def evaluation_shell(arguments):
-    """The shell command of an evaluation rule: ``{input.script}`` with ``arguments``.
-
-    torchrun starts one process per GPU of the job's ``gpu`` resource. A one-process job runs
-    the script with python directly: torchrun's launcher would add its own start-up (a second
-    torch import, about 4 s on a CPU) and nothing else, since a world of one joins no process
-    group.
-    """
-    return (
-        "nproc=$(( {resources.gpu} > 0 ? {resources.gpu} : 1 )); "
-        "per_process=$(( {threads} / nproc > 0 ? {threads} / nproc : 1 )); "
-        'launch=python; if [ "$nproc" -gt 1 ]; then launch="torchrun --standalone --nproc-per-node=$nproc"; fi; '
-        f"OMP_NUM_THREADS=$per_process MKL_NUM_THREADS=$per_process $launch {{input.script}} {arguments}"
-    )
 
 
 # More threads than any machine has: Snakemake lowers them to --cores, so such a job runs alone.
@@ -79,12 +60,12 @@ def get_num_blocks():
 
 
 NUM_BLOCKS = get_num_blocks()
-MODEL_SETTINGS = json.dumps(model_settings(config))
+MODEL_SETTINGS = model_settings(config)
 
 
 def get_evaluation_settings(wildcards):
     """This dataset's evaluation settings (dataset entries override the global ones)."""
-    return json.dumps(evaluation_settings(config, wildcards.dataset))
+    return evaluation_settings(config, wildcards.dataset)
 
 
 def prepared(dataset="{dataset}", split="{split}"):
@@ -119,6 +100,7 @@ def get_all_targets():
         + get_beam_targets()
         + get_tradeoff_targets()
         + get_sparsity_targets()
+        + ["results/findings.json"]
     )
 
 
@@ -168,6 +150,11 @@ def get_beam_validation(wildcards):
     return [f"results/beam/{wildcards.dataset}/validate_{split}.json"]
 
 
+def get_findings_details(wildcards):
+    """Each dataset's importance details on the analysis split."""
+    return [f"results/importance/{d}/{ANALYSIS_SPLIT}.details.json" for d in DATASETS]
+
+
 def get_beam_targets():
     return [f"results/beam/{d}.json" for d in DATASETS] + (
         ["results/beam/all.json"] if JOINT else []
@@ -182,7 +169,7 @@ def get_tradeoff_targets():
 
 # The joint search (beam.objective mean or worst) over every configured dataset, results/beam/all/.
 JOINT = config["beam"]["objective"] != "per_dataset"
-ANALYSIS_STORES = [f"results/evals/{d}/{ANALYSIS_SPLIT}" for d in DATASETS]
+ANALYSIS_STORES = {d: f"results/evals/{d}/{ANALYSIS_SPLIT}" for d in DATASETS}
 
 
 def get_joint_step_files(wildcards):
@@ -217,8 +204,8 @@ def get_joint_validations(wildcards):
 
 
 def get_evaluations_settings():
-    """Every dataset's evaluation settings, as a JSON map (the racing joint step evaluates all)."""
-    return json.dumps({d: evaluation_settings(config, d) for d in DATASETS})
+    """Every dataset's evaluation settings (the racing joint step evaluates all)."""
+    return {d: evaluation_settings(config, d) for d in DATASETS}
 
 
 def get_export_inputs(wildcards):

@@ -1,7 +1,6 @@
 rule compare:
     input:
         unpack(get_compare_inputs),
-        script=f"{SCRIPTS}/compare.py",
     output:
         json="results/compare/{dataset}.json",
         png=report(
@@ -25,18 +24,13 @@ rule compare:
     conda:
         "../envs/vlmprune.yaml"
     params:
-        compare=json.dumps(config["compare"]),
-    shell:
-        "python {input.script} --dataset {wildcards.dataset} "
-        "--train-details {input.train_details} --train-full {input.train_full} --train-dropped {input.train_dropped} "
-        "--train-proxies {input.train_proxies} --val-details {input.val_details} --val-full {input.val_full} "
-        "--val-dropped {input.val_dropped} --val-proxies {input.val_proxies} "
-        "--json {output.json} --png {output.png} --html {output.html} --params {params.compare:q} > {log} 2>&1"
+        compare=config["compare"],
+    script:
+        "../scripts/compare.py"
 
 
 rule compare_all:
     input:
-        script=f"{SCRIPTS}/compare_all.py",
         comparisons=[f"results/compare/{d}.json" for d in compared_datasets()],
         importance=[f"results/importance/{d}/{ANALYSIS_SPLIT}.details.json" for d in DATASETS],
     output:
@@ -62,7 +56,5 @@ rule compare_all:
     params:
         threshold=config["compare"]["threshold"],
         analysis_split=ANALYSIS_SPLIT,
-    shell:
-        "python {input.script} --comparisons {input.comparisons} --importance {input.importance} "
-        "--threshold {params.threshold} --analysis-split {params.analysis_split} "
-        "--json {output.json} --png {output.png} --html {output.html} > {log} 2>&1"
+    script:
+        "../scripts/compare_all.py"

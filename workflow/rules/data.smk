@@ -1,6 +1,4 @@
 rule prepare_dataset:
-    input:
-        script=f"{SCRIPTS}/prepare_dataset.py",
     output:
         directory(prepared()),
     log:
@@ -12,15 +10,12 @@ rule prepare_dataset:
     resources:
         mem_mb=4000,
     params:
-        local_path=lambda wc: config["datasets"][wc.dataset].get("path", ""),
-    shell:
-        "python {input.script} --dataset {wildcards.dataset} --split {wildcards.split} "
-        "--out {output} --local-path={params.local_path:q} > {log} 2>&1"
+        local_path=lambda wc: config["datasets"][wc.dataset].get("path"),
+    script:
+        "../scripts/prepare_dataset.py"
 
 
 rule demo_model:
-    input:
-        script=f"{SCRIPTS}/demo_model.py",
     output:
         directory(DEMO_MODEL),
     log:
@@ -33,6 +28,6 @@ rule demo_model:
     resources:
         mem_mb=4000,
     params:
-        demo=json.dumps(config["demo_model"]),
-    shell:
-        "python {input.script} --out {output} --params {params.demo:q} > {log} 2>&1"
+        demo=config["demo_model"],
+    script:
+        "../scripts/demo_model.py"

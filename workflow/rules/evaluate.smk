@@ -5,7 +5,6 @@ if config["ablation"]["fused"]:
     # and the one-pass proxies (recorded over the full model's pass only), so no rule baseline.
     rule ablate:
         input:
-            script=f"{SCRIPTS}/evaluate.py",
             data=prepared(),
             model=get_model(),
         output:
@@ -26,13 +25,9 @@ if config["ablation"]["fused"]:
         params:
             model=MODEL_SETTINGS,
             evaluation=get_evaluation_settings,
-            variants=" ".join(["full", *(f"drop-{i}" for i in range(NUM_BLOCKS))]),
-        shell:
-            evaluation_shell(
-                "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
-                "--variants {params.variants} --stores {output.store} {output.stores} --summary {output.summary} "
-                "--model {params.model:q} --evaluation {params.evaluation:q} > {log} 2>&1"
-            )
+            variants=["full", *(f"drop-{i}" for i in range(NUM_BLOCKS))],
+        script:
+            "../scripts/evaluate.py"
 
 else:
 
@@ -40,7 +35,6 @@ else:
     # spread over a cluster; same files.
     rule baseline:
         input:
-            script=f"{SCRIPTS}/evaluate.py",
             data=prepared(),
             model=get_model(),
         output:
@@ -59,16 +53,12 @@ else:
         params:
             model=MODEL_SETTINGS,
             evaluation=get_evaluation_settings,
-        shell:
-            evaluation_shell(
-                "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
-                "--variants full --stores {output.store} --summary {output.summary} "
-                "--model {params.model:q} --evaluation {params.evaluation:q} > {log} 2>&1"
-            )
+            variants=["full"],
+        script:
+            "../scripts/evaluate.py"
 
     rule ablate_block:
         input:
-            script=f"{SCRIPTS}/evaluate.py",
             data=prepared(),
             model=get_model(),
         output:
@@ -87,9 +77,6 @@ else:
         params:
             model=MODEL_SETTINGS,
             evaluation=get_evaluation_settings,
-        shell:
-            evaluation_shell(
-                "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
-                "--variants drop-{wildcards.block} --stores {output.store} "
-                "--model {params.model:q} --evaluation {params.evaluation:q} > {log} 2>&1"
-            )
+            variants=lambda wildcards: [f"drop-{wildcards.block}"],
+        script:
+            "../scripts/evaluate.py"

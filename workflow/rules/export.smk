@@ -5,7 +5,6 @@
 # A set of several removed blocks, evaluated on its own (beam steps write these too, and are reused).
 rule evaluate_variant:
     input:
-        script=f"{SCRIPTS}/evaluate.py",
         data=prepared(),
         model=get_model(),
     output:
@@ -24,18 +23,14 @@ rule evaluate_variant:
     params:
         model=MODEL_SETTINGS,
         evaluation=get_evaluation_settings,
-    shell:
-        evaluation_shell(
-            "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
-            "--variants {wildcards.variant} --stores {output.store} "
-            "--model {params.model:q} --evaluation {params.evaluation:q} > {log} 2>&1"
-        )
+        variants=lambda wildcards: [wildcards.variant],
+    script:
+        "../scripts/evaluate.py"
 
 
 rule export:
     input:
         unpack(get_export_inputs),
-        script=f"{SCRIPTS}/export.py",
         model=get_model(),
     output:
         directory("results/pruned/{variant}"),
@@ -51,17 +46,13 @@ rule export:
         mem_mb=16000,
     params:
         model=MODEL_SETTINGS,
-        importance=json.dumps(config["importance"]),
-        joint=lambda wildcards, input: f"--joint {input.joint}" if JOINT else "",
-    shell:
-        "python {input.script} --variant {wildcards.variant} --model {params.model:q} --full {input.full} "
-        "--stores {input.stores} --latency {input.latency} --importance {params.importance:q} "
-        "{params.joint} --out {output} > {log} 2>&1"
+        importance=config["importance"],
+    script:
+        "../scripts/export.py"
 
 
 rule latency:
     input:
-        script=f"{SCRIPTS}/latency.py",
         beam="results/beam/{dataset}.json",
         data=prepared(split=ANALYSIS_SPLIT),
         model=get_model(),
@@ -80,15 +71,13 @@ rule latency:
     params:
         model=MODEL_SETTINGS,
         evaluation=get_evaluation_settings,
-        latency=json.dumps(config["latency"]),
-    shell:
-        "python {input.script} --data {input.data} --dataset {wildcards.dataset} --beam {input.beam} "
-        "--model {params.model:q} --evaluation {params.evaluation:q} --latency {params.latency:q} --out {output} > {log} 2>&1"
+        latency=config["latency"],
+    script:
+        "../scripts/latency.py"
 
 
 rule tradeoff:
     input:
-        script=f"{SCRIPTS}/tradeoff.py",
         beam="results/beam/{dataset}.json",
         latency="results/latency/{dataset}.json",
     output:
@@ -106,5 +95,5 @@ rule tradeoff:
         "benchmarks/tradeoff/{dataset}.tsv"
     conda:
         "../envs/vlmprune.yaml"
-    shell:
-        "python {input.script} --beam {input.beam} --latency {input.latency} --json {output.json} --png {output.png} > {log} 2>&1"
+    script:
+        "../scripts/tradeoff.py"

@@ -1,6 +1,5 @@
 rule importance:
     input:
-        script=f"{SCRIPTS}/importance.py",
         full=eval_store("full"),
         dropped=get_single_block_stores,
     output:
@@ -13,10 +12,9 @@ rule importance:
     conda:
         "../envs/vlmprune.yaml"
     params:
-        importance=json.dumps(config["importance"]),
-    shell:
-        "python {input.script} --full {input.full} --dropped {input.dropped} "
-        "--out {output.scores} --details {output.details} --params {params.importance:q} > {log} 2>&1"
+        importance=config["importance"],
+    script:
+        "../scripts/importance.py"
 
 
 localrules:

@@ -5,7 +5,6 @@
 
 rule beam_joint_step_1:
     input:
-        script=f"{SCRIPTS}/beam_joint_step1.py",
         full=[eval_store("full", d, ANALYSIS_SPLIT) for d in DATASETS],
         dropped=[s for d in DATASETS for s in single_block_stores(d, ANALYSIS_SPLIT)],
         own=[f"results/beam/{d}/step1.json" for d in DATASETS],
@@ -18,15 +17,12 @@ rule beam_joint_step_1:
     conda:
         "../envs/vlmprune.yaml"
     params:
-        datasets=" ".join(DATASETS),
-        evals_dirs=" ".join(ANALYSIS_STORES),
+        evals_dirs=ANALYSIS_STORES,
         beam_width=config["beam"]["beam_width"],
         objective=config["beam"]["objective"],
-        importance=json.dumps(config["importance"]),
-    shell:
-        "python {input.script} --datasets {params.datasets} --evals-dirs {params.evals_dirs} "
-        "--own-steps {input.own} --beam-width {params.beam_width} --objective {params.objective} "
-        "--importance {params.importance:q} --out {output} > {log} 2>&1"
+        importance=config["importance"],
+    script:
+        "../scripts/beam_joint_step1.py"
 
 
 if config["beam"]["racing"]:
@@ -34,7 +30,6 @@ if config["beam"]["racing"]:
     # Racing decides on every dataset's samples at once: one job races the step on all of them.
     rule beam_joint_step:
         input:
-            script=f"{SCRIPTS}/beam_joint_step.py",
             previous=get_joint_previous_step,
             step1="results/beam/all/step1.json",
             own=get_own_steps,
@@ -55,30 +50,21 @@ if config["beam"]["racing"]:
         resources:
             **GPU_RESOURCES,
         params:
-            datasets=" ".join(DATASETS),
-            evals_dirs=" ".join(ANALYSIS_STORES),
+            evals_dirs=ANALYSIS_STORES,
             beam_width=config["beam"]["beam_width"],
             objective=config["beam"]["objective"],
-            racing=json.dumps(config["beam"]["racing"]),
+            racing=config["beam"]["racing"],
             model=MODEL_SETTINGS,
             evaluations=get_evaluations_settings(),
-            importance=json.dumps(config["importance"]),
-        shell:
-            evaluation_shell(
-                "--datasets {params.datasets} --evals-dirs {params.evals_dirs} --data {input.data} "
-                "--previous {input.previous} --step1 {input.step1} --own-steps {input.own} "
-                "--beam-width {params.beam_width} --objective {params.objective} "
-                "--racing {params.racing:q} --model {params.model:q} "
-                "--evaluations {params.evaluations:q} --importance {params.importance:q} "
-                "--out {output} > {log} 2>&1"
-            )
+            importance=config["importance"],
+        script:
+            "../scripts/beam_joint_step.py"
 
 else:
 
     # One job per dataset evaluates what joint step k lacks there, then one job ranks the sets.
     rule beam_joint_evaluate:
         input:
-            script=f"{SCRIPTS}/beam_joint_evaluate.py",
             previous=get_joint_previous_step,
             step1="results/beam/all/step1.json",
             own=get_own_steps,
@@ -102,17 +88,11 @@ else:
             split=ANALYSIS_SPLIT,
             model=MODEL_SETTINGS,
             evaluation=get_evaluation_settings,
-        shell:
-            evaluation_shell(
-                "--data {input.data} --dataset {wildcards.dataset} --split {params.split} "
-                "--previous {input.previous} --step1 {input.step1} --own-steps {input.own} "
-                "--evals-dir $(dirname {input.full}) --model {params.model:q} "
-                "--evaluation {params.evaluation:q} --out {output} > {log} 2>&1"
-            )
+        script:
+            "../scripts/beam_joint_evaluate.py"
 
     rule beam_joint_step:
         input:
-            script=f"{SCRIPTS}/beam_joint_step.py",
             previous=get_joint_previous_step,
             step1="results/beam/all/step1.json",
             own=get_own_steps,
@@ -128,22 +108,16 @@ else:
         conda:
             "../envs/vlmprune.yaml"
         params:
-            datasets=" ".join(DATASETS),
-            evals_dirs=" ".join(ANALYSIS_STORES),
+            evals_dirs=ANALYSIS_STORES,
             beam_width=config["beam"]["beam_width"],
             objective=config["beam"]["objective"],
-            importance=json.dumps(config["importance"]),
-        shell:
-            "python {input.script} --datasets {params.datasets} --evals-dirs {params.evals_dirs} "
-            "--previous {input.previous} --step1 {input.step1} --own-steps {input.own} "
-            "--evaluated {input.evaluated} --beam-width {params.beam_width} "
-            "--objective {params.objective} --importance {params.importance:q} "
-            "--out {output} > {log} 2>&1"
+            importance=config["importance"],
+        script:
+            "../scripts/beam_joint_step.py"
 
 
 rule beam_joint_validate:
     input:
-        script=f"{SCRIPTS}/beam_validate.py",
         steps=get_joint_step_files,
         own=get_beam_validation,
         full=eval_store("full"),
@@ -164,19 +138,13 @@ rule beam_joint_validate:
     params:
         model=MODEL_SETTINGS,
         evaluation=get_evaluation_settings,
-        importance=json.dumps(config["importance"]),
-    shell:
-        evaluation_shell(
-            "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
-            "--steps {input.steps} --evals-dir $(dirname {input.full}) "
-            "--model {params.model:q} --evaluation {params.evaluation:q} "
-            "--importance {params.importance:q} --out {output} > {log} 2>&1"
-        )
+        importance=config["importance"],
+    script:
+        "../scripts/beam_validate.py"
 
 
 rule beam_joint:
     input:
-        script=f"{SCRIPTS}/beam_joint_summary.py",
         steps=get_joint_step_files,
         validations=get_joint_validations,
     output:
@@ -194,14 +162,12 @@ rule beam_joint:
         "benchmarks/beam/all.tsv"
     conda:
         "../envs/vlmprune.yaml"
-    shell:
-        "python {input.script} --steps {input.steps} --validations {input.validations} "
-        "--json {output.json} --png {output.png} > {log} 2>&1"
+    script:
+        "../scripts/beam_joint_summary.py"
 
 
 rule latency_all:
     input:
-        script=f"{SCRIPTS}/latency.py",
         beam="results/beam/all.json",
         data=prepared(DATASETS[0], ANALYSIS_SPLIT),
         model=get_model(),
@@ -220,17 +186,14 @@ rule latency_all:
     params:
         prompts=DATASETS[0],
         model=MODEL_SETTINGS,
-        evaluation=json.dumps(evaluation_settings(config, DATASETS[0])),
-        latency=json.dumps(config["latency"]),
-    shell:
-        "python {input.script} --data {input.data} --dataset {params.prompts} --label all "
-        "--beam {input.beam} --model {params.model:q} --evaluation {params.evaluation:q} "
-        "--latency {params.latency:q} --out {output} > {log} 2>&1"
+        evaluation=evaluation_settings(config, DATASETS[0]),
+        latency=config["latency"],
+    script:
+        "../scripts/latency.py"
 
 
 rule tradeoff_all:
     input:
-        script=f"{SCRIPTS}/tradeoff.py",
         beam="results/beam/all.json",
         latency="results/latency/all.json",
     output:
@@ -248,6 +211,5 @@ rule tradeoff_all:
         "benchmarks/tradeoff/all.tsv"
     conda:
         "../envs/vlmprune.yaml"
-    shell:
-        "python {input.script} --beam {input.beam} --latency {input.latency} "
-        "--json {output.json} --png {output.png} > {log} 2>&1"
+    script:
+        "../scripts/tradeoff.py"

@@ -7,7 +7,13 @@ rule multiflow_step1:
         model=get_model(),
     output:
         json="results/multiflow/sparsity_distribution_{sparsity}.json",
-        png="results/multiflow/sparsity_distribution_{sparsity}.png",
+        png=report(
+            "results/multiflow/sparsity_distribution_{sparsity}.png",
+            caption="../report/multiflow_step1.rst",
+            category="Pruning (MULTIFLOW)",
+            subcategory="Step 1: per-layer budgets",
+            labels={"target": "{sparsity}"},
+        ),
     log:
         "logs/multiflow/sparsity_distribution_{sparsity}.log",
     benchmark:
@@ -32,7 +38,6 @@ rule multiflow_step1:
 
 rule multiflow_calibrate:
     input:
-        script=f"{SCRIPTS}/multiflow_calibrate.py",
         data=get_calibration_data,
         model=get_model(),
     output:
@@ -48,24 +53,18 @@ rule multiflow_calibrate:
         **GPU_RESOURCES,
     params:
         model=MODEL_SETTINGS,
-        calibration=json.dumps(
-            {
-                k: v
-                for k, v in config["multiflow"]["calibration"].items()
-                if k not in ("dataset", "split")
-            }
-        ),
-        multiflow=json.dumps(
-            {k: config["multiflow"][k] for k in ("architecture", "patterns", "exclude")}
-        ),
-    shell:
-        "python {input.script} --data {input.data} --model {params.model:q} --calibration {params.calibration:q} "
-        "--multiflow {params.multiflow:q} --out {output} > {log} 2>&1"
+        calibration={
+            k: v
+            for k, v in config["multiflow"]["calibration"].items()
+            if k not in ("dataset", "split")
+        },
+        multiflow={k: config["multiflow"][k] for k in ("architecture", "patterns", "exclude")},
+    script:
+        "../scripts/multiflow_calibrate.py"
 
 
 rule multiflow_masks:
     input:
-        script=f"{SCRIPTS}/multiflow_masks.py",
         stats="results/multiflow/calibration.safetensors",
         budgets=get_mask_budgets,
         model=get_model(),
@@ -85,15 +84,12 @@ rule multiflow_masks:
         mem_mb=8000,
     params:
         model=MODEL_SETTINGS,
-    shell:
-        "python {input.script} --model {params.model:q} --stats {input.stats} --budgets={input.budgets:q} "
-        "--method {wildcards.method} --target {wildcards.sparsity} "
-        "--masks {output.masks} --summary {output.summary} > {log} 2>&1"
+    script:
+        "../scripts/multiflow_masks.py"
 
 
 rule evaluate_pruned:
     input:
-        script=f"{SCRIPTS}/evaluate.py",
         data=prepared(),
         model=get_model(),
         masks="results/multiflow/masks_{method}_{sparsity}.safetensors",
@@ -114,17 +110,13 @@ rule evaluate_pruned:
     params:
         model=MODEL_SETTINGS,
         evaluation=get_evaluation_settings,
-    shell:
-        evaluation_shell(
-            "--data {input.data} --dataset {wildcards.dataset} --split {wildcards.split} "
-            "--variants {wildcards.method}-{wildcards.sparsity} --stores {output.store} --masks {input.masks} "
-            "--model {params.model:q} --evaluation {params.evaluation:q} > {log} 2>&1"
-        )
+        variants=lambda wildcards: [f"{wildcards.method}-{wildcards.sparsity}"],
+    script:
+        "../scripts/evaluate.py"
 
 
 rule sparsity:
     input:
-        script=f"{SCRIPTS}/sparsity.py",
         full=eval_store("full", split=ANALYSIS_SPLIT),
         stores=get_sparsity_stores,
         summaries=get_sparsity_summaries,
@@ -144,15 +136,13 @@ rule sparsity:
     conda:
         "../envs/vlmprune.yaml"
     params:
-        importance=json.dumps(config["importance"]),
-    shell:
-        "python {input.script} --full {input.full} --stores {input.stores} --summaries {input.summaries} "
-        "--params {params.importance:q} --json {output.json} --png {output.png} > {log} 2>&1"
+        importance=config["importance"],
+    script:
+        "../scripts/sparsity.py"
 
 
 rule export_pruned:
     input:
-        script=f"{SCRIPTS}/export_pruned.py",
         masks="results/multiflow/masks_{method}_{sparsity}.safetensors",
         summary="results/multiflow/masks_{method}_{sparsity}.json",
         model=get_model(),
@@ -171,6 +161,5 @@ rule export_pruned:
         mem_mb=8000,
     params:
         model=MODEL_SETTINGS,
-    shell:
-        "python {input.script} --model {params.model:q} --masks {input.masks} --summary {input.summary} "
-        "--out {output} > {log} 2>&1"
+    script:
+        "../scripts/export_pruned.py"

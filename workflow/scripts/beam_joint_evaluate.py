@@ -3,7 +3,7 @@
 The extensions of joint step k-1's beams, the joint greedy set and every dataset's own
 recommended set of size k, on this dataset's analysis split, in one job through the tree
 engine; a complete store with the fingerprint this job would write is reused, a raced one
-completed. Run under ``torchrun --standalone --nproc-per-node=N``.
+completed. A job with more than one GPU runs this script under torchrun.
 """
 
 from pathlib import Path
@@ -12,37 +12,29 @@ from vlmprune.analysis.beam.evaluate import evaluate_missing
 from vlmprune.analysis.beam.joint import plan_joint_step
 from vlmprune.engine.distributed import torchrun_world
 from vlmprune.result_files import read_json, write_json
-from vlmprune.workflow_script import evaluation_parser, run_main
+from vlmprune.workflow_script import run_rule
 
 
-def main() -> None:
-    parser = evaluation_parser(__doc__, data_help="prepared records of the analysis split")
-    parser.add_argument("--previous", required=True, help="results/beam/all/step{k-1}.json")
-    parser.add_argument("--step1", required=True, help="results/beam/all/step1.json")
-    parser.add_argument(
-        "--own-steps", nargs="+", required=True, help="results/beam/{dataset}/step{k}.json of each"
-    )
-    parser.add_argument("--evals-dir", required=True, help="results/evals/{dataset}/{split}")
-    parser.add_argument("--out", required=True, help="results/beam/all/step{k}/{dataset}.json")
-    args = parser.parse_args()
-    own = {(record := read_json(p))["dataset"]: record for p in args.own_steps}
-    plan = plan_joint_step(read_json(args.previous), read_json(args.step1), own)
+def main(job) -> None:
+    own = {(record := read_json(p))["dataset"]: record for p in job.input.own}
+    plan = plan_joint_step(read_json(job.input.previous), read_json(job.input.step1), own)
+    dataset = job.wildcards.dataset
     with torchrun_world() as world:
         todo, reused = evaluate_missing(
-            data=Path(args.data),
-            dataset=args.dataset,
-            split=args.split,
+            data=Path(job.input.data),
+            dataset=dataset,
+            split=job.params.split,
             variants=plan.variants,
-            evals_dir=Path(args.evals_dir),
-            model=args.model,
-            evaluation=args.evaluation,
+            evals_dir=Path(job.input.full).parent,
+            model=job.params.model,
+            evaluation=job.params.evaluation,
             world=world,
         )
         if world.is_main:
             write_json(
-                args.out,
-                {"dataset": args.dataset, "step": plan.step, "evaluated": todo, "reused": reused},
+                job.output[0],
+                {"dataset": dataset, "step": plan.step, "evaluated": todo, "reused": reused},
             )
 
 
-run_main(main)
+run_rule(main, snakemake, distributed=True)  # noqa: F821 (the script: directive defines it)

@@ -1,13 +1,11 @@
 """Rule beam_joint_step: step k of the joint search, ranked by beam.objective over every dataset.
 
 Without racing, rule beam_joint_evaluate has put every set the step needs in each dataset's
-stores (``--evaluated`` lists what it evaluated); this job reads them. With ``--racing`` this
-job races the candidates itself on every dataset at once (``--data`` and ``--evaluations`` per
-dataset), under ``torchrun --standalone --nproc-per-node=N``.
+stores (input ``evaluated`` lists what it evaluated); this job reads them. With
+``beam.racing`` this job races the candidates itself on every dataset at once; a job with more
+than one GPU then runs this script under torchrun.
 """
 
-import argparse
-import json
 from pathlib import Path
 
 from vlmprune.analysis.beam.evaluate import race_joint_step
@@ -17,42 +15,25 @@ from vlmprune.engine.distributed import torchrun_world
 from vlmprune.engine.run import open_job
 from vlmprune.engine.variants import variant_id
 from vlmprune.result_files import read_json, write_json
-from vlmprune.workflow_script import run_main
+from vlmprune.workflow_script import run_rule
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--datasets", nargs="+", required=True)
-    parser.add_argument("--evals-dirs", nargs="+", required=True, help="each dataset's stores")
-    parser.add_argument("--previous", required=True, help="results/beam/all/step{k-1}.json")
-    parser.add_argument("--step1", required=True, help="results/beam/all/step1.json")
-    parser.add_argument("--own-steps", nargs="+", required=True, help="each dataset's step{k}")
-    parser.add_argument("--evaluated", nargs="*", default=[], help="rule beam_joint_evaluate's")
-    parser.add_argument("--beam-width", type=int, required=True)
-    parser.add_argument("--objective", required=True, help="beam.objective: mean or worst")
-    parser.add_argument("--importance", required=True, help="the config's importance section")
-    parser.add_argument("--racing", type=json.loads, default=False, help="beam.racing, as JSON")
-    parser.add_argument("--data", nargs="*", default=[], help="racing: each dataset's records")
-    parser.add_argument("--model", type=json.loads, help="racing: the model settings, as JSON")
-    parser.add_argument(
-        "--evaluations", type=json.loads, help="racing: dataset -> evaluation settings, as JSON"
-    )
-    parser.add_argument("--out", required=True, help="results/beam/all/step{k}.json")
-    args = parser.parse_args()
-    dirs = dict(zip(args.datasets, map(Path, args.evals_dirs), strict=True))
-    own = {(record := read_json(p))["dataset"]: record for p in args.own_steps}
-    plan = plan_joint_step(read_json(args.previous), read_json(args.step1), own)
-    importance = json.loads(args.importance)
-    racing = RacingSettings.from_config(args.racing)
+def main(job) -> None:
+    dirs = {d: Path(path) for d, path in job.params.evals_dirs.items()}
+    own = {(record := read_json(p))["dataset"]: record for p in job.input.own}
+    plan = plan_joint_step(read_json(job.input.previous), read_json(job.input.step1), own)
+    beam_width, objective = job.params.beam_width, job.params.objective
+    importance = job.params.importance
+    racing = RacingSettings.from_config(job.params.get("racing", False))
     if racing is None:
-        done = {(record := read_json(p))["dataset"]: record for p in args.evaluated}
+        done = {(record := read_json(p))["dataset"]: record for p in job.input.evaluated}
         write_json(
-            args.out,
+            job.output[0],
             joint_step_record(
                 plan,
                 dirs,
-                args.beam_width,
-                args.objective,
+                beam_width,
+                objective,
                 importance,
                 evaluated={d: done[d]["evaluated"] for d in dirs},
                 reused={d: done[d]["reused"] for d in dirs},
@@ -61,24 +42,24 @@ def main() -> None:
         return
     with torchrun_world() as world:
         jobs, adapter = {}, None
-        for d, data in zip(args.datasets, args.data, strict=True):
+        for d, data in zip(dirs, job.input.data, strict=True):
             jobs[d] = open_job(
                 data=Path(data),
                 dataset=d,
-                split=read_json(args.step1)["split"],
-                model=args.model,
-                evaluation=args.evaluations[d],
+                split=read_json(job.input.step1)["split"],
+                model=job.params.model,
+                evaluation=job.params.evaluations[d],
                 world=world,
                 adapter=adapter,
             )
             adapter = jobs[d].adapter  # one model for every dataset
-        raced = race_joint_step(jobs, plan, dirs, args.beam_width, args.objective, racing)
+        raced = race_joint_step(jobs, plan, dirs, beam_width, objective, racing)
         if world.is_main:
             record = joint_step_record(
                 plan,
                 dirs,
-                args.beam_width,
-                args.objective,
+                beam_width,
+                objective,
                 importance,
                 evaluated={d: [variant_id(b) for b in r.evaluated] for d, r in raced.items()},
                 reused={
@@ -87,7 +68,7 @@ def main() -> None:
                 },
                 kept=next(iter(raced.values())).race.kept,
             )
-            write_json(args.out, add_joint_racing(record, raced))
+            write_json(job.output[0], add_joint_racing(record, raced))
 
 
-run_main(main)
+run_rule(main, snakemake, distributed=True)  # noqa: F821 (the script: directive defines it)

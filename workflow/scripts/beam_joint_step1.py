@@ -3,14 +3,12 @@
 Single blocks ranked by ``beam.objective`` over the datasets; nothing is evaluated.
 """
 
-import argparse
-import json
 from pathlib import Path
 
 from vlmprune.analysis.beam.joint import joint_step_one
 from vlmprune.engine.store import read_store
 from vlmprune.result_files import read_json, write_json
-from vlmprune.workflow_script import run_main
+from vlmprune.workflow_script import run_rule
 
 
 def single_block_stores(evals_dir: Path) -> list[Path]:
@@ -18,32 +16,18 @@ def single_block_stores(evals_dir: Path) -> list[Path]:
     return [evals_dir / f"drop-{i}.h5" for i in range(blocks)]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--datasets", nargs="+", required=True)
-    parser.add_argument(
-        "--evals-dirs",
-        nargs="+",
-        required=True,
-        help="results/evals/{dataset}/{split} of each dataset, holding full.h5 and drop-{i}.h5",
-    )
-    parser.add_argument("--own-steps", nargs="+", required=True, help="each dataset's step1.json")
-    parser.add_argument("--beam-width", type=int, required=True)
-    parser.add_argument("--objective", required=True, help="beam.objective: mean or worst")
-    parser.add_argument("--importance", required=True, help="the config's importance section")
-    parser.add_argument("--out", required=True, help="results/beam/all/step1.json")
-    args = parser.parse_args()
-    dirs = dict(zip(args.datasets, map(Path, args.evals_dirs), strict=True))
-    own = dict(zip(args.datasets, map(read_json, args.own_steps), strict=True))
+def main(job) -> None:
+    dirs = {d: Path(path) for d, path in job.params.evals_dirs.items()}
+    own = dict(zip(dirs, map(read_json, job.input.own), strict=True))
     record = joint_step_one(
         {d: path / "full.h5" for d, path in dirs.items()},
         {d: single_block_stores(path) for d, path in dirs.items()},
         own,
-        args.beam_width,
-        args.objective,
-        json.loads(args.importance),
+        job.params.beam_width,
+        job.params.objective,
+        job.params.importance,
     )
-    write_json(args.out, record)
+    write_json(job.output[0], record)
 
 
-run_main(main)
+run_rule(main, snakemake)  # noqa: F821 (the script: directive defines it)

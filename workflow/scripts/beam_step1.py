@@ -1,37 +1,23 @@
-"""Rule beam_step_1: the beam search's first step, from the single-block ablation stores (evaluates nothing)."""
+"""Rule beam_step_1: the beam search's first step, from the single-block ablation stores.
 
-import argparse
-import json
+It evaluates nothing.
+"""
+
 from pathlib import Path
 
 from vlmprune.analysis.beam.files import step_one
 from vlmprune.result_files import write_json
-from vlmprune.workflow_script import run_main
+from vlmprune.workflow_script import run_rule
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--full", required=True, help="the baseline store (full.h5) of the analysis split"
-    )
-    parser.add_argument(
-        "--dropped", nargs="+", required=True, help="the stores drop-0.h5 … drop-(N-1).h5"
-    )
-    parser.add_argument("--beam-width", type=int, required=True)
-    parser.add_argument(
-        "--importance",
-        required=True,
-        help="the config's importance section (interval settings), as JSON",
-    )
-    parser.add_argument("--out", required=True, help="results/beam/{dataset}/step1.json")
-    args = parser.parse_args()
+def main(job) -> None:
     record = step_one(
-        Path(args.full),
-        [Path(p) for p in args.dropped],
-        args.beam_width,
-        json.loads(args.importance),
+        Path(job.input.full),
+        [Path(p) for p in job.input.dropped],
+        job.params.beam_width,
+        job.params.importance,
     )
-    write_json(args.out, record)
+    write_json(job.output[0], record)
 
 
-run_main(main)
+run_rule(main, snakemake)  # noqa: F821 (the script: directive defines it)

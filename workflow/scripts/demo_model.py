@@ -1,19 +1,14 @@
-"""Rule demo_model: train the tiny LLaVA of the embedded default and save it with save_pretrained."""
+"""Rule demo_model: train the embedded default's tiny LLaVA and save it with save_pretrained."""
 
-import argparse
 import json
 
 from vlmprune.demo.train import train_demo_model
-from vlmprune.workflow_script import run_main
+from vlmprune.workflow_script import run_rule
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--params", required=True, help="the config's demo_model section, as JSON")
-    args = parser.parse_args()
-    facts = train_demo_model(args.out, **json.loads(args.params))
+def main(job) -> None:
+    facts = train_demo_model(job.output[0], **job.params.demo)
     print(json.dumps(facts, indent=2))
 
 
-run_main(main)
+run_rule(main, snakemake)  # noqa: F821 (the script: directive defines it)

@@ -1,43 +1,31 @@
-"""Rules baseline and ablate: evaluate variants of the model on a dataset split, one store each.
+"""Rules ablate, baseline, ablate_block, evaluate_variant, evaluate_pruned: a store per variant.
 
-Run under ``torchrun --standalone --nproc-per-node=N``; samples are sharded across ranks.
+A job with more than one GPU runs this script under torchrun; samples are sharded across ranks.
 """
 
 from pathlib import Path
 
 from vlmprune.engine.distributed import torchrun_world
 from vlmprune.engine.run import run_evaluation
-from vlmprune.workflow_script import evaluation_parser, run_main
+from vlmprune.workflow_script import run_rule
 
 
-def main() -> None:
-    parser = evaluation_parser(
-        __doc__, data_help="prepared records (data/prepared/{dataset}/{split})"
-    )
-    parser.add_argument(
-        "--variants", nargs="+", required=True, help="variant ids: full, drop-3, drop-3-7 …"
-    )
-    parser.add_argument("--stores", nargs="+", required=True, help="one HDF5 store per variant")
-    parser.add_argument(
-        "--summary", default=None, help="JSON summary of the first variant (baseline)"
-    )
-    parser.add_argument(
-        "--masks", default=None, help="bit-packed masks of a width variant (multiflow-0.5 …)"
-    )
-    args = parser.parse_args()
+def main(job) -> None:
+    stores = [job.output.store, *job.output.get("stores", [])]
+    summary, masks = job.output.get("summary"), job.input.get("masks")
     with torchrun_world() as world:
         run_evaluation(
-            data=Path(args.data),
-            dataset=args.dataset,
-            split=args.split,
-            variants=args.variants,
-            stores=[Path(s) for s in args.stores],
-            summary=Path(args.summary) if args.summary else None,
-            model=args.model,
-            evaluation=args.evaluation,
+            data=Path(job.input.data),
+            dataset=job.wildcards.dataset,
+            split=job.wildcards.split,
+            variants=list(job.params.variants),
+            stores=[Path(s) for s in stores],
+            summary=Path(summary) if summary else None,
+            model=job.params.model,
+            evaluation=job.params.evaluation,
             world=world,
-            masks=Path(args.masks) if args.masks else None,
+            masks=Path(masks) if masks else None,
         )
 
 
-run_main(main)
+run_rule(main, snakemake, distributed=True)  # noqa: F821 (the script: directive defines it)

@@ -1,7 +1,8 @@
-"""Rule export: results/pruned/{variant}/, the model without the variant's blocks, with processor and model card."""
+"""Rule export: results/pruned/{variant}/, the model without the variant's blocks.
 
-import argparse
-import json
+The processor and a model card go beside it.
+"""
+
 from pathlib import Path
 
 from vlmprune.analysis.beam.files import interval_settings
@@ -11,51 +12,31 @@ from vlmprune.engine.variants import removed_blocks
 from vlmprune.export.card import joint_choice, model_card
 from vlmprune.export.depth_variant import export_variant, load_for_export
 from vlmprune.result_files import read_json
-from vlmprune.workflow_script import run_main
+from vlmprune.workflow_script import run_rule
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--variant", required=True, help="variant id: drop-3, drop-1-6, …")
-    parser.add_argument("--model", required=True, help="the config's model section, as JSON")
-    parser.add_argument(
-        "--full", nargs="*", default=[], help="the full model's store per dataset (analysis split)"
-    )
-    parser.add_argument(
-        "--stores", nargs="*", default=[], help="the variant's store per dataset, in the same order"
-    )
-    parser.add_argument(
-        "--latency", nargs="*", default=[], help="results/latency/{dataset}.json files"
-    )
-    parser.add_argument(
-        "--importance",
-        required=True,
-        help="the config's importance section (interval settings), as JSON",
-    )
-    parser.add_argument(
-        "--joint", default=None, help="results/beam/all.json, when beam.objective is mean or worst"
-    )
-    parser.add_argument("--out", required=True, help="results/pruned/{variant}")
-    args = parser.parse_args()
-    model = json.loads(args.model)
-    settings = interval_settings(json.loads(args.importance))
+def main(job) -> None:
+    model, variant = job.params.model, job.wildcards.variant
+    settings = interval_settings(job.params.importance)
     adapter = load_for_export(model)
-    removed = removed_blocks(args.variant, len(adapter.blocks), adapter.component)
+    removed = removed_blocks(variant, len(adapter.blocks), adapter.component)
     card = model_card(
         source=model["path"],
-        variant=args.variant,
+        variant=variant,
         removed=removed,
         component=adapter.component,
         num_blocks=len(adapter.blocks),
         accuracy=[
             accuracy_row(read_store(f), read_store(s), **settings)
-            for f, s in zip(args.full, args.stores)
+            for f, s in zip(job.input.full, job.input.stores, strict=True)
         ],
-        latency={(d := read_json(p))["dataset"]: d for p in args.latency},
+        latency={(d := read_json(p))["dataset"]: d for p in job.input.latency},
         loading=adapter.loading_instructions,
-        chosen=joint_choice(read_json(args.joint), args.variant) if args.joint else None,
+        chosen=joint_choice(read_json(job.input.joint), variant)
+        if "joint" in job.input.keys()
+        else None,
     )
-    export_variant(adapter, args.variant, Path(args.out), card)
+    export_variant(adapter, variant, Path(job.output[0]), card)
 
 
-run_main(main)
+run_rule(main, snakemake)  # noqa: F821 (the script: directive defines it)

@@ -1,41 +1,23 @@
-"""Rule multiflow_masks: one method's masks at one target sparsity, from the calibration statistics and step-1 budgets."""
+"""Rule multiflow_masks: one method's masks at one target sparsity.
 
-import argparse
-import json
+From the calibration statistics and, for multiflow and magnitude, step 1's budgets.
+"""
 
 from vlmprune.multiflow.prune import make_masks
-from vlmprune.workflow_script import run_main
+from vlmprune.workflow_script import run_rule
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", required=True, help="the config's model section, as JSON")
-    parser.add_argument(
-        "--stats", required=True, help="calibration statistics from rule multiflow_calibrate"
-    )
-    parser.add_argument(
-        "--budgets",
-        default=None,
-        help="step-1 sparsity_distribution_{s}.json (multiflow, magnitude)",
-    )
-    parser.add_argument("--method", required=True)
-    parser.add_argument("--target", required=True, type=float)
-    parser.add_argument("--masks", required=True, help="bit-packed masks (safetensors)")
-    parser.add_argument(
-        "--summary",
-        required=True,
-        help="JSON summary: target and actual sparsity per layer and modality",
-    )
-    args = parser.parse_args()
+def main(job) -> None:
+    budgets = job.input.budgets  # step 1's budgets (multiflow, magnitude); none for wanda
     make_masks(
-        json.loads(args.model),
-        args.stats,
-        args.method,
-        args.target,
-        args.masks,
-        args.summary,
-        budgets_path=args.budgets or None,
+        job.params.model,
+        job.input.stats,
+        job.wildcards.method,
+        float(job.wildcards.sparsity),
+        job.output.masks,
+        job.output.summary,
+        budgets_path=budgets if isinstance(budgets, str) else None,
     )
 
 
-run_main(main)
+run_rule(main, snakemake)  # noqa: F821 (the script: directive defines it)

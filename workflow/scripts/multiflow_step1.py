@@ -1,28 +1,20 @@
-"""Rule multiflow_step1 (Snakemake ``script:``): the report goes to the job's log."""
-
-import logging
-import sys
+"""Rule multiflow_step1: the per-layer budgets at one target; the report goes to the job's log."""
 
 from vlmprune.multiflow import CheckpointError, MultiflowConfig, run_step1
+from vlmprune.workflow_script import run_rule
 
-with open(snakemake.log[0], "w", encoding="utf-8") as log_file:  # noqa: F821 (snakemake is injected)
-    sys.stdout = sys.stderr = log_file
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=log_file,
-        force=True,
-    )
+
+def main(job) -> None:
     try:
         run_step1(
-            snakemake.input[0],
-            float(snakemake.params.target),
-            snakemake.output.json,
-            snakemake.output.png,
-            MultiflowConfig.from_mapping(snakemake.params.multiflow),
-            out=log_file,
+            job.input.model,
+            float(job.params.target),
+            job.output.json,
+            job.output.png,
+            MultiflowConfig.from_mapping(job.params.multiflow),
         )
-    except (CheckpointError, ValueError, OSError) as error:
-        print(f"error: {error}", file=log_file)
-        log_file.flush()
-        sys.exit(1)
+    except (CheckpointError, OSError) as error:
+        raise ValueError(str(error)) from None
+
+
+run_rule(main, snakemake)  # noqa: F821 (the script: directive defines it)

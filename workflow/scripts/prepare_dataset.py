@@ -1,22 +1,13 @@
 """Rule prepare_dataset: one split of a registered dataset as records on disk."""
 
-import argparse
-
 from vlmprune.data.prepare import prepare_dataset
-from vlmprune.workflow_script import run_main
+from vlmprune.workflow_script import run_rule
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--split", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--local-path", default=None)
-    args = parser.parse_args()
-    records = prepare_dataset(
-        args.dataset, args.split, args.out, local_path=args.local_path or None
-    )
-    print(f"{args.dataset}/{args.split}: {len(records)} records written to {args.out}")
+def main(job) -> None:
+    dataset, split, out = job.wildcards.dataset, job.wildcards.split, job.output[0]
+    records = prepare_dataset(dataset, split, out, local_path=job.params.local_path)
+    print(f"{dataset}/{split}: {len(records)} records written to {out}")
 
 
-run_main(main)
+run_rule(main, snakemake)  # noqa: F821 (the script: directive defines it)

@@ -1,41 +1,25 @@
-"""Rule sparsity: accuracy against sparsity per pruning method, with the dense baseline and paired bootstrap intervals."""
+"""Rule sparsity: accuracy against sparsity per pruning method.
 
-import argparse
-import json
+With the dense baseline and paired bootstrap intervals.
+"""
+
 from pathlib import Path
 
 from vlmprune.analysis.sparsity import write_sparsity
-from vlmprune.workflow_script import run_main
+from vlmprune.workflow_script import run_rule
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--full", required=True, type=Path, help="the dense baseline store (full.h5)"
-    )
-    parser.add_argument(
-        "--stores", nargs="+", required=True, type=Path, help="stores {method}-{s}.h5"
-    )
-    parser.add_argument(
-        "--summaries",
-        nargs="+",
-        required=True,
-        type=Path,
-        help="mask summaries, in the order of the stores",
-    )
-    parser.add_argument(
-        "--params",
-        required=True,
-        help="the config's importance section (confidence, resamples, seed), as JSON",
-    )
-    parser.add_argument("--json", required=True, type=Path)
-    parser.add_argument("--png", required=True, type=Path)
-    args = parser.parse_args()
+def main(job) -> None:
     curves = write_sparsity(
-        args.full, args.stores, args.summaries, args.json, args.png, **json.loads(args.params)
+        Path(job.input.full),
+        [Path(p) for p in job.input.stores],
+        [Path(p) for p in job.input.summaries],
+        Path(job.output.json),
+        Path(job.output.png),
+        **job.params.importance,
     )
     for method, points in curves["methods"].items():
         print(method, ", ".join(f"{p['target_sparsity']}: {p['accuracy']:.3f}" for p in points))
 
 
-run_main(main)
+run_rule(main, snakemake)  # noqa: F821 (the script: directive defines it)

@@ -1,30 +1,26 @@
-"""Rules tradeoff and tradeoff_all: accuracy (the joint objective for all) against measured latency
-per budget of removed blocks, Pareto frontier, lookup table."""
+"""Rules tradeoff and tradeoff_all: accuracy against measured latency per budget of removed blocks.
 
-import argparse
+With the Pareto frontier and the latency-budget lookup table; for ``all``, the accuracy is the
+joint objective's.
+"""
+
 from pathlib import Path
 
 from vlmprune.analysis.tradeoff.pareto import joint_tradeoff, tradeoff
 from vlmprune.analysis.tradeoff.plot import plot_joint_tradeoff, plot_tradeoff
 from vlmprune.result_files import read_json, write_json
-from vlmprune.workflow_script import run_main
+from vlmprune.workflow_script import run_rule
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--beam", required=True, help="results/beam/{dataset}.json")
-    parser.add_argument("--latency", required=True, help="results/latency/{dataset}.json")
-    parser.add_argument("--json", required=True, help="results/tradeoff/{dataset}.json")
-    parser.add_argument("--png", required=True, help="results/tradeoff/{dataset}.png")
-    args = parser.parse_args()
-    beam, latency = read_json(args.beam), read_json(args.latency)
+def main(job) -> None:
+    beam, latency = read_json(job.input.beam), read_json(job.input.latency)
     if "objective" in beam:  # the joint search's results/beam/all.json
         result = joint_tradeoff(beam, latency)
-        plot_joint_tradeoff(result, Path(args.png))
+        plot_joint_tradeoff(result, Path(job.output.png))
     else:
         result = tradeoff(beam, latency)
-        plot_tradeoff(result, Path(args.png))
-    write_json(args.json, result)
+        plot_tradeoff(result, Path(job.output.png))
+    write_json(job.output.json, result)
 
 
-run_main(main)
+run_rule(main, snakemake)  # noqa: F821 (the script: directive defines it)

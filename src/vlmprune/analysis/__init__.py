@@ -5,6 +5,7 @@
 - ``beam``: beam search over sets of removed blocks.
 - ``tradeoff``: accuracy against measured latency, the Pareto frontier.
 - ``sparsity``: accuracy of the width variants against their sparsity.
+- ``findings``: what a run found, read from its result files, for the report.
 """
 
-__all__ = ["beam", "compare", "importance", "sparsity", "tradeoff"]
+__all__ = ["beam", "compare", "findings", "importance", "sparsity", "tradeoff"]

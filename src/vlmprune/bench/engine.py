@@ -109,7 +109,8 @@ def random_molmoe(hidden: int, layers: int) -> ModelAdapter:
     from vlmprune.data.sources.easy_vqa import answer_vocabulary, iter_questions
     from vlmprune.demo.tokenizer import build_tokenizer
     from vlmprune.models.molmo.adapter import MolmoNativeAdapter
-    from vlmprune.models.molmo.modeling import MolmoNativeConfig, MolmoNativeForCausalLM
+    from vlmprune.models.molmo.configuration import MolmoNativeConfig
+    from vlmprune.models.molmo.modeling import MolmoNativeForCausalLM
     from vlmprune.models.molmo.processing import IMAGE_TOKENS, MolmoImageSettings, MolmoProcessing
     from vlmprune.models.molmo.remote_code import MOLMO_STOP_STRING
 
@@ -129,10 +130,10 @@ def random_molmoe(hidden: int, layers: int) -> ModelAdapter:
         image_num_pos=65,
     )
     config = MolmoNativeConfig(
-        d_model=hidden,
-        n_heads=hidden // 64,
-        n_layers=layers,
-        mlp_ratio=2,
+        hidden_size=hidden,
+        num_attention_heads=hidden // 64,
+        num_hidden_layers=layers,
+        intermediate_size=2 * hidden,
         moe_num_experts=16,
         moe_top_k=4,
         attention_layer_norm=True,

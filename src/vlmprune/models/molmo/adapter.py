@@ -18,23 +18,30 @@ import torch
 
 from vlmprune.errors import ModelError
 from vlmprune.models.base import ModelAdapter, read_model_config
+from vlmprune.models.molmo.configuration import WAY_OUT, unimplemented_settings
 from vlmprune.models.molmo.modeling import MolmoNativeForCausalLM, collate
 from vlmprune.models.molmo.processing import MolmoImageSettings, MolmoProcessing
 from vlmprune.models.molmo.remote_code import MolmoAdapter, molmo_answer, stop_token_id
 from vlmprune.models.prompts import molmo_prompt
 
-#: What every published Molmo v1 config.json that names these says (MolmoE-1B's names them; 7B-D's code fixes them).
-PUBLISHED_SETTINGS = {
-    "activation_type": "swiglu",
-    "clip_qkv": None,
-    "image_padding_embed": "pad_and_partial_pad",
-    "image_pooling_2d": "attention-meanq",
-    "image_projector": "mlp",
-    "layer_norm_type": "rms",
-    "norm_after": False,
-    "rope_impl": "llama",
-    "weight_tying": False,
-}
+
+def check_weights(path: Path, info: dict[str, Any]) -> None:
+    """Every weight of the native model in the snapshot, and nothing else, with the right shapes."""
+    problems = {
+        "missing": sorted(info.get("missing_keys") or ()),
+        "unexpected (a config.json field that would use them is missing or off)": sorted(
+            info.get("unexpected_keys") or ()
+        ),
+        "of another shape": sorted(str(m) for m in info.get("mismatched_keys") or ()),
+    }
+    found = {what: names for what, names in problems.items() if names}
+    if found:
+        raise ModelError(
+            f"{str(path)!r} does not hold the weights its config.json describes: "
+            + "; ".join(f"{what}: {', '.join(names)}" for what, names in found.items())
+            + ". Check that every safetensors file of the snapshot was copied and that config.json "
+            "is the one published with these weights"
+        )
 
 
 class MolmoNativeAdapter(ModelAdapter):
@@ -72,29 +79,26 @@ class MolmoNativeAdapter(ModelAdapter):
         """Model and processor from a hub snapshot of Molmo-7B-D/-O or MolmoE-1B, running none of its code."""
         from transformers import AutoTokenizer
 
-        config = read_model_config(path)
-        unsupported = {
-            k: config[k] for k, v in PUBLISHED_SETTINGS.items() if k in config and config[k] != v
-        }
-        if unsupported:
+        unimplemented = unimplemented_settings(read_model_config(path))
+        if unimplemented:
             raise ModelError(
-                f"{str(path)!r} sets {unsupported}, where the native Molmo v1 implements only the published checkpoints' "
-                f"{ {k: PUBLISHED_SETTINGS[k] for k in unsupported} }. Its own code runs only with "
-                "model.trust_remote_code: true (and was written for transformers 4.4x)"
+                f"{str(path)!r}: config.json sets what the native Molmo v1 does not implement: "
+                + "; ".join(unimplemented)
+                + f". Nothing was loaded; {WAY_OUT}"
             )
         try:
-            model = MolmoNativeForCausalLM.from_pretrained(
-                str(path), dtype=dtype, use_safetensors=True
-            ).to(device)
+            model, info = MolmoNativeForCausalLM.from_pretrained(
+                str(path), dtype=dtype, use_safetensors=True, output_loading_info=True
+            )
         except OSError as error:
             raise ModelError(
                 f"{str(path)!r} is not a whole Molmo snapshot: {error}. Copy every file of the hub "
                 "repository (e.g. `hf download allenai/Molmo-7B-D-0924 --local-dir …`)"
             ) from error
-        except (
-            ValueError
-        ) as error:  # a config.json the native model cannot build (MolmoNativeConfig says what)
+        except (ValueError, RuntimeError) as error:  # a config.json the model cannot build, shapes
             raise ModelError(f"{str(path)!r}: {error}") from error
+        check_weights(path, info)
+        model = model.to(device)
         preprocessor = path / "preprocessor_config.json"
         settings = (
             MolmoImageSettings.from_dict(json.loads(preprocessor.read_text()))

@@ -8,21 +8,26 @@ through ``Cache.update``, the mask comes from ``create_causal_mask``, and genera
 ``GenerationMixin.generate``. The mathematics follows ``modeling_molmo.py`` of
 ``allenai/Molmo-7B-D-0924`` (checked against its outputs: ``tests/test_molmo_modeling.py``):
 
-- decoder block: RMS norm, fused ``att_proj`` (q, k, v; bias per ``qkv_bias``), rotary
-  embedding with halves rotated ("llama"), grouped-query attention, ``attn_out``; RMS norm,
-  ``ff_proj`` whose first half is the value and second half the SiLU gate, ``ff_out``;
+- decoder block: RMS norm, fused ``att_proj`` (q, k, v; bias per ``qkv_bias``, clamped by
+  ``clip_qkv``), RMS norms over all queries and all keys (``attention_layer_norm``), rotary
+  embedding in float32 with halves rotated ("llama"; none with ``rope: false``), grouped-query
+  attention, ``attn_out``; RMS norm, ``ff_proj`` whose first half is the value and second half
+  the SiLU gate, ``ff_out``; with ``norm_after`` (Molmo-7B-O) the two norms follow attention and
+  MLP instead;
 - embeddings: ``wte.embedding`` followed by 128 ``wte.new_embedding`` rows (image tokens);
 - vision: a CLIP ViT (``quick_gelu``) whose hidden states after layers ``vit_layers`` (-2 and
   -9: the published tower's last block feeds no feature) are concatenated, crops that are all
   padding (-1) zeroed, learnt embeddings added for patches that are padding or partly padding
   (``image_masks``), 2x2 patches pooled by attention with their mean as query, a SwiGLU
   projector, and the result added to the embeddings at ``image_input_idx`` (negative entries:
-  no token).
+  no token), then scaled by sqrt(hidden) with ``normalize_input_embeds``;
+- logits scaled by 1/sqrt(hidden) (``scale_logits``) and soft-capped (``final_logit_softcapping``).
 
-MolmoE-1B (``config.json`` in OLMo's names) has mixture-of-experts blocks instead: RMS norms
-over all queries and all keys, and a softmax router whose top-k experts (SwiGLU, ``gate_proj`` /
-``up_proj`` / ``down_proj``) are weighted by their router probabilities; its names follow the
-seed experiments' copy of ``modeling_molmoe.py`` (``ChulanZhang/molmo_hf``): ``blocks.N.attn.…``,
+Which config.json values are implemented: :mod:`vlmprune.models.molmo.configuration`.
+
+MolmoE-1B (``config.json`` in OLMo's names) has mixture-of-experts blocks instead: a softmax
+router whose top-k experts (SwiGLU, ``gate_proj`` / ``up_proj`` / ``down_proj``) are weighted by
+their router probabilities; its names follow the seed experiments' copy of ``modeling_molmoe.py`` (``ChulanZhang/molmo_hf``): ``blocks.N.attn.…``,
 ``blocks.N.mlp.experts.E.…``, ``lm_head``.
 """
 
@@ -33,94 +38,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import GenerationMixin, PretrainedConfig, PreTrainedModel
+from transformers import GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache, DynamicCache
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import create_causal_mask
 from transformers.modeling_outputs import CausalLMOutputWithPast
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
-#: The vision tower ``modeling_molmo.py`` builds for Molmo-7B-D/-O (``MolmoForCausalLM.__init__``),
-#: whose config.json has no vision section: CLIP ViT-L/14 at 336 px without its last layer.
-PUBLISHED_VISION = dict(
-    image_default_input_size=[336, 336],
-    image_patch_size=14,
-    image_emb_dim=1024,
-    image_num_heads=16,
-    image_num_key_value_heads=16,
-    image_num_layers=23,
-    image_head_dim=64,
-    image_mlp_dim=4096,
-    image_num_pos=577,
-    image_norm_eps=1e-5,
-)
-#: The tower's hidden states the features are read from (negative: from the last block's output back).
-VIT_LAYERS = (-2, -9)
-ADDITIONAL_VOCAB = 128
-
-
-class MolmoNativeConfig(PretrainedConfig):
-    """The fields of Molmo-7B-D's config.json; a ``vision_backbone`` section (MolmoE's layout) overrides the tower."""
-
-    model_type = "molmo"
-
-    def __init__(
-        self,
-        vocab_size: int = 152064,
-        embedding_size: int = 152064,
-        hidden_size: int = 3584,
-        intermediate_size: int = 37888,
-        num_hidden_layers: int = 28,
-        num_attention_heads: int = 28,
-        num_key_value_heads: int = 4,
-        max_position_embeddings: int = 4096,
-        layer_norm_eps: float = 1e-6,
-        rope_theta: float = 1e6,
-        qkv_bias: bool = True,
-        vision_backbone: dict | None = None,
-        moe_num_experts: int = 0,
-        moe_top_k: int = 0,
-        attention_layer_norm: bool = False,
-        vit_layers: list[int] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        kwargs.pop("head_dim", None)  # MolmoE writes null: the width over the heads
-        kwargs.pop(
-            "auto_map", None
-        )  # the published code's classes: not this model's, and not in an export
-        if "d_model" in kwargs:  # MolmoE-1B's config.json: OLMo's names
-            hidden_size = kwargs.pop("d_model")
-            num_attention_heads = kwargs.pop("n_heads")
-            num_key_value_heads = kwargs.pop("n_kv_heads", None) or num_attention_heads
-            num_hidden_layers = kwargs.pop("n_layers")
-            intermediate_size = (
-                kwargs.pop("mlp_hidden_size", None) or kwargs.pop("mlp_ratio") * hidden_size
-            )
-            layer_norm_eps = kwargs.get("layer_norm_eps", 1e-5)
-        self.moe_num_experts, self.moe_top_k, self.attention_layer_norm = (
-            moe_num_experts,
-            moe_top_k,
-            attention_layer_norm,
-        )
-        self.vocab_size, self.embedding_size = vocab_size, embedding_size
-        self.hidden_size, self.intermediate_size = hidden_size, intermediate_size
-        self.num_hidden_layers, self.num_attention_heads = num_hidden_layers, num_attention_heads
-        self.num_key_value_heads = num_key_value_heads or num_attention_heads
-        self.max_position_embeddings, self.layer_norm_eps = max_position_embeddings, layer_norm_eps
-        self.rope_theta, self.qkv_bias = rope_theta, qkv_bias
-        self.vision_backbone = {**PUBLISHED_VISION, **(vision_backbone or {})}
-        self.vit_layers = list(VIT_LAYERS if vit_layers is None else vit_layers)
-        if not all(
-            isinstance(i, int) and -self.vision_backbone["image_num_layers"] <= i < 0
-            for i in self.vit_layers
-        ):
-            raise ValueError(
-                f"vit_layers {self.vit_layers} must count back from the tower's last block (-1, -2, …), "
-                f"within its {self.vision_backbone['image_num_layers']} blocks"
-            )
-        self.head_dim = hidden_size // num_attention_heads
-        kwargs.setdefault("tie_word_embeddings", False)
-        super().__init__(**kwargs)
+from vlmprune.models.molmo.configuration import ADDITIONAL_VOCAB, MolmoNativeConfig
 
 
 class RMSNorm(nn.Module):
@@ -148,22 +73,62 @@ class Embedding(nn.Module):
         return F.embedding(ids, torch.cat([self.embedding, self.new_embedding], dim=0))
 
 
-class MolmoDecoderBlock(nn.Module):
-    """One language block; returns the hidden states and writes its keys and values with ``Cache.update``."""
+class Attention(nn.Module):
+    """Fused ``att_proj`` (q, k, v), ``clip_qkv``, q/k RMS norms over all heads
+    (``attention_layer_norm``), rotary embedding in float32 unless ``rope`` is off, grouped-query
+    attention with keys and values through ``Cache.update``; the heads side by side (before
+    ``attn_out``)."""
 
     def __init__(self, config: MolmoNativeConfig, layer_idx: int) -> None:
         super().__init__()
         d, heads, kv = config.hidden_size, config.num_attention_heads, config.num_key_value_heads
-        self.layer_idx, self.head_dim = layer_idx, config.head_dim
+        self.layer_idx, self.head_dim, self.clip_qkv = layer_idx, config.head_dim, config.clip_qkv
         self.fused_dims = (d, kv * self.head_dim, kv * self.head_dim)
-        self.num_key_value_groups, self.is_causal, self.scaling = (
-            heads // kv,
-            True,
-            self.head_dim**-0.5,
-        )
+        self.num_key_value_groups, self.is_causal = heads // kv, True
+        self.scaling = self.head_dim**-0.5
+        self.att_proj = nn.Linear(d, sum(self.fused_dims), bias=config.qkv_bias)
+        self.q_norm = self.k_norm = None
+        if config.attention_layer_norm:
+            self.q_norm = RMSNorm(d, config.layer_norm_eps)
+            self.k_norm = RMSNorm(kv * self.head_dim, config.layer_norm_eps)
+
+    def attend(
+        self,
+        x: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None,
+        past_key_values: Cache | None,
+    ) -> torch.Tensor:
+        batch, length = x.shape[:2]
+        qkv = self.att_proj(x)
+        if self.clip_qkv is not None:
+            qkv = qkv.clamp(min=-self.clip_qkv, max=self.clip_qkv)
+        q, k, v = qkv.split(self.fused_dims, dim=-1)
+        if self.q_norm is not None:
+            q, k = self.q_norm(q).to(k.dtype), self.k_norm(k).to(k.dtype)
+        q, k, v = (t.view(batch, length, -1, self.head_dim).transpose(1, 2) for t in (q, k, v))
+        if position_embeddings is not None:  # rotated in float32, as rope_full_precision does
+            rotated = apply_rotary_pos_emb(q.float(), k.float(), *position_embeddings)
+            q, k = rotated[0].to(q.dtype), rotated[1].to(k.dtype)
+        if past_key_values is not None:
+            k, v = past_key_values.update(k, v, self.layer_idx)
+        attention, _ = sdpa_attention_forward(self, q, k, v, attention_mask, scaling=self.scaling)
+        return attention.reshape(batch, length, -1)
+
+
+class MolmoDecoderBlock(Attention):
+    """One language block of the 7B-D layout; returns the hidden states.
+
+    Norms before attention and MLP, or after them (``norm_after``, Molmo-7B-O's OLMo decoder);
+    ``ff_proj``'s first half is the value, its second half the SiLU gate.
+    """
+
+    def __init__(self, config: MolmoNativeConfig, layer_idx: int) -> None:
+        super().__init__(config, layer_idx)
+        d = config.hidden_size
+        self.norm_after = config.norm_after
         self.attn_norm = RMSNorm(d, config.layer_norm_eps)
         self.ff_norm = RMSNorm(d, config.layer_norm_eps)
-        self.att_proj = nn.Linear(d, sum(self.fused_dims), bias=config.qkv_bias)
         self.attn_out = nn.Linear(d, d, bias=False)
         self.ff_proj = nn.Linear(d, config.intermediate_size, bias=False)
         self.ff_out = nn.Linear(config.intermediate_size // 2, d, bias=False)
@@ -176,58 +141,36 @@ class MolmoDecoderBlock(nn.Module):
         past_key_values: Cache | None = None,
         **kwargs: Any,
     ) -> torch.Tensor:
-        batch, length = hidden_states.shape[:2]
-        q, k, v = self.att_proj(self.attn_norm(hidden_states)).split(self.fused_dims, dim=-1)
-        q, k, v = (t.view(batch, length, -1, self.head_dim).transpose(1, 2) for t in (q, k, v))
-        q, k = apply_rotary_pos_emb(q, k, *position_embeddings)
-        if past_key_values is not None:
-            k, v = past_key_values.update(k, v, self.layer_idx)
-        attention, _ = sdpa_attention_forward(self, q, k, v, attention_mask, scaling=self.scaling)
-        x = hidden_states + self.attn_out(attention.reshape(batch, length, -1))
-        value, gate = self.ff_proj(self.ff_norm(x)).chunk(2, dim=-1)
-        return x + self.ff_out(F.silu(gate) * value)
+        x = hidden_states
+        inputs = x if self.norm_after else self.attn_norm(x)
+        attention = self.attn_out(
+            self.attend(inputs, attention_mask, position_embeddings, past_key_values)
+        )
+        x = x + (self.attn_norm(attention) if self.norm_after else attention)
+        value, gate = self.ff_proj(x if self.norm_after else self.ff_norm(x)).chunk(2, dim=-1)
+        mlp = self.ff_out(F.silu(gate) * value)
+        return x + (self.ff_norm(mlp) if self.norm_after else mlp)
 
 
-class MolmoeAttention(nn.Module):
-    """MolmoE's attention: RMS norm, fused projection, RMS norms over all queries and all keys, rotary, ``attn_out``."""
+class MolmoeAttention(Attention):
+    """MolmoE's attention: RMS norm, then :class:`Attention`, then ``attn_out``."""
 
     def __init__(self, config: MolmoNativeConfig, layer_idx: int) -> None:
-        super().__init__()
-        d, heads, kv = config.hidden_size, config.num_attention_heads, config.num_key_value_heads
-        self.layer_idx, self.head_dim = layer_idx, config.head_dim
-        self.fused_dims = (d, kv * self.head_dim, kv * self.head_dim)
-        self.num_key_value_groups, self.is_causal, self.scaling = (
-            heads // kv,
-            True,
-            self.head_dim**-0.5,
-        )
+        super().__init__(config, layer_idx)
+        d = config.hidden_size
         self.attn_norm = RMSNorm(d, config.layer_norm_eps)
-        self.att_proj = nn.Linear(d, sum(self.fused_dims), bias=config.qkv_bias)
         self.attn_out = nn.Linear(d, d, bias=False)
-        self.q_norm = RMSNorm(d, config.layer_norm_eps) if config.attention_layer_norm else None
-        self.k_norm = (
-            RMSNorm(kv * self.head_dim, config.layer_norm_eps)
-            if config.attention_layer_norm
-            else None
-        )
 
     def forward(
         self,
         x: torch.Tensor,
         attention_mask: torch.Tensor | None,
-        position_embeddings: tuple[torch.Tensor, torch.Tensor],
+        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None,
         past_key_values: Cache | None,
     ) -> torch.Tensor:
-        batch, length = x.shape[:2]
-        q, k, v = self.att_proj(self.attn_norm(x)).split(self.fused_dims, dim=-1)
-        if self.q_norm is not None:
-            q, k = self.q_norm(q), self.k_norm(k)
-        q, k, v = (t.view(batch, length, -1, self.head_dim).transpose(1, 2) for t in (q, k, v))
-        q, k = apply_rotary_pos_emb(q, k, *position_embeddings)
-        if past_key_values is not None:
-            k, v = past_key_values.update(k, v, self.layer_idx)
-        attention, _ = sdpa_attention_forward(self, q, k, v, attention_mask, scaling=self.scaling)
-        return self.attn_out(attention.reshape(batch, length, -1))
+        return self.attn_out(
+            self.attend(self.attn_norm(x), attention_mask, position_embeddings, past_key_values)
+        )
 
 
 class Expert(nn.Module):
@@ -468,9 +411,8 @@ class MolmoNativeModel(nn.Module):
             )
         self.vision_backbone = VisionBackbone(config)
 
-    def rotary(
-        self, position_ids: torch.Tensor, dtype: torch.dtype
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def rotary(self, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cosines and sines (float32) of the positions; the blocks rotate in float32."""
         dim = self.config.head_dim
         inv_freq = 1.0 / (
             self.config.rope_theta
@@ -478,7 +420,7 @@ class MolmoNativeModel(nn.Module):
         )
         freqs = position_ids[..., None].float() * inv_freq
         angles = torch.cat([freqs, freqs], dim=-1)
-        return angles.cos().to(dtype), angles.sin().to(dtype)
+        return angles.cos(), angles.sin()
 
 
 class MolmoNativeForCausalLM(PreTrainedModel, GenerationMixin):
@@ -528,6 +470,8 @@ class MolmoNativeForCausalLM(PreTrainedModel, GenerationMixin):
             rows = torch.arange(x.shape[0], device=x.device)[:, None].expand_as(index)
             x = x.clone()
             x[rows[valid], index[valid]] += features[valid]
+        if self.config.normalize_input_embeds:
+            x = x * (self.config.hidden_size**0.5)
         if use_cache and past_key_values is None:
             past_key_values = DynamicCache(config=self.config)
         if position_ids is None:
@@ -542,7 +486,7 @@ class MolmoNativeForCausalLM(PreTrainedModel, GenerationMixin):
             past_key_values=past_key_values,
             position_ids=position_ids,
         )
-        rotary = self.model.rotary(position_ids, x.dtype)
+        rotary = self.model.rotary(position_ids) if self.config.rope else None
         for block in transformer.blocks:
             x = block(
                 x, attention_mask=mask, position_embeddings=rotary, past_key_values=past_key_values
@@ -550,6 +494,11 @@ class MolmoNativeForCausalLM(PreTrainedModel, GenerationMixin):
         x = transformer.ln_f(x)
         head = self.lm_head if self.config.moe_num_experts else transformer.ff_out
         logits = head(x[:, -logits_to_keep:] if logits_to_keep else x)
+        if self.config.scale_logits:
+            logits = logits * self.config.logit_scale
+        if self.config.final_logit_softcapping is not None:
+            cap = self.config.final_logit_softcapping
+            logits = torch.tanh(logits / cap) * cap
         return CausalLMOutputWithPast(logits=logits, past_key_values=past_key_values)
 
 

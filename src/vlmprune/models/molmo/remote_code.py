@@ -38,7 +38,7 @@ from torch import nn
 
 from vlmprune.errors import ModelError
 from vlmprune.models.base import ModelAdapter
-from vlmprune.models.molmo.modeling import PUBLISHED_VISION
+from vlmprune.models.molmo.configuration import PUBLISHED_VISION
 from vlmprune.models.molmo.remote_code_fixes import molmo_index_add_fix
 from vlmprune.models.prompts import molmo_prompt
 from vlmprune.models.skipping import skip_blocks
