@@ -130,7 +130,7 @@ def stores(tmp_path: Path) -> Stores:
 def by_hand(stores: Stores, blocks: tuple[int, ...], objective: str) -> float:
     """The objective of a set, computed from its stores directly."""
     values = []
-    for dataset, evals in stores.dirs.items():
+    for evals in stores.dirs.values():
         accuracy = read_store(evals / f"{variant_id(blocks)}.h5").accuracy
         values.append(accuracy / read_store(evals / "full.h5").accuracy)
     return float(np.mean(values) if objective == "mean" else np.min(values))
@@ -143,7 +143,7 @@ def test_the_joint_set_is_the_one_the_objective_ranks_first_from_the_stores(stor
     assert recommended["colour"][1] != recommended["shape"][1]  # the datasets disagree at k = 2
     steps = joint_search(stores, own, objective, 3)
     summary = summarize_joint(steps, {})
-    for k, (step, budget) in enumerate(zip(steps, summary["budgets"]), start=1):
+    for k, (step, budget) in enumerate(zip(steps, summary["budgets"], strict=True), start=1):
         candidates = {tuple(e["blocks"]) for e in step["candidates"]}
         computed = {b: by_hand(stores, b, objective) for b in candidates}
         kept = rank(computed)[:2]

@@ -52,7 +52,7 @@ def simulate(
     candidates = [(c,) for c in range(len(MEANS) + 1)]
     points = looks(N, settings.min_samples, 256)
     violations, used = 0, 0
-    for start in range(0, races, 200):
+    for _ in range(0, races, 200):
         scores = score_matrices(rng, 200, N)
         proto = Race(candidates, WIDTH, N, settings)
         certificates = pair_certificates(
@@ -165,7 +165,7 @@ class FakeJob:
     def evaluate(self, variants, stores, *, order="selection", stop_at=None):
         assert order == "racing"
         end = self.num_samples if stop_at is None else stop_at
-        for name, path in zip(variants, stores):
+        for name, path in zip(variants, stores, strict=True):
             blocks = tuple(int(b) for b in name.split("-")[1:])
             writer = StoreWriter(path, self.fingerprint(name), {"variant": name})
             done = writer.done

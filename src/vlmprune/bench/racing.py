@@ -27,6 +27,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -164,7 +165,7 @@ def bench(
     for k in range(2, max_blocks + 1):
         plan = plan_step(previous, step1)
         candidates = list(plan.candidates)
-        _, exact_cost = measured(job, lambda: exact_step(job, plan.variants, exact_dir, points))
+        _, exact_cost = measured(job, partial(exact_step, job, plan.variants, exact_dir, points))
         scores = {
             b: in_racing_order(read_store(exact_dir / f"{variant_id(b)}.h5"), job)
             for b in candidates
@@ -192,7 +193,8 @@ def bench(
             )
         expected = replay(scores, beam_width, settings, points)
         raced, racing_cost = measured(
-            job, lambda: race_step(job, candidates, [plan.greedy], racing_dir, beam_width, settings)
+            job,
+            partial(race_step, job, candidates, [plan.greedy], racing_dir, beam_width, settings),
         )
         race = raced.race
         same = (race.kept, race.decided_at, race.dropped) == (
