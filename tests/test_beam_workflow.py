@@ -1,7 +1,8 @@
 """End to end: the beam search as stages of the DAG, on a tiny random LLaVA and a few samples.
 
 A random model scores 0 on every sample, so every candidate ties: the run checks that ties go
-to the lower block indices. The incremental behaviour is read from ``snakemake -n``; that a
+to the lower block indices. The joint search over both datasets (``beam.objective: mean``) runs
+on the same stores. The incremental behaviour is read from ``snakemake -n``; that a
 step reuses a store instead of evaluating it again rests on the one fingerprint function
 (``vlmprune.engine.identity``) and on ``split_reusable``'s unit test.
 """
@@ -17,7 +18,7 @@ from conftest import save_tiny_llava
 from vlmprune.analysis.beam.files import stored_fingerprint
 from vlmprune.analysis.beam.search import extend, rank
 from vlmprune.engine.run import run_evaluation
-from vlmprune.engine.store import read_store
+from vlmprune.engine.store import read_raced, read_store
 from vlmprune.settings import evaluation_settings, load_config, model_settings
 from workflow_helpers import planned_jobs, snakemake, write_config
 
@@ -28,19 +29,23 @@ SAMPLES = 8
 TARGET = "results/beam/easy_vqa.json"
 
 
-def config_for(model: Path, beam_width: int, max_blocks: int) -> dict:
+def config_for(model: Path, beam_width: int, max_blocks: int, *extra: str) -> dict:
+    """easy_vqa (the per-dataset tests' target) and easy_vqa_shape, with the joint search on."""
+    datasets = ["easy_vqa", "easy_vqa_shape", *extra]
     return {
         "model": {"path": str(model), "device": "cpu"},
-        "datasets": {"easy_vqa": {"splits": ["train"]}},
+        "datasets": {d: {"splits": ["train"]} for d in datasets},
         "evaluation": {"num_samples": SAMPLES, "batch_size": SAMPLES, "chunk_size": SAMPLES},
-        "beam": {"beam_width": beam_width, "max_blocks_to_remove": max_blocks},
+        "beam": {"beam_width": beam_width, "max_blocks_to_remove": max_blocks, "objective": "mean"},
+        "latency": {"repeats": 1, "warmup": 0, "new_tokens": 2, "batch_size": 2},
     }
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, seed_prepared) -> Path:
     workdir = tmp_path_factory.mktemp("beam")
-    seed_prepared(workdir, "easy_vqa", "train")
+    for dataset in ("easy_vqa", "easy_vqa_shape"):
+        seed_prepared(workdir, dataset, "train")
     model = save_tiny_llava(workdir / "tiny-llava", text_layers=BLOCKS)
     write_config(workdir, config_for(model, 3, 2))
     snakemake(workdir, "--cores", "2", TARGET)
@@ -130,3 +135,192 @@ def test_changing_the_beam_width_plans_the_steps_again(run):
         ("beam_step", "2"),
         ("beam_step_1", None),
     ]
+
+
+JOINT_TARGET = "results/tradeoff/all.json"
+JOINT_RULES = {
+    "beam_joint_step_1",
+    "beam_joint_evaluate",
+    "beam_joint_step",
+    "beam_joint",
+    "latency_all",
+    "tradeoff_all",
+}
+
+
+@pytest.fixture(scope="module")
+def joint(run) -> Path:
+    """The joint search and trade-off on the per-dataset run's stores."""
+    write_config(run, config_for(run / "tiny-llava", 3, 2))
+    snakemake(run, "--cores", "2", JOINT_TARGET)
+    return run
+
+
+def test_the_joint_search_reads_every_datasets_stores_and_trades_off(joint):
+    for k in (1, 2):
+        step = read(joint, f"all/step{k}.json")
+        assert step["datasets"] == ["easy_vqa", "easy_vqa_shape"] and step["objective"] == "mean"
+        for entry in [*step["candidates"], step["greedy"], *step["per_dataset"].values()]:
+            for dataset, per in entry["datasets"].items():
+                store = read_store(joint / f"results/evals/{dataset}/train/{entry['variant']}.h5")
+                assert per["accuracy"] == store.accuracy
+    summary = read(joint, "all.json")
+    assert [b["removed"] for b in summary["budgets"]] == [1, 2]
+    tradeoff = json.loads((joint / JOINT_TARGET).read_text())
+    joint_sets = {b["recommended"]["variant"] for b in summary["budgets"]}
+    assert {b["joint"] for b in tradeoff["budgets"][1:]} == joint_sets
+    assert {row["variant"] for row in tradeoff["lookup"]} <= joint_sets | {"full"}
+    latency = json.loads((joint / "results/latency/all.json").read_text())
+    assert latency["dataset"] == "all" and set(latency["variants"]) >= joint_sets
+    for name in ("results/beam/all.png", "results/tradeoff/all.png"):
+        assert (joint / name).stat().st_size > 0
+    planned = snakemake(joint, "-n", "--cores", "1", "results/pruned/drop-0-1").stdout
+    export = planned[planned.index("rule export:") :]
+    assert "results/beam/all.json" in export.split("output:")[0]  # the card says how chosen
+
+
+def test_no_store_is_evaluated_twice_counted_from_the_jobs_run(joint):
+    evaluated = []
+    for dataset in ("easy_vqa", "easy_vqa_shape"):
+        evaluated += [(dataset, v) for v in ["full", *(f"drop-{i}" for i in range(BLOCKS))]]
+        evaluated += [(dataset, v) for v in read(joint, f"{dataset}/step2.json")["evaluated"]]
+        evaluated += [(dataset, v) for v in read(joint, f"all/step2/{dataset}.json")["evaluated"]]
+    assert len(evaluated) == len(set(evaluated))
+    stores = {
+        (p.parent.parent.name, p.stem) for p in (joint / "results/evals").glob("*/train/*.h5")
+    }
+    assert stores == set(evaluated)  # every store was written by one of these jobs
+
+
+def test_adding_a_third_dataset_reruns_only_the_joint_steps_and_its_jobs(joint):
+    write_config(joint, config_for(joint / "tiny-llava", 3, 2, "easy_vqa_color"))
+    try:
+        jobs = planned_jobs(snakemake(joint, "-n", "--cores", "2", JOINT_TARGET).stdout)
+    finally:
+        write_config(joint, config_for(joint / "tiny-llava", 3, 2))
+    assert jobs
+    for rule, wildcards in jobs:
+        assert rule in JOINT_RULES or wildcards.get("dataset") == "easy_vqa_color", (
+            rule,
+            wildcards,
+        )
+    assert ("ablate", {"dataset": "easy_vqa_color", "split": "train"}) in jobs
+
+
+RACING = {"epsilon": 0.5, "delta": 0.5, "min_samples": 4}
+RACED_SAMPLES = 16
+
+
+def raced_config(model: Path, **ablation) -> dict:
+    return {
+        "model": {"path": str(model), "device": "cpu"},
+        "datasets": {"easy_vqa": {"splits": ["train"]}, "easy_vqa_shape": {"splits": ["train"]}},
+        "evaluation": {"num_samples": RACED_SAMPLES, "batch_size": 8, "chunk_size": 8},
+        "ablation": ablation,
+        "beam": {
+            "beam_width": 2,
+            "max_blocks_to_remove": 3,
+            "racing": RACING,
+            "objective": "worst",
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def raced(tmp_path_factory, seed_prepared) -> Path:
+    """A raced search: epsilon and delta large enough to decide 16 samples before the last look."""
+    workdir = tmp_path_factory.mktemp("raced")
+    for dataset in ("easy_vqa", "easy_vqa_shape"):
+        seed_prepared(workdir, dataset, "train")
+    model = save_tiny_llava(workdir / "tiny-llava", text_layers=BLOCKS)
+    write_config(workdir, raced_config(model))
+    snakemake(workdir, "--cores", "2", TARGET, "results/beam/all.json")
+    return workdir
+
+
+def test_a_raced_joint_step_races_every_dataset_at_once(raced):
+    for k in (2, 3):
+        step = read(raced, f"all/step{k}.json")
+        racing = step["racing"]
+        assert set(racing["decided_at"]) == {"easy_vqa", "easy_vqa_shape"}
+        assert racing["samples"] < racing["exact_samples"]
+        for entry in step["candidates"]:
+            assert set(entry["racing"]["samples"]) == {"easy_vqa", "easy_vqa_shape"}
+    assert read(raced, "all.json")["racing"]["ratio"] < 1
+    log = (raced / "logs/beam/all/step2.log").read_text()
+    assert "joint racing, round 1 (easy_vqa 4, easy_vqa_shape 4)" in log
+
+
+def test_a_raced_step_records_the_race_and_leaves_raced_stores(raced):
+    evals = raced / "results/evals/easy_vqa/train"
+    for k in (2, 3):
+        step = read(raced, f"easy_vqa/step{k}.json")
+        racing = step["racing"]
+        assert racing["decided_at"] < RACED_SAMPLES and racing["samples"] < racing["exact_samples"]
+        complete = {"drop-" + "-".join(map(str, step["beams"][0])), step["greedy"]["variant"]}
+        assert set(racing["completed"]) <= complete
+        for entry in step["candidates"]:
+            assert set(entry["racing"]) == {"samples", "dropped_at", "worse_than", "interval"}
+            store = evals / f"{entry['variant']}.h5"
+            if entry["variant"] in complete:
+                assert read_store(store).attrs["n"] == RACED_SAMPLES and "raced" not in entry
+                continue
+            raced_store = read_raced(store)
+            assert not store.exists() and raced_store.raced
+            assert (
+                raced_store.attrs["n"] == entry["n"] == entry["racing"]["samples"] < RACED_SAMPLES
+            )
+    summary = read(raced, "easy_vqa.json")
+    assert summary["racing"]["ratio"] < 1 and [
+        s["step"] for s in summary["racing"]["per_step"]
+    ] == [2, 3]
+    for budget in summary["budgets"]:
+        assert "raced" not in budget["recommended"] and "raced" not in budget["greedy"]
+
+
+def test_kept_sets_completed_later_extend_their_raced_store_and_satisfy_the_guarantee(
+    raced, tmp_path
+):
+    step = read(raced, "easy_vqa/step2.json")
+    evals = raced / "results/evals/easy_vqa/train"
+    kept = "drop-" + "-".join(map(str, step["beams"][1]))
+    assert read_raced(evals / f"{kept}.h5") is not None
+    snakemake(raced, "--cores", "1", f"results/evals/easy_vqa/train/{kept}.h5")
+    log = (raced / f"logs/evaluate/easy_vqa/train/{kept}.log").read_text()
+    assert f"resuming after {step['racing']['decided_at']} of {RACED_SAMPLES} samples" in log
+    extended = read_store(evals / f"{kept}.h5")
+    # every candidate on every sample, evaluated apart: the exact step it is compared with
+    model, evaluation = engine_settings(raced)
+    candidates = [e["variant"] for e in step["candidates"]]
+    run_evaluation(
+        data=raced / "data/prepared/easy_vqa/train",
+        dataset="easy_vqa",
+        split="train",
+        variants=candidates,
+        stores=[tmp_path / f"{v}.h5" for v in candidates],
+        summary=None,
+        model=model,
+        evaluation={**evaluation, "num_samples": RACED_SAMPLES, "batch_size": 8, "chunk_size": 8},
+    )
+    exact = {v: read_store(tmp_path / f"{v}.h5") for v in candidates}
+    assert extended.sample_ids == exact[kept].sample_ids
+    assert list(extended.scores) == list(exact[kept].scores)
+    wth_best = sorted((s.accuracy for s in exact.values()), reverse=True)[1]
+    for blocks in step["beams"]:
+        variant = "drop-" + "-".join(map(str, blocks))
+        assert exact[variant].accuracy >= wth_best - RACING["epsilon"]
+
+
+def test_racing_with_ablation_apart_plans_the_same_steps(raced):
+    write_config(raced, raced_config(raced / "tiny-llava", fused=False))
+    try:
+        jobs = planned_jobs(
+            snakemake(
+                raced, "-n", "--cores", "2", "--forceall", TARGET, "results/beam/all.json"
+            ).stdout
+        )
+    finally:
+        write_config(raced, raced_config(raced / "tiny-llava"))
+    rules = {rule for rule, _ in jobs}
+    assert {"baseline", "ablate_block", "beam_step", "beam_joint_step"} <= rules
+    assert "ablate" not in rules

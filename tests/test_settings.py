@@ -170,3 +170,56 @@ def test_results_of_another_model_are_not_overwritten(tmp_path):
     message = str(error.value)
     assert "model.path is '/b'" in message and "results of model '/a'" in message
     assert "snakemake --directory DIR" in message and f"mv {results} {results}-old" in message
+
+
+def test_beam_racing_is_off_by_default_and_a_mapping_or_true_turns_it_on_with_defaults():
+    assert load_config(minimal())["beam"]["racing"] is False
+    on = {"epsilon": 0.01, "delta": 0.05, "min_samples": 64}
+    assert load_config(minimal(beam={"racing": True}))["beam"]["racing"] == on
+    assert load_config(minimal(beam={"racing": {"delta": 0.1}}))["beam"]["racing"] == {
+        **on,
+        "delta": 0.1,
+    }
+    # racing works the same whichever way the ablations run
+    assert load_config(minimal(beam={"racing": {}}, ablation={"fused": False}))["beam"]["racing"]
+
+
+@pytest.mark.parametrize(
+    ("racing", "key"),
+    [
+        ({"epsilon": 1.0}, "epsilon"),
+        ({"epsilon": -0.1}, "epsilon"),
+        ({"delta": 0}, "delta"),
+        ({"delta": 1}, "delta"),
+        ({"min_samples": 0}, "min_samples"),
+    ],
+)
+def test_racing_settings_out_of_range_stop_at_validation_naming_the_key(racing, key):
+    from snakemake.exceptions import WorkflowError
+
+    with pytest.raises(WorkflowError, match=rf"\['beam'\]\['racing'\]\['{key}'\]"):
+        load_config(minimal(beam={"racing": racing}))
+
+
+def test_racing_min_samples_above_a_datasets_samples_or_a_corpus_metric_is_refused():
+    with pytest.raises(ConfigError, match=r"beam\.racing\.min_samples is 600.*500 samples"):
+        load_config(minimal(beam={"racing": {"min_samples": 600}}))
+    with pytest.raises(
+        ConfigError, match=r"min_samples is 64, more than the 50 samples of dataset easy_vqa"
+    ):
+        load_config(minimal(datasets={"easy_vqa": {"num_samples": 50}}, beam={"racing": {}}))
+    with pytest.raises(
+        ConfigError, match=r"dataset easy_vqa's metric cider is scored over the whole"
+    ):
+        load_config(minimal(datasets={"easy_vqa": {"metric": "cider"}}, beam={"racing": {}}))
+
+
+def test_an_unknown_beam_objective_stops_at_validation_naming_the_allowed_values():
+    from snakemake.exceptions import WorkflowError
+
+    assert load_config(minimal())["beam"]["objective"] == "per_dataset"
+    assert load_config(minimal(beam={"objective": "mean"}))["beam"]["objective"] == "mean"
+    with pytest.raises(
+        WorkflowError, match=r"'best' is not one of \['per_dataset', 'mean', 'worst'\]"
+    ):
+        load_config(minimal(beam={"objective": "best"}))

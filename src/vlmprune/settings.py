@@ -38,6 +38,8 @@ def load_config(config: dict[str, Any], schema: str | Path = SCHEMA) -> dict[str
     from snakemake.utils import validate
 
     check_finite(config)
+    if isinstance(config.get("beam"), dict) and config["beam"].get("racing") is True:
+        config["beam"]["racing"] = {}  # true: racing with the schema's defaults
     validate(config, str(schema))
     default_splits = yaml.safe_load(Path(schema).read_text())["$defs"]["dataset"]["properties"][
         "splits"
@@ -59,11 +61,13 @@ def load_config(config: dict[str, Any], schema: str | Path = SCHEMA) -> dict[str
         entry.setdefault("splits", list(default_splits))
         if analysis_split not in entry["splits"]:
             raise ConfigError(
-                f"datasets.{name}.splits is {entry['splits']} but evaluation.analysis_split is {analysis_split!r}; add it to the splits"
+                f"datasets.{name}.splits is {entry['splits']} but "
+                f"evaluation.analysis_split is {analysis_split!r}; add it to the splits"
             )
         check_dataset_entry(name, entry)
     check_multiflow(config)
     check_paths(config)
+    check_racing(config)
     return config
 
 
@@ -162,8 +166,31 @@ def same_path(a: str, b: str) -> bool:
     return first.exists() and second.exists() and first.resolve() == second.resolve()
 
 
+def check_racing(config: dict[str, Any]) -> None:
+    """``beam.racing``: the first look within each dataset's samples, per-sample scores to race."""
+    from vlmprune.metrics import CORPUS_METRICS
+
+    racing = config["beam"]["racing"]
+    if not racing:
+        return
+    for name, entry in config["datasets"].items():
+        samples = entry.get("num_samples", config["evaluation"]["num_samples"])
+        if racing["min_samples"] > samples:
+            raise ConfigError(
+                f"beam.racing.min_samples is {racing['min_samples']}, more than the {samples} "
+                f"samples of dataset {name}; set it to at most {samples}"
+            )
+        metric = entry.get("metric", get_spec(name).metric)
+        if metric in CORPUS_METRICS:
+            raise ConfigError(
+                f"beam.racing needs a score per sample, but dataset {name}'s metric {metric} is "
+                "scored over the whole corpus; set beam.racing: false"
+            )
+
+
 def check_multiflow(config: dict[str, Any]) -> None:
-    """Steps 2-3 (when ``multiflow.methods`` asks for them): calibration source and evaluated targets and datasets."""
+    """Steps 2-3 (when ``multiflow.methods`` asks for them): calibration source and evaluated
+    targets and datasets."""
     multiflow, datasets = config["multiflow"], config["datasets"]
     if not multiflow["methods"]:
         return
@@ -172,36 +199,42 @@ def check_multiflow(config: dict[str, Any]) -> None:
     calibration["split"] = calibration["split"] or config["evaluation"]["analysis_split"]
     if calibration["dataset"] not in datasets:
         raise ConfigError(
-            f"multiflow.calibration.dataset {calibration['dataset']!r} is not a configured dataset; "
+            f"multiflow.calibration.dataset {calibration['dataset']!r} is not a configured "
+            "dataset; "
             f"use one of {list(datasets)} (or null for the first)"
         )
     splits = datasets[calibration["dataset"]]["splits"]
     if calibration["split"] not in splits:
         raise ConfigError(
-            f"multiflow.calibration.split {calibration['split']!r} is not among datasets.{calibration['dataset']}.splits "
+            f"multiflow.calibration.split {calibration['split']!r} is not among "
+            f"datasets.{calibration['dataset']}.splits "
             f"{splits}; add it there or choose another"
         )
     outside = [s for s in multiflow["evaluate_targets"] or multiflow["targets"] if not 0 < s < 1]
     if outside:
         raise ConfigError(
-            f"multiflow targets {outside} cannot be evaluated: pruning needs a sparsity strictly between 0 and 1; "
+            f"multiflow targets {outside} cannot be evaluated: pruning needs a sparsity "
+            "strictly between 0 and 1; "
             "set multiflow.evaluate_targets to the ones that are"
         )
     unknown = [d for d in multiflow["evaluate_datasets"] or [] if d not in datasets]
     if unknown:
         raise ConfigError(
-            f"multiflow.evaluate_datasets {unknown} are not configured datasets; use some of {list(datasets)}"
+            f"multiflow.evaluate_datasets {unknown} are not configured datasets; use some "
+            f"of {list(datasets)}"
         )
 
 
 def schema_defaults(section: str, schema: str | Path = SCHEMA) -> dict[str, Any]:
-    """The schema's defaults of one top-level section, for command lines that run outside the workflow."""
+    """The schema's defaults of one top-level section, for command lines that run outside the
+    workflow."""
     properties = yaml.safe_load(Path(schema).read_text())["properties"][section]["properties"]
     return {key: spec["default"] for key, spec in properties.items() if "default" in spec}
 
 
 def model_settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    """What an evaluation script needs to load the model: the model section and the ablated component."""
+    """What an evaluation script needs to load the model: the model section and the ablated
+    component."""
     return {**config["model"], "component": config["ablation"]["component"]}
 
 

@@ -46,6 +46,7 @@ rule beam_step:
     params:
         split=ANALYSIS_SPLIT,
         beam_width=config["beam"]["beam_width"],
+        racing=config["beam"]["racing"],
         model=MODEL_SETTINGS,
         evaluation=get_evaluation_settings,
         importance=config["importance"],

@@ -250,11 +250,56 @@ def get_findings_details(wildcards):
 
 
 def get_beam_targets():
-    return [f"results/beam/{d}.json" for d in DATASETS]
+    return [f"results/beam/{d}.json" for d in DATASETS] + (
+        ["results/beam/all.json"] if JOINT else []
+    )
 
 
 def get_tradeoff_targets():
-    return [f"results/tradeoff/{d}.json" for d in DATASETS]
+    return [f"results/tradeoff/{d}.json" for d in DATASETS] + (
+        ["results/tradeoff/all.json"] if JOINT else []
+    )
+
+
+# The joint search (beam.objective mean or worst) over every configured dataset, results/beam/all/.
+JOINT = config["beam"]["objective"] != "per_dataset"
+ANALYSIS_STORES = {d: f"results/evals/{d}/{ANALYSIS_SPLIT}" for d in DATASETS}
+
+
+def get_joint_step_files(wildcards):
+    """Steps 1..max_blocks_to_remove of the joint search."""
+    steps = min(config["beam"]["max_blocks_to_remove"], NUM_BLOCKS - 1)
+    return [f"results/beam/all/step{k}.json" for k in range(1, steps + 1)]
+
+
+def get_joint_previous_step(wildcards):
+    return f"results/beam/all/step{int(wildcards.k) - 1}.json"
+
+
+def get_own_steps(wildcards):
+    """Every dataset's own step k: its recommended set, and stores the joint step may reuse."""
+    return [f"results/beam/{d}/step{wildcards.k}.json" for d in DATASETS]
+
+
+def get_joint_evaluated(wildcards):
+    return [f"results/beam/all/step{wildcards.k}/{d}.json" for d in DATASETS]
+
+
+def get_joint_validations(wildcards):
+    """The joint sets on beam.validate_on, for each dataset configured with that split."""
+    split = config["beam"]["validate_on"]
+    if split in (None, ANALYSIS_SPLIT):
+        return []
+    return [
+        f"results/beam/all/validate_{split}/{d}.json"
+        for d in DATASETS
+        if split in config["datasets"][d]["splits"]
+    ]
+
+
+def get_evaluations_settings():
+    """Every dataset's evaluation settings (the racing joint step evaluates all)."""
+    return {d: evaluation_settings(config, d) for d in DATASETS}
 
 
 def get_export_inputs(wildcards):
@@ -267,6 +312,7 @@ def get_export_inputs(wildcards):
         "full": [eval_store("full", d, ANALYSIS_SPLIT) for d in DATASETS],
         "stores": [eval_store(wildcards.variant, d, ANALYSIS_SPLIT) for d in DATASETS],
         "latency": [f"results/latency/{d}.json" for d in DATASETS],
+        **({"joint": "results/beam/all.json"} if JOINT else {}),
     }
 
 

@@ -9,7 +9,7 @@ from vlmprune.analysis.beam.files import interval_settings
 from vlmprune.analysis.importance.estimate import accuracy_row
 from vlmprune.engine.store import read_store
 from vlmprune.engine.variants import removed_blocks
-from vlmprune.export.card import model_card
+from vlmprune.export.card import joint_choice, model_card
 from vlmprune.export.depth_variant import export_variant, load_for_export
 from vlmprune.result_files import read_json
 from vlmprune.workflow_script import run_rule
@@ -32,6 +32,9 @@ def main(job) -> None:
         ],
         latency={(d := read_json(p))["dataset"]: d for p in job.input.latency},
         loading=adapter.loading_instructions,
+        chosen=joint_choice(read_json(job.input.joint), variant)
+        if "joint" in job.input.keys()
+        else None,
     )
     export_variant(adapter, variant, Path(job.output[0]), card)
 

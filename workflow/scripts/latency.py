@@ -18,7 +18,8 @@ from vlmprune.workflow_script import run_rule
 
 def main(job) -> None:
     model, evaluation, latency = job.params.model, job.params.evaluation, job.params.latency
-    dataset = job.wildcards.dataset
+    # rule latency_all times the joint search's sets on the first dataset's prompts
+    prompts = job.params.get("prompts") or job.wildcards.dataset
     batch = latency["batch_size"] or evaluation["batch_size"]
     if batch == "auto":
         raise VlmpruneError(
@@ -26,7 +27,7 @@ def main(job) -> None:
             "set latency.batch_size to the batch size to time besides 1"
         )
     records, _ = select_samples(
-        load_prepared(Path(job.input.data), dataset),
+        load_prepared(Path(job.input.data), prompts),
         batch,
         evaluation["seed"],
         evaluation["selection"],
@@ -42,7 +43,13 @@ def main(job) -> None:
     )
     write_json(
         job.output[0],
-        {"model": model["path"], "dataset": dataset, "split": beam["split"], **report},
+        {
+            "model": model["path"],
+            "dataset": job.wildcards.get("dataset", "all"),
+            "prompts": prompts,
+            "split": beam["split"],
+            **report,
+        },
     )
 
 

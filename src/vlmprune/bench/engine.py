@@ -32,13 +32,15 @@ Variant = tuple[int, ...]
 
 
 class PassCounter:
-    """Counts and times forward calls of the vision tower and of each real block (prefill vs decode).
+    """Counts and times forward calls of the vision tower and of each real block (prefill vs
+    decode).
 
     The naive way's mean time per call of each kind weighs the counts into the floor.
     """
 
     def __init__(self, adapter: ModelAdapter) -> None:
         self.counts: Counter[str] = Counter()
+        self.rows: Counter[str] = Counter()  # samples through each kind of call
         self.seconds: Counter[str] = Counter()
         self._started: dict[int, float] = {}
         encoder = (
@@ -61,7 +63,9 @@ class PassCounter:
                 kind_ = "block prefill" if hidden.shape[1] > 1 else "block decode"
             else:
                 kind_ = kind
+                hidden = next(x for x in (*args, *kwargs.values()) if torch.is_tensor(x))
             self.counts[kind_] += 1
+            self.rows[kind_] += int(hidden.shape[0])
             self.seconds[kind_] += time.perf_counter() - self._started.pop(id(module))
 
         return hook
@@ -78,7 +82,8 @@ def torch_setup() -> str:
 
 
 def random_llava(hidden: int, layers: int) -> LlavaAdapter:
-    """A randomly initialised LLaVA with the demo model's tokenizer and processor (8x8 patches: 64 image tokens)."""
+    """A randomly initialised LLaVA with the demo model's tokenizer and processor (8x8 patches: 64
+    image tokens)."""
     from vlmprune.data.sources.easy_vqa import answer_vocabulary, iter_questions
     from vlmprune.demo.tokenizer import build_tokenizer
     from vlmprune.demo.train import build_model, build_processor
@@ -102,7 +107,8 @@ def random_llava(hidden: int, layers: int) -> LlavaAdapter:
 
 
 def random_molmoe(hidden: int, layers: int) -> ModelAdapter:
-    """A randomly initialised MolmoE-shaped model (16 experts, top 4) with the demo tokenizer, 112 px crops."""
+    """A randomly initialised MolmoE-shaped model (16 experts, top 4) with the demo tokenizer, 112
+    px crops."""
     from vlmprune.data.sources.easy_vqa import answer_vocabulary, iter_questions
     from vlmprune.demo.tokenizer import build_tokenizer
     from vlmprune.models.molmo.adapter import MolmoNativeAdapter
@@ -159,7 +165,8 @@ def random_molmoe(hidden: int, layers: int) -> ModelAdapter:
 
 @dataclass
 class Timings:
-    """Per way: wall seconds, forward calls and seconds inside them per kind, answers per variant."""
+    """Per way: wall seconds, forward calls and seconds inside them per kind, answers per
+    variant."""
 
     wall: dict[str, float]
     counts: dict[str, Counter]
@@ -176,8 +183,10 @@ def time_in_rounds(
     max_new_tokens: int,
     rounds: int,
 ) -> Timings:
-    """Run every way on the same batches, the ways alternating in ``rounds`` rounds (each on its share of the
-    samples), so that a change in machine load hits all alike. ``predictors[way](adapter, batch, variants,
+    """Run every way on the same batches, the ways alternating in ``rounds`` rounds (each on its
+    share of the
+    samples), so that a change in machine load hits all alike. ``predictors[way](adapter, batch,
+    variants,
     max_new_tokens)`` gives the answers per variant."""
     t = Timings(
         dict.fromkeys(predictors, 0.0),
@@ -210,14 +219,17 @@ def compare(
     max_new_tokens: int,
     rounds: int,
 ) -> float:
-    """Time naive and fused evaluation of the baseline and all single-block ablations; return fused/naive."""
+    """Time naive and fused evaluation of the baseline and all single-block ablations; return
+    fused/naive."""
     n = len(adapter.blocks)
     variants: list[Variant] = [(), *[(i,) for i in range(n)]]
     params = sum(p.numel() for p in adapter.model.parameters())
     prompt = adapter.encode(records[:1])["input_ids"].shape[1]
     print(
-        f"  {params / 1e6:.1f}M parameters, {n} blocks, {len(records)} samples, batch {batch_size}, "
-        f"{max_new_tokens} new tokens, prompt of {prompt} tokens, {len(variants)} variants, {rounds} rounds"
+        f"  {params / 1e6:.1f}M parameters, {n} blocks, {len(records)} samples, batch "
+        f"{batch_size}, "
+        f"{max_new_tokens} new tokens, prompt of {prompt} tokens, {len(variants)} "
+        f"variants, {rounds} rounds"
     )
     # a sizer at least as large as the batch for every variant: same micro-batches both ways
     predictors = {
@@ -233,7 +245,8 @@ def compare(
         inside = sum(seconds[way].values())
         print(
             f"  {way}: {wall[way]:.1f} s wall; forward passes: {passes}; "
-            f"{inside:.1f} s inside them, {wall[way] - inside:.1f} s outside (embedding, head, generate)"
+            f"{inside:.1f} s inside them, {wall[way] - inside:.1f} s outside (embedding, "
+            "head, generate)"
         )
     naive, fused = counts["naive"], counts["fused"]
     cost = {
@@ -243,14 +256,16 @@ def compare(
     prefill = fused["block prefill"] / naive["block prefill"]
     print(f"  floor from block prefill passes alone (no encoder share, (N+1)/2N): {prefill:.2f}")
     print(
-        f"  floor from all encoder and block passes, weighted by their measured cost: {weighted:.2f}"
+        "  floor from all encoder and block passes, weighted by their measured cost: "
+        f"{weighted:.2f}"
     )
     print(
         f"  answers identical both ways: {'yes' if answers['naive'] == answers['fused'] else 'NO'}"
     )
     ratio = wall["fused"] / wall["naive"]
     print(
-        f"  measured ratio {ratio:.2f}, {100 * (ratio / weighted - 1):+.0f}% over the weighted floor"
+        f"  measured ratio {ratio:.2f}, {100 * (ratio / weighted - 1):+.0f}% over the "
+        "weighted floor"
     )
     return ratio
 

@@ -107,6 +107,13 @@ COMMANDS: list[Command] = [
         samples="calibration samples",
     ),
     bench(
+        "racing",
+        "racing each beam step against the exact search: forward passes, time, kept sets",
+        "vlmprune bench racing --datasets easy_vqa --sample-counts 500 --epsilon 0.02",
+        max_blocks_to_remove="the last beam step removes this many blocks",
+        work_dir="folder for the evaluation stores, kept (default: a temporary one, removed)",
+    ),
+    bench(
         "dag",
         "how long Snakemake takes to plan the workflow at full scale (snakemake -n)",
         "vlmprune bench dag --repeats 3 --extra 'beam: {max_blocks_to_remove: 4}'",

@@ -143,6 +143,17 @@ OPTIONS: dict[str, Option] = {
         old=("--max-k",),
     ),
     "beams": Option("--beams", "step k's beams, ';' between beams, ',' between blocks"),
+    "beam_width": Option("--beam-width", "sets kept after each beam step", type=int),
+    "sample_counts": Option(
+        "--sample-counts", "values of N, the samples of each dataset split", type=int, nargs="+"
+    ),
+    # racing (beam.racing)
+    "epsilon": Option("--epsilon", "racing's tolerance on accuracy", type=float),
+    "delta": Option("--delta", "racing's error probability per beam step", type=float),
+    "min_samples": Option("--min-samples", "samples before racing's first look", type=int),
+    "replays": Option(
+        "--replays", "epsilon:delta pairs replayed on the exact scores, ',' between pairs"
+    ),
     # comparison of importance
     "threshold": Option(
         "--threshold", "Spearman's rho above which the splits are consistent", type=float

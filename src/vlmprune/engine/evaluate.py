@@ -26,6 +26,7 @@ from vlmprune.engine.batching import BatchSizer, initial_batch_size, map_micro_b
 from vlmprune.engine.distributed import World
 from vlmprune.engine.fused import Around, can_fuse, predict_fused
 from vlmprune.engine.identity import store_fingerprint
+from vlmprune.engine.orders import followed_order
 from vlmprune.engine.store import EvalStore, StoreWriter
 from vlmprune.engine.variants import variant_id
 from vlmprune.metrics import CORPUS_METRICS, get_metric, score_all
@@ -59,7 +60,8 @@ def generate_batched(
     sizer: BatchSizer,
     around: Around | None = None,
 ) -> list[str]:
-    """Answers for ``records`` with ``removed`` blocks skipped, in micro-batches that survive OOM, inside ``around(removed)``."""
+    """Answers for ``records`` with ``removed`` blocks skipped, in micro-batches that survive OOM,
+    inside ``around(removed)``."""
     answers: list[str] = []
     with adapter.skip(removed), around(removed) if around else nullcontext():
         for batch in map_micro_batches(
@@ -85,17 +87,20 @@ def predict_per_variant(
 
 
 def score_answers(metric: str, predictions: Sequence[str], records: Sequence[dict]) -> list[float]:
-    """Per-sample scores; NaN for a corpus-level metric, which is scored once all predictions are in."""
+    """Per-sample scores; NaN for a corpus-level metric, which is scored once all predictions are
+    in."""
     if metric in CORPUS_METRICS:
         return [float("nan")] * len(predictions)
     fn = get_metric(metric)
     return [
-        fn(p, r["answers"], choices=r.get("choices") or ()) for p, r in zip(predictions, records)
+        fn(p, r["answers"], choices=r.get("choices") or ())
+        for p, r in zip(predictions, records, strict=True)
     ]
 
 
 def corpus_scores(metric: str, predictions: Sequence[str], records: Any) -> list[float] | None:
-    """Per-sample scores of a corpus-level metric (CIDEr) over the whole selection; None for other metrics."""
+    """Per-sample scores of a corpus-level metric (CIDEr) over the whole selection; None for other
+    metrics."""
     if metric not in CORPUS_METRICS:
         return None
     _, scores = score_all(metric, predictions, [records[i]["answers"] for i in range(len(records))])
@@ -103,7 +108,8 @@ def corpus_scores(metric: str, predictions: Sequence[str], records: Any) -> list
 
 
 def reference_columns(records: Any) -> list[dict[str, Any]]:
-    """Each record's ``answers`` and ``choices`` alone: scoring needs them, not the decoded images."""
+    """Each record's ``answers`` and ``choices`` alone: scoring needs them, not the decoded
+    images."""
     if hasattr(records, "column_names"):
         return records.select_columns(
             [c for c in ("answers", "choices") if c in records.column_names]
@@ -123,9 +129,10 @@ def open_writers(
     chunk_size: int,
     sums: ChunkSums | None = None,
 ) -> dict[tuple[int, ...], StoreWriter]:
-    """A writer per variant (removed blocks -> its id), each resuming its store when the store's fingerprint matches."""
+    """A writer per variant (removed blocks -> its id), each resuming its store when the store's
+    fingerprint matches."""
     writers = {}
-    for (removed, name), path in zip(name_of.items(), stores):
+    for (removed, name), path in zip(name_of.items(), stores, strict=True):
         key = store_fingerprint(identity, sample_ids, name, metric, max_new_tokens)
         writers[removed] = StoreWriter(
             path,
@@ -143,7 +150,8 @@ def default_predict(
     sizer: BatchSizer,
     around: Around | None = None,
 ) -> Predict:
-    """The fused engine (tree of common prefixes) for several variants of an adapter that can fuse; one generation per variant otherwise.
+    """The fused engine (tree of common prefixes) for several variants of an adapter that can fuse;
+    one generation per variant otherwise.
 
     ``around(variant)`` is entered around each variant's generation.
     """
@@ -175,6 +183,8 @@ def evaluate_variants(
     secondary_metric: str | None = None,
     names: Sequence[str] | None = None,
     sums: ChunkSums | None = None,
+    orders: Sequence[Sequence[int]] | None = None,
+    stop_at: int | None = None,
 ) -> dict[str, EvalStore]:
     """Evaluate ``variants`` on ``records`` (a ``datasets.Dataset`` or a list of record dicts).
 
@@ -186,11 +196,22 @@ def evaluate_variants(
     blocks; a width variant such as ``multiflow-0.5`` removes none, its model arrives masked).
     ``around(variant)`` is entered around each variant's generation by the default ``predict``.
     ``sums`` are stored with each chunk of their variant's store (read back with
-    :func:`vlmprune.engine.store.chunk_sums`). Returns the finished stores on the main rank.
+    :func:`vlmprune.engine.store.chunk_sums`).
+
+    ``orders`` are the orders (permutations of record positions) the samples may be evaluated
+    in, the first for stores started here (default: the records' order); a partial store is
+    resumed in the order its rows follow, and one that follows another order than the job's is
+    started over (:func:`choose_order`). ``stop_at`` evaluates only the first ``stop_at`` samples
+    of that order and leaves the stores partial, chunks ending at ``stop_at``. Returns the
+    stores completed, on the main rank.
     """
     if len(variants) != len(stores):
         raise ValueError(f"{len(variants)} variants but {len(stores)} store paths")
-    name_of = dict(zip(variants, names if names is not None else [variant_id(v) for v in variants]))
+    name_of = dict(
+        zip(
+            variants, names if names is not None else [variant_id(v) for v in variants], strict=True
+        )
+    )
     started = time.perf_counter()
     sample_ids = (
         list(records["sample_id"])
@@ -199,6 +220,7 @@ def evaluate_variants(
     )
     references = reference_columns(records)
     n = len(sample_ids)
+    end = n if stop_at is None else min(n, stop_at)
     base = initial_batch_size(adapter, batch_size, records[0], max_new_tokens) if n else 1
     sizer = BatchSizer(base, len(adapter.blocks))
     predict = predict or default_predict(adapter, variants, sizer, around)
@@ -217,27 +239,36 @@ def evaluate_variants(
         if world.is_main
         else {}
     )
-    done = world.broadcast({v: w.done for v, w in writers.items()})
-    start = min(done.values(), default=n)
+    orders = orders or [list(range(n))]
+    order = orders[
+        world.broadcast(choose_order(writers, sample_ids, orders) if world.is_main else 0)
+    ]
+    ordered_ids = [sample_ids[i] for i in order]
+    ordered_references = [references[i] for i in order]
+    done = world.broadcast({v: min(w.done, end) for v, w in writers.items()})
+    start = min(done.values(), default=end)
     if sum(done.values()):
         log.info(
-            "resuming: %d of %d answers (samples x variants) kept from an earlier run",
+            "resuming after %d of %d samples: %d of %d answers (samples x variants) kept from an "
+            "earlier run",
+            start,
+            n,
             sum(done.values()),
-            n * len(variants),
+            end * len(variants),
         )
 
     progress = tqdm(
-        total=n * len(variants),
+        total=end * len(variants),
         initial=sum(done.values()),
         desc="samples x variants",
         disable=not world.is_main,
         mininterval=5,
     )
-    for chunk_start in range(start, n, chunk_size):
-        chunk_end = min(n, chunk_start + chunk_size)
+    for chunk_start in range(start, end, chunk_size):
+        chunk_end = min(end, chunk_start + chunk_size)
         todo = [v for v in variants if done[v] < chunk_end]
         shard = list(range(chunk_start + world.rank, chunk_end, world.size))
-        answers = predict(adapter, [records[i] for i in shard], todo, max_new_tokens)
+        answers = predict(adapter, [records[order[i]] for i in shard], todo, max_new_tokens)
         taken = dict(sums.take()) if sums else {}
         gathered = world.gather((shard, answers, taken))
         if world.is_main:
@@ -248,8 +279,8 @@ def evaluate_variants(
                 done,
                 [(ranked_shard, rank_answers) for ranked_shard, rank_answers, _ in gathered],
                 metric,
-                sample_ids,
-                references[chunk_start:chunk_end],
+                ordered_ids,
+                ordered_references[chunk_start:chunk_end],
                 chunk_start,
                 chunk_end,
                 progress,
@@ -259,13 +290,43 @@ def evaluate_variants(
             done[v] = chunk_end
     progress.close()
     world.barrier()
-    if not world.is_main:
+    if not world.is_main or end < n:
         return {}
     extra = {"seconds": time.perf_counter() - started, "batch_events": json.dumps(sizer.events)}
+    for writer in writers.values():
+        writer.reorder(sample_ids)
     return {
         name_of[v]: finish_store(w, extra, metric, secondary_metric, references)
         for v, w in writers.items()
     }
+
+
+def choose_order(
+    writers: Mapping[tuple[int, ...], StoreWriter],
+    sample_ids: Sequence[str],
+    orders: Sequence[Sequence[int]],
+) -> int:
+    """The index of the order to evaluate in: the one the resumed partial stores' rows follow most
+    (the first on a tie, or with nothing to resume); a partial store that follows another is
+    started over."""
+    followed = {}
+    for v, writer in writers.items():
+        if writer.done:
+            followed[v] = followed_order(writer.sample_ids(), sample_ids, orders)
+    rows = [
+        sum(writers[v].done for v, index in followed.items() if index == i)
+        for i in range(len(orders))
+    ]
+    chosen = max(range(len(orders)), key=lambda i: (rows[i], -i))
+    for v, index in followed.items():
+        if index != chosen:
+            log.warning(
+                "%s: the partial store's %d rows follow another sample order; evaluating it again",
+                writers[v].path,
+                writers[v].done,
+            )
+            writers[v].restart()
+    return chosen
 
 
 def write_chunk(
@@ -318,7 +379,8 @@ def finish_store(
     secondary_metric: str | None,
     references: Sequence[dict],
 ) -> EvalStore:
-    """Rename a complete store into place, with corpus-level scores and the secondary metric's accuracy."""
+    """Rename a complete store into place, with corpus-level scores and the secondary metric's
+    accuracy."""
     predictions = writer.predictions()
     summary = dict(extra)
     if secondary_metric:

@@ -1,4 +1,5 @@
-"""One evaluation job: load the prepared records and the model, evaluate, write stores and summary."""
+"""One evaluation job: load the prepared records and the model, evaluate, write stores and
+summary."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from vlmprune.data.prepare import load_prepared, select_samples
 from vlmprune.engine.distributed import World
 from vlmprune.engine.evaluate import ChunkSums, evaluate_variants
 from vlmprune.engine.identity import evaluation_inputs, file_digest, store_fingerprint
+from vlmprune.engine.orders import racing_order, selection_order
 from vlmprune.engine.proxies import (
     proxies_path,
     record_proxies,
@@ -28,11 +31,14 @@ from vlmprune.result_files import write_json
 
 log = logging.getLogger(__name__)
 
+ORDERS = ("selection", "racing")
+
 
 def selected_records(
     data: Path, dataset: str, evaluation: Mapping[str, Any]
 ) -> tuple[Any, list[str]]:
-    """The records this job evaluates (``evaluation.num_samples`` drawn with its seed) and any warnings."""
+    """The records this job evaluates (``evaluation.num_samples`` drawn with its seed) and any
+    warnings."""
     return select_samples(
         load_prepared(data, dataset),
         evaluation["num_samples"],
@@ -50,7 +56,8 @@ def expected_fingerprints(
     model: Mapping[str, Any],
     evaluation: Mapping[str, Any],
 ) -> dict[str, str]:
-    """The ``fingerprint`` each variant's store gets from :func:`run_evaluation`, without evaluating."""
+    """The ``fingerprint`` each variant's store gets from :func:`run_evaluation`, without
+    evaluating."""
     records, _ = selected_records(data, dataset, evaluation)
     inputs = evaluation_inputs(model, dataset, split)
     return {
@@ -95,6 +102,113 @@ def store_attributes(
     }
 
 
+@dataclass
+class EvaluationJob:
+    """What one evaluation job loads once: the selected records, the model, the store attributes."""
+
+    dataset: str
+    split: str
+    records: Any
+    warnings: list[str]
+    adapter: ModelAdapter
+    identity: dict[str, Any]
+    attrs: dict[str, Any]
+    evaluation: Mapping[str, Any]
+    world: World
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.records)
+
+    @property
+    def sample_ids(self) -> list[str]:
+        return list(self.records["sample_id"])
+
+    def fingerprint(self, variant: str) -> str:
+        """The fingerprint this job gives the store of ``variant``."""
+        return store_fingerprint(
+            self.identity,
+            self.sample_ids,
+            variant,
+            self.evaluation["metric"],
+            self.evaluation["max_new_tokens"],
+        )
+
+    @property
+    def racing_order(self) -> list[int]:
+        return racing_order(self.num_samples, self.evaluation["seed"])
+
+    def orders(self, order: str) -> list[list[int]]:
+        """The sample orders this job evaluates in: ``racing`` alone (a partial store in another
+        order is started over), or ``selection`` first, resuming a raced store in its order."""
+        if order == "racing":
+            return [self.racing_order]
+        if order == "selection":
+            return [selection_order(self.num_samples), self.racing_order]
+        raise ValueError(f"order must be one of {ORDERS}, not {order!r}")
+
+    def evaluate(
+        self,
+        variants: Sequence[str],
+        stores: Sequence[Path],
+        *,
+        order: str = "selection",
+        stop_at: int | None = None,
+        around: Any = None,
+        sums: ChunkSums | None = None,
+    ) -> dict[str, EvalStore]:
+        """Evaluate ``variants`` into ``stores`` (:func:`evaluate_variants`); those completed."""
+        evaluation = self.evaluation
+        return evaluate_variants(
+            self.adapter,
+            self.records,
+            [parse_variant(v) for v in variants],
+            stores,
+            metric=evaluation["metric"],
+            secondary_metric=evaluation["secondary_metric"],
+            max_new_tokens=evaluation["max_new_tokens"],
+            batch_size=evaluation["batch_size"],
+            chunk_size=evaluation["chunk_size"],
+            attrs=self.attrs,
+            identity=self.identity,
+            world=self.world,
+            names=list(variants),
+            around=around,
+            orders=self.orders(order),
+            stop_at=stop_at,
+            sums=sums,
+        )
+
+
+def open_job(
+    *,
+    data: Path,
+    dataset: str,
+    split: str,
+    model: Mapping[str, Any],
+    evaluation: Mapping[str, Any],
+    world: World = World(),
+    masks: Path | None = None,
+    adapter: ModelAdapter | None = None,
+) -> EvaluationJob:
+    """Load one job's records and model (or take ``adapter``, loaded for another dataset's job);
+    ``masks`` (a width variant's) zero weights in place."""
+    records, warnings = selected_records(data, dataset, evaluation)
+    for warning in warnings:
+        log.warning("%s: %s", dataset, warning)
+    adapter = adapter or load_model(model, world)
+    identity = evaluation_inputs(model, dataset, split)
+    attrs = store_attributes(model, dataset, split, evaluation["metric"], adapter, warnings)
+    if masks is not None:
+        zeroed = apply_masks(adapter.model, masks)  # in place: no second copy of the weights
+        identity["masks"] = file_digest(masks)
+        attrs["masks"] = str(masks)
+        log.info("%d weights zeroed by %s", zeroed, masks)
+    return EvaluationJob(
+        dataset, split, records, warnings, adapter, identity, attrs, evaluation, world
+    )
+
+
 def run_evaluation(
     *,
     data: Path,
@@ -116,64 +230,48 @@ def run_evaluation(
     cover every sample after a resume too. A width variant (``multiflow-0.5``, one per job)
     is evaluated with its ``masks`` applied to the weights in place.
     """
-    removed = [parse_variant(v) for v in variants]
     width = [v for v in variants if parse_width_variant(v) is not None]
     if width and (len(variants) != 1 or masks is None):
         raise ValueError(
             f"width variants {width} are evaluated one per job, each with its mask file (--masks)"
         )
-    records, warnings = selected_records(data, dataset, evaluation)
-    for warning in warnings:
-        log.warning("%s: %s", dataset, warning)
-    adapter = load_model(model, world)
-    identity = evaluation_inputs(model, dataset, split)
-    if width:
-        zeroed = apply_masks(adapter.model, masks)  # in place: no second copy of the weights
-        identity["masks"] = file_digest(masks)
-        log.info("%s: %d weights zeroed by %s", variants[0], zeroed, masks)
+    job = open_job(
+        data=data,
+        dataset=dataset,
+        split=split,
+        model=model,
+        evaluation=evaluation,
+        world=world,
+        masks=masks if width else None,
+    )
     log.info(
         "%s/%s: %d samples, %d variants, %d blocks, world of %d",
         dataset,
         split,
-        len(records),
+        job.num_samples,
         len(variants),
-        len(adapter.blocks),
+        len(job.adapter.blocks),
         world.size,
     )
-    attrs = {
-        **store_attributes(model, dataset, split, evaluation["metric"], adapter, warnings),
-        **({"masks": str(masks)} if width else {}),
-    }
     with_proxies = summary is not None and FULL in variants
     with (
-        record_proxies(adapter.model, adapter.blocks, active=False)
+        record_proxies(job.adapter.model, job.adapter.blocks, active=False)
         if with_proxies
         else nullcontext() as proxies
     ):
-        finished = evaluate_variants(
-            adapter,
-            records,
-            removed,
+        finished = job.evaluate(
+            variants,
             stores,
-            metric=evaluation["metric"],
-            secondary_metric=evaluation["secondary_metric"],
-            max_new_tokens=evaluation["max_new_tokens"],
-            batch_size=evaluation["batch_size"],
-            chunk_size=evaluation["chunk_size"],
-            attrs=attrs,
-            identity=identity,
-            world=world,
-            names=list(variants),
             around=(lambda v: nullcontext() if v else proxies.counting()) if with_proxies else None,
             sums=ChunkSums((), proxies.chunk_widths(), proxies.take) if with_proxies else None,
         )
     if with_proxies and world.is_main:
         totals = totals_from_chunks(chunk_sums(stores[variants.index(FULL)]))
-        if totals["sequences"] != len(records):
-            log.warning("the proxies cover %d of %d samples", totals["sequences"], len(records))
-        write_proxies(proxies_path(summary), [totals], attrs)
+        if totals["sequences"] != job.num_samples:
+            log.warning("the proxies cover %d of %d samples", totals["sequences"], job.num_samples)
+        write_proxies(proxies_path(summary), [totals], job.attrs)
     if world.is_main:
-        write_results(finished, FULL if FULL in variants else variants[0], summary, warnings)
+        write_results(finished, FULL if FULL in variants else variants[0], summary, job.warnings)
 
 
 def write_results(

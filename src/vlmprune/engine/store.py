@@ -19,6 +19,13 @@ full model) are appended with their chunk and kept in the finished store.
 :func:`read_store` checks what a complete store says of itself (equal column lengths, ``n``,
 ``accuracy``, distinct sample ids, scores finite and within the metric's range) and stops with
 the file's name and "delete it and rerun" when it does not hold.
+
+A partial store may hold its rows in another order than the selection's (a racing order, see
+``vlmprune.engine.orders``); :meth:`StoreWriter.finish` puts them in the selection's order, so a
+complete store always lists its samples as the selection does. A beam step that races its
+candidates leaves the partial store of a set it stopped evaluating marked ``raced``, with ``n``
+and ``accuracy`` of the samples it holds (:meth:`StoreWriter.mark_raced`); the next job that
+needs the set on every sample resumes it like any partial store.
 """
 
 from __future__ import annotations
@@ -48,7 +55,7 @@ COLUMNS = (("sample_id", STR), ("prediction", STR), ("raw", STR), ("score", "f8"
 
 @dataclass(frozen=True)
 class EvalStore:
-    """A complete store, read back."""
+    """A store read back: complete, or a raced partial store (``raced``) holding fewer samples."""
 
     sample_ids: list[str]
     predictions: list[str]
@@ -60,6 +67,10 @@ class EvalStore:
     @property
     def accuracy(self) -> float:
         return float(self.scores.mean()) if len(self.scores) else float("nan")
+
+    @property
+    def raced(self) -> bool:
+        return bool(self.attrs.get("raced", False))
 
 
 def partial_path(path: str | Path) -> Path:
@@ -125,11 +136,15 @@ class StoreWriter:
     ) -> None:
         self.path = Path(path)
         self.partial = partial_path(path)
+        self.fingerprint, self.attrs = fingerprint, dict(attrs)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.sums = dict(sums or {})
-        header = {"fingerprint": fingerprint, **({"chunk_size": chunk_size} if chunk_size else {})}
-        kept = self._salvage(header) if self.partial.exists() else None
-        self._create(kept.attrs if kept else {**header, **attrs}, kept)
+        self.header = {
+            "fingerprint": fingerprint,
+            **({"chunk_size": chunk_size} if chunk_size else {}),
+        }
+        kept = self._salvage(self.header) if self.partial.exists() else None
+        self._create(kept.attrs if kept else {**self.header, **attrs}, kept)
 
     def _salvage(self, header: Mapping[str, Any]) -> Kept | None:
         """The partial file's complete chunks if it was written from the same inputs; else None."""
@@ -208,6 +223,8 @@ class StoreWriter:
             for name, row in (sums or {}).items():
                 _extend(f[f"{CHUNK_SUMS}/{name}"], np.asarray([row], dtype="f8"))
             _extend(f[CHUNK_END], np.asarray([start + len(scores)], dtype="i8"))
+            if "raced" in f.attrs:  # extended: no longer where a race left it
+                del f.attrs["raced"]
 
         self._write(add_rows)
 
@@ -236,6 +253,39 @@ class StoreWriter:
         with h5py.File(self.partial, "r") as f:
             return _strings(f["prediction"])
 
+    def sample_ids(self) -> list[str]:
+        with h5py.File(self.partial, "r") as f:
+            return _strings(f["sample_id"])
+
+    def scores(self) -> np.ndarray:
+        with h5py.File(self.partial, "r") as f:
+            return f["score"][:].astype(np.float64)
+
+    def restart(self) -> None:
+        """Discard the rows written so far (a partial store in another order than this job's)."""
+        self.partial.unlink()
+        self._create({**self.header, **self.attrs}, None)
+
+    def mark_raced(self) -> None:
+        mark_raced(self.path)
+
+    def reorder(self, sample_ids: Sequence[str]) -> None:
+        """Rewrite the rows in the order of ``sample_ids`` (the same samples, as a complete store
+        lists them)."""
+        with h5py.File(self.partial, "a") as f:
+            stored = _strings(f["sample_id"])
+            if stored == list(sample_ids):
+                return
+            position = {sample_id: i for i, sample_id in enumerate(stored)}
+            if len(stored) != len(sample_ids) or set(position) != set(sample_ids):
+                raise ValueError(
+                    f"{self.partial} holds other samples than the selection; delete it and rerun"
+                )
+            permutation = np.array([position[s] for s in sample_ids], dtype=np.int64)
+            for name, _ in COLUMNS:
+                values = f[name][:]
+                f[name][:] = values[permutation]
+
     def finish(self, attrs: Mapping[str, Any], scores: Sequence[float] | None = None) -> EvalStore:
         """Write the summary attributes and rename into place; ``scores`` replace the chunks'."""
 
@@ -245,6 +295,8 @@ class StoreWriter:
             written = f["score"][:]
             f.attrs["n"] = len(written)
             f.attrs["accuracy"] = float(written.mean()) if len(written) else float("nan")
+            if "raced" in f.attrs:
+                del f.attrs["raced"]
             for key, value in attrs.items():
                 f.attrs[key] = value
 
@@ -373,3 +425,27 @@ def chunk_sums(path: str | Path) -> dict[str, np.ndarray]:
             return {name: f[f"{CHUNK_SUMS}/{name}"][:] for name in f.get(CHUNK_SUMS, {})}
     except (OSError, KeyError, ValueError, RuntimeError) as error:
         raise damaged(path, f"cannot be read ({type(error).__name__}: {error})") from None
+
+
+def mark_raced(path: str | Path) -> None:
+    """Leave the partial store of ``path`` as a raced one: ``raced``, and the ``n`` and
+    ``accuracy`` of the rows it holds."""
+    with h5py.File(partial_path(path), "a") as f:
+        scores = f["score"][:]
+        f.attrs["raced"] = True
+        f.attrs["n"] = len(scores)
+        f.attrs["accuracy"] = float(scores.mean()) if len(scores) else float("nan")
+
+
+def read_raced(path: str | Path) -> EvalStore | None:
+    """The raced partial store of ``path`` (rows in evaluation order); None if there is none."""
+    partial = partial_path(path)
+    if not partial.is_file():
+        return None
+    try:
+        with h5py.File(partial, "r") as f:
+            if not f.attrs.get("raced", False):
+                return None
+    except OSError:
+        return None
+    return read_store(partial)

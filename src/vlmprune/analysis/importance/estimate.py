@@ -33,7 +33,8 @@ def paired_difference_interval(
 
 
 def store_header(full: EvalStore) -> dict[str, Any]:
-    """What every result file says of the evaluation it summarises: model, dataset, split, metric, samples."""
+    """What every result file says of the evaluation it summarises: model, dataset, split, metric,
+    samples."""
     return {
         "model": full.attrs.get("model"),
         "dataset": full.attrs.get("dataset"),
@@ -44,10 +45,32 @@ def store_header(full: EvalStore) -> dict[str, Any]:
 
 
 def check_aligned(full: EvalStore, other: EvalStore, name: str) -> None:
-    if full.sample_ids != other.sample_ids:
+    """Refuse to compare stores without the same samples in the same order, naming their ``n``."""
+    if full.sample_ids == other.sample_ids:
+        return
+    if other.raced or len(other.sample_ids) != len(full.sample_ids):
+        raced = " (a raced store: its beam step stopped evaluating it)" if other.raced else ""
         raise ValueError(
-            f"store of {name} was evaluated on other samples than the baseline; rerun it"
+            f"the store of {name} holds n={len(other.sample_ids)} samples{raced}, the baseline's "
+            f"n={len(full.sample_ids)}; stores of unequal n are not compared. Complete it on every "
+            f"sample (snakemake results/evals/<dataset>/<split>/{name}.h5) or rerun it"
         )
+    raise ValueError(f"store of {name} was evaluated on other samples than the baseline; rerun it")
+
+
+def paired_with_baseline(full: EvalStore, other: EvalStore, name: str) -> np.ndarray:
+    """The baseline's scores on the samples ``other`` holds, in its order: all for a complete
+    store, those evaluated so far for a raced one (whose rows follow the racing order)."""
+    if not other.raced:
+        check_aligned(full, other, name)
+        return full.scores
+    position = {sample_id: i for i, sample_id in enumerate(full.sample_ids)}
+    missing = [s for s in other.sample_ids if s not in position]
+    if missing:
+        raise ValueError(
+            f"the raced store of {name} holds samples the baseline lacks: {missing[:3]}"
+        )
+    return full.scores[[position[s] for s in other.sample_ids]]
 
 
 def block_importance(
@@ -136,7 +159,8 @@ def mean_interval(
 def accuracy_row(
     full: EvalStore, store: EvalStore, *, confidence: float, resamples: int, seed: int
 ) -> dict[str, Any]:
-    """A variant's accuracy on one dataset split with its bootstrap interval, beside the full model's (a model card row)."""
+    """A variant's accuracy on one dataset split with its bootstrap interval, beside the full
+    model's (a model card row)."""
     check_aligned(full, store, store.attrs.get("variant", "the variant"))
     low, high = mean_interval(store.scores, confidence=confidence, resamples=resamples, seed=seed)
     header = store_header(store)
