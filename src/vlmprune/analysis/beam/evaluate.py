@@ -137,11 +137,10 @@ def race_step(
             scores = {b: known.get(b, racing_scores(path[b], job)) for b in race.alive}
             dropped = race.look(n, scores)
             log.info(
-                "racing after %d samples: %d sets remain%s%s",
+                "racing after %d samples: %d sets remain%s",
                 n,
                 len(race.alive),
-                f", dropped {[variant_id(b) for b in dropped]}" if dropped else "",
-                f"; decided: {[variant_id(b) for b in race.kept]}" if race.kept else "",
+                race_news(dropped, race.kept),
             )
         race = world.broadcast(race)
         if race.kept is not None:
@@ -225,12 +224,11 @@ def race_joint_step(
                     )
             dropped = race.decide(r, combine(np.stack(relatives), objective), below)
             log.info(
-                "joint racing, round %d (%s): %d sets remain%s%s",
+                "joint racing, round %d (%s): %d sets remain%s",
                 r,
                 ", ".join(f"{d} {n}" for d, n in reached.items()),
                 len(race.alive),
-                f", dropped {[variant_id(b) for b in dropped]}" if dropped else "",
-                f"; decided: {[variant_id(b) for b in race.kept]}" if race.kept else "",
+                race_news(dropped, race.kept),
             )
         race = world.broadcast(race)
         if race.kept is not None:
@@ -264,3 +262,9 @@ def dataset_certificates(
         return certified
     thresholds = [-epsilon * baseline, epsilon * baseline]
     return pair_certificates(prefix, population, thresholds, level)[..., -1]
+
+
+def race_news(dropped: list, kept: list | None) -> str:
+    """The end of a racing log line: the sets this look dropped and, once decided, those kept."""
+    news = f", dropped {[variant_id(b) for b in dropped]}" if dropped else ""
+    return news + (f"; decided: {[variant_id(b) for b in kept]}" if kept else "")
