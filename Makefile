@@ -1,10 +1,13 @@
 # make demo: set up the environment and run the embedded default; make test: run the tests;
 # make test-fast: the tests without workflow runs and SLURM (markers e2e and slurm), for the inner loop;
+# both run a pytest-xdist worker per core (at most 4), each test file in one worker (its module's
+# fixtures built once), the workers sharing one shared run (tests/conftest.py);
 # make lint: the linters and formatters' checks (the same as .pre-commit-config.yaml).
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= $(shell nproc)
+XDIST := -n auto --maxprocesses 4 --dist loadfile
 export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
@@ -30,10 +33,10 @@ demo: $(STAMP)
 	snakemake --cores $(CORES)
 
 test: $(STAMP)
-	python -m pytest -ra
+	python -m pytest -ra $(XDIST)
 
 test-fast: $(STAMP)
-	python -m pytest -ra -m "not e2e and not slurm"
+	python -m pytest -ra $(XDIST) -m "not e2e and not slurm"
 
 lint: $(STAMP)
 	ruff check .

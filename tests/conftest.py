@@ -7,12 +7,17 @@ from itertools import islice
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from workflow_helpers import RUN_TARGETS, copy_run, run_config, snakemake, write_config
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # ``make test`` runs one pytest-xdist worker per core: one thread each, not cores x cores
+    # (set before torch is imported; the workflow's jobs set their own from their threads)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -99,6 +104,12 @@ def seed_prepared(prepared_split):
     return seed
 
 
+def session_directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This test session's temporary directory, the same in every pytest-xdist worker."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if "PYTEST_XDIST_WORKER" in os.environ else base
+
+
 @pytest.fixture(scope="session")
 def workflow_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shared finished run, for every end-to-end test that reads its outputs; read-only.
@@ -111,10 +122,15 @@ def workflow_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     of it (``snakemake(run, "-n", ...)``) are fine; to change its config take
     ``workflow_run_copy``.
     """
-    workdir = tmp_path_factory.mktemp("workflow-run")
-    config = write_config(workdir, run_config())
+    workdir = session_directory(tmp_path_factory) / "workflow-run"
+    done = workdir.with_name("workflow-run.done")
+    with FileLock(workdir.with_name("workflow-run.lock")):  # the first worker runs it, once
+        if not done.exists():
+            write_config(workdir, run_config())
+            snakemake(workdir, "--cores", "2", *RUN_TARGETS)
+            done.touch()
+    config = workdir / "config" / "config.yaml"
     written = config.read_text()
-    snakemake(workdir, "--cores", "2", *RUN_TARGETS)
     yield workdir
     assert config.read_text() == written, (
         "a test changed the shared run's config: use workflow_run_copy"
