@@ -125,6 +125,19 @@ def committed(partial: Path) -> int:
         probe.unlink(missing_ok=True)
 
 
+def job_running(workdir: Path) -> bool:
+    """A job of the run in ``workdir`` is running: a process runs a script Snakemake wrote to
+    its ``.snakemake/scripts``."""
+    scripts = str(workdir / ".snakemake" / "scripts")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if scripts in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                return True
+        except OSError:  # ended meanwhile
+            continue
+    return False
+
+
 def kill_when(job: subprocess.Popen, ready, sig: int, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     try:
@@ -150,8 +163,13 @@ def test_a_job_killed_before_its_first_chunk_is_rebuilt_by_a_plain_rerun(run, fi
     """Ctrl-C before the first chunk: Snakemake has deleted the job's outputs; importance and
     the other results computed from them still exist, and a plain rerun rebuilds them all."""
     job = start(run, "--cores", "2", "--forcerun", str(STORES[0]))
-    # Snakemake removes the job's outputs one by one before it starts it: kill once all are gone
-    kill_when(job, lambda: not any((run / s).exists() for s in STORES), signal.SIGINT)
+    # Snakemake removes the job's outputs, then starts it from a thread: Ctrl-C once the job's
+    # process runs (and receives it), not in between, where the job would start after it
+    kill_when(
+        job,
+        lambda: not any((run / s).exists() for s in STORES) and job_running(run),
+        signal.SIGINT,
+    )
     assert all(committed(partial_path(run / s)) == 0 for s in STORES)
     assert not any((run / s).exists() for s in STORES)
     assert (run / "results/importance/easy_vqa/train.json").exists()
