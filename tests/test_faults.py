@@ -100,7 +100,9 @@ def assert_same_results(workdir: Path, finished: Path) -> None:
 
 
 def start(workdir: Path, *args: str) -> subprocess.Popen:
-    """Snakemake as a process of its own, to be killed."""
+    """Snakemake as a process of its own, to be killed, with Ctrl-C's default action: a shell
+    that starts pytest in the background (``nohup make test &``) ignores SIGINT, and an ignored
+    signal stays ignored in every process started below it, so no Ctrl-C would reach the job."""
     return subprocess.Popen(
         [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), *args],
         cwd=workdir,
@@ -108,6 +110,7 @@ def start(workdir: Path, *args: str) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own process group: the kill reaches every job
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
