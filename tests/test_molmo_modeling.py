@@ -473,7 +473,7 @@ def test_the_workflow_runs_molmo_from_its_snapshot_to_an_export(seed_prepared, t
             "latency": {"repeats": 1, "warmup": 0, "new_tokens": 2, "batch_size": 2},
         },
     )
-    snakemake(tmp_path, "--cores", "1", "results/tradeoff/easy_vqa.json", "results/pruned/drop-1-3")
+    snakemake(tmp_path, "--cores", "2", "results/tradeoff/easy_vqa.json", "results/pruned/drop-1-3")
     tradeoff = json.loads((tmp_path / "results/tradeoff/easy_vqa.json").read_text())
     assert [b["removed"] for b in tradeoff["budgets"]] == [0, 1] and tradeoff["points"]
     pruned = tmp_path / "results/pruned/drop-1-3"
