@@ -41,12 +41,13 @@ GPU_RULES = {
 RAN_GPU = {
     "ablate"
 }  # the GPU rule the tiny configuration runs (ablation.fused: the baseline inside it)
-RAN_CPU = {"prepare_dataset", "importance", "multiflow_step1"}
+RAN_CPU = {"importance", "multiflow_step1"}
+SEEDED = {"prepare_dataset"}  # a CPU rule the runs skip: the profile dry runs check its tags
 RAN_LOCAL = {"importance_analysis_split"}  # localrules: a file copy, not worth a submission
 # what both runs build from seeded prepared data: the importance (ablate, importance and the
-# local importance_analysis_split) and MULTIFLOW step 1, one job of each rule above but
-# prepare_dataset (its partition is checked by the profile dry runs); rule all would add a dozen
-# jobs, each paying a submission, a status poll and a Snakemake start on the node
+# local importance_analysis_split) and MULTIFLOW step 1, one job of each rule above; rule all
+# would add a dozen jobs, each paying a submission, a status poll and a Snakemake start on the
+# node
 TARGETS = [
     "results/importance/easy_vqa_yesno.json",
     "results/multiflow/sparsity_distribution_0.5.json",
@@ -167,8 +168,6 @@ def test_slurm_run_equals_local_run(slurm_cluster, tiny_llava: Path, tmp_path: P
     local, cluster = tmp_path / "local", tmp_path / "slurm"
     for workdir in (local, cluster):
         _write_config(workdir, tiny_llava)
-        # the prepared data seeded: a SLURM job fewer on the way to the importance (the profile
-        # dry runs below check prepare_dataset's partition)
         seed_prepared(workdir, "easy_vqa_yesno", "train")
     snakefile = str(REPO / "workflow" / "Snakefile")
 
@@ -201,7 +200,7 @@ def test_slurm_run_equals_local_run(slurm_cluster, tiny_llava: Path, tmp_path: P
     # every job but the local rules went through SLURM, GPU rules on the gpu partition, the others
     # on cpu
     jobs = _submitted_jobs(output)
-    assert RAN_GPU | RAN_CPU - {"prepare_dataset"} <= set(jobs.values()), output[-5000:]
+    assert RAN_GPU | RAN_CPU <= set(jobs.values()), output[-5000:]
     assert not RAN_LOCAL & set(jobs.values())
     assert all(f"localrule {rule}:" in output for rule in RAN_LOCAL), output[-5000:]
     for job_id, rule in jobs.items():
@@ -249,7 +248,7 @@ def test_cluster_profile_tags_gpu_and_cpu_rules(tiny_llava: Path, tmp_path: Path
     # --cores 8: on the submitting machine Snakemake caps a job's threads at its own cores (on the
     # node, at the job's)
     jobs = _dry_run_jobs(tmp_path, "--profile", str(PROFILE_REAL), "--cores", "8")
-    assert RAN_GPU | RAN_CPU <= jobs.keys(), jobs.keys()
+    assert RAN_GPU | RAN_CPU | SEEDED <= jobs.keys(), jobs.keys()
     for rule in RAN_GPU:
         resources, threads = jobs[rule]
         assert resources["slurm_partition"] == "gpu" and resources["gpu"] == "1", (rule, resources)
@@ -257,7 +256,7 @@ def test_cluster_profile_tags_gpu_and_cpu_rules(tiny_llava: Path, tmp_path: Path
         # the job's threads are its cpus_per_gpu (set-threads), shared among its processes
         assert resources["cpus_per_gpu"] == "8" and threads == 8, (rule, resources, threads)
         assert processes_and_threads(_job(resources, threads)) == (1, 8)
-    for rule in RAN_CPU:
+    for rule in RAN_CPU | SEEDED:
         resources, _ = jobs[rule]
         assert resources["slurm_partition"] == "cpu" and "gpu" not in resources, (rule, resources)
         assert {"mem_mb", "runtime"} <= resources.keys(), (rule, resources)
