@@ -10,9 +10,11 @@ step reuses a store instead of evaluating it again rests on the one fingerprint 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import save_tiny_llava
 from vlmprune.analysis.beam.files import stored_fingerprint
@@ -20,12 +22,14 @@ from vlmprune.analysis.beam.search import extend, rank
 from vlmprune.engine.run import run_evaluation
 from vlmprune.engine.store import read_raced, read_store
 from vlmprune.settings import evaluation_settings, load_config, model_settings
-from workflow_helpers import planned_jobs, snakemake, write_config
+from workflow_helpers import copy_run, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.e2e
 
 BLOCKS = 5
-SAMPLES = 8
+SAMPLES = 16
+# two chunks: the raced search (below) looks after each; it starts from this run's ablation
+EVALUATION = {"num_samples": SAMPLES, "batch_size": 8, "chunk_size": 8}
 TARGET = "results/beam/easy_vqa.json"
 
 
@@ -35,7 +39,7 @@ def config_for(model: Path, beam_width: int, max_blocks: int, *extra: str) -> di
     return {
         "model": {"path": str(model), "device": "cpu"},
         "datasets": {d: {"splits": ["train"]} for d in datasets},
-        "evaluation": {"num_samples": SAMPLES, "batch_size": SAMPLES, "chunk_size": SAMPLES},
+        "evaluation": EVALUATION,
         "beam": {"beam_width": beam_width, "max_blocks_to_remove": max_blocks, "objective": "mean"},
         "latency": {"repeats": 1, "warmup": 0, "new_tokens": 2, "batch_size": 2},
     }
@@ -56,9 +60,9 @@ def read(run: Path, name: str) -> dict:
     return json.loads((run / "results" / "beam" / name).read_text())
 
 
-def engine_settings(run: Path) -> tuple[dict, dict]:
+def engine_settings(model: Path) -> tuple[dict, dict]:
     """The model and evaluation settings the workflow's evaluation rules pass to run_evaluation."""
-    config = load_config(config_for(run / "tiny-llava", 3, 2))
+    config = load_config(config_for(model, 3, 2))
     return model_settings(config), evaluation_settings(config, "easy_vqa")
 
 
@@ -98,7 +102,7 @@ def test_step_two_evaluates_each_distinct_candidate_once_and_ranks_ties_by_block
 def test_fused_step_equals_evaluating_each_candidate_alone(run, tmp_path):
     step2 = read(run, "easy_vqa/step2.json")
     evals = run / "results/evals/easy_vqa/train"
-    model, evaluation = engine_settings(run)
+    model, evaluation = engine_settings(run / "tiny-llava")
     for variant in step2["evaluated"]:
         alone = tmp_path / f"{variant}.h5"
         run_evaluation(
@@ -208,14 +212,13 @@ def test_adding_a_third_dataset_reruns_only_the_joint_steps_and_its_jobs(joint):
 
 
 RACING = {"epsilon": 0.5, "delta": 0.5, "min_samples": 4}
-RACED_SAMPLES = 16
 
 
 def raced_config(model: Path, **ablation) -> dict:
     return {
         "model": {"path": str(model), "device": "cpu"},
         "datasets": {"easy_vqa": {"splits": ["train"]}, "easy_vqa_shape": {"splits": ["train"]}},
-        "evaluation": {"num_samples": RACED_SAMPLES, "batch_size": 8, "chunk_size": 8},
+        "evaluation": EVALUATION,
         "ablation": ablation,
         "beam": {
             "beam_width": 2,
@@ -227,15 +230,30 @@ def raced_config(model: Path, **ablation) -> dict:
 
 
 @pytest.fixture(scope="module")
-def raced(tmp_path_factory, seed_prepared) -> Path:
-    """A raced search: epsilon and delta large enough to decide 16 samples before the last look."""
+def raced(run, tmp_path_factory) -> Path:
+    """A raced search: epsilon and delta large enough to decide 16 samples before the last look.
+
+    It starts from the per-dataset run's ablation (prepared data, stores, baseline summaries and
+    Snakemake's records of them, copied with their times; the same model and settings), so only
+    the raced steps run. The sets the per-dataset run evaluated at step 2 are left behind: a
+    step reuses a finished store instead of racing its set.
+    """
     workdir = tmp_path_factory.mktemp("raced")
+    for kept in ("data", "results/baseline", ".snakemake"):
+        copy_run(run / kept, workdir / kept)
     for dataset in ("easy_vqa", "easy_vqa_shape"):
-        seed_prepared(workdir, dataset, "train")
-    model = save_tiny_llava(workdir / "tiny-llava", text_layers=BLOCKS)
-    write_config(workdir, raced_config(model))
-    snakemake(workdir, "--cores", "2", TARGET, "results/beam/all.json")
+        evals = Path("results/evals") / dataset / "train"
+        for variant in ["full", *(f"drop-{i}" for i in range(BLOCKS))]:
+            (workdir / evals).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(run / evals / f"{variant}.h5", workdir / evals / f"{variant}.h5")
+    write_config(workdir, raced_config(run / "tiny-llava"))
+    finished = snakemake(workdir, "--cores", "2", TARGET, "results/beam/all.json")
+    assert "rule ablate:" not in finished.stdout + finished.stderr  # the copied ablation is kept
     return workdir
+
+
+def raced_model(raced: Path) -> Path:
+    return Path(yaml.safe_load((raced / "config/config.yaml").read_text())["model"]["path"])
 
 
 def test_a_raced_joint_step_races_every_dataset_at_once(raced):
@@ -256,20 +274,18 @@ def test_a_raced_step_records_the_race_and_leaves_raced_stores(raced):
     for k in (2, 3):
         step = read(raced, f"easy_vqa/step{k}.json")
         racing = step["racing"]
-        assert racing["decided_at"] < RACED_SAMPLES and racing["samples"] < racing["exact_samples"]
+        assert racing["decided_at"] < SAMPLES and racing["samples"] < racing["exact_samples"]
         complete = {"drop-" + "-".join(map(str, step["beams"][0])), step["greedy"]["variant"]}
         assert set(racing["completed"]) <= complete
         for entry in step["candidates"]:
             assert set(entry["racing"]) == {"samples", "dropped_at", "worse_than", "interval"}
             store = evals / f"{entry['variant']}.h5"
             if entry["variant"] in complete:
-                assert read_store(store).attrs["n"] == RACED_SAMPLES and "raced" not in entry
+                assert read_store(store).attrs["n"] == SAMPLES and "raced" not in entry
                 continue
             raced_store = read_raced(store)
             assert not store.exists() and raced_store.raced
-            assert (
-                raced_store.attrs["n"] == entry["n"] == entry["racing"]["samples"] < RACED_SAMPLES
-            )
+            assert raced_store.attrs["n"] == entry["n"] == entry["racing"]["samples"] < SAMPLES
     summary = read(raced, "easy_vqa.json")
     assert summary["racing"]["ratio"] < 1 and [
         s["step"] for s in summary["racing"]["per_step"]
@@ -287,10 +303,10 @@ def test_kept_sets_completed_later_extend_their_raced_store_and_satisfy_the_guar
     assert read_raced(evals / f"{kept}.h5") is not None
     snakemake(raced, "--cores", "1", f"results/evals/easy_vqa/train/{kept}.h5")
     log = (raced / f"logs/evaluate/easy_vqa/train/{kept}.log").read_text()
-    assert f"resuming after {step['racing']['decided_at']} of {RACED_SAMPLES} samples" in log
+    assert f"resuming after {step['racing']['decided_at']} of {SAMPLES} samples" in log
     extended = read_store(evals / f"{kept}.h5")
     # every candidate on every sample, evaluated apart: the exact step it is compared with
-    model, evaluation = engine_settings(raced)
+    model, evaluation = engine_settings(raced_model(raced))
     candidates = [e["variant"] for e in step["candidates"]]
     run_evaluation(
         data=raced / "data/prepared/easy_vqa/train",
@@ -300,7 +316,7 @@ def test_kept_sets_completed_later_extend_their_raced_store_and_satisfy_the_guar
         stores=[tmp_path / f"{v}.h5" for v in candidates],
         summary=None,
         model=model,
-        evaluation={**evaluation, "num_samples": RACED_SAMPLES, "batch_size": 8, "chunk_size": 8},
+        evaluation=evaluation,
     )
     exact = {v: read_store(tmp_path / f"{v}.h5") for v in candidates}
     assert extended.sample_ids == exact[kept].sample_ids
@@ -312,7 +328,7 @@ def test_kept_sets_completed_later_extend_their_raced_store_and_satisfy_the_guar
 
 
 def test_racing_with_ablation_apart_plans_the_same_steps(raced):
-    write_config(raced, raced_config(raced / "tiny-llava", fused=False))
+    write_config(raced, raced_config(raced_model(raced), fused=False))
     try:
         jobs = planned_jobs(
             snakemake(
@@ -320,7 +336,7 @@ def test_racing_with_ablation_apart_plans_the_same_steps(raced):
             ).stdout
         )
     finally:
-        write_config(raced, raced_config(raced / "tiny-llava"))
+        write_config(raced, raced_config(raced_model(raced)))
     rules = {rule for rule, _ in jobs}
     assert {"baseline", "ablate_block", "beam_step", "beam_joint_step"} <= rules
     assert "ablate" not in rules

@@ -495,15 +495,14 @@ def test_ablation_fused_or_one_job_per_block_writes_identical_stores(
     workflow_run, workflow_run_copy
 ):
     """The shared run ablates each split in one job (ablation.fused: true); a copy of it with
-    fused: false, easy_vqa val's stores removed, writes them again with rule baseline and one
-    job per block."""
+    fused: false, easy_vqa val's baseline and first and last blocks' stores removed, writes them
+    again with rule baseline and one job per block (one rule for every block; that each block's
+    store is the same evaluated alone is test_fused_equals_per_variant's)."""
     import json
 
     from workflow_helpers import run_config, snakemake, write_config
 
-    targets = [
-        f"results/evals/easy_vqa/val/{v}.h5" for v in ["full", *(f"drop-{i}" for i in range(4))]
-    ]
+    targets = [f"results/evals/easy_vqa/val/{v}.h5" for v in ["full", "drop-0", "drop-3"]]
     baseline = ["results/baseline/easy_vqa/val.json", "results/baseline/easy_vqa/val.proxies.json"]
     runs = {"True": workflow_run, "False": workflow_run_copy}
     for path in [*targets, *baseline]:
