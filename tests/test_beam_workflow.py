@@ -14,7 +14,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from conftest import save_tiny_llava
 from vlmprune.analysis.beam.files import stored_fingerprint
@@ -243,17 +242,13 @@ def raced(run, tmp_path_factory) -> Path:
         copy_run(run / kept, workdir / kept)
     for dataset in ("easy_vqa", "easy_vqa_shape"):
         evals = Path("results/evals") / dataset / "train"
+        (workdir / evals).mkdir(parents=True)
         for variant in ["full", *(f"drop-{i}" for i in range(BLOCKS))]:
-            (workdir / evals).mkdir(parents=True, exist_ok=True)
             shutil.copy2(run / evals / f"{variant}.h5", workdir / evals / f"{variant}.h5")
     write_config(workdir, raced_config(run / "tiny-llava"))
     finished = snakemake(workdir, "--cores", "2", TARGET, "results/beam/all.json")
     assert "rule ablate:" not in finished.stdout + finished.stderr  # the copied ablation is kept
     return workdir
-
-
-def raced_model(raced: Path) -> Path:
-    return Path(yaml.safe_load((raced / "config/config.yaml").read_text())["model"]["path"])
 
 
 def test_a_raced_joint_step_races_every_dataset_at_once(raced):
@@ -295,7 +290,7 @@ def test_a_raced_step_records_the_race_and_leaves_raced_stores(raced):
 
 
 def test_kept_sets_completed_later_extend_their_raced_store_and_satisfy_the_guarantee(
-    raced, tmp_path
+    raced, run, tmp_path
 ):
     step = read(raced, "easy_vqa/step2.json")
     evals = raced / "results/evals/easy_vqa/train"
@@ -306,7 +301,7 @@ def test_kept_sets_completed_later_extend_their_raced_store_and_satisfy_the_guar
     assert f"resuming after {step['racing']['decided_at']} of {SAMPLES} samples" in log
     extended = read_store(evals / f"{kept}.h5")
     # every candidate on every sample, evaluated apart: the exact step it is compared with
-    model, evaluation = engine_settings(raced_model(raced))
+    model, evaluation = engine_settings(run / "tiny-llava")
     candidates = [e["variant"] for e in step["candidates"]]
     run_evaluation(
         data=raced / "data/prepared/easy_vqa/train",
@@ -327,8 +322,8 @@ def test_kept_sets_completed_later_extend_their_raced_store_and_satisfy_the_guar
         assert exact[variant].accuracy >= wth_best - RACING["epsilon"]
 
 
-def test_racing_with_ablation_apart_plans_the_same_steps(raced):
-    write_config(raced, raced_config(raced_model(raced), fused=False))
+def test_racing_with_ablation_apart_plans_the_same_steps(raced, run):
+    write_config(raced, raced_config(run / "tiny-llava", fused=False))
     try:
         jobs = planned_jobs(
             snakemake(
@@ -336,7 +331,7 @@ def test_racing_with_ablation_apart_plans_the_same_steps(raced):
             ).stdout
         )
     finally:
-        write_config(raced, raced_config(raced_model(raced)))
+        write_config(raced, raced_config(run / "tiny-llava"))
     rules = {rule for rule, _ in jobs}
     assert {"baseline", "ablate_block", "beam_step", "beam_joint_step"} <= rules
     assert "ablate" not in rules
