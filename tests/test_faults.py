@@ -2,12 +2,13 @@
 
 Bad input is tried on the shared run (``workflow_run``, a copy where the config changes). The
 faults that rerun jobs need chunks small enough to kill a job between two of them, so they
-use a run of their own (tiny random LLaVA, easy-VQA train and val, 8 samples in chunks of 2,
-prepared data seeded), made once: each test works on a copy of it (modification times kept),
-breaks something the way a user or a machine does, recovers the way
-``docs/troubleshooting.md`` says, and compares every result with the finished run's:
-stores, baseline summaries, proxies, importance, comparison and beam files. Timings (latency,
-trade-off, the stores' ``seconds``) and figures are left out of the comparison.
+use a run of their own (tiny random LLaVA, easy-VQA train, 8 samples in chunks of 2, prepared
+data seeded), made once: each test works on a copy of it (modification times kept), breaks
+something the way a user or a machine does, recovers the way ``docs/troubleshooting.md`` says,
+and compares every result with the finished run's: stores, baseline summaries, proxies,
+importance and beam files. Timings (latency, trade-off, the stores' ``seconds``) and figures
+are left out of the comparison. The faults of the ablation job follow one another on one copy,
+as they can on a user's machine, so that their recoveries share the final rerun.
 """
 
 from __future__ import annotations
@@ -38,19 +39,19 @@ from workflow_helpers import (
     write_config,
 )
 
-# this module's own run and four reruns of a job and what follows it take 0.5-1.5 min each on
+# this module's own run and two reruns of a job and what follows it take 0.5-1.5 min each on
 # a 2-core machine; each fault test that reruns jobs is also marked slow
 pytestmark = pytest.mark.e2e
 
 TRAIN = Path("results/evals/easy_vqa/train")
 STORES = [TRAIN / f"{v}.h5" for v in ("full", "drop-0", "drop-1", "drop-2", "drop-3")]
-COMPARED = ("results/baseline", "results/importance", "results/compare", "results/beam")
+COMPARED = ("results/baseline", "results/importance", "results/beam")
 
 
 def config_for(model: Path) -> dict:
     return {
         "model": {"path": str(model), "device": "cpu"},
-        "datasets": {"easy_vqa": {"splits": ["train", "val"]}},
+        "datasets": {"easy_vqa": {"splits": ["train"]}},  # compare has the shared run
         "evaluation": {"num_samples": 8, "batch_size": 2, "chunk_size": 2},
         "beam": {"max_blocks_to_remove": 1, "validate_on": None},
         "multiflow": {"targets": []},  # no MULTIFLOW job: nothing here reads one
@@ -62,8 +63,7 @@ def config_for(model: Path) -> dict:
 def finished(tmp_path_factory: pytest.TempPathFactory, tiny_llava: Path, seed_prepared) -> Path:
     workdir = tmp_path_factory.mktemp("finished")
     write_config(workdir, config_for(tiny_llava))
-    for split in ("train", "val"):
-        seed_prepared(workdir, "easy_vqa", split)
+    seed_prepared(workdir, "easy_vqa", "train")
     snakemake(workdir, "--cores", "2")
     return workdir
 
@@ -161,10 +161,34 @@ def rerun_after_kill(workdir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_job_killed_before_its_first_chunk_is_rebuilt_by_a_plain_rerun(run, finished):
-    """Ctrl-C before the first chunk: Snakemake has deleted the job's outputs; importance and
-    the other results computed from them still exist, and a plain rerun rebuilds them all."""
-    job = start(run, "--cores", "2", "--forcerun", str(STORES[0]))
+def test_a_damaged_store_then_two_killed_ablations_recover_as_the_docs_say(run, finished):
+    """Three faults of the ablation job in a row, each recovered as the docs say:
+
+    1. Scores overwritten in a finished store: the importance job stops, naming the file and
+       saying to delete it and rerun.
+    2. The rerun that follows, Ctrl-C'd before its first chunk: Snakemake has deleted the job's
+       outputs; the dataset's importance, computed from them, still exists, and a dry run of it
+       as a named target warns that they are missing.
+    3. The next plain rerun, SIGKILLed (power loss, the OOM killer) after a complete chunk, and
+       one of its partial stores damaged afterwards.
+
+    The last rerun (after ``--unlock``) resumes the intact partial stores after their complete
+    chunks, warns about the damaged one and evaluates its samples again; stores, baseline
+    summary, proxies (all 8 samples) and everything after them equal the uninterrupted run's.
+    """
+    damaged_store = run / STORES[3]
+    with h5py.File(damaged_store, "a") as f:
+        scores = f["score"][:]
+        scores[:4] = 1.238
+        f["score"][...] = scores
+    failed = snakemake(run, "--cores", "2", check=False)
+    assert failed.returncode != 0
+    message = (run / "logs/importance/easy_vqa/train.log").read_text()
+    assert f"evaluation store {STORES[3]} is inconsistent" in message
+    assert "delete it and rerun" in message
+    damaged_store.unlink()
+
+    job = start(run, "--cores", "2")
     # Snakemake removes the job's outputs, then starts it from a thread: Ctrl-C once the job's
     # process runs (and receives it), not in between, where the job would start after it
     kill_when(
@@ -174,21 +198,12 @@ def test_a_job_killed_before_its_first_chunk_is_rebuilt_by_a_plain_rerun(run, fi
     )
     assert all(committed(partial_path(run / s)) == 0 for s in STORES)
     assert not any((run / s).exists() for s in STORES)
-    assert (run / "results/importance/easy_vqa/train.json").exists()
-    named = snakemake(run, "-n", "results/importance/easy_vqa/train.json")
+    assert (run / "results/importance/easy_vqa.json").exists()
+    named = snakemake(run, "-n", "results/importance/easy_vqa.json")
     warning = f"missing, while results computed from them exist: {STORES[0]}"
     assert warning in named.stdout + named.stderr
-    snakemake(run, "--cores", "2")
-    assert_same_results(run, finished)
 
-
-@pytest.mark.slow
-def test_a_killed_job_resumes_its_partial_stores_and_evaluates_a_damaged_one_again(run, finished):
-    """SIGKILL (power loss, the OOM killer) after a complete chunk, and one of the job's partial
-    stores damaged afterwards: the rerun resumes the intact ones after their complete chunks,
-    warns about the damaged one and evaluates its samples again; stores, baseline summary,
-    proxies (all 8 samples) and everything after them are equal to the uninterrupted run's."""
-    job = start(run, "--cores", "2", "--forcerun", str(STORES[0]))
+    job = start(run, "--cores", "2")
     full, damaged = partial_path(run / STORES[0]), partial_path(run / STORES[-1])
     kill_when(job, lambda: committed(full) >= 2 and committed(damaged) >= 2, signal.SIGKILL)
     assert 2 <= committed(full) < 8
@@ -201,25 +216,6 @@ def test_a_killed_job_resumes_its_partial_stores_and_evaluates_a_damaged_one_aga
     assert "kept from an earlier run" in log
     proxies = json.loads((run / "results/baseline/easy_vqa/train.proxies.json").read_text())
     assert proxies["sequences"] == 8
-    assert_same_results(run, finished)
-
-
-@pytest.mark.slow
-def test_a_corrupted_store_stops_its_reader_and_deleting_it_recovers(run, finished):
-    """Scores overwritten in a finished store: the importance job stops, naming the file;
-    delete it and rerun, as the message says, and the results are those of the finished run."""
-    damaged = run / STORES[3]
-    with h5py.File(damaged, "a") as f:
-        scores = f["score"][:]
-        scores[:4] = 1.238
-        f["score"][...] = scores
-    failed = snakemake(run, "--cores", "2", check=False)
-    assert failed.returncode != 0
-    message = (run / "logs/importance/easy_vqa/train.log").read_text()
-    assert f"evaluation store {STORES[3]} is inconsistent" in message
-    assert "delete it and rerun" in message
-    damaged.unlink()
-    snakemake(run, "--cores", "2")
     assert_same_results(run, finished)
 
 

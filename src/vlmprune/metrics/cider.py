@@ -25,8 +25,6 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
-from vlmprune.metrics.ptb import tokenize_captions
-
 MAX_N = 4
 SIGMA = 6.0
 NGrams = Counter[tuple[str, ...]]
@@ -83,6 +81,10 @@ def cider(
         return 0.0, []
     if any(len(refs) == 0 for refs in references):
         raise ValueError("cider: every image needs at least one reference caption")
+    # imported here: building the tokenizer's character classes takes about 0.2 s, which every
+    # job that imports the metrics would pay otherwise
+    from vlmprune.metrics.ptb import tokenize_captions
+
     reference_tokens = iter(tokenize_captions([r for refs in references for r in refs]))
     reference_counts = [[ngram_counts(next(reference_tokens)) for _ in refs] for refs in references]
     df: Counter = Counter()

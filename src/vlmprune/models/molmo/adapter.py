@@ -13,17 +13,19 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from vlmprune.errors import ModelError
 from vlmprune.models.base import ModelAdapter, read_model_config
 from vlmprune.models.molmo.configuration import WAY_OUT, unimplemented_settings
-from vlmprune.models.molmo.modeling import MolmoNativeForCausalLM, collate
 from vlmprune.models.molmo.processing import MolmoImageSettings, MolmoProcessing
 from vlmprune.models.molmo.remote_code import MolmoAdapter, molmo_answer, stop_token_id
 from vlmprune.models.prompts import molmo_prompt
+
+if TYPE_CHECKING:
+    from vlmprune.models.molmo.modeling import MolmoNativeForCausalLM
 
 
 def check_weights(path: Path, info: dict[str, Any]) -> None:
@@ -82,6 +84,10 @@ class MolmoNativeAdapter(ModelAdapter):
         """Model and processor from a hub snapshot of Molmo-7B-D/-O or MolmoE-1B, running none of
         its code."""
         from transformers import AutoTokenizer
+
+        # imported here: the model class imports transformers' modeling code (about 3 s), which
+        # counting blocks and checking options when Snakemake starts do not need
+        from vlmprune.models.molmo.modeling import MolmoNativeForCausalLM
 
         unimplemented = unimplemented_settings(read_model_config(path))
         if unimplemented:
@@ -147,6 +153,8 @@ class MolmoNativeAdapter(ModelAdapter):
             }
             for r in records
         ]
+        from vlmprune.models.molmo.modeling import collate
+
         batch = collate(samples, pad_token_id=self.stop_token_id())
         dtype = next(self.model.parameters()).dtype
         return {
