@@ -19,7 +19,8 @@ from safetensors.torch import load_file, save_file
 from molmo_reference import DATA, load_shapes, molmo_weights, save_tiny_molmo, synthetic_images
 from vlmprune.errors import ModelError
 from vlmprune.models.molmo.configuration import MolmoNativeConfig, unimplemented_settings
-from vlmprune.models.molmo.modeling import MolmoNativeForCausalLM, collate
+from vlmprune.models.molmo.modeling import MolmoNativeForCausalLM
+from vlmprune.models.molmo.processing import collate
 
 FIELDS = DATA / "molmo_fields"
 VARIANTS = sorted(path.stem for path in FIELDS.glob("*.pt"))

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from molmo_reference import DATA, load_shapes, molmo_weights, synthetic_images, tiny_config
-from vlmprune.models.molmo.modeling import MolmoNativeConfig, MolmoNativeForCausalLM, collate
+from vlmprune.models.molmo.modeling import MolmoNativeConfig, MolmoNativeForCausalLM
+from vlmprune.models.molmo.processing import collate
 from vlmprune.models.skipping import skip_blocks
 
 

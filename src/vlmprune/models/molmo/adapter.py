@@ -20,7 +20,7 @@ import torch
 from vlmprune.errors import ModelError
 from vlmprune.models.base import ModelAdapter, read_model_config
 from vlmprune.models.molmo.configuration import WAY_OUT, unimplemented_settings
-from vlmprune.models.molmo.processing import MolmoImageSettings, MolmoProcessing
+from vlmprune.models.molmo.processing import MolmoImageSettings, MolmoProcessing, collate
 from vlmprune.models.molmo.remote_code import MolmoAdapter, molmo_answer, stop_token_id
 from vlmprune.models.prompts import molmo_prompt
 
@@ -153,8 +153,6 @@ class MolmoNativeAdapter(ModelAdapter):
             }
             for r in records
         ]
-        from vlmprune.models.molmo.modeling import collate
-
         batch = collate(samples, pad_token_id=self.stop_token_id())
         dtype = next(self.model.parameters()).dtype
         return {

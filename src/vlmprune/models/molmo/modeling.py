@@ -505,33 +505,3 @@ class MolmoNativeForCausalLM(PreTrainedModel, GenerationMixin):
             cap = self.config.final_logit_softcapping
             logits = torch.tanh(logits / cap) * cap
         return CausalLMOutputWithPast(logits=logits, past_key_values=past_key_values)
-
-
-def collate(
-    samples: list[dict[str, torch.Tensor]], pad_token_id: int = 0
-) -> dict[str, torch.Tensor]:
-    """One batch for ``generate`` from the processor's unbatched samples: prompts padded on the
-    left.
-
-    ``image_input_idx`` moves with its prompt; crops a sample lacks are -1 (no token, zero
-    features), as the published processor pads them.
-    """
-    length = max(len(s["input_ids"]) for s in samples)
-    crops = max(s["images"].shape[0] for s in samples)
-    batch: dict[str, list[torch.Tensor]] = {
-        k: [] for k in ("input_ids", "attention_mask", "images", "image_masks", "image_input_idx")
-    }
-    for s in samples:
-        shift = length - len(s["input_ids"])
-        missing = crops - s["images"].shape[0]
-        batch["input_ids"].append(F.pad(s["input_ids"].long(), (shift, 0), value=pad_token_id))
-        batch["attention_mask"].append(
-            F.pad(torch.ones_like(s["input_ids"], dtype=torch.long), (shift, 0))
-        )
-        batch["images"].append(F.pad(s["images"], (0, 0, 0, 0, 0, missing), value=-1))
-        batch["image_masks"].append(F.pad(s["image_masks"], (0, 0, 0, missing), value=-1))
-        index = s["image_input_idx"].long()
-        batch["image_input_idx"].append(
-            F.pad(torch.where(index >= 0, index + shift, index), (0, 0, 0, missing), value=-1)
-        )
-    return {k: torch.stack(v) for k, v in batch.items()}

@@ -18,6 +18,7 @@ always_start_with_space=False)`` of the published ``preprocessing_molmo.py`` /
 
 Resizing is torchvision's bilinear resize with antialiasing, the alternative the published
 function carries (its active path calls TensorFlow, whose resize differs in the last digits).
+:func:`collate` pads such samples into one batch.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -231,3 +233,33 @@ class MolmoProcessing:
             "image_input_idx": torch.from_numpy(np.where(index < 0, index, index + 1)),
             "image_masks": torch.from_numpy(masks.astype(np.float32)),
         }
+
+
+def collate(
+    samples: list[dict[str, torch.Tensor]], pad_token_id: int = 0
+) -> dict[str, torch.Tensor]:
+    """One batch for ``generate`` from the processor's unbatched samples: prompts padded on the
+    left.
+
+    ``image_input_idx`` moves with its prompt; crops a sample lacks are -1 (no token, zero
+    features), as the published processor pads them.
+    """
+    length = max(len(s["input_ids"]) for s in samples)
+    crops = max(s["images"].shape[0] for s in samples)
+    batch: dict[str, list[torch.Tensor]] = {
+        k: [] for k in ("input_ids", "attention_mask", "images", "image_masks", "image_input_idx")
+    }
+    for s in samples:
+        shift = length - len(s["input_ids"])
+        missing = crops - s["images"].shape[0]
+        batch["input_ids"].append(F.pad(s["input_ids"].long(), (shift, 0), value=pad_token_id))
+        batch["attention_mask"].append(
+            F.pad(torch.ones_like(s["input_ids"], dtype=torch.long), (shift, 0))
+        )
+        batch["images"].append(F.pad(s["images"], (0, 0, 0, 0, 0, missing), value=-1))
+        batch["image_masks"].append(F.pad(s["image_masks"], (0, 0, 0, missing), value=-1))
+        index = s["image_input_idx"].long()
+        batch["image_input_idx"].append(
+            F.pad(torch.where(index >= 0, index + shift, index), (0, 0, 0, missing), value=-1)
+        )
+    return {k: torch.stack(v) for k, v in batch.items()}
