@@ -154,13 +154,15 @@ class FakeJob:
         self.scores = scores
         self.num_samples = len(next(iter(scores.values())))
         self.sample_ids = [f"s{i:04d}" for i in range(self.num_samples)]
-        self.racing_order = racing_order(self.num_samples, 0)
         self.evaluation = {"chunk_size": chunk_size, "seed": 0}
         self.world = __import__("vlmprune.engine.distributed", fromlist=["World"]).World()
         self.evaluated: list[tuple[str, int, int]] = []  # (variant, first, last) rows evaluated
 
     def fingerprint(self, variant: str) -> str:
         return f"fp-{variant}"
+
+    def racing_order(self, removed: int) -> list[int]:
+        return racing_order(self.num_samples, 0, removed)
 
     def evaluate(self, variants, stores, *, order="selection", stop_at=None):
         assert order == "racing"
@@ -169,7 +171,7 @@ class FakeJob:
             blocks = tuple(int(b) for b in name.split("-")[1:])
             writer = StoreWriter(path, self.fingerprint(name), {"variant": name})
             done = writer.done
-            rows = self.racing_order[done:end]
+            rows = self.racing_order(len(blocks))[done:end]
             if rows:
                 self.evaluated.append((name, done, end))
                 writer.append(
@@ -206,7 +208,7 @@ def test_race_step_writes_raced_stores_and_completes_the_best_kept_and_the_greed
     settings = RacingSettings(epsilon=0.05, delta=0.1, min_samples=50)
     raced = race_step(job, list(scores), [(2, 4)], tmp_path, WIDTH, settings)
     race = raced.race
-    order = job.racing_order
+    order = job.racing_order(2)
     expected = replay({c: s[order] for c, s in scores.items()}, WIDTH, settings, looks(400, 50, 50))
     assert (race.kept, race.decided_at, race.dropped) == (
         expected.kept,

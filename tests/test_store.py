@@ -309,7 +309,7 @@ def test_a_store_stopped_early_in_racing_order_is_resumed_in_it_and_completed_in
     records = [{"sample_id": f"s{i:02d}", "index": i, "answers": ["yes"]} for i in range(n)]
     rng = np.random.default_rng(0)
     table = AnswerTable({(1,): rng.random(n) < 0.5, (2,): rng.random(n) < 0.5})
-    order = racing_order(n, 0)
+    order = racing_order(n, 0, 1)
     evaluate_table(table, records, tmp_path, [(1,), (2,)], orders=[order], stop_at=7)
     partial = read_store(partial_path(tmp_path / "1.h5"))
     assert partial.sample_ids == [f"s{i:02d}" for i in order[:7]]
@@ -323,6 +323,27 @@ def test_a_store_stopped_early_in_racing_order_is_resumed_in_it_and_completed_in
         assert store.sample_ids == [r["sample_id"] for r in records]
         assert list(store.scores) == [float(x) for x in table.table[v]]
         assert not store.raced and store.attrs["n"] == n
+
+
+def test_each_beam_step_races_in_an_order_of_its_own():
+    from vlmprune.engine.distributed import World
+    from vlmprune.engine.orders import racing_order
+    from vlmprune.engine.run import EvaluationJob
+
+    n = 50
+    orders = [racing_order(n, 0, removed) for removed in (1, 2, 3)]
+    assert all(sorted(order) == list(range(n)) for order in orders)
+    assert len({tuple(order) for order in orders}) == 3  # drawn apart, step by step
+    assert racing_order(n, 0, 2) == orders[1] != racing_order(n, 1, 2)  # and seeded
+    job = EvaluationJob("d", "train", list(range(n)), [], None, {}, {}, {"seed": 0}, World())
+    assert job.orders("racing", ["drop-1-2", "drop-3-4"]) == [orders[1]]
+    # Completing sets of several steps resumes a raced store in its own step's order.
+    assert job.orders("selection", ["full", "drop-1", "drop-1-2", "drop-1-2-3"]) == [
+        list(range(n)),
+        *orders,
+    ]
+    with pytest.raises(ValueError, match=r"one beam step.*remove \[2, 3\]"):
+        job.orders("racing", ["drop-1-2", "drop-1-2-3"])
 
 
 def test_a_raced_mark_lists_n_and_accuracy_and_goes_when_completed(tmp_path):

@@ -167,7 +167,9 @@ def bench(
         candidates = list(plan.candidates)
         _, exact_cost = measured(job, partial(exact_step, job, plan.variants, exact_dir, points))
         scores = {
-            b: in_racing_order(read_store(exact_dir / f"{variant_id(b)}.h5"), job)
+            b: in_racing_order(
+                read_store(exact_dir / f"{variant_id(b)}.h5"), job, job.racing_order(k)
+            )
             for b in candidates
         }
         accuracy = {b: float(s.mean()) for b, s in scores.items()}

@@ -134,17 +134,24 @@ class EvaluationJob:
             self.evaluation["max_new_tokens"],
         )
 
-    @property
-    def racing_order(self) -> list[int]:
-        return racing_order(self.num_samples, self.evaluation["seed"])
+    def racing_order(self, removed: int) -> list[int]:
+        """The racing order of the sets that remove ``removed`` blocks (one beam step's)."""
+        return racing_order(self.num_samples, self.evaluation["seed"], removed)
 
-    def orders(self, order: str) -> list[list[int]]:
-        """The sample orders this job evaluates in: ``racing`` alone (a partial store in another
-        order is started over), or ``selection`` first, resuming a raced store in its order."""
+    def orders(self, order: str, variants: Sequence[str]) -> list[list[int]]:
+        """The sample orders this job evaluates ``variants`` in: ``racing``, their step's racing
+        order alone (a partial store in another order is started over), or ``selection`` first,
+        resuming a raced store in its step's order."""
+        sizes = sorted({len(parse_variant(v)) for v in variants} - {0})
         if order == "racing":
-            return [self.racing_order]
+            if len(sizes) != 1:
+                raise ValueError(
+                    f"a raced evaluation takes the sets of one beam step, which remove as many "
+                    f"blocks each; these remove {sizes}: {list(variants)}"
+                )
+            return [self.racing_order(sizes[0])]
         if order == "selection":
-            return [selection_order(self.num_samples), self.racing_order]
+            return [selection_order(self.num_samples), *map(self.racing_order, sizes)]
         raise ValueError(f"order must be one of {ORDERS}, not {order!r}")
 
     def evaluate(
@@ -174,7 +181,7 @@ class EvaluationJob:
             world=self.world,
             names=list(variants),
             around=around,
-            orders=self.orders(order),
+            orders=self.orders(order, variants),
             stop_at=stop_at,
             sums=sums,
         )

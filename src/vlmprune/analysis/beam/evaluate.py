@@ -72,31 +72,32 @@ def evaluate_missing(
     return todo, reused
 
 
-def store_rows(path: Path, fingerprint: str, job: EvaluationJob) -> int:
+def store_rows(path: Path, fingerprint: str, job: EvaluationJob, order: Sequence[int]) -> int:
     """Samples a set's store holds for this job: all for a complete store of its inputs, else the
-    rows of a partial store in the racing order."""
+    rows of a partial store in its step's racing ``order``."""
     if stored_fingerprint(path) == fingerprint:
         return job.num_samples
     partial = partial_path(path)
     if stored_fingerprint(partial) != fingerprint:
         return 0
     stored = read_store(partial).sample_ids
-    return len(stored) if followed_order(stored, job.sample_ids, [job.racing_order]) == 0 else 0
+    return len(stored) if followed_order(stored, job.sample_ids, [order]) == 0 else 0
 
 
-def racing_scores(path: Path, job: EvaluationJob) -> np.ndarray:
-    """A set's scores in the racing order: its partial store's, or all of its complete store's."""
+def racing_scores(path: Path, job: EvaluationJob, order: Sequence[int]) -> np.ndarray:
+    """A set's scores in its step's racing ``order``: its partial store's, or all of its complete
+    store's."""
     if path.is_file():
-        return in_racing_order(read_store(path), job)
+        return in_racing_order(read_store(path), job, order)
     return read_store(partial_path(path)).scores
 
 
-def in_racing_order(store: EvalStore, job: EvaluationJob) -> np.ndarray:
-    """A complete store's scores in the job's racing order."""
+def in_racing_order(store: EvalStore, job: EvaluationJob, order: Sequence[int]) -> np.ndarray:
+    """A complete store's scores in a racing ``order`` of the job's samples."""
     position = {sample_id: i for i, sample_id in enumerate(job.sample_ids)}
     scores = np.empty(job.num_samples)
     scores[[position[s] for s in store.sample_ids]] = store.scores
-    return scores[job.racing_order]
+    return scores[list(order)]
 
 
 def race_step(
@@ -115,16 +116,17 @@ def race_step(
     """
     world, population = job.world, job.num_samples
     sets = list(dict.fromkeys([*candidates, *extra]))
+    order = job.racing_order(removed_per_set(sets))
     path = {b: evals_dir / f"{variant_id(b)}.h5" for b in sets}
     fingerprint = {b: job.fingerprint(variant_id(b)) for b in sets}
     before = world.broadcast(
-        {b: store_rows(path[b], fingerprint[b], job) for b in sets} if world.is_main else {}
+        {b: store_rows(path[b], fingerprint[b], job, order) for b in sets} if world.is_main else {}
     )
     complete = {b for b in sets if before[b] == population}
     known = {}
     if world.is_main:
         for b in complete & set(candidates):
-            known[b] = in_racing_order(read_store(path[b]), job)
+            known[b] = in_racing_order(read_store(path[b]), job, order)
     race = Race(list(candidates), beam_width, population, settings)
     points = looks(population, settings.min_samples, job.evaluation["chunk_size"])
     for n in points:
@@ -134,7 +136,7 @@ def race_step(
                 [variant_id(b) for b in todo], [path[b] for b in todo], order="racing", stop_at=n
             )
         if world.is_main:
-            scores = {b: known.get(b, racing_scores(path[b], job)) for b in race.alive}
+            scores = {b: known.get(b, racing_scores(path[b], job, order)) for b in race.alive}
             dropped = race.look(n, scores)
             log.info(
                 "racing after %d samples: %d sets remain%s",
@@ -147,7 +149,9 @@ def race_step(
             break
     finishing = list(dict.fromkeys([race.kept[0], *extra]))
     rows = world.broadcast(
-        {b: store_rows(path[b], fingerprint[b], job) for b in finishing} if world.is_main else {}
+        {b: store_rows(path[b], fingerprint[b], job, order) for b in finishing}
+        if world.is_main
+        else {}
     )
     extended = [b for b in finishing if rows[b] < population]
     if extended:
@@ -155,7 +159,7 @@ def race_step(
     after = {}
     if world.is_main:
         for b in sets:
-            after[b] = store_rows(path[b], fingerprint[b], job)
+            after[b] = store_rows(path[b], fingerprint[b], job, order)
             if 0 < after[b] < population and partial_path(path[b]).exists():
                 mark_raced(path[b])
     return RacedStep(race, points, before, world.broadcast(after), extended)
@@ -183,9 +187,10 @@ def race_joint_step(
     sets = list(dict.fromkeys([*candidates, *extra]))
     path = {d: {b: evals_dirs[d] / f"{variant_id(b)}.h5" for b in sets} for d in datasets}
     fingerprint = {d: {b: jobs[d].fingerprint(variant_id(b)) for b in sets} for d in datasets}
+    order = {d: jobs[d].racing_order(removed_per_set(sets)) for d in datasets}
 
     def rows(d: str, chosen: Sequence[Blocks]) -> dict[Blocks, int]:
-        counts = {b: store_rows(path[d][b], fingerprint[d][b], jobs[d]) for b in chosen}
+        counts = {b: store_rows(path[d][b], fingerprint[d][b], jobs[d], order[d]) for b in chosen}
         return world.broadcast(counts if world.is_main else {})
 
     before = {d: rows(d, sets) for d in datasets}
@@ -216,7 +221,8 @@ def race_joint_step(
                 n = reached[d]
                 prefix = np.zeros((len(candidates), n))
                 for c in race.alive:
-                    prefix[race.candidates.index(c)] = racing_scores(path[d][c], jobs[d])[:n]
+                    scores = racing_scores(path[d][c], jobs[d], order[d])
+                    prefix[race.candidates.index(c)] = scores[:n]
                 relatives.append(relative(np.cumsum(prefix, axis=1)[:, -1] / n, baseline[d]))
                 if r < rounds:
                     below[np.ix_(alive, alive)] &= dataset_certificates(
@@ -249,6 +255,16 @@ def race_joint_step(
                     mark_raced(path[d][b])
         result[d] = RacedStep(race, points[d], before[d], after, extended)
     return result
+
+
+def removed_per_set(sets: Sequence[Blocks]) -> int:
+    """How many blocks each of a step's sets removes, which picks the step's racing order."""
+    sizes = {len(b) for b in sets}
+    if len(sizes) != 1:
+        raise ValueError(
+            f"a beam step's sets remove as many blocks each; these remove {sorted(sizes)}"
+        )
+    return sizes.pop()
 
 
 def dataset_certificates(
