@@ -166,10 +166,9 @@ def bench(
         plan = plan_step(previous, step1)
         candidates = list(plan.candidates)
         _, exact_cost = measured(job, partial(exact_step, job, plan.variants, exact_dir, points))
+        order = job.racing_order(k)
         scores = {
-            b: in_racing_order(
-                read_store(exact_dir / f"{variant_id(b)}.h5"), job, job.racing_order(k)
-            )
+            b: in_racing_order(read_store(exact_dir / f"{variant_id(b)}.h5"), job, order)
             for b in candidates
         }
         accuracy = {b: float(s.mean()) for b, s in scores.items()}

@@ -116,7 +116,7 @@ def race_step(
     """
     world, population = job.world, job.num_samples
     sets = list(dict.fromkeys([*candidates, *extra]))
-    order = job.racing_order(removed_per_set(sets))
+    order = job.racing_order(len(sets[0]))  # a step's sets remove as many blocks each
     path = {b: evals_dir / f"{variant_id(b)}.h5" for b in sets}
     fingerprint = {b: job.fingerprint(variant_id(b)) for b in sets}
     before = world.broadcast(
@@ -187,7 +187,7 @@ def race_joint_step(
     sets = list(dict.fromkeys([*candidates, *extra]))
     path = {d: {b: evals_dirs[d] / f"{variant_id(b)}.h5" for b in sets} for d in datasets}
     fingerprint = {d: {b: jobs[d].fingerprint(variant_id(b)) for b in sets} for d in datasets}
-    order = {d: jobs[d].racing_order(removed_per_set(sets)) for d in datasets}
+    order = {d: jobs[d].racing_order(len(sets[0])) for d in datasets}
 
     def rows(d: str, chosen: Sequence[Blocks]) -> dict[Blocks, int]:
         counts = {b: store_rows(path[d][b], fingerprint[d][b], jobs[d], order[d]) for b in chosen}
@@ -255,16 +255,6 @@ def race_joint_step(
                     mark_raced(path[d][b])
         result[d] = RacedStep(race, points[d], before[d], after, extended)
     return result
-
-
-def removed_per_set(sets: Sequence[Blocks]) -> int:
-    """How many blocks each of a step's sets removes, which picks the step's racing order."""
-    sizes = {len(b) for b in sets}
-    if len(sizes) != 1:
-        raise ValueError(
-            f"a beam step's sets remove as many blocks each; these remove {sorted(sizes)}"
-        )
-    return sizes.pop()
 
 
 def dataset_certificates(
